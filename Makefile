@@ -1,0 +1,28 @@
+# Two commands do everything on a fresh machine (see README.md):
+#   make demo   install what is needed, build, run the main job on GoEmotions
+#   make test   install what is needed, build, run every check and test
+# Everything installed goes into the git-ignored .deps/ folder.
+
+CARGO ?= cargo
+EMO := ./target/release/emo
+
+.PHONY: setup build demo test lint clean-cache
+
+setup:
+	@bash scripts/setup.sh
+
+build: setup
+	$(CARGO) build --release
+
+demo: build
+	$(EMO) embed --dataset goemotions
+
+lint: setup
+	$(CARGO) fmt --check
+	$(CARGO) clippy --release --all-targets -- -D warnings
+
+test: lint
+	$(CARGO) test --release
+
+clean-cache:
+	rm -rf .deps/cache

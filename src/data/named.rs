@@ -1,0 +1,230 @@
+//! The named benchmark datasets, each with its official train/validation/test
+//! split, read from the sha256-verified copies that `scripts/setup.sh` installs
+//! (formats and checksums: `data/datasets.tsv`).
+
+use super::{Dataset, Split, SplitName};
+use crate::input_error;
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+
+/// The names `--dataset` accepts.
+pub const NAMES: [&str; 3] = ["goemotions", "goemotions-ekman", "carer"];
+
+/// Loads a named dataset from `root` (normally [`crate::paths::datasets`]).
+pub fn load(name: &str, root: &Path) -> Result<Dataset> {
+    match name {
+        "goemotions" => goemotions(root, false),
+        "goemotions-ekman" => goemotions(root, true),
+        "carer" => carer(root),
+        other => Err(input_error!(
+            "unknown dataset '{other}' (known: {})",
+            NAMES.join(", ")
+        )),
+    }
+}
+
+fn need(path: PathBuf) -> Result<PathBuf> {
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(input_error!(
+            "{}: not found; run `make setup` (scripts/setup.sh) to install the datasets",
+            path.display()
+        ))
+    }
+}
+
+/// GoEmotions, single-label view: a row is kept when it carries exactly one
+/// label (the multi-label rows are ambiguous for a single-label classifier).
+/// With `ekman`, the 27 emotions are first mapped to Ekman's six groups by
+/// Google's `ekman_mapping.json` (neutral stays neutral), and a row is kept
+/// when its labels map to exactly one group.
+fn goemotions(root: &Path, ekman: bool) -> Result<Dataset> {
+    let dir = root.join("goemotions");
+    let emotions_path = need(dir.join("emotions.txt"))?;
+    let emotions: Vec<String> = std::fs::read_to_string(&emotions_path)
+        .with_context(|| format!("cannot read {}", emotions_path.display()))?
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect();
+
+    // For each original emotion id, the class it belongs to in this view.
+    let (classes, class_of): (Vec<String>, Vec<usize>) = if ekman {
+        let mapping_path = need(dir.join("ekman_mapping.json"))?;
+        let text = std::fs::read_to_string(&mapping_path)?;
+        // Keep the file's group order: serde_json's map is sorted, so read it as pairs.
+        let groups: Vec<(String, Vec<String>)> = parse_ordered_mapping(&text)
+            .map_err(|e| input_error!("{}: {e}", mapping_path.display()))?;
+        let mut classes: Vec<String> = groups.iter().map(|(g, _)| g.clone()).collect();
+        classes.push("neutral".into());
+        let mut class_of = Vec::with_capacity(emotions.len());
+        for emotion in &emotions {
+            let group = if emotion == "neutral" {
+                classes.len() - 1
+            } else {
+                groups
+                    .iter()
+                    .position(|(_, members)| members.contains(emotion))
+                    .ok_or_else(|| {
+                        input_error!(
+                            "{}: emotion '{emotion}' is in no Ekman group",
+                            mapping_path.display()
+                        )
+                    })?
+            };
+            class_of.push(group);
+        }
+        (classes, class_of)
+    } else {
+        (emotions.clone(), (0..emotions.len()).collect())
+    };
+
+    let mut splits = Vec::new();
+    for (split, file) in [
+        (SplitName::Train, "train.tsv"),
+        (SplitName::Validation, "dev.tsv"),
+        (SplitName::Test, "test.tsv"),
+    ] {
+        let path = need(dir.join(file))?;
+        splits.push((split, goemotions_split(&path, &class_of)?));
+    }
+    Ok(Dataset {
+        name: if ekman {
+            "goemotions-ekman"
+        } else {
+            "goemotions"
+        }
+        .into(),
+        classes,
+        splits,
+    })
+}
+
+/// One GoEmotions TSV file: `text<TAB>ids<TAB>comment id`, no header, with
+/// CSV-style quoting ("..." with "" inside) on about 2.5% of texts; the csv
+/// reader undoes the quoting.
+fn goemotions_split(path: &Path, class_of: &[usize]) -> Result<Split> {
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(b'\t')
+        .has_headers(false)
+        .from_path(path)
+        .map_err(|e| input_error!("{}: cannot open: {e}", path.display()))?;
+    let mut split = Split::default();
+    for rec in reader.records() {
+        let rec = rec.map_err(|e| {
+            let line = e.position().map(|p| p.line()).unwrap_or(0);
+            input_error!("{}: line {line}: {e}", path.display())
+        })?;
+        let line = rec.position().map(|p| p.line() as usize).unwrap_or(0);
+        if rec.len() != 3 {
+            return Err(input_error!(
+                "{}: line {line}: expected 3 fields, found {}",
+                path.display(),
+                rec.len()
+            ));
+        }
+        let mut groups: Vec<usize> = Vec::new();
+        for id in rec[1].split(',') {
+            let id: usize = id
+                .trim()
+                .parse()
+                .ok()
+                .filter(|&i| i < class_of.len())
+                .ok_or_else(|| {
+                    input_error!("{}: line {line}: bad label id '{id}'", path.display())
+                })?;
+            if !groups.contains(&class_of[id]) {
+                groups.push(class_of[id]);
+            }
+        }
+        if let [only] = groups[..] {
+            split.texts.push(rec[0].to_string());
+            split.labels.push(only);
+            split.ids.push(rec[2].to_string());
+        }
+    }
+    Ok(split)
+}
+
+/// Reads `{"group": ["member", ...], ...}` keeping the groups in file order.
+fn parse_ordered_mapping(text: &str) -> Result<Vec<(String, Vec<String>)>, String> {
+    struct Ordered(Vec<(String, Vec<String>)>);
+    impl<'de> serde::Deserialize<'de> for Ordered {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> serde::de::Visitor<'de> for V {
+                type Value = Ordered;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("an object of group name to list of emotions")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> Result<Ordered, A::Error> {
+                    let mut out = Vec::new();
+                    while let Some((k, v)) = map.next_entry::<String, Vec<String>>()? {
+                        out.push((k, v));
+                    }
+                    Ok(Ordered(out))
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+    serde_json::from_str::<Ordered>(text)
+        .map(|o| o.0)
+        .map_err(|e| format!("not a valid Ekman mapping: {e}"))
+}
+
+/// CARER ("emotion", Saravia et al. 2018): `text;label` a line after a header.
+/// Classes in the order of the Hugging Face release (sadness, joy, love, anger,
+/// fear, surprise) so label ids match what users of that release know.
+fn carer(root: &Path) -> Result<Dataset> {
+    let classes: Vec<String> = ["sadness", "joy", "love", "anger", "fear", "surprise"]
+        .map(String::from)
+        .to_vec();
+    let dir = root.join("carer");
+    let mut splits = Vec::new();
+    for (split, file) in [
+        (SplitName::Train, "train.txt"),
+        (SplitName::Validation, "val.txt"),
+        (SplitName::Test, "test.txt"),
+    ] {
+        let path = need(dir.join(file))?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| input_error!("{}: cannot read: {e}", path.display()))?;
+        let mut s = Split::default();
+        for (i, line) in text.lines().enumerate() {
+            let n = i + 1;
+            if n == 1 && line.starts_with("text;") {
+                continue;
+            }
+            if line.trim().is_empty() {
+                continue;
+            }
+            let (t, label) = line.rsplit_once(';').ok_or_else(|| {
+                input_error!(
+                    "{}: line {n}: no ';' between text and label",
+                    path.display()
+                )
+            })?;
+            let y = classes
+                .iter()
+                .position(|c| c == label.trim())
+                .ok_or_else(|| {
+                    input_error!("{}: line {n}: unknown label '{label}'", path.display())
+                })?;
+            s.texts.push(t.to_string());
+            s.labels.push(y);
+            s.ids.push(format!("{file}:{n}"));
+        }
+        splits.push((split, s));
+    }
+    Ok(Dataset {
+        name: "carer".into(),
+        classes,
+        splits,
+    })
+}

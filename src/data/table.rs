@@ -1,0 +1,451 @@
+//! The user's own files: CSV, TSV, JSONL, or plain text with one example a line.
+//! Every malformed row becomes a one-line error naming the file, the line and
+//! the problem (or is skipped and counted under `--skip-bad-rows`).
+
+use super::BadRows;
+use crate::input_error;
+use anyhow::Result;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::str::FromStr;
+
+/// File formats emo reads. Chosen from the extension unless given explicitly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Csv,
+    Tsv,
+    Jsonl,
+    /// One text per line, no labels.
+    Txt,
+}
+
+impl Format {
+    /// `.csv`, `.tsv`/`.tab`, `.jsonl`/`.ndjson`, `.txt`; anything else is an error
+    /// so that a misnamed file is not parsed with the wrong delimiter.
+    pub fn from_path(path: &Path) -> Result<Format> {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase());
+        match ext.as_deref() {
+            Some("csv") => Ok(Format::Csv),
+            Some("tsv") | Some("tab") => Ok(Format::Tsv),
+            Some("jsonl") | Some("ndjson") => Ok(Format::Jsonl),
+            Some("txt") | Some("text") => Ok(Format::Txt),
+            _ => Err(input_error!(
+                "{}: cannot tell the format from the extension; use --format csv|tsv|jsonl|txt",
+                path.display()
+            )),
+        }
+    }
+}
+
+/// A column chosen by header name or by 0-based index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Column {
+    Name(String),
+    Index(usize),
+}
+
+impl FromStr for Column {
+    type Err = std::convert::Infallible;
+
+    /// All digits means an index; anything else a header name.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s.parse::<usize>() {
+            Ok(i) => Column::Index(i),
+            Err(_) => Column::Name(s.to_string()),
+        })
+    }
+}
+
+impl std::fmt::Display for Column {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Column::Name(n) => write!(f, "'{n}'"),
+            Column::Index(i) => write!(f, "#{i}"),
+        }
+    }
+}
+
+/// How to read one file.
+#[derive(Debug, Clone)]
+pub struct TableSpec {
+    pub format: Option<Format>,
+    pub text_col: Column,
+    /// `None` reads texts only (for embedding or classifying unlabelled text).
+    pub label_col: Option<Column>,
+    /// CSV/TSV: whether the first row names the columns (default yes).
+    pub has_header: bool,
+}
+
+impl Default for TableSpec {
+    fn default() -> Self {
+        TableSpec {
+            format: None,
+            text_col: Column::Name("text".into()),
+            label_col: Some(Column::Name("label".into())),
+            has_header: true,
+        }
+    }
+}
+
+/// One good row: where it came from, its text, and its label if one was asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    pub line: usize,
+    pub text: String,
+    pub label: Option<String>,
+}
+
+/// Reads every row of `path`. Bad rows go through `bad` (error or skip); a file
+/// that cannot be opened, lacks a column or has no rows at all is always an error.
+pub fn read_rows(path: &Path, spec: &TableSpec, bad: &mut BadRows) -> Result<Vec<Row>> {
+    let format = match spec.format {
+        Some(f) => f,
+        None => Format::from_path(path)?,
+    };
+    let file = std::fs::File::open(path)
+        .map_err(|e| input_error!("{}: cannot open: {e}", path.display()))?;
+    let rows = match format {
+        Format::Csv => read_delimited(path, file, b',', spec, bad)?,
+        Format::Tsv => read_delimited(path, file, b'\t', spec, bad)?,
+        Format::Jsonl => read_jsonl(path, file, spec, bad)?,
+        Format::Txt => read_txt(path, file, bad)?,
+    };
+    if rows.is_empty() {
+        let what = if bad.skipped.iter().any(|s| s.file == path) {
+            "no usable rows (all were skipped as bad)"
+        } else {
+            "the file is empty (no data rows)"
+        };
+        return Err(input_error!("{}: {what}", path.display()));
+    }
+    Ok(rows)
+}
+
+/// Checks a text cell: valid UTF-8 and not blank.
+fn text_cell(bytes: &[u8]) -> Result<String, String> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| format!("text is not valid UTF-8 (byte {})", e.valid_up_to()))?;
+    if text.trim().is_empty() {
+        return Err("empty text".into());
+    }
+    Ok(text.to_string())
+}
+
+fn label_cell(bytes: &[u8]) -> Result<String, String> {
+    let label = std::str::from_utf8(bytes)
+        .map_err(|e| format!("label is not valid UTF-8 (byte {})", e.valid_up_to()))?
+        .trim();
+    if label.is_empty() {
+        return Err("empty label".into());
+    }
+    Ok(label.to_string())
+}
+
+/// Finds a column's index in the header (or checks an index against the width).
+fn resolve(path: &Path, col: &Column, header: Option<&[String]>, width: usize) -> Result<usize> {
+    match (col, header) {
+        (Column::Index(i), _) if *i < width => Ok(*i),
+        (Column::Index(i), _) => Err(input_error!(
+            "{}: line 1: no column {i} (the file has {width} columns, numbered from 0)",
+            path.display()
+        )),
+        (Column::Name(name), Some(header)) => header
+            .iter()
+            .position(|h| h.trim() == name)
+            .ok_or_else(|| {
+                input_error!(
+                    "{}: line 1: no column named '{name}' (columns: {})",
+                    path.display(),
+                    header.join(", ")
+                )
+            }),
+        (Column::Name(name), None) => Err(input_error!(
+            "{}: column '{name}' given by name but the file is read without a header; give an index",
+            path.display()
+        )),
+    }
+}
+
+fn read_delimited(
+    path: &Path,
+    file: std::fs::File,
+    delimiter: u8,
+    spec: &TableSpec,
+    bad: &mut BadRows,
+) -> Result<Vec<Row>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(BufReader::new(file));
+    let mut records = reader.byte_records();
+    let mut header: Option<Vec<String>> = None;
+    let mut width = None;
+    if spec.has_header {
+        match records.next() {
+            None => return Err(input_error!("{}: the file is empty", path.display())),
+            Some(Err(e)) => return Err(input_error!("{}: line 1: {e}", path.display())),
+            Some(Ok(rec)) => {
+                let names = rec
+                    .iter()
+                    .map(|f| String::from_utf8(f.to_vec()))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|_| {
+                        input_error!("{}: line 1: header is not valid UTF-8", path.display())
+                    })?;
+                width = Some(names.len());
+                header = Some(names);
+            }
+        }
+    }
+    let mut cols: Option<(usize, Option<usize>)> = None;
+    let mut rows = Vec::new();
+    for rec in records {
+        let rec = match rec {
+            Ok(rec) => rec,
+            Err(e) => {
+                let line = e.position().map(|p| p.line() as usize).unwrap_or(0);
+                bad.handle(path, line, format!("{e}"))?;
+                continue;
+            }
+        };
+        let line = rec.position().map(|p| p.line() as usize).unwrap_or(0);
+        let expected = *width.get_or_insert(rec.len());
+        if cols.is_none() {
+            let t = resolve(path, &spec.text_col, header.as_deref(), expected)?;
+            let l = match &spec.label_col {
+                Some(c) => Some(resolve(path, c, header.as_deref(), expected)?),
+                None => None,
+            };
+            cols = Some((t, l));
+        }
+        let (t, l) = cols.expect("set above");
+        if rec.len() != expected {
+            bad.handle(
+                path,
+                line,
+                format!("expected {expected} fields, found {}", rec.len()),
+            )?;
+            continue;
+        }
+        let row = text_cell(&rec[t]).and_then(|text| {
+            let label = l.map(|l| label_cell(&rec[l])).transpose()?;
+            Ok(Row { line, text, label })
+        });
+        match row {
+            Ok(row) => rows.push(row),
+            Err(reason) => bad.handle(path, line, reason)?,
+        }
+    }
+    Ok(rows)
+}
+
+/// Lines of raw bytes with 1-based numbers, so invalid UTF-8 is reported per line
+/// instead of aborting the whole read.
+fn byte_lines(
+    path: &Path,
+    file: std::fs::File,
+) -> impl Iterator<Item = Result<(usize, Vec<u8>)>> + '_ {
+    let mut reader = BufReader::new(file);
+    let mut n = 0;
+    std::iter::from_fn(move || {
+        let mut buf = Vec::new();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) => None,
+            Ok(_) => {
+                n += 1;
+                while matches!(buf.last(), Some(b'\n') | Some(b'\r')) {
+                    buf.pop();
+                }
+                Some(Ok((n, buf)))
+            }
+            Err(e) => Some(Err(input_error!(
+                "{}: line {}: cannot read: {e}",
+                path.display(),
+                n + 1
+            ))),
+        }
+    })
+}
+
+fn read_txt(path: &Path, file: std::fs::File, bad: &mut BadRows) -> Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    for item in byte_lines(path, file) {
+        let (line, bytes) = item?;
+        match text_cell(&bytes) {
+            Ok(text) => rows.push(Row {
+                line,
+                text,
+                label: None,
+            }),
+            // Blank lines separate nothing in a one-text-per-line file; skip them quietly.
+            Err(_) if bytes.iter().all(u8::is_ascii_whitespace) => {}
+            Err(reason) => bad.handle(path, line, reason)?,
+        }
+    }
+    Ok(rows)
+}
+
+/// A JSON value as a label: strings as they are, numbers and booleans printed.
+fn json_label(v: &serde_json::Value) -> Result<String, String> {
+    match v {
+        serde_json::Value::String(s) => label_cell(s.as_bytes()),
+        serde_json::Value::Number(n) => Ok(n.to_string()),
+        serde_json::Value::Bool(b) => Ok(b.to_string()),
+        other => Err(format!("label must be a string or a number, found {other}")),
+    }
+}
+
+fn read_jsonl(
+    path: &Path,
+    file: std::fs::File,
+    spec: &TableSpec,
+    bad: &mut BadRows,
+) -> Result<Vec<Row>> {
+    let field = |col: &Column| -> Result<String> {
+        match col {
+            Column::Name(n) => Ok(n.clone()),
+            Column::Index(_) => Err(input_error!(
+                "{}: JSONL fields are chosen by name, not by index ({col})",
+                path.display()
+            )),
+        }
+    };
+    let text_field = field(&spec.text_col)?;
+    let label_field = spec.label_col.as_ref().map(field).transpose()?;
+    let mut rows = Vec::new();
+    for item in byte_lines(path, file) {
+        let (line, bytes) = item?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let parsed = (|| -> Result<Row, String> {
+            let s = std::str::from_utf8(&bytes)
+                .map_err(|e| format!("not valid UTF-8 (byte {})", e.valid_up_to()))?;
+            let value: serde_json::Value =
+                serde_json::from_str(s).map_err(|e| format!("not valid JSON: {e}"))?;
+            let obj = value
+                .as_object()
+                .ok_or_else(|| "not a JSON object".to_string())?;
+            let text = match obj.get(&text_field) {
+                Some(serde_json::Value::String(t)) => text_cell(t.as_bytes())?,
+                Some(_) => return Err(format!("field '{text_field}' is not a string")),
+                None => return Err(format!("no field '{text_field}'")),
+            };
+            let label = match &label_field {
+                Some(f) => Some(json_label(
+                    obj.get(f).ok_or_else(|| format!("no field '{f}'"))?,
+                )?),
+                None => None,
+            };
+            Ok(Row { line, text, label })
+        })();
+        match parsed {
+            Ok(row) => rows.push(row),
+            Err(reason) => bad.handle(path, line, reason)?,
+        }
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn file(ext: &str, bytes: &[u8]) -> tempfile::NamedTempFile {
+        let mut f = tempfile::Builder::new().suffix(ext).tempfile().unwrap();
+        f.write_all(bytes).unwrap();
+        f
+    }
+
+    fn read(ext: &str, bytes: &[u8], skip: bool) -> (Result<Vec<Row>>, BadRows) {
+        let f = file(ext, bytes);
+        let mut bad = BadRows::skipping(skip);
+        let rows = read_rows(f.path(), &TableSpec::default(), &mut bad);
+        (rows, bad)
+    }
+
+    fn err(ext: &str, bytes: &[u8]) -> String {
+        read(ext, bytes, false).0.unwrap_err().to_string()
+    }
+
+    #[test]
+    fn csv_with_quotes_and_newlines() {
+        let (rows, _) = read(
+            ".csv",
+            b"id,text,label\n1,\"hi, \"\"you\"\"\",joy\n2,\"two\nlines\",anger\n",
+            false,
+        );
+        let rows = rows.unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].text, "hi, \"you\"");
+        assert_eq!(rows[1].text, "two\nlines");
+        assert_eq!(rows[1].label.as_deref(), Some("anger"));
+        assert_eq!((rows[0].line, rows[1].line), (2, 3));
+    }
+
+    #[test]
+    fn columns_by_index_without_header() {
+        let f = file(".tsv", b"joy\tso happy\nfear\tscared\n");
+        let spec = TableSpec {
+            text_col: Column::Index(1),
+            label_col: Some(Column::Index(0)),
+            has_header: false,
+            ..TableSpec::default()
+        };
+        let rows = read_rows(f.path(), &spec, &mut BadRows::default()).unwrap();
+        assert_eq!(rows[1].text, "scared");
+        assert_eq!(rows[1].label.as_deref(), Some("fear"));
+    }
+
+    #[test]
+    fn errors_name_line_and_problem() {
+        assert!(err(".csv", b"text,label\nok,joy\nonly-one-field\n")
+            .contains("line 3: expected 2 fields, found 1"));
+        assert!(err(".csv", b"text,label\n  ,joy\n").contains("line 2: empty text"));
+        assert!(err(".csv", b"text,label\nhi,\n").contains("line 2: empty label"));
+        assert!(err(".csv", b"text,label\nok,joy\n\xff\xfe,joy\n")
+            .contains("line 3: text is not valid UTF-8"));
+        assert!(err(".csv", b"words,label\nok,joy\n")
+            .contains("no column named 'text' (columns: words, label)"));
+        assert!(err(".csv", b"").contains("empty"));
+        assert!(err(".csv", b"text,label\n").contains("the file is empty"));
+        assert!(err(".jsonl", b"{\"text\":\"a\",\"label\":\"x\"}\n[1,2]\n")
+            .contains("line 2: not a JSON object"));
+        assert!(err(".jsonl", b"{\"label\":\"x\"}\n").contains("line 1: no field 'text'"));
+        assert!(err(".jsonl", b"{\"text\":\"a\",\"label\":\"x\"}\n{oops\n")
+            .contains("line 2: not valid JSON"));
+        assert!(err(".xyz", b"a").contains("cannot tell the format"));
+    }
+
+    #[test]
+    fn skip_bad_rows_counts_and_keeps_good_ones() {
+        let (rows, bad) = read(".csv", b"text,label\nok,joy\nbad\n,joy\nfine,fear\n", true);
+        assert_eq!(rows.unwrap().len(), 2);
+        assert_eq!(bad.skipped.len(), 2);
+        assert_eq!(bad.skipped[0].line, 3);
+        assert!(bad.summary()[0].starts_with("skipped 2 bad row(s)"));
+    }
+
+    #[test]
+    fn jsonl_numbers_as_labels_and_txt_lines() {
+        let (rows, _) = read(
+            ".jsonl",
+            b"{\"text\":\"a\",\"label\":3}\n\n{\"text\":\"b\",\"label\":\"x\"}\n",
+            false,
+        );
+        let rows = rows.unwrap();
+        assert_eq!(rows[0].label.as_deref(), Some("3"));
+        assert_eq!(rows[1].line, 3);
+        let f = file(".txt", b"first\r\n\nsecond\n");
+        let rows = read_rows(f.path(), &TableSpec::default(), &mut BadRows::default()).unwrap();
+        assert_eq!(
+            rows.iter().map(|r| r.text.as_str()).collect::<Vec<_>>(),
+            ["first", "second"]
+        );
+    }
+}

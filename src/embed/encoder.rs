@@ -1,0 +1,348 @@
+//! The frozen sentence encoder: a sentence-transformers folder (BERT family,
+//! `model.safetensors`) run through rust-bert's BERT, pooled and normalised
+//! exactly as the folder's `modules.json` says, so that vectors match Python
+//! sentence-transformers.
+
+use crate::input_error;
+use anyhow::{Context, Result};
+use rust_bert::bert::{BertConfig, BertEmbeddings, BertModel};
+use rust_bert::Config;
+use rust_tokenizers::tokenizer::{BertTokenizer, Tokenizer, TruncationStrategy};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use tch::{nn, Device, Kind, Tensor};
+
+/// How token vectors become one sentence vector (sentence-transformers' Pooling module).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pooling {
+    Mean,
+    Cls,
+    Max,
+    MeanSqrtLen,
+}
+
+/// Everything that determines the vectors an encoder produces. Two encoders with
+/// equal identities give equal embeddings, which is what the cache keys on and
+/// what a saved model checks before it accepts an encoder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EncoderIdentity {
+    /// The model folder's name, for people; the sha256 is what identifies it.
+    pub name: String,
+    pub weights_sha256: String,
+    pub max_seq_length: usize,
+    pub pooling: Pooling,
+    pub normalize: bool,
+    pub lower_case: bool,
+    pub strip_accents: bool,
+    pub dim: usize,
+}
+
+impl EncoderIdentity {
+    /// A short hex key over every field that changes the vectors.
+    pub fn cache_key(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(b"emo-embedding/1\0");
+        h.update(self.weights_sha256.as_bytes());
+        h.update(
+            format!(
+                "\0{}\0{:?}\0{}\0{}\0{}\0{}",
+                self.max_seq_length,
+                self.pooling,
+                self.normalize,
+                self.lower_case,
+                self.strip_accents,
+                self.dim
+            )
+            .as_bytes(),
+        );
+        hex::encode(&h.finalize()[..16])
+    }
+}
+
+#[derive(Deserialize)]
+struct ModuleEntry {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    path: String,
+}
+
+#[derive(Deserialize)]
+struct PoolingConfig {
+    #[serde(default)]
+    pooling_mode_cls_token: bool,
+    #[serde(default)]
+    pooling_mode_mean_tokens: bool,
+    #[serde(default)]
+    pooling_mode_max_tokens: bool,
+    #[serde(default)]
+    pooling_mode_mean_sqrt_len_tokens: bool,
+}
+
+#[derive(Deserialize, Default)]
+struct TokenizerConfig {
+    do_lower_case: Option<bool>,
+    strip_accents: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct SentenceBertConfig {
+    max_seq_length: Option<usize>,
+}
+
+#[derive(Deserialize)]
+struct ModelType {
+    model_type: Option<String>,
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| input_error!("{}: cannot read: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| input_error!("{}: invalid JSON: {e}", path.display()))
+}
+
+/// sha256 of a file, streamed.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut file = std::fs::File::open(path)
+        .map_err(|e| input_error!("{}: cannot open: {e}", path.display()))?;
+    let mut h = Sha256::new();
+    std::io::copy(&mut file, &mut h).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Reads the folder's sentence-transformers settings: pooling, normalisation,
+/// max length and tokenizer casing. Defaults follow sentence-transformers: a
+/// folder without `modules.json` gets mean pooling and no normalisation.
+fn read_identity(dir: &Path, weights: &Path, config: &BertConfig) -> Result<EncoderIdentity> {
+    let modules: Vec<ModuleEntry> = if dir.join("modules.json").is_file() {
+        read_json(&dir.join("modules.json"))?
+    } else {
+        Vec::new()
+    };
+    let pooling_dir = modules
+        .iter()
+        .find(|m| m.kind.ends_with("Pooling"))
+        .map(|m| dir.join(&m.path))
+        .unwrap_or_else(|| dir.join("1_Pooling"));
+    let pooling = if pooling_dir.join("config.json").is_file() {
+        let p: PoolingConfig = read_json(&pooling_dir.join("config.json"))?;
+        let modes = [
+            (p.pooling_mode_mean_tokens, Pooling::Mean),
+            (p.pooling_mode_cls_token, Pooling::Cls),
+            (p.pooling_mode_max_tokens, Pooling::Max),
+            (p.pooling_mode_mean_sqrt_len_tokens, Pooling::MeanSqrtLen),
+        ];
+        let on: Vec<Pooling> = modes.iter().filter(|(b, _)| *b).map(|(_, m)| *m).collect();
+        match on[..] {
+            [one] => one,
+            _ => {
+                return Err(input_error!(
+                    "{}: exactly one pooling mode must be on (emo does not concatenate poolings)",
+                    pooling_dir.join("config.json").display()
+                ))
+            }
+        }
+    } else {
+        Pooling::Mean
+    };
+    if let Some(m) = modules.iter().find(|m| {
+        !(m.kind.ends_with("Transformer")
+            || m.kind.ends_with("Pooling")
+            || m.kind.ends_with("Normalize"))
+    }) {
+        return Err(input_error!(
+            "{}: module {} is not supported (emo runs Transformer, Pooling and Normalize)",
+            dir.join("modules.json").display(),
+            m.kind
+        ));
+    }
+    let normalize = modules.iter().any(|m| m.kind.ends_with("Normalize"));
+
+    let tok: TokenizerConfig = if dir.join("tokenizer_config.json").is_file() {
+        read_json(&dir.join("tokenizer_config.json"))?
+    } else {
+        TokenizerConfig::default()
+    };
+    let lower_case = tok.do_lower_case.unwrap_or(true);
+    // Hugging Face's BertNormalizer: strip_accents unset means "same as lowercase".
+    let strip_accents = tok.strip_accents.unwrap_or(lower_case);
+
+    let max_positions = config.max_position_embeddings as usize;
+    let max_seq_length = if dir.join("sentence_bert_config.json").is_file() {
+        let s: SentenceBertConfig = read_json(&dir.join("sentence_bert_config.json"))?;
+        s.max_seq_length.unwrap_or(max_positions)
+    } else {
+        max_positions
+    }
+    .min(max_positions);
+
+    Ok(EncoderIdentity {
+        name: dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| dir.display().to_string()),
+        weights_sha256: sha256_file(weights)?,
+        max_seq_length,
+        pooling,
+        normalize,
+        lower_case,
+        strip_accents,
+        dim: config.hidden_size as usize,
+    })
+}
+
+/// A loaded, frozen encoder on one device.
+pub struct Encoder {
+    tokenizer: BertTokenizer,
+    model: BertModel<BertEmbeddings>,
+    /// Owns the weights the model's layers point into.
+    _vars: nn::VarStore,
+    device: Device,
+    identity: EncoderIdentity,
+    dir: PathBuf,
+}
+
+impl Encoder {
+    /// Loads a sentence-transformers folder. Only BERT-family transformers are
+    /// supported (`model_type` bert); the weights must be `model.safetensors`.
+    pub fn load(dir: &Path, device: Device) -> Result<Encoder> {
+        if !dir.is_dir() {
+            return Err(input_error!(
+                "{}: model folder not found (run `make setup` for the default all-MiniLM-L6-v2)",
+                dir.display()
+            ));
+        }
+        let config_path = dir.join("config.json");
+        let weights = dir.join("model.safetensors");
+        let vocab = dir.join("vocab.txt");
+        for needed in [&config_path, &weights, &vocab] {
+            if !needed.is_file() {
+                return Err(input_error!(
+                    "{}: missing; a sentence-transformers folder needs config.json, vocab.txt and model.safetensors",
+                    needed.display()
+                ));
+            }
+        }
+        let model_type: ModelType = read_json(&config_path)?;
+        match model_type.model_type.as_deref() {
+            Some("bert") | None => {}
+            Some(other) => {
+                return Err(input_error!(
+                    "{}: model_type '{other}' is not supported; emo runs BERT-family encoders",
+                    config_path.display()
+                ))
+            }
+        }
+        let config = BertConfig::from_file(&config_path);
+        let identity = read_identity(dir, &weights, &config)?;
+
+        let tokenizer =
+            BertTokenizer::from_file(&vocab, identity.lower_case, identity.strip_accents).map_err(
+                |e| input_error!("{}: cannot load the vocabulary: {e}", vocab.display()),
+            )?;
+
+        let mut vars = nn::VarStore::new(device);
+        // sentence-transformers never uses BERT's pooler; not building it saves a layer.
+        let model =
+            BertModel::<BertEmbeddings>::new_with_optional_pooler(vars.root(), &config, false);
+        vars.load(&weights).map_err(|e| {
+            input_error!(
+                "{}: cannot load weights into a BERT model: {e}",
+                weights.display()
+            )
+        })?;
+        vars.freeze();
+        Ok(Encoder {
+            tokenizer,
+            model,
+            _vars: vars,
+            device,
+            identity,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    pub fn identity(&self) -> &EncoderIdentity {
+        &self.identity
+    }
+
+    pub fn device(&self) -> Device {
+        self.device
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Token ids as sentence-transformers would feed them: `[CLS] … [SEP]`,
+    /// truncated to `max_seq_length` tokens in all.
+    pub fn tokenize(&self, text: &str) -> Vec<i64> {
+        self.tokenizer
+            .encode(
+                text,
+                None,
+                self.identity.max_seq_length,
+                &TruncationStrategy::LongestFirst,
+                0,
+            )
+            .token_ids
+    }
+
+    /// Embeds one batch of already tokenised texts. Returns `[n, dim]` f32 on the CPU.
+    /// Each row is padded to the batch's longest; the mask keeps padding out of
+    /// attention and pooling, so a vector does not depend on its batch-mates.
+    pub fn embed_tokens(&self, batch: &[Vec<i64>]) -> Result<Tensor> {
+        let n = batch.len();
+        let width = batch.iter().map(Vec::len).max().unwrap_or(0);
+        let mut ids = vec![0i64; n * width];
+        let mut mask = vec![0i64; n * width];
+        for (row, tokens) in batch.iter().enumerate() {
+            ids[row * width..row * width + tokens.len()].copy_from_slice(tokens);
+            mask[row * width..row * width + tokens.len()].fill(1);
+        }
+        let shape = [n as i64, width as i64];
+        let ids = Tensor::from_slice(&ids).view(shape).to(self.device);
+        let mask = Tensor::from_slice(&mask).view(shape).to(self.device);
+        let out = tch::no_grad(|| -> Result<Tensor> {
+            let hidden = self
+                .model
+                .forward_t(Some(&ids), Some(&mask), None, None, None, None, None, false)
+                .map_err(|e| anyhow::anyhow!("encoder forward pass failed: {e}"))?
+                .hidden_state;
+            let pooled = pool(&hidden, &mask, self.identity.pooling);
+            Ok(if self.identity.normalize {
+                // As torch.nn.functional.normalize(p=2, eps=1e-12).
+                let norm = pooled.norm_scalaropt_dim(2, [1], true).clamp_min(1e-12);
+                pooled / norm
+            } else {
+                pooled
+            })
+        })?;
+        Ok(out.to_kind(Kind::Float).to(Device::Cpu))
+    }
+}
+
+/// sentence-transformers' pooling over the unmasked tokens.
+fn pool(hidden: &Tensor, mask: &Tensor, pooling: Pooling) -> Tensor {
+    let mask_f = mask.unsqueeze(-1).to_kind(hidden.kind());
+    match pooling {
+        Pooling::Cls => hidden.select(1, 0),
+        Pooling::Max => {
+            let masked = hidden.masked_fill(&mask_f.eq(0.0), -1e9);
+            masked.amax([1].as_slice(), false)
+        }
+        Pooling::Mean | Pooling::MeanSqrtLen => {
+            let sum = (hidden * &mask_f).sum_dim_intlist([1].as_slice(), false, hidden.kind());
+            let count = mask_f
+                .sum_dim_intlist([1].as_slice(), false, hidden.kind())
+                .clamp_min(1e-9);
+            if pooling == Pooling::Mean {
+                sum / count
+            } else {
+                sum / count.sqrt()
+            }
+        }
+    }
+}

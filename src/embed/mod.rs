@@ -1,0 +1,209 @@
+//! Text → vectors. [`Encoder`] runs the frozen transformer; [`embed_texts`] adds
+//! what makes it practical: the content-addressed [`cache`], de-duplication,
+//! length-sorted batching and a progress bar.
+
+pub mod cache;
+pub mod encoder;
+
+pub use encoder::{Encoder, EncoderIdentity, Pooling};
+
+use anyhow::Result;
+use cache::{text_key, Cache, Key};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Instant;
+use tch::Device;
+
+/// A row-major `[rows, cols]` matrix of f32: embeddings as they leave this module.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Matrix {
+    pub rows: usize,
+    pub cols: usize,
+    pub data: Vec<f32>,
+}
+
+impl Matrix {
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.data[i * self.cols..(i + 1) * self.cols]
+    }
+
+    pub fn to_tensor(&self) -> tch::Tensor {
+        tch::Tensor::from_slice(&self.data).view([self.rows as i64, self.cols as i64])
+    }
+}
+
+/// Where to run the encoder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DeviceChoice {
+    /// CUDA when libtorch was built with it and a GPU is visible, else CPU.
+    Auto,
+    Cpu,
+    Cuda,
+}
+
+impl DeviceChoice {
+    pub fn resolve(self) -> Result<Device> {
+        match self {
+            DeviceChoice::Auto => Ok(Device::cuda_if_available()),
+            DeviceChoice::Cpu => Ok(Device::Cpu),
+            DeviceChoice::Cuda if tch::Cuda::is_available() => Ok(Device::Cuda(0)),
+            DeviceChoice::Cuda => Err(crate::input_error!(
+                "--device cuda: no CUDA device is available to libtorch (install the CUDA build with `EMO_GPU=1 make setup`)"
+            )),
+        }
+    }
+}
+
+/// Names a device for people and for output metadata.
+pub fn device_name(device: Device) -> String {
+    match device {
+        Device::Cpu => "cpu".into(),
+        Device::Cuda(i) => format!("cuda:{i}"),
+        other => format!("{other:?}").to_lowercase(),
+    }
+}
+
+/// How [`embed_texts`] runs.
+#[derive(Debug, Clone)]
+pub struct EmbedOptions {
+    pub batch_size: usize,
+    /// `None` disables the cache.
+    pub cache_dir: Option<PathBuf>,
+    /// Vectors computed between two cache writes, so an interrupted run keeps its work.
+    pub flush_every: usize,
+    pub progress: bool,
+}
+
+impl Default for EmbedOptions {
+    fn default() -> Self {
+        EmbedOptions {
+            batch_size: 64,
+            cache_dir: Some(crate::paths::cache()),
+            flush_every: 4096,
+            progress: true,
+        }
+    }
+}
+
+/// What one call did, for the user and the output sidecar.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct EmbedStats {
+    pub texts: usize,
+    pub unique: usize,
+    pub cache_hits: usize,
+    pub computed: usize,
+    pub seconds: f64,
+}
+
+/// Embeds `texts` in order. Each distinct text is computed at most once, and not
+/// at all when the cache has it. Texts are batched by token length (order
+/// restored at the end) so that little time goes into padding.
+pub fn embed_texts(
+    encoder: &Encoder,
+    texts: &[String],
+    opts: &EmbedOptions,
+) -> Result<(Matrix, EmbedStats)> {
+    let start = Instant::now();
+    let dim = encoder.identity().dim;
+    let mut cache = match &opts.cache_dir {
+        Some(dir) => {
+            let c = Cache::open(dir, encoder.identity())?;
+            for w in &c.warnings {
+                eprintln!("{w}");
+            }
+            Some(c)
+        }
+        None => None,
+    };
+
+    let keys: Vec<Key> = texts.iter().map(|t| text_key(t)).collect();
+    // First position of each distinct text.
+    let mut first: HashMap<Key, usize> = HashMap::with_capacity(texts.len());
+    for (i, k) in keys.iter().enumerate() {
+        first.entry(*k).or_insert(i);
+    }
+    let mut todo: Vec<usize> = first
+        .values()
+        .copied()
+        .filter(|&i| cache.as_ref().is_none_or(|c| c.get(&keys[i]).is_none()))
+        .collect();
+    todo.sort_unstable();
+    let stats_hits = first.len() - todo.len();
+
+    let mut computed: HashMap<Key, Vec<f32>> = HashMap::with_capacity(todo.len());
+    if !todo.is_empty() {
+        let bar = if opts.progress {
+            let bar = ProgressBar::new(todo.len() as u64);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "embedding {bar:30} {pos}/{len} texts  {per_sec}  eta {eta}",
+                )
+                .expect("valid template"),
+            );
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
+        let mut tokens: Vec<(usize, Vec<i64>)> = todo
+            .iter()
+            .map(|&i| (i, encoder.tokenize(&texts[i])))
+            .collect();
+        // Longest first: the slowest batches come early, so the ETA is honest.
+        tokens.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
+        let mut pending_keys: Vec<Key> = Vec::new();
+        let mut pending: Vec<f32> = Vec::new();
+        for chunk in tokens.chunks(opts.batch_size.max(1)) {
+            let batch: Vec<Vec<i64>> = chunk.iter().map(|(_, t)| t.clone()).collect();
+            let out = encoder.embed_tokens(&batch)?;
+            let flat: Vec<f32> = Vec::<f32>::try_from(out.flatten(0, -1))?;
+            for (r, (i, _)) in chunk.iter().enumerate() {
+                let v = flat[r * dim..(r + 1) * dim].to_vec();
+                if cache.is_some() {
+                    pending_keys.push(keys[*i]);
+                    pending.extend_from_slice(&v);
+                }
+                computed.insert(keys[*i], v);
+            }
+            bar.inc(chunk.len() as u64);
+            if let Some(c) = cache.as_mut() {
+                if pending_keys.len() >= opts.flush_every {
+                    c.insert(&pending_keys, std::mem::take(&mut pending))?;
+                    pending_keys.clear();
+                }
+            }
+        }
+        if let Some(c) = cache.as_mut() {
+            c.insert(&pending_keys, pending)?;
+        }
+        bar.finish_and_clear();
+    }
+
+    let mut data = Vec::with_capacity(texts.len() * dim);
+    for k in &keys {
+        match computed.get(k) {
+            Some(v) => data.extend_from_slice(v),
+            None => data.extend_from_slice(
+                cache
+                    .as_ref()
+                    .and_then(|c| c.get(k))
+                    .expect("every text is computed or cached"),
+            ),
+        }
+    }
+    let stats = EmbedStats {
+        texts: texts.len(),
+        unique: first.len(),
+        cache_hits: stats_hits,
+        computed: todo.len(),
+        seconds: start.elapsed().as_secs_f64(),
+    };
+    Ok((
+        Matrix {
+            rows: texts.len(),
+            cols: dim,
+            data,
+        },
+        stats,
+    ))
+}

@@ -1,0 +1,14 @@
+//! emo: text-emotion classification on long-tailed data.
+//!
+//! Data flows one way, one module per step:
+//! text ([`data`]) → frozen-transformer embeddings ([`embed`]) → (heads, metrics and
+//! reports in later modules). The binary in `main.rs` only parses arguments and
+//! calls [`commands`].
+
+pub mod atomic;
+pub mod cli;
+pub mod commands;
+pub mod data;
+pub mod embed;
+pub mod error;
+pub mod paths;

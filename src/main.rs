@@ -1,0 +1,15 @@
+//! The `emo` binary: parse the command line, dispatch, map errors to exit codes.
+
+use clap::Parser;
+use emo::cli::{Cli, Command};
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Embed(args) => emo::commands::embed::run(&args),
+    };
+    if let Err(err) = result {
+        eprintln!("emo: error: {err:#}");
+        std::process::exit(emo::error::exit_code(&err));
+    }
+}

@@ -1,0 +1,124 @@
+//! Bad input through the real binary: one clear line naming the file, the line
+//! and the problem; exit code 2; nothing written.
+
+mod common;
+use common::{emo, listing, write};
+
+/// Runs `emo embed` on `file` (written with `bytes`) and returns stderr, after
+/// checking the exit code and that the output folder stayed empty.
+fn embed_error(name: &str, bytes: &[u8], extra: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(dir.path(), name, bytes);
+    let out_dir = dir.path().join("out");
+    let out = emo()
+        .arg("embed")
+        .arg("--input")
+        .arg(&input)
+        .args(extra)
+        .arg("--out")
+        .arg(out_dir.join("e.safetensors"))
+        .arg("--cache-dir")
+        .arg(dir.path().join("cache"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+    assert!(
+        listing(&out_dir).is_empty(),
+        "nothing may be written: {:?}",
+        listing(&out_dir)
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.contains(name), "names the file: {stderr}");
+    stderr
+}
+
+#[test]
+fn missing_file() {
+    let out = emo()
+        .args(["embed", "--input", "/nonexistent/texts.csv"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("/nonexistent/texts.csv: cannot open"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn missing_column() {
+    let e = embed_error("a.csv", b"body,label\nhello,joy\n", &[]);
+    assert!(
+        e.contains("no column named 'text' (columns: body, label)"),
+        "{e}"
+    );
+    let e = embed_error(
+        "b.csv",
+        b"text,label\nhello,joy\n",
+        &["--label-col", "emotion"],
+    );
+    assert!(e.contains("no column named 'emotion'"), "{e}");
+}
+
+#[test]
+fn wrong_number_of_fields() {
+    let e = embed_error(
+        "c.csv",
+        b"text,label\nhello,joy\nnope\n",
+        &["--label-col", "label"],
+    );
+    assert!(e.contains("line 3: expected 2 fields, found 1"), "{e}");
+}
+
+#[test]
+fn invalid_utf8() {
+    let e = embed_error("d.tsv", b"text\tlabel\nfine\tjoy\nbad \xc3\x28\tjoy\n", &[]);
+    assert!(e.contains("line 3: text is not valid UTF-8"), "{e}");
+    let e = embed_error("d.jsonl", b"{\"text\":\"ok\"}\n\xff\n", &[]);
+    assert!(e.contains("line 2: not valid UTF-8"), "{e}");
+}
+
+#[test]
+fn empty_text() {
+    let e = embed_error("e.csv", b"text,label\nhello,joy\n\"   \",joy\n", &[]);
+    assert!(e.contains("line 3: empty text"), "{e}");
+}
+
+#[test]
+fn empty_file() {
+    let e = embed_error("f.csv", b"", &[]);
+    assert!(e.contains("empty"), "{e}");
+    let e = embed_error("g.jsonl", b"\n\n", &[]);
+    assert!(e.contains("the file is empty"), "{e}");
+}
+
+#[test]
+fn jsonl_line_not_an_object_or_without_text() {
+    let e = embed_error("h.jsonl", b"{\"text\":\"hi\"}\n\"just a string\"\n", &[]);
+    assert!(e.contains("line 2: not a JSON object"), "{e}");
+    let e = embed_error("i.jsonl", b"{\"txt\":\"hi\"}\n", &[]);
+    assert!(e.contains("line 1: no field 'text'"), "{e}");
+}
+
+#[test]
+fn unknown_dataset_and_bad_model_folder() {
+    let out = emo().args(["embed", "--dataset", "imdb"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown dataset 'imdb'"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(dir.path(), "t.txt", b"hello\n");
+    let out = emo()
+        .arg("embed")
+        .arg("--input")
+        .arg(&input)
+        .arg("--model")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("config.json: missing"), "{stderr}");
+}

@@ -1,0 +1,80 @@
+//! The named datasets, parsed from the byte-exact copies: the counts stated in
+//! shared/datasets/README.md, quoting undone, and the Ekman mapping applied.
+
+mod common;
+use emo::data::{named, SplitName};
+
+fn count(ds: &emo::data::Dataset, split: SplitName, class: &str) -> usize {
+    let c = ds.classes.iter().position(|n| n == class).unwrap();
+    ds.split(split)
+        .unwrap()
+        .labels
+        .iter()
+        .filter(|&&y| y == c)
+        .count()
+}
+
+#[test]
+fn goemotions_single_label_view() {
+    let ds = named::load("goemotions", &common::datasets_root()).unwrap();
+    assert_eq!(ds.classes.len(), 28);
+    assert_eq!(ds.classes[0], "admiration");
+    assert_eq!(ds.classes[27], "neutral");
+    let sizes: Vec<usize> = ds.splits.iter().map(|(_, s)| s.len()).collect();
+    assert_eq!(sizes, [36_308, 4_548, 4_590]);
+    assert_eq!(count(&ds, SplitName::Train, "neutral"), 12_823);
+    assert_eq!(count(&ds, SplitName::Train, "grief"), 39);
+    let train = ds.split(SplitName::Train).unwrap();
+    // A quoted row in the file: "Three words, no subtlety. ""Dude. Stop. Seriously."" "
+    let i = train.ids.iter().position(|id| id == "eetq9g0").unwrap();
+    assert_eq!(
+        train.texts[i],
+        "Three words, no subtlety. \"Dude. Stop. Seriously.\" "
+    );
+    assert_eq!(ds.classes[train.labels[i]], "annoyance");
+    // Multi-label rows are dropped.
+    assert!(!train.ids.contains(&"eczjljm".to_string()));
+}
+
+#[test]
+fn goemotions_ekman_view() {
+    let ds = named::load("goemotions-ekman", &common::datasets_root()).unwrap();
+    assert_eq!(
+        ds.classes,
+        ["anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral"]
+    );
+    let sizes: Vec<usize> = ds.splits.iter().map(|(_, s)| s.len()).collect();
+    assert_eq!(sizes, [39_555, 4_946, 4_968]);
+    assert_eq!(count(&ds, SplitName::Train, "joy"), 15_216);
+    assert_eq!(count(&ds, SplitName::Train, "disgust"), 498);
+}
+
+#[test]
+fn carer() {
+    let ds = named::load("carer", &common::datasets_root()).unwrap();
+    let sizes: Vec<usize> = ds.splits.iter().map(|(_, s)| s.len()).collect();
+    assert_eq!(sizes, [16_000, 2_000, 2_000]);
+    let expect = [
+        ("joy", 5_362),
+        ("sadness", 4_666),
+        ("anger", 2_159),
+        ("fear", 1_937),
+        ("love", 1_304),
+        ("surprise", 572),
+    ];
+    for (class, n) in expect {
+        assert_eq!(count(&ds, SplitName::Train, class), n, "{class}");
+    }
+    assert_eq!(
+        ds.split(SplitName::Train).unwrap().texts[0],
+        "i didnt feel humiliated"
+    );
+}
+
+#[test]
+fn missing_dataset_folder_says_how_to_install() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = named::load("carer", dir.path()).unwrap_err();
+    assert!(emo::error::exit_code(&err) == 2);
+    assert!(err.to_string().contains("make setup"), "{err}");
+}

@@ -1,0 +1,116 @@
+//! emo's vectors against Python sentence-transformers' on the same model, text by
+//! text: same token ids, cosine ≥ 0.99999. The fixture was made once, offline, by
+//! scripts/make_parity_fixture.py (its docstring has the exact versions).
+
+use emo::embed::{embed_texts, EmbedOptions, Encoder};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Fixture {
+    model_safetensors_sha256: String,
+    max_seq_length: usize,
+    items: Vec<Item>,
+}
+
+#[derive(Deserialize)]
+struct Item {
+    text: String,
+    input_ids: Vec<i64>,
+    embedding: Vec<f32>,
+}
+
+fn fixture() -> Fixture {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/parity_minilm.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn encoder() -> Encoder {
+    Encoder::load(&emo::paths::default_model(), tch::Device::Cpu).expect("run `make setup` first")
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
+    let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    dot / (na * nb)
+}
+
+#[test]
+fn fixture_is_the_installed_model() {
+    let fx = fixture();
+    let enc = encoder();
+    assert_eq!(enc.identity().weights_sha256, fx.model_safetensors_sha256);
+    assert_eq!(enc.identity().max_seq_length, fx.max_seq_length);
+    assert!(fx.items.len() >= 30);
+    assert!(
+        fx.items
+            .iter()
+            .any(|i| i.input_ids.len() == fx.max_seq_length),
+        "the fixture must exercise truncation"
+    );
+}
+
+#[test]
+fn token_ids_match_sentence_transformers() {
+    let fx = fixture();
+    let enc = encoder();
+    let mismatches: Vec<String> = fx
+        .items
+        .iter()
+        .filter_map(|item| {
+            let ours = enc.tokenize(&item.text);
+            (ours != item.input_ids).then(|| {
+                format!(
+                    "{:?}: python {:?}… ours {:?}…",
+                    item.text.chars().take(40).collect::<String>(),
+                    &item.input_ids[..item.input_ids.len().min(12)],
+                    &ours[..ours.len().min(12)]
+                )
+            })
+        })
+        .collect();
+    assert!(
+        mismatches.is_empty(),
+        "{} texts tokenised differently:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}
+
+#[test]
+fn embeddings_match_sentence_transformers() {
+    let fx = fixture();
+    let enc = encoder();
+    let texts: Vec<String> = fx.items.iter().map(|i| i.text.clone()).collect();
+    let opts = EmbedOptions {
+        batch_size: 8,
+        cache_dir: None,
+        progress: false,
+        ..EmbedOptions::default()
+    };
+    let (m, stats) = embed_texts(&enc, &texts, &opts).unwrap();
+    assert_eq!(stats.computed, stats.unique);
+    let mut worst = (1.0f64, String::new());
+    let mut failures = Vec::new();
+    for (i, item) in fx.items.iter().enumerate() {
+        let c = cosine(m.row(i), &item.embedding);
+        if c < worst.0 {
+            worst = (c, item.text.chars().take(40).collect());
+        }
+        if c < 0.99999 {
+            failures.push(format!(
+                "{:?}: cosine {c:.7}",
+                item.text.chars().take(40).collect::<String>()
+            ));
+        }
+    }
+    eprintln!("lowest cosine {:.8} on {:?}", worst.0, worst.1);
+    assert!(
+        failures.is_empty(),
+        "below 0.99999:\n{}",
+        failures.join("\n")
+    );
+}
