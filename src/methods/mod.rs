@@ -1,0 +1,268 @@
+//! Rebalancing methods behind one interface. Each method is one small file that
+//! implements [`Method`]; [`REGISTRY`] maps the names users type to them, so a new
+//! method is one file plus one line there.
+//!
+//! Stage-2 methods (cRT, τ-norm, LWS, logit adjustment) start from the stage-1
+//! "joint" head trained with instance-balanced sampling; [`Context::stage1`]
+//! trains it once and shares it.
+
+pub mod balanced_softmax;
+pub mod crt;
+pub mod joint;
+pub mod linfa_lr;
+pub mod logit_adjust;
+pub mod lws;
+pub mod ncm;
+pub mod reweight;
+pub mod tau_norm;
+
+use crate::features::Features;
+use crate::head::Head;
+use crate::metrics::Metrics;
+use crate::sampling::SamplerKind;
+use crate::train::{train_linear, LinearSpec, TrainConfig};
+use anyhow::Result;
+use std::cell::OnceCell;
+
+/// A way of getting a head from training features.
+pub trait Method {
+    /// Fits on `ctx.train`; may look at `ctx.valid` to choose a hyper-parameter,
+    /// never at test data (the context has none).
+    fn fit(&self, ctx: &Context) -> Result<Fitted>;
+}
+
+/// A fitted head and what the method chose while fitting (τ, its validation
+/// curve, …), recorded in every report.
+pub struct Fitted {
+    pub head: Head,
+    pub chosen: serde_json::Value,
+}
+
+impl Fitted {
+    pub fn plain(head: Head) -> Fitted {
+        Fitted {
+            head,
+            chosen: serde_json::Value::Null,
+        }
+    }
+}
+
+/// One registry line: the CLI name, a one-line summary, and a constructor.
+pub struct Entry {
+    pub name: &'static str,
+    pub summary: &'static str,
+    pub build: fn(&TrainConfig) -> Box<dyn Method>,
+}
+
+/// Every method, in the order reports list them.
+pub const REGISTRY: &[Entry] = &[
+    Entry {
+        name: "ib",
+        summary: "joint head, instance-balanced sampling (stage 1)",
+        build: |_| Box::new(joint::Joint(SamplerKind::InstanceBalanced)),
+    },
+    Entry {
+        name: "cb",
+        summary: "joint head, class-balanced sampling (k per class)",
+        build: |c| Box::new(joint::Joint(SamplerKind::ClassBalanced { k: c.k })),
+    },
+    Entry {
+        name: "sqrt",
+        summary: "joint head, power sampling p_j ∝ n_j^q (q = 0.5: square-root)",
+        build: |c| Box::new(joint::Joint(SamplerKind::Power { q: c.q })),
+    },
+    Entry {
+        name: "pb",
+        summary: "joint head, progressively-balanced sampling",
+        build: |_| Box::new(joint::Joint(SamplerKind::Progressive)),
+    },
+    Entry {
+        name: "crt",
+        summary: "classifier re-training: new head on stage-1 features, class-balanced",
+        build: |_| Box::new(crt::Crt),
+    },
+    Entry {
+        name: "tau",
+        summary: "τ-normalisation of the stage-1 head, τ chosen on validation",
+        build: |_| Box::new(tau_norm::TauNorm),
+    },
+    Entry {
+        name: "lws",
+        summary: "learnable weight scaling of the stage-1 head, class-balanced",
+        build: |_| Box::new(lws::Lws),
+    },
+    Entry {
+        name: "ncm",
+        summary: "nearest class mean on centred, normalised features",
+        build: |_| Box::new(ncm::Ncm),
+    },
+    Entry {
+        name: "reweight",
+        summary: "class-weighted cross-entropy, w_j = N/(C·n_j)",
+        build: |_| Box::new(reweight::Reweight::Inverse),
+    },
+    Entry {
+        name: "reweight-en",
+        summary: "effective-number weights (Cui et al.), w_j ∝ (1−β)/(1−β^n_j)",
+        build: |c| Box::new(reweight::Reweight::EffectiveNumber { beta: c.beta }),
+    },
+    Entry {
+        name: "logit-adjust",
+        summary: "post-hoc logit adjustment of stage 1: logits − τ·log prior",
+        build: |_| Box::new(logit_adjust::LogitAdjust),
+    },
+    Entry {
+        name: "balanced-softmax",
+        summary: "trained on logits + log n_j, plain logits at test",
+        build: |_| Box::new(balanced_softmax::BalancedSoftmax),
+    },
+    Entry {
+        name: "linfa",
+        summary: "multinomial logistic regression from linfa (reference)",
+        build: |_| Box::new(linfa_lr::LinfaLr),
+    },
+];
+
+/// Checks that training and validation data can support a comparison: at least
+/// two classes, every class present in training (a class with no example cannot
+/// be learned, and class-balanced sampling would loop on it). A class missing
+/// from validation is allowed: it is returned as a warning, and validation
+/// scores then average over the classes validation has.
+pub fn check_splits(classes: &[String], train: &Features, valid: &Features) -> Result<Vec<String>> {
+    if classes.len() < 2 {
+        return Err(crate::input_error!(
+            "only {} class in the data; classification needs at least two",
+            classes.len()
+        ));
+    }
+    if train.dim() != valid.dim() {
+        return Err(crate::input_error!(
+            "training features have dimension {} but validation features {}",
+            train.dim(),
+            valid.dim()
+        ));
+    }
+    let empty: Vec<&str> = classes
+        .iter()
+        .zip(train.counts())
+        .filter(|(_, n)| *n == 0)
+        .map(|(c, _)| c.as_str())
+        .collect();
+    if !empty.is_empty() {
+        return Err(crate::input_error!(
+            "class(es) with no training example: {}; remove them or add examples",
+            empty.join(", ")
+        ));
+    }
+    Ok(classes
+        .iter()
+        .zip(valid.counts())
+        .filter(|(_, n)| *n == 0)
+        .map(|(c, _)| {
+            format!("warning: class '{c}' has no validation example; validation scores average over the other classes")
+        })
+        .collect())
+}
+
+/// Fits the named methods in order, sharing one stage-1 head.
+pub fn fit_all(names: &[&str], ctx: &Context) -> Result<Vec<(&'static str, Fitted)>> {
+    names
+        .iter()
+        .map(|name| {
+            let entry = find(name).ok_or_else(|| {
+                crate::input_error!(
+                    "unknown method '{name}' (known: {})",
+                    REGISTRY
+                        .iter()
+                        .map(|e| e.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?;
+            Ok((entry.name, (entry.build)(ctx.config).fit(ctx)?))
+        })
+        .collect()
+}
+
+/// Looks a method up by name.
+pub fn find(name: &str) -> Option<&'static Entry> {
+    REGISTRY.iter().find(|e| e.name == name)
+}
+
+/// What a method may use: the training features, the validation features (for
+/// choosing hyper-parameters), the config, the seed, and the shared stage-1 head.
+pub struct Context<'a> {
+    pub train: &'a Features,
+    pub valid: &'a Features,
+    pub config: &'a TrainConfig,
+    pub seed: u64,
+    stage1: OnceCell<(tch::Tensor, tch::Tensor)>,
+}
+
+impl<'a> Context<'a> {
+    pub fn new(
+        train: &'a Features,
+        valid: &'a Features,
+        config: &'a TrainConfig,
+        seed: u64,
+    ) -> Context<'a> {
+        Context {
+            train,
+            valid,
+            config,
+            seed,
+            stage1: OnceCell::new(),
+        }
+    }
+
+    /// The stage-1 joint head (W, b), instance-balanced; trained on first use.
+    /// The `ib` method returns this same head.
+    pub fn stage1(&self) -> Result<(tch::Tensor, tch::Tensor)> {
+        if self.stage1.get().is_none() {
+            let wb = train_linear(
+                self.train,
+                &LinearSpec {
+                    sampler: SamplerKind::InstanceBalanced,
+                    epochs: self.config.epochs,
+                    class_weights: None,
+                    train_offset: None,
+                    purpose: "joint/instance-balanced",
+                },
+                self.config,
+                self.seed,
+            )?;
+            let _ = self.stage1.set(wb);
+        }
+        let (w, b) = self.stage1.get().expect("set above");
+        Ok((w.shallow_clone(), b.shallow_clone()))
+    }
+
+    /// Validation macro-F1 (over the classes present in validation) of a head.
+    pub fn validation_macro_f1(&self, head: &Head) -> Result<f64> {
+        let pred = head.predict(&self.valid.x)?;
+        Ok(Metrics::compute(&self.valid.labels, &pred, self.valid.n_classes).macro_f1_present())
+    }
+
+    /// Picks the value in `grid` whose head scores best on validation macro-F1
+    /// (the smallest value on ties). Returns the head and a record of the choice.
+    pub fn choose<F>(&self, param: &str, grid: &[f64], make: F) -> Result<Fitted>
+    where
+        F: Fn(f64) -> Head,
+    {
+        let mut best: Option<(f64, f64, Head)> = None;
+        let mut curve = Vec::new();
+        for &v in grid {
+            let head = make(v);
+            let score = self.validation_macro_f1(&head)?;
+            curve.push(serde_json::json!({ param: v, "validation_macro_f1": score }));
+            if best.as_ref().is_none_or(|(_, s, _)| score > *s) {
+                best = Some((v, score, head));
+            }
+        }
+        let (v, score, head) = best.ok_or_else(|| anyhow::anyhow!("empty grid for {param}"))?;
+        Ok(Fitted {
+            head,
+            chosen: serde_json::json!({ param: v, "validation_macro_f1": score, "curve": curve }),
+        })
+    }
+}

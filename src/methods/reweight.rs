@@ -1,0 +1,56 @@
+//! Loss re-weighting: instance-balanced sampling, but each example's
+//! cross-entropy weighted by its class — inverse frequency N/(C·n_j), or the
+//! "effective number" weights of Cui et al. (CVPR 2019), (1−β)/(1−β^n_j),
+//! normalised to sum to C. The usual first attempt at a long tail.
+
+use super::{Context, Fitted, Method};
+use crate::head::Head;
+use crate::sampling::SamplerKind;
+use crate::train::{train_linear, LinearSpec};
+use anyhow::Result;
+
+pub enum Reweight {
+    Inverse,
+    EffectiveNumber { beta: f64 },
+}
+
+impl Reweight {
+    pub fn weights(&self, counts: &[usize]) -> Vec<f32> {
+        let c = counts.len() as f64;
+        let n: f64 = counts.iter().sum::<usize>() as f64;
+        let raw: Vec<f64> = match self {
+            Reweight::Inverse => counts.iter().map(|&k| n / (c * k.max(1) as f64)).collect(),
+            Reweight::EffectiveNumber { beta } => {
+                let w: Vec<f64> = counts
+                    .iter()
+                    .map(|&k| (1.0 - beta) / (1.0 - beta.powi(k.max(1) as i32)))
+                    .collect();
+                let s: f64 = w.iter().sum();
+                w.into_iter().map(|v| v * c / s).collect()
+            }
+        };
+        raw.into_iter().map(|v| v as f32).collect()
+    }
+}
+
+impl Method for Reweight {
+    fn fit(&self, ctx: &Context) -> Result<Fitted> {
+        let weights = self.weights(&ctx.train.counts());
+        let purpose = match self {
+            Reweight::Inverse => "reweight/inverse".to_string(),
+            Reweight::EffectiveNumber { beta } => format!("reweight/effective-number/{beta}"),
+        };
+        let spec = LinearSpec {
+            sampler: SamplerKind::InstanceBalanced,
+            epochs: ctx.config.epochs,
+            class_weights: Some(weights.clone()),
+            train_offset: None,
+            purpose: &purpose,
+        };
+        let (weight, bias) = train_linear(ctx.train, &spec, ctx.config, ctx.seed)?;
+        Ok(Fitted {
+            head: Head::Linear { weight, bias },
+            chosen: serde_json::json!({ "class_weights": weights }),
+        })
+    }
+}

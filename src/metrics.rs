@@ -1,0 +1,135 @@
+//! Classification metrics with scikit-learn's definitions, so that emo's numbers
+//! can be checked against `sklearn.metrics` to the last digit:
+//! per class precision tp/(tp+fp), recall tp/(tp+fn), F1 2tp/(2tp+fp+fn), each 0
+//! when its denominator is 0 (scikit-learn's `zero_division=0`); macro = plain
+//! mean over classes; weighted = mean weighted by support; balanced accuracy =
+//! mean recall over the classes that occur in `y_true`.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClassMetrics {
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    /// True examples of the class.
+    pub support: usize,
+    /// Times the class was predicted.
+    pub predicted: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Metrics {
+    pub per_class: Vec<ClassMetrics>,
+    pub accuracy: f64,
+    pub macro_precision: f64,
+    pub macro_recall: f64,
+    pub macro_f1: f64,
+    pub weighted_precision: f64,
+    pub weighted_recall: f64,
+    pub weighted_f1: f64,
+    pub balanced_accuracy: f64,
+    /// `confusion[true][predicted]`: rows are true classes, as scikit-learn's `confusion_matrix`.
+    pub confusion: Vec<Vec<usize>>,
+}
+
+fn ratio(num: usize, den: usize) -> f64 {
+    if den == 0 {
+        0.0
+    } else {
+        num as f64 / den as f64
+    }
+}
+
+fn mean(v: impl Iterator<Item = f64>) -> f64 {
+    let (s, n) = v.fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
+    if n == 0 {
+        0.0
+    } else {
+        s / n as f64
+    }
+}
+
+impl Metrics {
+    /// Metrics over all `n_classes` classes (scikit-learn's `labels=range(n_classes)`).
+    pub fn compute(y_true: &[usize], y_pred: &[usize], n_classes: usize) -> Metrics {
+        assert_eq!(y_true.len(), y_pred.len(), "one prediction per example");
+        let mut confusion = vec![vec![0usize; n_classes]; n_classes];
+        for (&t, &p) in y_true.iter().zip(y_pred) {
+            confusion[t][p] += 1;
+        }
+        let per_class: Vec<ClassMetrics> = (0..n_classes)
+            .map(|c| {
+                let tp = confusion[c][c];
+                let support: usize = confusion[c].iter().sum();
+                let predicted: usize = confusion.iter().map(|row| row[c]).sum();
+                ClassMetrics {
+                    precision: ratio(tp, predicted),
+                    recall: ratio(tp, support),
+                    f1: ratio(2 * tp, support + predicted),
+                    support,
+                    predicted,
+                }
+            })
+            .collect();
+        let total = y_true.len();
+        let correct: usize = (0..n_classes).map(|c| confusion[c][c]).sum();
+        let weighted = |f: fn(&ClassMetrics) -> f64| -> f64 {
+            if total == 0 {
+                0.0
+            } else {
+                per_class
+                    .iter()
+                    .map(|m| f(m) * m.support as f64)
+                    .sum::<f64>()
+                    / total as f64
+            }
+        };
+        Metrics {
+            accuracy: ratio(correct, total),
+            macro_precision: mean(per_class.iter().map(|m| m.precision)),
+            macro_recall: mean(per_class.iter().map(|m| m.recall)),
+            macro_f1: mean(per_class.iter().map(|m| m.f1)),
+            weighted_precision: weighted(|m| m.precision),
+            weighted_recall: weighted(|m| m.recall),
+            weighted_f1: weighted(|m| m.f1),
+            balanced_accuracy: mean(per_class.iter().filter(|m| m.support > 0).map(|m| m.recall)),
+            per_class,
+            confusion,
+        }
+    }
+
+    /// Macro-F1 over the classes that occur in `y_true` only: the validation
+    /// score used to choose τ and the like, so that a class missing from the
+    /// validation split neither counts as a zero nor decides anything.
+    pub fn macro_f1_present(&self) -> f64 {
+        mean(
+            self.per_class
+                .iter()
+                .filter(|m| m.support > 0)
+                .map(|m| m.f1),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_case_by_hand() {
+        // true: 0 0 0 1 1 2 ; pred: 0 0 1 1 2 2
+        let m = Metrics::compute(&[0, 0, 0, 1, 1, 2], &[0, 0, 1, 1, 2, 2], 4);
+        assert_eq!(m.confusion[0], [2, 1, 0, 0]);
+        assert!((m.per_class[0].precision - 1.0).abs() < 1e-15);
+        assert!((m.per_class[0].recall - 2.0 / 3.0).abs() < 1e-15);
+        assert!((m.per_class[1].f1 - 0.5).abs() < 1e-15);
+        assert!((m.per_class[2].precision - 0.5).abs() < 1e-15);
+        // Class 3 never occurs nor is predicted: zeros, not NaN.
+        assert_eq!(m.per_class[3].f1, 0.0);
+        assert!((m.accuracy - 4.0 / 6.0).abs() < 1e-15);
+        // Balanced accuracy ignores the absent class 3: (2/3 + 1/2 + 1) / 3.
+        assert!((m.balanced_accuracy - (2.0 / 3.0 + 0.5 + 1.0) / 3.0).abs() < 1e-15);
+        assert!(m.macro_f1_present() > m.macro_f1);
+    }
+}

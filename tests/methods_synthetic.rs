@@ -1,0 +1,304 @@
+//! The rebalancing methods on a synthetic long-tailed problem (Gaussian classes,
+//! 1000 … 10 training examples, unit-normalised like sentence embeddings, and a
+//! balanced test set): the instance-balanced head neglects the tail, and the
+//! rebalancing methods recover it.
+
+use emo::embed::Matrix;
+use emo::features::Features;
+use emo::head::Head;
+use emo::methods::{self, check_splits, tau_norm::tau_normalise, Context};
+use emo::metrics::Metrics;
+use emo::train::TrainConfig;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tch::Device;
+
+const COUNTS: [usize; 8] = [1000, 600, 350, 200, 100, 50, 25, 10];
+const DIM: usize = 32;
+
+/// Overlapping Gaussian classes around random centres, rows normalised.
+fn sample(
+    per_class: &[usize],
+    rng: &mut ChaCha8Rng,
+    centres: &[Vec<f32>],
+    noise: f32,
+) -> (Matrix, Vec<usize>) {
+    let mut data = Vec::new();
+    let mut labels = Vec::new();
+    for (c, &n) in per_class.iter().enumerate() {
+        for _ in 0..n {
+            let mut v: Vec<f32> = centres[c].iter().map(|m| m + noise * gauss(rng)).collect();
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            v.iter_mut().for_each(|x| *x /= norm);
+            data.extend(v);
+            labels.push(c);
+        }
+    }
+    (
+        Matrix {
+            rows: labels.len(),
+            cols: DIM,
+            data,
+        },
+        labels,
+    )
+}
+
+fn gauss(rng: &mut ChaCha8Rng) -> f32 {
+    // Box–Muller.
+    let u: f32 = rng.gen_range(1e-7..1.0);
+    let v: f32 = rng.gen_range(0.0..1.0);
+    (-2.0 * u.ln()).sqrt() * (2.0 * std::f32::consts::PI * v).cos()
+}
+
+struct Problem {
+    train: Features,
+    valid: Features,
+    test: Features,
+}
+
+fn problem(noise: f32) -> Problem {
+    let mut rng = ChaCha8Rng::seed_from_u64(2020);
+    let centres: Vec<Vec<f32>> = (0..COUNTS.len())
+        .map(|_| (0..DIM).map(|_| gauss(&mut rng)).collect())
+        .collect();
+    let (xt, yt) = sample(&COUNTS, &mut rng, &centres, noise);
+    // Validation follows the training distribution, scaled down; test is balanced.
+    let valid_counts: Vec<usize> = COUNTS.iter().map(|&n| (n / 5).max(4)).collect();
+    let (xv, yv) = sample(&valid_counts, &mut rng, &centres, noise);
+    let (xs, ys) = sample(&[200; 8], &mut rng, &centres, noise);
+    let c = COUNTS.len();
+    Problem {
+        train: Features::new("train", &xt, &yt, c, Device::Cpu).unwrap(),
+        valid: Features::new("valid", &xv, &yv, c, Device::Cpu).unwrap(),
+        test: Features::new("test", &xs, &ys, c, Device::Cpu).unwrap(),
+    }
+}
+
+fn config() -> TrainConfig {
+    TrainConfig {
+        epochs: 20,
+        stage2_epochs: 10,
+        ..TrainConfig::default()
+    }
+}
+
+fn evaluate(head: &Head, test: &Features) -> Metrics {
+    Metrics::compute(
+        &test.labels,
+        &head.predict(&test.x).unwrap(),
+        test.n_classes,
+    )
+}
+
+/// Mean recall of the three rarest classes.
+fn tail_recall(m: &Metrics) -> f64 {
+    m.per_class[5..].iter().map(|c| c.recall).sum::<f64>() / 3.0
+}
+
+#[test]
+fn rebalancing_lifts_the_tail_over_the_instance_balanced_head() {
+    let p = problem(2.2);
+    let cfg = config();
+    let ctx = Context::new(&p.train, &p.valid, &cfg, 1);
+    let names = [
+        "ib",
+        "cb",
+        "sqrt",
+        "pb",
+        "crt",
+        "tau",
+        "lws",
+        "ncm",
+        "reweight",
+        "reweight-en",
+        "logit-adjust",
+        "balanced-softmax",
+        "linfa",
+    ];
+    let fitted = methods::fit_all(&names, &ctx).unwrap();
+    let results: Vec<(&str, Metrics)> = fitted
+        .iter()
+        .map(|(n, f)| (*n, evaluate(&f.head, &p.test)))
+        .collect();
+    for (n, m) in &results {
+        eprintln!(
+            "{n:>16}: acc {:.3} macro-F1 {:.3} tail recall {:.3}",
+            m.accuracy,
+            m.macro_f1,
+            tail_recall(m)
+        );
+    }
+    let ib = &results[0].1;
+    // The instance-balanced head under-predicts the tail on a balanced test set.
+    let tail_predicted: usize = ib.per_class[5..].iter().map(|c| c.predicted).sum();
+    assert!(
+        tail_predicted < 3 * 200 / 2,
+        "IB predicted the 3 tail classes {tail_predicted} times for 600 true"
+    );
+    assert!(tail_recall(ib) < 0.6, "IB tail recall {}", tail_recall(ib));
+    for name in [
+        "cb",
+        "crt",
+        "tau",
+        "lws",
+        "logit-adjust",
+        "balanced-softmax",
+        "ncm",
+        "reweight",
+    ] {
+        let m = &results.iter().find(|(n, _)| *n == name).unwrap().1;
+        assert!(
+            tail_recall(m) > tail_recall(ib) + 0.1,
+            "{name}: tail recall {} vs IB {}",
+            tail_recall(m),
+            tail_recall(ib)
+        );
+        assert!(
+            m.macro_f1 > ib.macro_f1,
+            "{name}: macro-F1 {} vs IB {}",
+            m.macro_f1,
+            ib.macro_f1
+        );
+    }
+    // The linfa reference is a well-fitted instance-balanced head: close to ours.
+    let linfa = &results.last().unwrap().1;
+    assert!(
+        (linfa.accuracy - ib.accuracy).abs() < 0.05,
+        "linfa {} vs ib {}",
+        linfa.accuracy,
+        ib.accuracy
+    );
+    // τ-norm records its choice and its validation curve over the whole grid.
+    let tau = &fitted.iter().find(|(n, _)| *n == "tau").unwrap().1;
+    assert_eq!(tau.chosen["curve"].as_array().unwrap().len(), 21);
+}
+
+#[test]
+fn tau_zero_is_stage_one_without_bias_and_lws_with_unit_scales_is_stage_one() {
+    let p = problem(2.2);
+    let cfg = config();
+    let ctx = Context::new(&p.train, &p.valid, &cfg, 3);
+    let (w, b) = ctx.stage1().unwrap();
+    let plain = p.test.x.matmul(&w.tr());
+    let tau0 = tau_normalise(&w, 0.0).logits(&p.test.x).unwrap();
+    assert!(tau0.equal(&plain), "τ = 0 must be W·x exactly");
+    let ones = tch::Tensor::ones([COUNTS.len() as i64], (tch::Kind::Float, Device::Cpu));
+    let folded = methods::lws::fold_scales(&w, &b, &ones)
+        .logits(&p.test.x)
+        .unwrap();
+    assert!(
+        folded.equal(&(plain + &b)),
+        "f = 1 must give the stage-1 logits"
+    );
+    // And the ib method is that same stage-1 head.
+    let ib = methods::fit_all(&["ib"], &ctx).unwrap();
+    let Head::Linear { weight, .. } = &ib[0].1.head else {
+        panic!("linear")
+    };
+    assert!(weight.equal(&w));
+}
+
+#[test]
+fn ncm_is_perfect_on_well_separated_classes() {
+    let p = problem(0.05);
+    let cfg = config();
+    let ctx = Context::new(&p.train, &p.valid, &cfg, 1);
+    let ncm = methods::fit_all(&["ncm"], &ctx).unwrap();
+    let m = evaluate(&ncm[0].1.head, &p.test);
+    assert_eq!(m.accuracy, 1.0);
+}
+
+#[test]
+fn same_seed_same_weights_other_seed_differs() {
+    let p = problem(2.2);
+    let cfg = TrainConfig {
+        epochs: 3,
+        stage2_epochs: 2,
+        ..TrainConfig::default()
+    };
+    let weights = |seed: u64, name: &str| {
+        let ctx = Context::new(&p.train, &p.valid, &cfg, seed);
+        let f = methods::fit_all(&[name], &ctx).unwrap();
+        let Head::Linear { weight, bias } = &f[0].1.head else {
+            panic!("linear")
+        };
+        (weight.copy(), bias.copy())
+    };
+    for name in ["ib", "cb", "pb", "lws", "balanced-softmax"] {
+        let (a, ab) = weights(5, name);
+        let (b, bb) = weights(5, name);
+        assert!(
+            a.equal(&b) && ab.equal(&bb),
+            "{name}: same seed must give identical weights"
+        );
+        let (c, _) = weights(6, name);
+        assert!(!a.equal(&c), "{name}: another seed must differ");
+    }
+}
+
+#[test]
+fn bad_training_data_is_refused_clearly() {
+    let p = problem(2.2);
+    let one = vec!["only".to_string()];
+    let err = check_splits(&one, &p.train, &p.valid)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("at least two"), "{err}");
+
+    // A class with no training example.
+    let names: Vec<String> = (0..9).map(|i| format!("c{i}")).collect();
+    let m = Matrix {
+        rows: 2,
+        cols: DIM,
+        data: vec![0.1; 2 * DIM],
+    };
+    let train = Features::new("train", &m, &[0, 1], 9, Device::Cpu).unwrap();
+    let err = check_splits(&names, &train, &train)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no training example: c2, c3"), "{err}");
+
+    // A class absent from validation is a warning.
+    let names: Vec<String> = (0..8).map(|i| format!("c{i}")).collect();
+    let (xv, yv) = (
+        Matrix {
+            rows: 1,
+            cols: DIM,
+            data: vec![0.1; DIM],
+        },
+        vec![0],
+    );
+    let valid = Features::new("valid", &xv, &yv, 8, Device::Cpu).unwrap();
+    let warnings = check_splits(&names, &p.train, &valid).unwrap();
+    assert_eq!(warnings.len(), 7);
+
+    // Non-finite features and mismatched dimensions.
+    let bad = Matrix {
+        rows: 1,
+        cols: 2,
+        data: vec![f32::NAN, 0.0],
+    };
+    let err = Features::new("my.csv", &bad, &[0], 2, Device::Cpu)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("my.csv: row 0 has a non-finite feature"),
+        "{err}"
+    );
+    let cfg = config();
+    let ctx = Context::new(&p.train, &p.valid, &cfg, 1);
+    let ib = methods::fit_all(&["ncm"], &ctx).unwrap();
+    let wrong = tch::Tensor::zeros([3, DIM as i64 + 1], (tch::Kind::Float, Device::Cpu));
+    let err = ib[0].1.head.logits(&wrong).err().unwrap().to_string();
+    assert!(
+        err.contains("dimension 33 does not match the head's 32"),
+        "{err}"
+    );
+    let err = methods::fit_all(&["magic"], &ctx)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("unknown method 'magic'"), "{err}");
+}
