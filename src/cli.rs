@@ -3,6 +3,7 @@
 
 use crate::data::table::{Column, Format};
 use crate::embed::DeviceChoice;
+use crate::train::TrainConfig;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -25,6 +26,8 @@ pub struct Cli {
 pub enum Command {
     /// Embed a named dataset or a file of texts with the frozen encoder
     Embed(EmbedArgs),
+    /// Train the stage-1 head and every rebalancing method, and compare them on the test split
+    CompareSampling(CompareArgs),
 }
 
 /// Where texts come from: a named dataset or the user's file.
@@ -101,4 +104,236 @@ pub struct EmbedArgs {
     /// [default: reports/embeddings/<dataset or file stem>.safetensors]
     #[arg(long, short = 'o')]
     pub out: Option<PathBuf>,
+}
+
+/// Labelled data for a study: a named dataset, or the user's files.
+#[derive(Args, Debug, Clone)]
+pub struct StudyDataArgs {
+    /// A named dataset with its official splits: goemotions, goemotions-ekman, carer
+    #[arg(long, conflicts_with_all = ["train", "valid", "test"], required_unless_present = "train")]
+    pub dataset: Option<String>,
+
+    /// Training file (.csv, .tsv, .jsonl)
+    #[arg(long)]
+    pub train: Option<PathBuf>,
+
+    /// Validation file [default: a stratified --valid-fraction of --train]
+    #[arg(long, requires = "train")]
+    pub valid: Option<PathBuf>,
+
+    /// Test file [default: with --split, a stratified part of --train]
+    #[arg(long, requires = "train")]
+    pub test: Option<PathBuf>,
+
+    /// With --train alone: stratified train,validation,test fractions, e.g. 0.8,0.1,0.1
+    #[arg(long, requires = "train", conflicts_with_all = ["test", "valid"], value_parser = parse_fractions)]
+    pub split: Option<Fractions>,
+
+    /// Fraction of --train held out (stratified) for validation when there is no --valid
+    #[arg(long, default_value_t = 0.1)]
+    pub valid_fraction: f64,
+
+    /// Format of the files when their extension does not tell
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+
+    /// Column or JSONL field holding the text
+    #[arg(long, default_value = "text")]
+    pub text_col: Column,
+
+    /// Column or JSONL field holding the label
+    #[arg(long, default_value = "label")]
+    pub label_col: Column,
+
+    /// CSV/TSV: the first row is data, not column names (choose columns by index)
+    #[arg(long)]
+    pub no_header: bool,
+
+    /// Skip malformed rows (reported on stderr with a count) instead of stopping at the first
+    #[arg(long)]
+    pub skip_bad_rows: bool,
+}
+
+/// Three split fractions, parsed from `0.8,0.1,0.1`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fractions(pub Vec<f64>);
+
+/// A list of candidate values, parsed from `start:stop:step` or `a,b,c`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grid(pub Vec<f64>);
+
+fn parse_fractions(s: &str) -> Result<Fractions, String> {
+    let v: Vec<f64> = s
+        .split(',')
+        .map(|p| p.trim().parse::<f64>().map_err(|e| format!("'{p}': {e}")))
+        .collect::<Result<_, _>>()?;
+    let sum: f64 = v.iter().sum();
+    if v.len() != 3 || v.iter().any(|f| !(*f > 0.0 && *f < 1.0)) || (sum - 1.0).abs() > 1e-6 {
+        return Err("expected three fractions in (0, 1) summing to 1, e.g. 0.8,0.1,0.1".into());
+    }
+    Ok(Fractions(v))
+}
+
+/// A τ grid: `start:stop:step` (inclusive) or a comma list.
+fn parse_grid(s: &str) -> Result<Grid, String> {
+    let num = |p: &str| p.trim().parse::<f64>().map_err(|e| format!("'{p}': {e}"));
+    let grid: Vec<f64> = if let [a, b, step] = s.split(':').collect::<Vec<_>>()[..] {
+        let (a, b, step) = (num(a)?, num(b)?, num(step)?);
+        if !(step > 0.0) || b < a {
+            return Err("start:stop:step needs stop ≥ start and step > 0".into());
+        }
+        let n = ((b - a) / step + 1e-9).floor() as usize;
+        (0..=n)
+            .map(|i| ((a + i as f64 * step) * 1e9).round() / 1e9)
+            .collect()
+    } else {
+        s.split(',').map(num).collect::<Result<_, _>>()?
+    };
+    if grid.is_empty() || grid.iter().any(|v| !v.is_finite()) {
+        return Err("the grid needs at least one finite value".into());
+    }
+    Ok(Grid(grid))
+}
+
+/// Head-training knobs; defaults come from `TrainConfig::default()`, the one
+/// place they are defined.
+#[derive(Args, Debug, Clone)]
+pub struct TrainArgs {
+    /// Epochs of the stage-1 head and of heads trained from scratch
+    #[arg(long, default_value_t = TrainConfig::default().epochs)]
+    pub epochs: usize,
+
+    /// Epochs of stage-2 retraining (cRT, LWS)
+    #[arg(long, default_value_t = TrainConfig::default().stage2_epochs)]
+    pub stage2_epochs: usize,
+
+    /// Peak SGD learning rate (cosine schedule)
+    #[arg(long, default_value_t = TrainConfig::default().lr)]
+    pub lr: f64,
+
+    /// SGD momentum
+    #[arg(long, default_value_t = TrainConfig::default().momentum)]
+    pub momentum: f64,
+
+    /// Examples per SGD step when training heads
+    #[arg(long, default_value_t = TrainConfig::default().batch_size)]
+    pub head_batch_size: usize,
+
+    /// L2 penalty on the head's weights (the paper's 5e-4 collapses heads on normalised embeddings)
+    #[arg(long, default_value_t = TrainConfig::default().weight_decay)]
+    pub weight_decay: f64,
+
+    /// Class-balanced sampling: consecutive examples drawn per visited class
+    #[arg(long, default_value_t = TrainConfig::default().k)]
+    pub k: usize,
+
+    /// Power sampling exponent of `sqrt`: p_j ∝ n_j^q
+    #[arg(long, default_value_t = TrainConfig::default().q)]
+    pub q: f64,
+
+    /// β of effective-number re-weighting (reweight-en)
+    #[arg(long, default_value_t = TrainConfig::default().beta)]
+    pub beta: f64,
+
+    /// τ candidates for tau and logit-adjust, chosen on validation macro-F1: start:stop:step or a,b,c
+    #[arg(long, default_value = "0:2:0.1", value_parser = parse_grid)]
+    pub tau_grid: Grid,
+
+    /// L2 strength α of the linfa logistic regression (scikit-learn's 1/C)
+    #[arg(long, default_value_t = TrainConfig::default().linfa_alpha)]
+    pub linfa_alpha: f64,
+
+    /// Iteration cap of linfa's L-BFGS
+    #[arg(long, default_value_t = TrainConfig::default().linfa_max_iterations)]
+    pub linfa_max_iterations: u64,
+}
+
+impl TrainArgs {
+    pub fn config(&self) -> Result<TrainConfig, crate::error::InputError> {
+        let bad = |m: &str| Err(crate::error::InputError(m.to_string()));
+        if self.epochs == 0 || self.stage2_epochs == 0 {
+            return bad("--epochs and --stage2-epochs must be at least 1");
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return bad("--lr must be a positive number");
+        }
+        if self.head_batch_size == 0 || self.k == 0 {
+            return bad("--head-batch-size and --k must be at least 1");
+        }
+        if !(0.0..=1.0).contains(&self.q) {
+            return bad("--q must be in [0, 1]");
+        }
+        if !(self.beta > 0.0 && self.beta < 1.0) {
+            return bad("--beta must be in (0, 1)");
+        }
+        if !(self.weight_decay >= 0.0
+            && self.linfa_alpha >= 0.0
+            && (0.0..1.0).contains(&self.momentum))
+        {
+            return bad("--weight-decay and --linfa-alpha must be ≥ 0, --momentum in [0, 1)");
+        }
+        Ok(TrainConfig {
+            epochs: self.epochs,
+            stage2_epochs: self.stage2_epochs,
+            lr: self.lr,
+            momentum: self.momentum,
+            batch_size: self.head_batch_size,
+            weight_decay: self.weight_decay,
+            k: self.k,
+            q: self.q,
+            beta: self.beta,
+            tau_grid: self.tau_grid.0.clone(),
+            linfa_alpha: self.linfa_alpha,
+            linfa_max_iterations: self.linfa_max_iterations,
+        })
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CompareArgs {
+    #[command(flatten)]
+    pub data: StudyDataArgs,
+
+    #[command(flatten)]
+    pub encoder: EncoderArgs,
+
+    #[command(flatten)]
+    pub train: TrainArgs,
+
+    /// Methods to compare, comma-separated (see the README's method notes)
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "ib,cb,sqrt,pb,crt,tau,lws,ncm,reweight,reweight-en,logit-adjust,balanced-softmax,linfa"
+    )]
+    pub methods: Vec<String>,
+
+    /// Seed of every random choice (splits, sampling, initialisation)
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+
+    /// Report folder [default: reports/<dataset>-<timestamp>]
+    #[arg(long, short = 'o')]
+    pub out: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn grids_and_fractions() {
+        assert_eq!(parse_grid("0:2:0.5").unwrap().0, [0.0, 0.5, 1.0, 1.5, 2.0]);
+        assert_eq!(parse_grid("0:2:0.1").unwrap().0.len(), 21);
+        assert_eq!(parse_grid("0.3,1").unwrap().0, [0.3, 1.0]);
+        assert!(parse_grid("2:0:0.1").is_err());
+        assert_eq!(parse_fractions("0.8,0.1,0.1").unwrap().0, [0.8, 0.1, 0.1]);
+        assert!(parse_fractions("0.8,0.3,0.1").is_err());
+    }
 }

@@ -8,6 +8,7 @@
 pub mod atomic;
 pub mod cli;
 pub mod commands;
+pub mod compare;
 pub mod data;
 pub mod embed;
 pub mod error;

@@ -7,6 +7,7 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Embed(args) => emo::commands::embed::run(&args),
+        Command::CompareSampling(args) => emo::commands::compare::run(&args),
     };
     if let Err(err) = result {
         eprintln!("emo: error: {err:#}");

@@ -241,7 +241,7 @@ fn same_seed_same_weights_other_seed_differs() {
 fn bad_training_data_is_refused_clearly() {
     let p = problem(2.2);
     let one = vec!["only".to_string()];
-    let err = check_splits(&one, &p.train, &p.valid)
+    let err = check_splits(&one, &p.train.counts(), &p.valid.counts())
         .unwrap_err()
         .to_string();
     assert!(err.contains("at least two"), "{err}");
@@ -254,7 +254,7 @@ fn bad_training_data_is_refused_clearly() {
         data: vec![0.1; 2 * DIM],
     };
     let train = Features::new("train", &m, &[0, 1], 9, Device::Cpu).unwrap();
-    let err = check_splits(&names, &train, &train)
+    let err = check_splits(&names, &train.counts(), &train.counts())
         .unwrap_err()
         .to_string();
     assert!(err.contains("no training example: c2, c3"), "{err}");
@@ -270,7 +270,7 @@ fn bad_training_data_is_refused_clearly() {
         vec![0],
     );
     let valid = Features::new("valid", &xv, &yv, 8, Device::Cpu).unwrap();
-    let warnings = check_splits(&names, &p.train, &valid).unwrap();
+    let warnings = check_splits(&names, &p.train.counts(), &valid.counts()).unwrap();
     assert_eq!(warnings.len(), 7);
 
     // Non-finite features and mismatched dimensions.

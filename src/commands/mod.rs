@@ -1,6 +1,7 @@
 //! One function per subcommand. These turn parsed arguments into calls on the
 //! library modules; the modules themselves know nothing of the command line.
 
+pub mod compare;
 pub mod embed;
 
 use crate::cli::{EncoderArgs, InputArgs};

@@ -128,24 +128,21 @@ pub const REGISTRY: &[Entry] = &[
 /// be learned, and class-balanced sampling would loop on it). A class missing
 /// from validation is allowed: it is returned as a warning, and validation
 /// scores then average over the classes validation has.
-pub fn check_splits(classes: &[String], train: &Features, valid: &Features) -> Result<Vec<String>> {
+pub fn check_splits(
+    classes: &[String],
+    train_counts: &[usize],
+    valid_counts: &[usize],
+) -> Result<Vec<String>> {
     if classes.len() < 2 {
         return Err(crate::input_error!(
             "only {} class in the data; classification needs at least two",
             classes.len()
         ));
     }
-    if train.dim() != valid.dim() {
-        return Err(crate::input_error!(
-            "training features have dimension {} but validation features {}",
-            train.dim(),
-            valid.dim()
-        ));
-    }
     let empty: Vec<&str> = classes
         .iter()
-        .zip(train.counts())
-        .filter(|(_, n)| *n == 0)
+        .zip(train_counts)
+        .filter(|(_, n)| **n == 0)
         .map(|(c, _)| c.as_str())
         .collect();
     if !empty.is_empty() {
@@ -156,8 +153,8 @@ pub fn check_splits(classes: &[String], train: &Features, valid: &Features) -> R
     }
     Ok(classes
         .iter()
-        .zip(valid.counts())
-        .filter(|(_, n)| *n == 0)
+        .zip(valid_counts)
+        .filter(|(_, n)| **n == 0)
         .map(|(c, _)| {
             format!("warning: class '{c}' has no validation example; validation scores average over the other classes")
         })

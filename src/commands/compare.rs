@@ -1,0 +1,282 @@
+//! `emo compare-sampling`: the whole study in one command — data, embeddings
+//! (cached), every method, test metrics — printed as a table and saved with the
+//! config that produced it.
+
+use super::{embed_options, load_encoder};
+use crate::cli::{CompareArgs, StudyDataArgs};
+use crate::compare::{self, MethodResult};
+use crate::data::split::stratified;
+use crate::data::table::{read_rows, Row, TableSpec};
+use crate::data::{index_labels, named, BadRows, Dataset, Split, SplitName};
+use crate::embed::{device_name, embed_texts};
+use crate::features::Features;
+use crate::input_error;
+use crate::methods::check_splits;
+use anyhow::Result;
+use std::path::{Path, PathBuf};
+
+pub fn run(args: &CompareArgs) -> Result<()> {
+    let config = args.train.config()?;
+    let (dataset, notes) = load_study_data(&args.data, args.seed)?;
+    for n in &notes {
+        eprintln!("emo: {n}");
+    }
+    // Refuse unusable data before spending time on embeddings.
+    let counts = |name| {
+        dataset
+            .split(name)
+            .map(|s| s.class_counts(dataset.classes.len()))
+            .unwrap_or_default()
+    };
+    for w in check_splits(
+        &dataset.classes,
+        &counts(SplitName::Train),
+        &counts(SplitName::Validation),
+    )? {
+        eprintln!("emo: {w}");
+    }
+    let encoder = load_encoder(&args.encoder)?;
+    let device = encoder.device();
+
+    let all: Vec<String> = dataset
+        .splits
+        .iter()
+        .flat_map(|(_, s)| s.texts.iter().cloned())
+        .collect();
+    let (matrix, stats) = embed_texts(&encoder, &all, &embed_options(&args.encoder))?;
+    eprintln!(
+        "emo: {} texts embedded on {} ({} from cache, {} computed, {:.1} s)",
+        stats.texts,
+        device_name(device),
+        stats.cache_hits,
+        stats.computed,
+        stats.seconds
+    );
+    let mut feats = Vec::new();
+    let mut offset = 0;
+    for (name, split) in &dataset.splits {
+        let rows = crate::embed::Matrix {
+            rows: split.len(),
+            cols: matrix.cols,
+            data: matrix.data[offset * matrix.cols..(offset + split.len()) * matrix.cols].to_vec(),
+        };
+        offset += split.len();
+        feats.push(Features::new(
+            &format!("{} {name} split", dataset.name),
+            &rows,
+            &split.labels,
+            dataset.classes.len(),
+            device,
+        )?);
+    }
+    let [train, valid, test] =
+        <[Features; 3]>::try_from(feats).map_err(|_| anyhow::anyhow!("three splits expected"))?;
+
+    let results = compare::run(&args.methods, &train, &valid, &test, &config, args.seed)?;
+
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out(&dataset.name));
+    let record = serde_json::json!({
+        "format": "emo-compare/1",
+        "emo_version": env!("CARGO_PKG_VERSION"),
+        "dataset": dataset.name,
+        "classes": dataset.classes,
+        "train_counts": train.counts(),
+        "validation_counts": valid.counts(),
+        "test_counts": test.counts(),
+        "encoder": encoder.identity(),
+        "device": device_name(device),
+        "seed": args.seed,
+        "config": config,
+        "methods": results.iter().map(|r| serde_json::json!({
+            "method": r.name,
+            "chosen": r.fitted.chosen,
+            "seconds": r.seconds,
+            "validation": r.validation,
+            "test": r.test,
+        })).collect::<Vec<_>>(),
+    });
+    let path = out.join("results.json");
+    crate::atomic::write(
+        &path,
+        format!("{}\n", serde_json::to_string_pretty(&record)?).as_bytes(),
+    )?;
+
+    print_table(&dataset, &train.counts(), &results);
+    println!("\nreport: {}", path.display());
+    Ok(())
+}
+
+fn default_out(name: &str) -> PathBuf {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    PathBuf::from("reports").join(format!("{name}-{stamp}"))
+}
+
+/// Mean test recall of the classes with fewer than 20 training examples (the
+/// paper's few-shot group), or of the rarest third when no class is that rare.
+fn rare_recall(counts: &[usize], r: &MethodResult) -> f64 {
+    let mut order: Vec<usize> = (0..counts.len()).collect();
+    order.sort_by_key(|&c| counts[c]);
+    let few: Vec<usize> = order.iter().copied().filter(|&c| counts[c] < 20).collect();
+    let group = if few.is_empty() {
+        order[..counts.len().div_ceil(3)].to_vec()
+    } else {
+        few
+    };
+    group
+        .iter()
+        .map(|&c| r.test.per_class[c].recall)
+        .sum::<f64>()
+        / group.len() as f64
+}
+
+fn print_table(dataset: &Dataset, counts: &[usize], results: &[MethodResult]) {
+    println!(
+        "{} — {} classes, train {} … {} per class; test metrics (methods chose on validation only)",
+        dataset.name,
+        dataset.classes.len(),
+        counts.iter().max().unwrap_or(&0),
+        counts.iter().min().unwrap_or(&0)
+    );
+    println!(
+        "{:<17} {:>8} {:>9} {:>11} {:>9} {:>9} {:>11} {:>7}",
+        "method",
+        "accuracy",
+        "macro-F1",
+        "weighted-F1",
+        "bal-acc",
+        "macro-P",
+        "rare recall",
+        "secs"
+    );
+    for r in results {
+        let m = &r.test;
+        println!(
+            "{:<17} {:>8.4} {:>9.4} {:>11.4} {:>9.4} {:>9.4} {:>11.4} {:>7.1}",
+            r.name,
+            m.accuracy,
+            m.macro_f1,
+            m.weighted_f1,
+            m.balanced_accuracy,
+            m.macro_precision,
+            rare_recall(counts, r),
+            r.seconds
+        );
+    }
+}
+
+/// Reads a named dataset, or the user's files with labels, into train,
+/// validation and test splits (carving missing ones out of --train, stratified
+/// and seeded). Returns notes for stderr (skipped rows, classes too small to split).
+pub fn load_study_data(args: &StudyDataArgs, seed: u64) -> Result<(Dataset, Vec<String>)> {
+    if let Some(name) = &args.dataset {
+        return Ok((named::load(name, &crate::paths::datasets())?, Vec::new()));
+    }
+    let train_path = args
+        .train
+        .as_ref()
+        .expect("clap requires --dataset or --train");
+    let spec = TableSpec {
+        format: args.format,
+        text_col: args.text_col.clone(),
+        label_col: Some(args.label_col.clone()),
+        has_header: !args.no_header,
+    };
+    let mut bad = BadRows::skipping(args.skip_bad_rows);
+    let train_rows = read_rows(train_path, &spec, &mut bad)?;
+    let labels: Vec<String> = train_rows
+        .iter()
+        .map(|r| r.label.clone().unwrap_or_default())
+        .collect();
+    let (classes, train_labels) = index_labels(&labels);
+    let train = to_split(train_path, &train_rows, train_labels);
+    let mut read_other = |path: &Path| -> Result<Split> {
+        let rows = read_rows(path, &spec, &mut bad)?;
+        let mut ys = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let label = r.label.as_deref().unwrap_or_default();
+            let y = classes
+                .binary_search_by(|c| c.as_str().cmp(label))
+                .map_err(|_| {
+                    input_error!(
+                        "{}: line {}: label '{label}' does not occur in the training data {}",
+                        path.display(),
+                        r.line,
+                        train_path.display()
+                    )
+                })?;
+            ys.push(y);
+        }
+        Ok(to_split(path, &rows, ys))
+    };
+    let valid = args.valid.as_deref().map(&mut read_other).transpose()?;
+    let test = args.test.as_deref().map(&mut read_other).transpose()?;
+    let c = classes.len();
+    let mut notes: Vec<String> = bad.summary();
+    let (train, valid, test) = match (valid, test, &args.split) {
+        (_, _, Some(fr)) => {
+            let [tr, va, te] =
+                <[Split; 3]>::try_from(stratified(&train, c, &fr.0, seed)).expect("three parts");
+            (tr, va, te)
+        }
+        (Some(v), Some(t), None) => (train, v, t),
+        (v, t, None) => {
+            let t = t.ok_or_else(|| {
+                input_error!(
+                    "{}: no test data: give --test FILE or --split 0.8,0.1,0.1",
+                    train_path.display()
+                )
+            })?;
+            match v {
+                Some(v) => (train, v, t),
+                None => {
+                    let f = args.valid_fraction;
+                    if !(f > 0.0 && f < 1.0) {
+                        return Err(input_error!("--valid-fraction must be in (0, 1), got {f}"));
+                    }
+                    let [tr, va] =
+                        <[Split; 2]>::try_from(stratified(&train, c, &[1.0 - f, f], seed))
+                            .expect("two parts");
+                    notes.push(format!(
+                        "validation: a stratified {:.0}% of {} (seed {seed})",
+                        f * 100.0,
+                        train_path.display()
+                    ));
+                    (tr, va, t)
+                }
+            }
+        }
+    };
+    let name = train_path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "data".into());
+    Ok((
+        Dataset {
+            name,
+            classes,
+            splits: vec![
+                (SplitName::Train, train),
+                (SplitName::Validation, valid),
+                (SplitName::Test, test),
+            ],
+        },
+        notes,
+    ))
+}
+
+fn to_split(path: &Path, rows: &[Row], labels: Vec<usize>) -> Split {
+    Split {
+        texts: rows.iter().map(|r| r.text.clone()).collect(),
+        labels,
+        ids: rows
+            .iter()
+            .map(|r| format!("{}:{}", path.display(), r.line))
+            .collect(),
+    }
+}

@@ -1,0 +1,150 @@
+//! `emo compare-sampling` end to end on real text with the real encoder: a small
+//! long-tailed CSV cut from CARER, split by emo itself.
+
+mod common;
+use common::{datasets_root, emo};
+use std::fmt::Write as _;
+
+/// 120 … 8 examples per class from CARER's training file, as a user's CSV.
+fn long_tailed_csv(dir: &std::path::Path) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(datasets_root().join("carer/train.txt")).unwrap();
+    let quota = [
+        ("joy", 120),
+        ("sadness", 90),
+        ("anger", 45),
+        ("fear", 30),
+        ("love", 15),
+        ("surprise", 8),
+    ];
+    let mut taken = std::collections::HashMap::new();
+    let mut csv = String::from("text,label\n");
+    for line in text.lines().skip(1) {
+        let (t, label) = line.rsplit_once(';').unwrap();
+        let want = quota.iter().find(|(l, _)| *l == label).unwrap().1;
+        let n = taken.entry(label.to_string()).or_insert(0);
+        if *n < want {
+            *n += 1;
+            writeln!(csv, "\"{}\",{label}", t.replace('"', "\"\"")).unwrap();
+        }
+    }
+    let path = dir.join("mine.csv");
+    std::fs::write(&path, csv).unwrap();
+    path
+}
+
+#[test]
+fn compares_methods_on_a_users_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = long_tailed_csv(dir.path());
+    let out = dir.path().join("report");
+    let o = emo()
+        .args(["compare-sampling", "--train"])
+        .arg(&csv)
+        .args([
+            "--split",
+            "0.6,0.2,0.2",
+            "--methods",
+            "ib,cb,crt,tau,lws,ncm,logit-adjust",
+            "--epochs",
+            "10",
+            "--seed",
+            "3",
+        ])
+        .arg("--cache-dir")
+        .arg(dir.path().join("cache"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    for m in ["ib", "cb", "crt", "tau", "lws", "ncm", "logit-adjust"] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(&format!("{m} "))),
+            "row for {m}:\n{stdout}"
+        );
+    }
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    assert_eq!(results["classes"].as_array().unwrap().len(), 6);
+    // Per class 60% trains (rounded; valid and test get the rest): 72 joy … 4 surprise.
+    assert_eq!(
+        results["train_counts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .sum::<u64>(),
+        184
+    );
+    assert_eq!(results["config"]["epochs"], 10);
+    assert_eq!(results["seed"], 3);
+    let methods = results["methods"].as_array().unwrap();
+    assert_eq!(methods.len(), 7);
+    let tau = methods.iter().find(|m| m["method"] == "tau").unwrap();
+    assert!(tau["chosen"]["tau"].as_f64().is_some());
+    for m in methods {
+        let f1 = m["test"]["macro_f1"].as_f64().unwrap();
+        assert!(f1 > 0.2 && f1 <= 1.0, "{}: macro-F1 {f1}", m["method"]);
+    }
+}
+
+#[test]
+fn refuses_bad_study_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = common::write(
+        dir.path(),
+        "t.csv",
+        b"text,label\nhappy day,joy\nso sad,sadness\n",
+    );
+    let test = common::write(dir.path(), "s.csv", b"text,label\nangry,anger\n");
+    let o = emo()
+        .args(["compare-sampling", "--train"])
+        .arg(&train)
+        .arg("--test")
+        .arg(&test)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("s.csv: line 2: label 'anger' does not occur in the training data"),
+        "{stderr}"
+    );
+
+    let o = emo()
+        .args(["compare-sampling", "--train"])
+        .arg(&train)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no test data"));
+
+    let o = emo()
+        .args(["compare-sampling", "--dataset", "carer", "--beta", "1.5"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--beta must be in (0, 1)"));
+
+    let single = common::write(
+        dir.path(),
+        "one.csv",
+        b"text,label\na,joy\nb,joy\nc,joy\nd,joy\n",
+    );
+    let o = emo()
+        .args(["compare-sampling", "--train"])
+        .arg(&single)
+        .args(["--split", "0.5,0.25,0.25"])
+        .arg("--cache-dir")
+        .arg(dir.path().join("c"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("only 1 class"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
