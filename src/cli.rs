@@ -27,7 +27,7 @@ pub enum Command {
     /// Embed a named dataset or a file of texts with the frozen encoder
     Embed(EmbedArgs),
     /// Train the stage-1 head and every rebalancing method, and compare them on the test split
-    CompareSampling(CompareArgs),
+    CompareSampling(Box<CompareArgs>),
 }
 
 /// Where texts come from: a named dataset or the user's file.
@@ -179,7 +179,7 @@ fn parse_grid(s: &str) -> Result<Grid, String> {
     let num = |p: &str| p.trim().parse::<f64>().map_err(|e| format!("'{p}': {e}"));
     let grid: Vec<f64> = if let [a, b, step] = s.split(':').collect::<Vec<_>>()[..] {
         let (a, b, step) = (num(a)?, num(b)?, num(step)?);
-        if !(step > 0.0) || b < a {
+        if step.is_nan() || step <= 0.0 || b < a {
             return Err("start:stop:step needs stop ≥ start and step > 0".into());
         }
         let n = ((b - a) / step + 1e-9).floor() as usize;
