@@ -16,6 +16,7 @@ build: setup
 
 demo: build
 	$(EMO) embed --dataset goemotions
+	$(EMO) compare-sampling --dataset goemotions
 
 lint: setup
 	$(CARGO) fmt --check

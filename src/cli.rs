@@ -1,7 +1,7 @@
 //! The command line: clap definitions only. Each subcommand's arguments are one
 //! struct that `main.rs` hands to the matching function in [`crate::commands`].
 
-use crate::data::table::{Column, Format};
+use crate::data::table::{Column, Format, TableSpec};
 use crate::embed::DeviceChoice;
 use crate::train::TrainConfig;
 use clap::{Args, Parser, Subcommand};
@@ -42,7 +42,14 @@ pub struct InputArgs {
     #[arg(long, short = 'i')]
     pub input: Option<PathBuf>,
 
-    /// Format of --input when its extension does not tell
+    #[command(flatten)]
+    pub table: TableArgs,
+}
+
+/// How to read the user's files.
+#[derive(Args, Debug, Clone)]
+pub struct TableArgs {
+    /// File format when the extension does not tell
     #[arg(long, value_enum)]
     pub format: Option<Format>,
 
@@ -50,7 +57,8 @@ pub struct InputArgs {
     #[arg(long, default_value = "text")]
     pub text_col: Column,
 
-    /// Column or JSONL field holding the label; omit to read texts only
+    /// Column or JSONL field holding the label
+    /// [default: `label` where labels are needed; `emo embed` reads texts only unless given]
     #[arg(long)]
     pub label_col: Option<Column>,
 
@@ -61,6 +69,19 @@ pub struct InputArgs {
     /// Skip malformed rows (reported on stderr with a count) instead of stopping at the first
     #[arg(long)]
     pub skip_bad_rows: bool,
+}
+
+impl TableArgs {
+    /// The reading spec; `needs_labels` makes the label column `label` unless one is given.
+    pub fn spec(&self, needs_labels: bool) -> TableSpec {
+        let default_label = needs_labels.then(|| Column::Name("label".into()));
+        TableSpec {
+            format: self.format,
+            text_col: self.text_col.clone(),
+            label_col: self.label_col.clone().or(default_label),
+            has_header: !self.no_header,
+        }
+    }
 }
 
 /// The encoder and how to run it.
@@ -133,25 +154,8 @@ pub struct StudyDataArgs {
     #[arg(long, default_value_t = 0.1)]
     pub valid_fraction: f64,
 
-    /// Format of the files when their extension does not tell
-    #[arg(long, value_enum)]
-    pub format: Option<Format>,
-
-    /// Column or JSONL field holding the text
-    #[arg(long, default_value = "text")]
-    pub text_col: Column,
-
-    /// Column or JSONL field holding the label
-    #[arg(long, default_value = "label")]
-    pub label_col: Column,
-
-    /// CSV/TSV: the first row is data, not column names (choose columns by index)
-    #[arg(long)]
-    pub no_header: bool,
-
-    /// Skip malformed rows (reported on stderr with a count) instead of stopping at the first
-    #[arg(long)]
-    pub skip_bad_rows: bool,
+    #[command(flatten)]
+    pub table: TableArgs,
 }
 
 /// Three split fractions, parsed from `0.8,0.1,0.1`.

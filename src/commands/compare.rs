@@ -6,7 +6,7 @@ use super::{embed_options, load_encoder};
 use crate::cli::{CompareArgs, StudyDataArgs};
 use crate::compare::{self, MethodResult};
 use crate::data::split::stratified;
-use crate::data::table::{read_rows, Row, TableSpec};
+use crate::data::table::read_rows;
 use crate::data::{index_labels, named, BadRows, Dataset, Split, SplitName};
 use crate::embed::{device_name, embed_texts};
 use crate::features::Features;
@@ -181,20 +181,15 @@ pub fn load_study_data(args: &StudyDataArgs, seed: u64) -> Result<(Dataset, Vec<
         .train
         .as_ref()
         .expect("clap requires --dataset or --train");
-    let spec = TableSpec {
-        format: args.format,
-        text_col: args.text_col.clone(),
-        label_col: Some(args.label_col.clone()),
-        has_header: !args.no_header,
-    };
-    let mut bad = BadRows::skipping(args.skip_bad_rows);
+    let spec = args.table.spec(true);
+    let mut bad = BadRows::skipping(args.table.skip_bad_rows);
     let train_rows = read_rows(train_path, &spec, &mut bad)?;
     let labels: Vec<String> = train_rows
         .iter()
         .map(|r| r.label.clone().unwrap_or_default())
         .collect();
     let (classes, train_labels) = index_labels(&labels);
-    let train = to_split(train_path, &train_rows, train_labels);
+    let train = Split::from_rows(train_path, &train_rows, train_labels);
     let mut read_other = |path: &Path| -> Result<Split> {
         let rows = read_rows(path, &spec, &mut bad)?;
         let mut ys = Vec::with_capacity(rows.len());
@@ -212,7 +207,7 @@ pub fn load_study_data(args: &StudyDataArgs, seed: u64) -> Result<(Dataset, Vec<
                 })?;
             ys.push(y);
         }
-        Ok(to_split(path, &rows, ys))
+        Ok(Split::from_rows(path, &rows, ys))
     };
     let valid = args.valid.as_deref().map(&mut read_other).transpose()?;
     let test = args.test.as_deref().map(&mut read_other).transpose()?;
@@ -268,15 +263,4 @@ pub fn load_study_data(args: &StudyDataArgs, seed: u64) -> Result<(Dataset, Vec<
         },
         notes,
     ))
-}
-
-fn to_split(path: &Path, rows: &[Row], labels: Vec<usize>) -> Split {
-    Split {
-        texts: rows.iter().map(|r| r.text.clone()).collect(),
-        labels,
-        ids: rows
-            .iter()
-            .map(|r| format!("{}:{}", path.display(), r.line))
-            .collect(),
-    }
 }

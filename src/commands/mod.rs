@@ -5,7 +5,7 @@ pub mod compare;
 pub mod embed;
 
 use crate::cli::{EncoderArgs, InputArgs};
-use crate::data::table::{read_rows, TableSpec};
+use crate::data::table::read_rows;
 use crate::data::{index_labels, named, BadRows, Dataset, Split, SplitName};
 use crate::embed::{EmbedOptions, Encoder};
 use anyhow::Result;
@@ -21,13 +21,8 @@ pub fn load_input(args: &InputArgs) -> Result<Dataset> {
         .input
         .as_ref()
         .expect("clap requires --dataset or --input");
-    let spec = TableSpec {
-        format: args.format,
-        text_col: args.text_col.clone(),
-        label_col: args.label_col.clone(),
-        has_header: !args.no_header,
-    };
-    let mut bad = BadRows::skipping(args.skip_bad_rows);
+    let spec = args.table.spec(false);
+    let mut bad = BadRows::skipping(args.table.skip_bad_rows);
     let rows = read_rows(path, &spec, &mut bad)?;
     for line in bad.summary() {
         eprintln!("emo: {line}");
@@ -41,14 +36,7 @@ pub fn load_input(args: &InputArgs) -> Result<Dataset> {
     } else {
         (Vec::new(), Vec::new())
     };
-    let split = Split {
-        ids: rows
-            .iter()
-            .map(|r| format!("{}:{}", path.display(), r.line))
-            .collect(),
-        texts: rows.into_iter().map(|r| r.text).collect(),
-        labels,
-    };
+    let split = Split::from_rows(path, &rows, labels);
     let name = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())

@@ -20,6 +20,18 @@ pub struct Split {
 }
 
 impl Split {
+    /// A split from rows read out of `path`, ids `path:line`.
+    pub fn from_rows(path: &std::path::Path, rows: &[table::Row], labels: Vec<usize>) -> Split {
+        Split {
+            texts: rows.iter().map(|r| r.text.clone()).collect(),
+            labels,
+            ids: rows
+                .iter()
+                .map(|r| format!("{}:{}", path.display(), r.line))
+                .collect(),
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.texts.len()
     }
