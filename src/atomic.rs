@@ -29,6 +29,8 @@ where
         out.flush()
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
+    // tempfile creates 0600 files; outputs are meant to be read like any other file.
+    set_mode(tmp.path(), 0o644)?;
     tmp.as_file()
         .sync_all()
         .with_context(|| format!("cannot write {}", path.display()))?;
@@ -43,4 +45,17 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
         out.write_all(bytes)?;
         Ok(())
     })
+}
+
+/// Sets Unix permission bits (a no-op elsewhere).
+pub fn set_mode(path: &Path, mode: u32) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .with_context(|| format!("cannot set permissions of {}", path.display()))?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
 }

@@ -211,7 +211,11 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = TrainConfig::default().stage2_epochs)]
     pub stage2_epochs: usize,
 
-    /// Peak SGD learning rate (cosine schedule)
+    /// Fewest SGD steps of any head: small data gets extra epochs up to this
+    #[arg(long, default_value_t = TrainConfig::default().min_steps)]
+    pub min_steps: usize,
+
+    /// Peak SGD learning rate (cosine schedule), relative to the mean squared feature norm
     #[arg(long, default_value_t = TrainConfig::default().lr)]
     pub lr: f64,
 
@@ -279,6 +283,7 @@ impl TrainArgs {
         Ok(TrainConfig {
             epochs: self.epochs,
             stage2_epochs: self.stage2_epochs,
+            min_steps: self.min_steps,
             lr: self.lr,
             momentum: self.momentum,
             batch_size: self.head_batch_size,
@@ -312,9 +317,26 @@ pub struct CompareArgs {
     )]
     pub methods: Vec<String>,
 
-    /// Seed of every random choice (splits, sampling, initialisation)
+    /// Seed of every random choice (splits, profile, sampling, initialisation)
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+
+    /// Repeat every stochastic method with seeds seed, seed+1, …; report mean ± s.d.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub seeds: u32,
+
+    /// Subsample the training split to a long-tailed profile: counts from the most to the
+    /// least frequent class (e.g. 230,210,150,60,60,50,12) or exp:FACTOR (imbalance FACTOR)
+    #[arg(long)]
+    pub train_profile: Option<crate::data::profile::Profile>,
+
+    /// Many-shot classes have more training examples than this
+    #[arg(long, default_value_t = crate::metrics::GroupThresholds::default().many)]
+    pub many_shot: usize,
+
+    /// Few-shot classes have fewer training examples than this
+    #[arg(long, default_value_t = crate::metrics::GroupThresholds::default().few)]
+    pub few_shot: usize,
 
     /// Report folder [default: reports/<dataset>-<timestamp>]
     #[arg(long, short = 'o')]

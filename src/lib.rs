@@ -17,5 +17,6 @@ pub mod head;
 pub mod methods;
 pub mod metrics;
 pub mod paths;
+pub mod report;
 pub mod sampling;
 pub mod train;

@@ -133,3 +133,103 @@ mod tests {
         assert!(m.macro_f1_present() > m.macro_f1);
     }
 }
+
+/// Training-count thresholds of the paper's shot groups: many-shot > `many`,
+/// few-shot < `few`, medium-shot in between (inclusive). Defaults 100 and 20.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
+pub struct GroupThresholds {
+    pub many: usize,
+    pub few: usize,
+}
+
+impl Default for GroupThresholds {
+    fn default() -> Self {
+        GroupThresholds { many: 100, few: 20 }
+    }
+}
+
+/// Which shot group a class with `n` training examples belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Group {
+    Many,
+    Medium,
+    Few,
+}
+
+impl Group {
+    pub const ALL: [Group; 3] = [Group::Many, Group::Medium, Group::Few];
+
+    pub fn of(n: usize, t: GroupThresholds) -> Group {
+        if n > t.many {
+            Group::Many
+        } else if n < t.few {
+            Group::Few
+        } else {
+            Group::Medium
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Group::Many => "many",
+            Group::Medium => "medium",
+            Group::Few => "few",
+        }
+    }
+}
+
+/// One shot group's scores: the mean per-class recall (the paper's group
+/// "accuracy", which on a balanced test set is exactly that) and mean F1 over
+/// the group's classes that occur in the test split.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupScore {
+    pub group: Group,
+    pub classes: usize,
+    pub recall: f64,
+    pub f1: f64,
+}
+
+/// Scores per shot group; a group with no class (or no class in test) is left out.
+pub fn group_scores(m: &Metrics, train_counts: &[usize], t: GroupThresholds) -> Vec<GroupScore> {
+    Group::ALL
+        .iter()
+        .filter_map(|&g| {
+            let members: Vec<&ClassMetrics> = m
+                .per_class
+                .iter()
+                .zip(train_counts)
+                .filter(|(c, &n)| Group::of(n, t) == g && c.support > 0)
+                .map(|(c, _)| c)
+                .collect();
+            (!members.is_empty()).then(|| GroupScore {
+                group: g,
+                classes: members.len(),
+                recall: mean(members.iter().map(|c| c.recall)),
+                f1: mean(members.iter().map(|c| c.f1)),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod group_tests {
+    use super::*;
+
+    #[test]
+    fn groups_by_training_count() {
+        let t = GroupThresholds::default();
+        assert_eq!(Group::of(101, t), Group::Many);
+        assert_eq!(Group::of(100, t), Group::Medium);
+        assert_eq!(Group::of(20, t), Group::Medium);
+        assert_eq!(Group::of(19, t), Group::Few);
+        // Classes 0,1 many; 2 medium; 3 few. Class 3 is always missed.
+        let m = Metrics::compute(&[0, 0, 1, 2, 2, 3], &[0, 1, 1, 2, 0, 0], 4);
+        let g = group_scores(&m, &[500, 200, 50, 10], t);
+        assert_eq!(g.len(), 3);
+        assert_eq!((g[0].group, g[0].classes), (Group::Many, 2));
+        assert!((g[0].recall - 0.75).abs() < 1e-12);
+        assert!((g[1].recall - 0.5).abs() < 1e-12);
+        assert_eq!((g[2].group, g[2].recall), (Group::Few, 0.0));
+    }
+}

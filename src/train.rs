@@ -22,7 +22,14 @@ pub struct TrainConfig {
     pub epochs: usize,
     /// Epochs of the stage-2 retraining (cRT, LWS).
     pub stage2_epochs: usize,
-    /// Peak learning rate of SGD (cosine-decayed to 0 over training).
+    /// Fewest SGD steps of any training run: on small data (a few hundred
+    /// examples are one or two batches) epochs are added until this many steps
+    /// are taken, or a head would see only a handful of updates.
+    pub min_steps: usize,
+    /// Peak learning rate of SGD (cosine-decayed to 0 over training), relative to
+    /// the mean squared norm of the training features: the step actually taken is
+    /// lr / mean‖x‖², which is lr itself for unit-norm embeddings and keeps the
+    /// default stable for encoders that do not normalise.
     pub lr: f64,
     pub momentum: f64,
     pub batch_size: usize,
@@ -44,9 +51,10 @@ pub struct TrainConfig {
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
-            epochs: 30,
-            stage2_epochs: 10,
-            lr: 2.0,
+            epochs: 10,
+            stage2_epochs: 5,
+            min_steps: 500,
+            lr: 8.0,
             momentum: 0.9,
             batch_size: 256,
             weight_decay: 0.0,
@@ -96,6 +104,18 @@ pub struct SgdRun<'a> {
     pub epochs: usize,
     pub config: &'a TrainConfig,
     pub rng: ChaCha8Rng,
+    /// Mean squared norm of what the parameters multiply (features for a linear
+    /// head, logits for LWS scales). The step taken is lr / input_scale, so one
+    /// learning rate suits inputs of any magnitude.
+    pub input_scale: f64,
+}
+
+/// Mean over rows of ‖row‖², the `input_scale` of parameters that multiply `x`.
+pub fn mean_squared_norm(x: &Tensor) -> f64 {
+    x.pow_tensor_scalar(2)
+        .sum_dim_intlist([1].as_slice(), false, Kind::Float)
+        .mean(Kind::Float)
+        .double_value(&[])
 }
 
 /// Mini-batch SGD with momentum and a cosine learning-rate schedule over `params`
@@ -109,12 +129,16 @@ where
     let mut sampler = Sampler::new(run.sampler, &train.labels, train.n_classes, run.rng);
     let batch = cfg.batch_size.max(1);
     let steps_per_epoch = train.len().div_ceil(batch);
-    let total_steps = (steps_per_epoch * run.epochs).max(1);
+    let epochs = run
+        .epochs
+        .max(cfg.min_steps.div_ceil(steps_per_epoch.max(1)));
+    let total_steps = (steps_per_epoch * epochs).max(1);
     let mut velocity: Vec<Tensor> = params.iter().map(|p| p.zeros_like()).collect();
+    let peak_lr = cfg.lr / run.input_scale.max(1e-12);
     let mut step = 0usize;
     let mut last_epoch_loss = f64::NAN;
-    for epoch in 0..run.epochs {
-        let order = sampler.epoch(epoch, run.epochs);
+    for epoch in 0..epochs {
+        let order = sampler.epoch(epoch, epochs);
         let order: Vec<i64> = order.into_iter().map(|i| i as i64).collect();
         let order = Tensor::from_slice(&order).to(train.device());
         let mut sum = Tensor::zeros([], (Kind::Float, train.device()));
@@ -134,7 +158,7 @@ where
             }
             let l = loss(&x, &y);
             l.backward();
-            let lr = cfg.lr
+            let lr = peak_lr
                 * 0.5
                 * (1.0 + (std::f64::consts::PI * step as f64 / total_steps as f64).cos());
             tch::no_grad(|| {
@@ -194,6 +218,7 @@ pub fn train_linear(
             epochs: spec.epochs,
             config: cfg,
             rng,
+            input_scale: mean_squared_norm(&train.x),
         },
         |x, y| {
             let mut logits = x.matmul(&w.tr()) + &b;

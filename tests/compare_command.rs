@@ -65,29 +65,83 @@ fn compares_methods_on_a_users_file() {
             "row for {m}:\n{stdout}"
         );
     }
-    let results: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
-    assert_eq!(results["classes"].as_array().unwrap().len(), 6);
-    // Per class 60% trains (rounded; valid and test get the rest): 72 joy … 4 surprise.
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
+    let classes: Vec<&str> = report["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
     assert_eq!(
-        results["train_counts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_u64().unwrap())
-            .sum::<u64>(),
-        184
+        classes,
+        ["anger", "fear", "joy", "love", "sadness", "surprise"]
     );
-    assert_eq!(results["config"]["epochs"], 10);
-    assert_eq!(results["seed"], 3);
-    let methods = results["methods"].as_array().unwrap();
+    // Per class 60% trains (rounded; valid and test get the rest): 72 joy … 4 surprise.
+    let train: Vec<u64> = report["train_counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert_eq!(train, [27, 18, 72, 9, 54, 4]);
+    assert_eq!(report["config"]["epochs"], 10);
+    assert_eq!(report["seeds"], serde_json::json!([3]));
+    let methods = report["methods"].as_object().unwrap();
     assert_eq!(methods.len(), 7);
-    let tau = methods.iter().find(|m| m["method"] == "tau").unwrap();
-    assert!(tau["chosen"]["tau"].as_f64().is_some());
-    for m in methods {
-        let f1 = m["test"]["macro_f1"].as_f64().unwrap();
-        assert!(f1 > 0.2 && f1 <= 1.0, "{}: macro-F1 {f1}", m["method"]);
+    assert!(methods["tau"]["runs"][0]["chosen"]["tau"]
+        .as_f64()
+        .is_some());
+    for (name, m) in methods {
+        let test = &m["runs"][0]["test"];
+        // scikit-learn's classification_report layout.
+        let f1 = test["macro avg"]["f1-score"].as_f64().unwrap();
+        assert!(f1 > 0.2 && f1 <= 1.0, "{name}: macro-F1 {f1}");
+        assert_eq!(test["joy"]["support"], 24, "{name}");
+        assert!(test["accuracy"].as_f64().is_some());
+        assert_eq!(
+            m["runs"][0]["test_groups"].as_array().unwrap().len(),
+            2,
+            "{name}: medium and few"
+        );
     }
+    // Every picture is a real PNG; the CSV has one row per test example and a column per method.
+    for m in ["ib", "cb", "crt", "tau", "lws", "ncm", "logit-adjust"] {
+        let png = std::fs::read(out.join(format!("confusion-{m}.png"))).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{m}");
+    }
+    for f in [
+        "weight-norms.png",
+        "per-class-f1.png",
+        "precision-ib-cb.png",
+        "summary.md",
+        "index.html",
+    ] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+    let mut rdr = csv::Reader::from_path(out.join("predictions.csv")).unwrap();
+    assert_eq!(rdr.headers().unwrap().len(), 2 + 7);
+    let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
+    let test_size: u64 = report["test_counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(rows.len() as u64, test_size);
+    assert!(rows.iter().all(|r| classes.contains(&&r[1])));
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(summary.contains("| `lws` |"), "{summary}");
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(html.contains("<img src=\"confusion-ncm.png\""));
+    let leftovers: Vec<String> = common::listing(dir.path())
+        .into_iter()
+        .filter(|n| n.starts_with(".emo-"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "temporary folders left: {leftovers:?}"
+    );
 }
 
 #[test]

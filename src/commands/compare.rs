@@ -4,7 +4,8 @@
 
 use super::{embed_options, load_encoder};
 use crate::cli::{CompareArgs, StudyDataArgs};
-use crate::compare::{self, MethodResult};
+use crate::compare;
+use crate::data::profile;
 use crate::data::split::stratified;
 use crate::data::table::read_rows;
 use crate::data::{index_labels, named, BadRows, Dataset, Split, SplitName};
@@ -12,14 +13,45 @@ use crate::embed::{device_name, embed_texts};
 use crate::features::Features;
 use crate::input_error;
 use crate::methods::check_splits;
+use crate::metrics::GroupThresholds;
+use crate::report::{self, Study};
 use anyhow::Result;
 use std::path::{Path, PathBuf};
 
 pub fn run(args: &CompareArgs) -> Result<()> {
     let config = args.train.config()?;
-    let (dataset, notes) = load_study_data(&args.data, args.seed)?;
+    let thresholds = GroupThresholds {
+        many: args.many_shot,
+        few: args.few_shot,
+    };
+    if thresholds.few > thresholds.many {
+        return Err(input_error!(
+            "--few-shot ({}) must not exceed --many-shot ({})",
+            thresholds.few,
+            thresholds.many
+        ));
+    }
+    let seeds: Vec<u64> = (0..args.seeds.max(1))
+        .map(|i| args.seed + i as u64)
+        .collect();
+    let (mut dataset, notes) = load_study_data(&args.data, args.seed)?;
     for n in &notes {
         eprintln!("emo: {n}");
+    }
+    if let Some(profile) = &args.train_profile {
+        let train = dataset.split(SplitName::Train).expect("a training split");
+        let want = profile::targets(
+            profile,
+            &train.class_counts(dataset.classes.len()),
+            &dataset.classes,
+        )?;
+        let sub = profile::subsample(train, &want, args.seed);
+        eprintln!(
+            "emo: training split subsampled to the profile: {} examples ({:?} per class)",
+            sub.len(),
+            want
+        );
+        dataset.splits[0].1 = sub;
     }
     // Refuse unusable data before spending time on embeddings.
     let counts = |name| {
@@ -28,6 +60,9 @@ pub fn run(args: &CompareArgs) -> Result<()> {
             .map(|s| s.class_counts(dataset.classes.len()))
             .unwrap_or_default()
     };
+    if dataset.split(SplitName::Test).is_none_or(|s| s.is_empty()) {
+        return Err(input_error!("{}: the test split is empty", dataset.name));
+    }
     for w in check_splits(
         &dataset.classes,
         &counts(SplitName::Train),
@@ -35,9 +70,13 @@ pub fn run(args: &CompareArgs) -> Result<()> {
     )? {
         eprintln!("emo: {w}");
     }
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out(&dataset.name));
+
     let encoder = load_encoder(&args.encoder)?;
     let device = encoder.device();
-
     let all: Vec<String> = dataset
         .splits
         .iter()
@@ -72,40 +111,27 @@ pub fn run(args: &CompareArgs) -> Result<()> {
     let [train, valid, test] =
         <[Features; 3]>::try_from(feats).map_err(|_| anyhow::anyhow!("three splits expected"))?;
 
-    let results = compare::run(&args.methods, &train, &valid, &test, &config, args.seed)?;
-
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| default_out(&dataset.name));
-    let record = serde_json::json!({
-        "format": "emo-compare/1",
-        "emo_version": env!("CARGO_PKG_VERSION"),
-        "dataset": dataset.name,
-        "classes": dataset.classes,
-        "train_counts": train.counts(),
-        "validation_counts": valid.counts(),
-        "test_counts": test.counts(),
-        "encoder": encoder.identity(),
-        "device": device_name(device),
-        "seed": args.seed,
-        "config": config,
-        "methods": results.iter().map(|r| serde_json::json!({
-            "method": r.name,
-            "chosen": r.fitted.chosen,
-            "seconds": r.seconds,
-            "validation": r.validation,
-            "test": r.test,
-        })).collect::<Vec<_>>(),
-    });
-    let path = out.join("results.json");
-    crate::atomic::write(
-        &path,
-        format!("{}\n", serde_json::to_string_pretty(&record)?).as_bytes(),
-    )?;
-
-    print_table(&dataset, &train.counts(), &results);
-    println!("\nreport: {}", path.display());
+    let methods = compare::run(&args.methods, &train, &valid, &test, &config, &seeds)?;
+    let test_split = dataset.split(SplitName::Test).expect("checked above");
+    let study = Study {
+        dataset: dataset.name.clone(),
+        classes: dataset.classes.clone(),
+        train_counts: train.counts(),
+        validation_counts: valid.counts(),
+        test_counts: test.counts(),
+        test_ids: test_split.ids.clone(),
+        test_labels: test_split.labels.clone(),
+        thresholds,
+        config,
+        seeds,
+        encoder: encoder.identity().clone(),
+        device: device_name(device),
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        methods,
+    };
+    report::write(&study, &out)?;
+    print!("{}", report::terminal_table(&study));
+    println!("\nreport: {}", out.join("index.html").display());
     Ok(())
 }
 
@@ -115,59 +141,6 @@ fn default_out(name: &str) -> PathBuf {
         .map(|d| d.as_secs())
         .unwrap_or(0);
     PathBuf::from("reports").join(format!("{name}-{stamp}"))
-}
-
-/// Mean test recall of the classes with fewer than 20 training examples (the
-/// paper's few-shot group), or of the rarest third when no class is that rare.
-fn rare_recall(counts: &[usize], r: &MethodResult) -> f64 {
-    let mut order: Vec<usize> = (0..counts.len()).collect();
-    order.sort_by_key(|&c| counts[c]);
-    let few: Vec<usize> = order.iter().copied().filter(|&c| counts[c] < 20).collect();
-    let group = if few.is_empty() {
-        order[..counts.len().div_ceil(3)].to_vec()
-    } else {
-        few
-    };
-    group
-        .iter()
-        .map(|&c| r.test.per_class[c].recall)
-        .sum::<f64>()
-        / group.len() as f64
-}
-
-fn print_table(dataset: &Dataset, counts: &[usize], results: &[MethodResult]) {
-    println!(
-        "{} — {} classes, train {} … {} per class; test metrics (methods chose on validation only)",
-        dataset.name,
-        dataset.classes.len(),
-        counts.iter().max().unwrap_or(&0),
-        counts.iter().min().unwrap_or(&0)
-    );
-    println!(
-        "{:<17} {:>8} {:>9} {:>11} {:>9} {:>9} {:>11} {:>7}",
-        "method",
-        "accuracy",
-        "macro-F1",
-        "weighted-F1",
-        "bal-acc",
-        "macro-P",
-        "rare recall",
-        "secs"
-    );
-    for r in results {
-        let m = &r.test;
-        println!(
-            "{:<17} {:>8.4} {:>9.4} {:>11.4} {:>9.4} {:>9.4} {:>11.4} {:>7.1}",
-            r.name,
-            m.accuracy,
-            m.macro_f1,
-            m.weighted_f1,
-            m.balanced_accuracy,
-            m.macro_precision,
-            rare_recall(counts, r),
-            r.seconds
-        );
-    }
 }
 
 /// Reads a named dataset, or the user's files with labels, into train,

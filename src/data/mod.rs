@@ -3,6 +3,7 @@
 //! [`Dataset`] and [`Split`]: texts, integer labels and the class names.
 
 pub mod named;
+pub mod profile;
 pub mod split;
 pub mod table;
 

@@ -13,6 +13,10 @@ use tch::{Device, Kind, Tensor};
 pub struct LinfaLr;
 
 impl Method for LinfaLr {
+    fn stochastic(&self) -> bool {
+        false
+    }
+
     fn fit(&self, ctx: &Context) -> Result<Fitted> {
         let train = ctx.train;
         let (n, d, c) = (train.len(), train.dim(), train.n_classes);

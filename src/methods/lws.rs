@@ -5,7 +5,7 @@
 use super::{Context, Fitted, Method};
 use crate::head::Head;
 use crate::sampling::SamplerKind;
-use crate::train::{rng_for, sgd, SgdRun};
+use crate::train::{mean_squared_norm, rng_for, sgd, SgdRun};
 use anyhow::Result;
 use tch::{Kind, Tensor};
 
@@ -31,6 +31,11 @@ impl Method for Lws {
                 epochs: ctx.config.stage2_epochs,
                 config: ctx.config,
                 rng: rng_for(ctx.seed, "lws"),
+                // Each scale multiplies one logit: normalise by the mean squared logit.
+                input_scale: tch::no_grad(|| {
+                    let z = ctx.train.x.matmul(&w.tr()) + &b;
+                    mean_squared_norm(&z) / z.size()[1] as f64
+                }),
             },
             |x, y| {
                 let logits = (x.matmul(&w.tr()) + &b) * &scale;

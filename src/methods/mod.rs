@@ -29,6 +29,12 @@ pub trait Method {
     /// Fits on `ctx.train`; may look at `ctx.valid` to choose a hyper-parameter,
     /// never at test data (the context has none).
     fn fit(&self, ctx: &Context) -> Result<Fitted>;
+
+    /// Whether another seed can give another head (sampling, initialisation, or a
+    /// stage-1 head underneath). Deterministic methods are fitted once per study.
+    fn stochastic(&self) -> bool {
+        true
+    }
 }
 
 /// A fitted head and what the method chose while fitting (τ, its validation
@@ -179,6 +185,11 @@ pub fn fit_all(names: &[&str], ctx: &Context) -> Result<Vec<(&'static str, Fitte
             Ok((entry.name, (entry.build)(ctx.config).fit(ctx)?))
         })
         .collect()
+}
+
+/// Every method's name, in registry order.
+pub fn names() -> Vec<&'static str> {
+    REGISTRY.iter().map(|e| e.name).collect()
 }
 
 /// Looks a method up by name.

@@ -11,6 +11,10 @@ use tch::{Kind, Tensor};
 pub struct Ncm;
 
 impl Method for Ncm {
+    fn stochastic(&self) -> bool {
+        false
+    }
+
     fn fit(&self, ctx: &Context) -> Result<Fitted> {
         let train = ctx.train;
         let mean = train.x.mean_dim([0].as_slice(), false, Kind::Float);

@@ -1,0 +1,161 @@
+//! Long-tailed training profiles: subsample a large training split (seeded,
+//! per class) to the shape a user actually has — explicit counts such as
+//! `230,210,150,60,60,50,12`, or `exp:100`, an exponential decay with the most
+//! frequent class 100 times the rarest (Cao et al.'s profile).
+
+use super::Split;
+use crate::input_error;
+use anyhow::Result;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Profile {
+    /// Counts for the classes from most to least frequent in the full training split.
+    Counts(Vec<usize>),
+    /// n_i = n_max · factor^(−i/(C−1)) for the i-th most frequent class.
+    Exp(f64),
+}
+
+impl FromStr for Profile {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if let Some(f) = s.strip_prefix("exp:") {
+            let f: f64 = f.trim().parse().map_err(|e| format!("exp:{f}: {e}"))?;
+            if !(f.is_finite() && f >= 1.0) {
+                return Err("exp:FACTOR needs a factor ≥ 1".into());
+            }
+            return Ok(Profile::Exp(f));
+        }
+        let counts = s
+            .split(',')
+            .map(|p| p.trim().parse::<usize>().map_err(|e| format!("'{p}': {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        if counts.contains(&0) {
+            return Err("every class needs at least one example".into());
+        }
+        Ok(Profile::Counts(counts))
+    }
+}
+
+/// The per-class target counts of `profile` for classes with `available`
+/// examples, indexed by class. Errors name the class that is too small.
+pub fn targets(profile: &Profile, available: &[usize], classes: &[String]) -> Result<Vec<usize>> {
+    let c = available.len();
+    let mut order: Vec<usize> = (0..c).collect();
+    order.sort_by(|&a, &b| available[b].cmp(&available[a]).then(a.cmp(&b)));
+    let mut want = vec![0; c];
+    match profile {
+        Profile::Counts(counts) => {
+            if counts.len() != c {
+                return Err(input_error!(
+                    "--train-profile gives {} counts but the data has {c} classes (most to least frequent: {})",
+                    counts.len(),
+                    order.iter().map(|&i| classes[i].as_str()).collect::<Vec<_>>().join(", ")
+                ));
+            }
+            for (rank, &class) in order.iter().enumerate() {
+                want[class] = counts[rank];
+            }
+        }
+        Profile::Exp(factor) => {
+            let ratio = |rank: usize| {
+                if c > 1 {
+                    factor.powf(-(rank as f64) / (c - 1) as f64)
+                } else {
+                    1.0
+                }
+            };
+            // The largest head size every class can still afford.
+            let n_max = order
+                .iter()
+                .enumerate()
+                .map(|(rank, &class)| available[class] as f64 / ratio(rank))
+                .fold(f64::INFINITY, f64::min);
+            for (rank, &class) in order.iter().enumerate() {
+                want[class] = ((n_max * ratio(rank)).floor() as usize).max(1);
+            }
+        }
+    }
+    for (class, (&w, &a)) in want.iter().zip(available).enumerate() {
+        if w > a {
+            return Err(input_error!(
+                "--train-profile asks for {w} examples of class '{}' but the training split has only {a}",
+                classes[class]
+            ));
+        }
+    }
+    Ok(want)
+}
+
+/// Keeps `want[j]` examples of each class j, chosen by a seeded shuffle; row order is kept.
+pub fn subsample(split: &Split, want: &[usize], seed: u64) -> Split {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut by_class = vec![Vec::new(); want.len()];
+    for (i, &y) in split.labels.iter().enumerate() {
+        by_class[y].push(i);
+    }
+    let mut keep: Vec<usize> = Vec::new();
+    for (class, mut idx) in by_class.into_iter().enumerate() {
+        idx.shuffle(&mut rng);
+        keep.extend_from_slice(&idx[..want[class].min(idx.len())]);
+    }
+    keep.sort_unstable();
+    Split {
+        texts: keep.iter().map(|&i| split.texts[i].clone()).collect(),
+        labels: keep.iter().map(|&i| split.labels[i]).collect(),
+        ids: keep.iter().map(|&i| split.ids[i].clone()).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("c{i}")).collect()
+    }
+
+    #[test]
+    fn explicit_counts_go_to_classes_by_frequency() {
+        let p: Profile = "230,210,150,60,60,50,12".parse().unwrap();
+        let available = [500, 3000, 800, 700, 900, 600, 400];
+        let t = targets(&p, &available, &names(7)).unwrap();
+        // Most frequent (class 1) gets 230, then class 4 (900) 210, class 2 (800) 150 …
+        assert_eq!(t, [50, 230, 150, 60, 210, 60, 12]);
+        let err = targets(&"5000,1,1,1,1,1,1".parse().unwrap(), &available, &names(7)).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("5000 examples of class 'c1' but the training split has only 3000"),
+            "{err}"
+        );
+        assert!(targets(&"1,2".parse().unwrap(), &available, &names(7)).is_err());
+        assert!("0,5".parse::<Profile>().is_err());
+    }
+
+    #[test]
+    fn exponential_profile_has_the_asked_imbalance() {
+        let available = [5000, 4000, 3000, 2000, 1000];
+        let t = targets(&"exp:100".parse().unwrap(), &available, &names(5)).unwrap();
+        assert!(t.iter().zip(&available).all(|(w, a)| w <= a));
+        let ratio = t[0] as f64 / t[4] as f64;
+        assert!((ratio - 100.0).abs() / 100.0 < 0.02, "{t:?}");
+        assert!(t.windows(2).all(|w| w[0] >= w[1]), "{t:?}");
+    }
+
+    #[test]
+    fn subsample_is_seeded_and_exact() {
+        let split = Split {
+            texts: (0..100).map(|i| format!("t{i}")).collect(),
+            labels: (0..100).map(|i| i % 4).collect(),
+            ids: (0..100).map(|i| i.to_string()).collect(),
+        };
+        let a = subsample(&split, &[10, 5, 2, 1], 9);
+        assert_eq!(a.class_counts(4), [10, 5, 2, 1]);
+        assert_eq!(a, subsample(&split, &[10, 5, 2, 1], 9));
+        assert_ne!(a, subsample(&split, &[10, 5, 2, 1], 10));
+    }
+}

@@ -1,0 +1,121 @@
+//! `index.html`: the whole report on one page — the summary table, every
+//! picture, and per-class tables — with no script and no outside resource, so it
+//! opens from disk anywhere.
+
+use super::summary::{group_legend, table};
+use super::{Study, Writer};
+use anyhow::Result;
+use std::fmt::Write as _;
+use std::path::Path;
+
+pub struct IndexHtml;
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+impl Writer for IndexHtml {
+    fn write(&self, study: &Study, dir: &Path) -> Result<Vec<String>> {
+        let mut h = String::new();
+        writeln!(
+            h,
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>emo: {}</title>",
+            esc(&study.dataset)
+        )?;
+        writeln!(
+            h,
+            "<style>body{{font-family:sans-serif;margin:2em;max-width:1800px}}table{{border-collapse:collapse;margin:1em 0}}\
+             td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}th{{background:#eef}}td:first-child,th:first-child{{text-align:left}}\
+             img{{max-width:100%;border:1px solid #ddd;margin:0.5em 0}}details{{margin:0.5em 0}}.note{{color:#555}}</style></head><body>"
+        )?;
+        writeln!(h, "<h1>emo compare-sampling: {}</h1>", esc(&study.dataset))?;
+        let max = study.train_counts.iter().max().copied().unwrap_or(0);
+        let min = study.train_counts.iter().min().copied().unwrap_or(0);
+        writeln!(
+            h,
+            "<p>{} classes, {max} … {min} training examples per class; {} test examples. \
+             Test metrics; hyper-parameters chosen on validation only. Seeds {:?}.</p>",
+            study.classes.len(),
+            study.test_labels.len(),
+            study.seeds
+        )?;
+        let (header, rows) = table(study);
+        writeln!(h, "<table><tr>")?;
+        for name in &header {
+            write!(h, "<th>{}</th>", esc(name))?;
+        }
+        writeln!(h, "</tr>")?;
+        for (m, row) in study.methods.iter().zip(rows) {
+            write!(h, "<tr title=\"{}\">", esc(m.summary))?;
+            for c in row {
+                write!(h, "<td>{}</td>", esc(&c))?;
+            }
+            writeln!(h, "</tr>")?;
+        }
+        writeln!(
+            h,
+            "</table><p class=\"note\">{}</p>",
+            esc(&group_legend(study))
+        )?;
+
+        let mut pictures = vec![
+            (
+                "weight-norms.png",
+                "Classifier weight norms (the paper's figure 2)",
+            ),
+            ("per-class-f1.png", "F1 per class and method"),
+            (
+                "precision-ib-cb.png",
+                "Precision per class, instance- vs class-balanced",
+            ),
+        ];
+        pictures.retain(|(f, _)| dir.join(f).exists());
+        for (file, title) in pictures {
+            writeln!(h, "<h2>{title}</h2><img src=\"{file}\" alt=\"{title}\">")?;
+        }
+        writeln!(h, "<h2>Confusion matrices</h2>")?;
+        let order = study.order();
+        for m in &study.methods {
+            let run = m.shown();
+            writeln!(
+                h,
+                "<details{}><summary><b>{}</b> — {}</summary><img src=\"confusion-{}.png\" alt=\"confusion matrix of {}\">",
+                if m.name == "ib" { " open" } else { "" },
+                m.name,
+                esc(m.summary),
+                m.name,
+                m.name
+            )?;
+            writeln!(h, "<table><tr><th>class</th><th>train</th><th>test support</th><th>predicted</th><th>precision</th><th>recall</th><th>F1</th></tr>")?;
+            for &c in &order {
+                let pc = &run.test.per_class[c];
+                writeln!(
+                    h,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td></tr>",
+                    esc(&study.classes[c]),
+                    study.train_counts[c],
+                    pc.support,
+                    pc.predicted,
+                    pc.precision,
+                    pc.recall,
+                    pc.f1
+                )?;
+            }
+            writeln!(h, "</table></details>")?;
+        }
+        writeln!(
+            h,
+            "<p class=\"note\">Files: <a href=\"summary.md\">summary.md</a>, <a href=\"metrics.json\">metrics.json</a>, \
+             <a href=\"predictions.csv\">predictions.csv</a>. Encoder {} (sha256 {}…) on {}. Command: <code>{}</code></p></body></html>",
+            esc(&study.encoder.name),
+            &study.encoder.weights_sha256[..12],
+            esc(&study.device),
+            esc(&study.command)
+        )?;
+        crate::atomic::write(&dir.join("index.html"), h.as_bytes())?;
+        Ok(vec!["index.html".into()])
+    }
+}

@@ -1,0 +1,89 @@
+//! `metrics.json`: every number of the report, per method and per class, in
+//! scikit-learn's `classification_report(output_dict=True)` layout (so existing
+//! tooling reads it) plus the shot groups, the validation scores, what each
+//! method chose, and the run's settings.
+
+use super::{Study, Writer};
+use crate::metrics::Metrics;
+use anyhow::Result;
+use serde_json::{json, Map, Value};
+use std::path::Path;
+
+pub struct MetricsJson;
+
+/// scikit-learn's layout: one entry per class name, then accuracy, macro avg, weighted avg.
+pub fn classification_report(classes: &[String], m: &Metrics) -> Value {
+    let mut out = Map::new();
+    for (name, c) in classes.iter().zip(&m.per_class) {
+        out.insert(
+            name.clone(),
+            json!({ "precision": c.precision, "recall": c.recall, "f1-score": c.f1, "support": c.support }),
+        );
+    }
+    let n: usize = m.per_class.iter().map(|c| c.support).sum();
+    out.insert("accuracy".into(), json!(m.accuracy));
+    out.insert(
+        "macro avg".into(),
+        json!({ "precision": m.macro_precision, "recall": m.macro_recall, "f1-score": m.macro_f1, "support": n }),
+    );
+    out.insert(
+        "weighted avg".into(),
+        json!({ "precision": m.weighted_precision, "recall": m.weighted_recall, "f1-score": m.weighted_f1, "support": n }),
+    );
+    Value::Object(out)
+}
+
+impl Writer for MetricsJson {
+    fn write(&self, study: &Study, dir: &Path) -> Result<Vec<String>> {
+        let methods: Map<String, Value> = study
+            .methods
+            .iter()
+            .map(|m| {
+                let runs: Vec<Value> = m
+                    .runs
+                    .iter()
+                    .map(|r| {
+                        json!({
+                            "seed": r.seed,
+                            "test": classification_report(&study.classes, &r.test),
+                            "test_balanced_accuracy": r.test.balanced_accuracy,
+                            "test_groups": study.groups(&r.test),
+                            "test_confusion": r.test.confusion,
+                            "validation": classification_report(&study.classes, &r.validation),
+                            "validation_balanced_accuracy": r.validation.balanced_accuracy,
+                            "chosen": r.chosen,
+                            "weight_norms": r.weight_norms,
+                            "seconds": r.seconds,
+                        })
+                    })
+                    .collect();
+                (
+                    m.name.to_string(),
+                    json!({ "summary": m.summary, "runs": runs }),
+                )
+            })
+            .collect();
+        let doc = json!({
+            "format": "emo-report/1",
+            "emo_version": env!("CARGO_PKG_VERSION"),
+            "dataset": study.dataset,
+            "command": study.command,
+            "classes": study.classes,
+            "train_counts": study.train_counts,
+            "validation_counts": study.validation_counts,
+            "test_counts": study.test_counts,
+            "group_thresholds": study.thresholds,
+            "zero_division": 0,
+            "encoder": study.encoder,
+            "device": study.device,
+            "seeds": study.seeds,
+            "config": study.config,
+            "methods": methods,
+        });
+        crate::atomic::write(
+            &dir.join("metrics.json"),
+            format!("{}\n", serde_json::to_string_pretty(&doc)?).as_bytes(),
+        )?;
+        Ok(vec!["metrics.json".into()])
+    }
+}

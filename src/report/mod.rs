@@ -1,0 +1,203 @@
+//! Reports: one writer per output file behind one small trait (as hyperfine's
+//! exporters), fed one [`Study`]. The folder is built under a temporary name and
+//! renamed when every writer has finished, so a failed run never leaves a
+//! partial report where a complete one is expected.
+
+mod confusion;
+mod html;
+mod metrics_json;
+mod per_class;
+mod plot;
+mod predictions;
+mod summary;
+mod weight_norms;
+
+use crate::embed::EncoderIdentity;
+use crate::metrics::{group_scores, GroupScore, GroupThresholds, Metrics};
+use crate::train::TrainConfig;
+use anyhow::{Context as _, Result};
+use std::path::{Path, PathBuf};
+
+/// One fit of one method (one seed).
+pub struct Run {
+    pub seed: u64,
+    pub validation: Metrics,
+    pub test: Metrics,
+    pub test_predictions: Vec<usize>,
+    pub chosen: serde_json::Value,
+    pub weight_norms: Option<Vec<f64>>,
+    pub seconds: f64,
+}
+
+/// A method's runs: one per seed when it is stochastic, else one.
+pub struct MethodRuns {
+    pub name: &'static str,
+    pub summary: &'static str,
+    pub runs: Vec<Run>,
+}
+
+impl MethodRuns {
+    /// The run shown in pictures and per-class tables: the first seed's.
+    pub fn shown(&self) -> &Run {
+        &self.runs[0]
+    }
+
+    /// Mean and sample standard deviation of a test metric over the runs
+    /// (standard deviation 0 for a single run).
+    pub fn spread(&self, f: impl Fn(&Metrics) -> f64) -> (f64, f64) {
+        mean_sd(self.runs.iter().map(|r| f(&r.test)))
+    }
+}
+
+pub fn mean_sd(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let v: Vec<f64> = values.collect();
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    let sd = if v.len() > 1 {
+        (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    } else {
+        0.0
+    };
+    (mean, sd)
+}
+
+/// Everything a report shows, gathered once by the command.
+pub struct Study {
+    pub dataset: String,
+    pub classes: Vec<String>,
+    pub train_counts: Vec<usize>,
+    pub validation_counts: Vec<usize>,
+    pub test_counts: Vec<usize>,
+    pub test_ids: Vec<String>,
+    pub test_labels: Vec<usize>,
+    pub thresholds: GroupThresholds,
+    pub config: TrainConfig,
+    pub seeds: Vec<u64>,
+    pub encoder: EncoderIdentity,
+    pub device: String,
+    /// What the command line asked for, for the record.
+    pub command: String,
+    pub methods: Vec<MethodRuns>,
+}
+
+impl Study {
+    /// Class indices from most to least frequent in training (ties by name), the
+    /// order of every per-class picture and table.
+    pub fn order(&self) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.classes.len()).collect();
+        order.sort_by(|&a, &b| {
+            self.train_counts[b]
+                .cmp(&self.train_counts[a])
+                .then(self.classes[a].cmp(&self.classes[b]))
+        });
+        order
+    }
+
+    pub fn groups(&self, m: &Metrics) -> Vec<GroupScore> {
+        group_scores(m, &self.train_counts, self.thresholds)
+    }
+
+    pub fn method(&self, name: &str) -> Option<&MethodRuns> {
+        self.methods.iter().find(|m| m.name == name)
+    }
+}
+
+/// The summary table for the terminal, columns aligned.
+pub fn terminal_table(study: &Study) -> String {
+    let (header, rows) = summary::table(study);
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| {
+            std::iter::once(&header[c])
+                .chain(rows.iter().map(|r| &r[c]))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: &[String]| -> String {
+        cells
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(i, (c, w))| {
+                if i == 0 {
+                    format!("{c:<w$}")
+                } else {
+                    format!("{c:>w$}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    let mut out = format!(
+        "{}: test metrics of every method ({} classes; hyper-parameters chosen on validation)\n",
+        study.dataset,
+        study.classes.len()
+    );
+    out.push_str(&line(&header));
+    out.push('\n');
+    for r in &rows {
+        out.push_str(&line(r));
+        out.push('\n');
+    }
+    out
+}
+
+/// One output of a report.
+pub trait Writer {
+    /// Writes its file(s) into `dir`; returns their names.
+    fn write(&self, study: &Study, dir: &Path) -> Result<Vec<String>>;
+}
+
+/// Every writer, in the order their files appear in `index.html`.
+fn writers() -> Vec<Box<dyn Writer>> {
+    vec![
+        Box::new(summary::SummaryMd),
+        Box::new(metrics_json::MetricsJson),
+        Box::new(predictions::PredictionsCsv),
+        Box::new(confusion::ConfusionPngs),
+        Box::new(weight_norms::WeightNormsPng),
+        Box::new(per_class::PerClassPngs),
+        Box::new(html::IndexHtml),
+    ]
+}
+
+/// Writes the whole report to `out`, replacing an earlier report there only
+/// once the new one is complete.
+pub fn write(study: &Study, out: &Path) -> Result<Vec<String>> {
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).map_err(|e| {
+        crate::input_error!("{}: cannot create the report folder: {e}", parent.display())
+    })?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".emo-report-")
+        .tempdir_in(&parent)
+        .map_err(|e| {
+            crate::input_error!("{}: cannot write a report here: {e}", parent.display())
+        })?;
+    crate::atomic::set_mode(tmp.path(), 0o755)?;
+    let mut files = Vec::new();
+    for w in writers() {
+        files.extend(w.write(study, tmp.path())?);
+    }
+    if out.exists() {
+        let old = parent.join(format!(
+            ".emo-old-{}",
+            out.file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default()
+        ));
+        let _ = std::fs::remove_dir_all(&old);
+        std::fs::rename(out, &old).with_context(|| format!("cannot replace {}", out.display()))?;
+        std::fs::rename(tmp.keep(), out)
+            .with_context(|| format!("cannot move the report to {}", out.display()))?;
+        let _ = std::fs::remove_dir_all(&old);
+    } else {
+        std::fs::rename(tmp.keep(), out)
+            .with_context(|| format!("cannot move the report to {}", out.display()))?;
+    }
+    Ok(files)
+}
