@@ -6,7 +6,7 @@
 CARGO ?= cargo
 EMO := ./target/release/emo
 
-.PHONY: setup build demo test lint clean-cache
+.PHONY: setup build demo reference test lint clean-cache
 
 setup:
 	@bash scripts/setup.sh
@@ -16,7 +16,13 @@ build: setup
 
 demo: build
 	$(EMO) embed --dataset goemotions
-	$(EMO) compare-sampling --dataset goemotions
+	$(EMO) compare-sampling --dataset goemotions --out reports/goemotions
+
+# The committed reference results (reports/reference/): both datasets, three seeds.
+reference: build
+	$(EMO) compare-sampling --dataset goemotions --seeds 3 --out reports/reference/goemotions
+	$(EMO) compare-sampling --dataset carer --seeds 3 --out reports/reference/carer
+	python3 scripts/readme_results.py
 
 lint: setup
 	$(CARGO) fmt --check

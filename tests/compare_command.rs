@@ -202,3 +202,92 @@ fn refuses_bad_study_input() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+fn compare(dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    let csv = long_tailed_csv(dir);
+    emo()
+        .args(["compare-sampling", "--train"])
+        .arg(&csv)
+        .args(["--split", "0.6,0.2,0.2", "--seed", "3"])
+        .arg("--cache-dir")
+        .arg(dir.join("cache"))
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn seeds_repeat_stochastic_methods_and_profiles_reshape_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r");
+    let o = compare(
+        dir.path(),
+        &[
+            "--methods",
+            "ib,ncm",
+            "--seeds",
+            "2",
+            "--train-profile",
+            "40,30,20,10,5,3",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("subsampled to the profile: 108 examples"),
+        "{stderr}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
+    // anger, fear, joy, love, sadness, surprise had 27, 18, 72, 9, 54, 4 after the split.
+    assert_eq!(
+        report["train_counts"],
+        serde_json::json!([20, 10, 40, 5, 30, 3])
+    );
+    assert_eq!(report["seeds"], serde_json::json!([3, 4]));
+    assert_eq!(report["methods"]["ib"]["runs"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        report["methods"]["ncm"]["runs"].as_array().unwrap().len(),
+        1,
+        "NCM is deterministic"
+    );
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(summary.contains(" ± "), "{summary}");
+}
+
+#[test]
+fn bad_study_options_fail_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = compare(dir.path(), &["--methods", "ib,magic"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown method 'magic' (known: ib, cb,"));
+
+    let o = compare(dir.path(), &["--train-profile", "100,1,1,1,1,1"]);
+    assert_eq!(o.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("asks for 100 examples of class 'joy' but the training split has only 72"),
+        "{stderr}"
+    );
+
+    // An output folder that cannot be created (its parent is a file).
+    let blocker = common::write(dir.path(), "file", b"x");
+    let o = compare(
+        dir.path(),
+        &[
+            "--methods",
+            "ncm",
+            "--out",
+            blocker.join("report").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot"));
+}

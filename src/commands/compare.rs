@@ -31,6 +31,16 @@ pub fn run(args: &CompareArgs) -> Result<()> {
             thresholds.many
         ));
     }
+    if let Some(bad) = args
+        .methods
+        .iter()
+        .find(|m| crate::methods::find(m).is_none())
+    {
+        return Err(input_error!(
+            "unknown method '{bad}' (known: {})",
+            crate::methods::names().join(", ")
+        ));
+    }
     let seeds: Vec<u64> = (0..args.seeds.max(1))
         .map(|i| args.seed + i as u64)
         .collect();

@@ -1,7 +1,7 @@
 //! `metrics.json`: every number of the report, per method and per class, in
 //! scikit-learn's `classification_report(output_dict=True)` layout (so existing
 //! tooling reads it) plus the shot groups, the validation scores, what each
-//! method chose, and the run's settings.
+//! method chose, and the run's settings. Fit times go to `timings.json`.
 
 use super::{Study, Writer};
 use crate::metrics::Metrics;
@@ -53,7 +53,6 @@ impl Writer for MetricsJson {
                             "validation_balanced_accuracy": r.validation.balanced_accuracy,
                             "chosen": r.chosen,
                             "weight_norms": r.weight_norms,
-                            "seconds": r.seconds,
                         })
                     })
                     .collect();
@@ -84,6 +83,24 @@ impl Writer for MetricsJson {
             &dir.join("metrics.json"),
             format!("{}\n", serde_json::to_string_pretty(&doc)?).as_bytes(),
         )?;
-        Ok(vec!["metrics.json".into()])
+        // Wall times change from run to run; they live apart so that metrics.json
+        // is byte-identical for the same command, data, seed and device.
+        let timings: Map<String, Value> = study
+            .methods
+            .iter()
+            .map(|m| {
+                let runs: Vec<Value> = m
+                    .runs
+                    .iter()
+                    .map(|r| json!({ "seed": r.seed, "seconds": r.seconds }))
+                    .collect();
+                (m.name.to_string(), json!(runs))
+            })
+            .collect();
+        crate::atomic::write(
+            &dir.join("timings.json"),
+            format!("{}\n", serde_json::to_string_pretty(&timings)?).as_bytes(),
+        )?;
+        Ok(vec!["metrics.json".into(), "timings.json".into()])
     }
 }
