@@ -5,8 +5,8 @@
 use super::BadRows;
 use crate::input_error;
 use anyhow::Result;
-use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 /// File formats emo reads. Chosen from the extension unless given explicitly.
@@ -98,30 +98,110 @@ pub struct Row {
     pub label: Option<String>,
 }
 
-/// Reads every row of `path`. Bad rows go through `bad` (error or skip); a file
-/// that cannot be opened, lacks a column or has no rows at all is always an error.
-pub fn read_rows(path: &Path, spec: &TableSpec, bad: &mut BadRows) -> Result<Vec<Row>> {
-    let format = match spec.format {
-        Some(f) => f,
-        None => Format::from_path(path)?,
-    };
-    let file = std::fs::File::open(path)
-        .map_err(|e| input_error!("{}: cannot open: {e}", path.display()))?;
-    let rows = match format {
-        Format::Csv => read_delimited(path, file, b',', spec, bad)?,
-        Format::Tsv => read_delimited(path, file, b'\t', spec, bad)?,
-        Format::Jsonl => read_jsonl(path, file, spec, bad)?,
-        Format::Txt => read_txt(path, file, bad)?,
-    };
-    if rows.is_empty() {
-        let what = if bad.skipped.iter().any(|s| s.file == path) {
-            "no usable rows (all were skipped as bad)"
-        } else {
-            "the file is empty (no data rows)"
+/// What a format parser yields: a good row, or a bad one with its line and reason
+/// (the [`RowReader`] decides whether that stops the read or is skipped).
+enum Item {
+    Row(Row),
+    Bad(usize, String),
+}
+
+type Items = Box<dyn Iterator<Item = Result<Item>>>;
+
+/// Rows of one input, one at a time, so that a million-line file is never held
+/// in memory. Bad rows go through `bad` (error or skip); an input that cannot be
+/// opened, lacks a column or has no usable row at all is always an error.
+pub struct RowReader<'a> {
+    name: PathBuf,
+    items: Items,
+    bad: &'a mut BadRows,
+    seen: usize,
+    done: bool,
+}
+
+impl<'a> RowReader<'a> {
+    /// Opens `path` (`-` is standard input, read as `spec.format` or text lines).
+    pub fn open(path: &Path, spec: &TableSpec, bad: &'a mut BadRows) -> Result<RowReader<'a>> {
+        if path == Path::new("-") {
+            let format = spec.format.unwrap_or(Format::Txt);
+            let stdin: Box<dyn Read> = Box::new(std::io::stdin());
+            return RowReader::from_reader(PathBuf::from("<stdin>"), stdin, format, spec, bad);
+        }
+        let format = match spec.format {
+            Some(f) => f,
+            None => Format::from_path(path)?,
         };
-        return Err(input_error!("{}: {what}", path.display()));
+        let file = std::fs::File::open(path)
+            .map_err(|e| input_error!("{}: cannot open: {e}", path.display()))?;
+        RowReader::from_reader(path.to_path_buf(), Box::new(file), format, spec, bad)
     }
-    Ok(rows)
+
+    /// Reads `reader` as `format`; `name` is what messages call it.
+    pub fn from_reader(
+        name: PathBuf,
+        reader: Box<dyn Read>,
+        format: Format,
+        spec: &TableSpec,
+        bad: &'a mut BadRows,
+    ) -> Result<RowReader<'a>> {
+        let items = match format {
+            Format::Csv => delimited(&name, reader, b',', spec)?,
+            Format::Tsv => delimited(&name, reader, b'\t', spec)?,
+            Format::Jsonl => jsonl(&name, reader, spec)?,
+            Format::Txt => txt(&name, reader),
+        };
+        Ok(RowReader {
+            name,
+            items,
+            bad,
+            seen: 0,
+            done: false,
+        })
+    }
+}
+
+impl Iterator for RowReader<'_> {
+    type Item = Result<Row>;
+
+    fn next(&mut self) -> Option<Result<Row>> {
+        if self.done {
+            return None;
+        }
+        loop {
+            match self.items.next() {
+                Some(Ok(Item::Row(row))) => {
+                    self.seen += 1;
+                    return Some(Ok(row));
+                }
+                Some(Ok(Item::Bad(line, reason))) => {
+                    if let Err(e) = self.bad.handle(&self.name, line, reason) {
+                        self.done = true;
+                        return Some(Err(e));
+                    }
+                }
+                Some(Err(e)) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+                None => {
+                    self.done = true;
+                    if self.seen > 0 {
+                        return None;
+                    }
+                    let what = if self.bad.skipped.iter().any(|s| s.file == self.name) {
+                        "no usable rows (all were skipped as bad)"
+                    } else {
+                        "the file is empty (no data rows)"
+                    };
+                    return Some(Err(input_error!("{}: {what}", self.name.display())));
+                }
+            }
+        }
+    }
+}
+
+/// Reads every row of `path` into memory (see [`RowReader`] for streaming).
+pub fn read_rows(path: &Path, spec: &TableSpec, bad: &mut BadRows) -> Result<Vec<Row>> {
+    RowReader::open(path, spec, bad)?.collect()
 }
 
 /// Checks a text cell: valid UTF-8 and not blank.
@@ -169,21 +249,15 @@ fn resolve(path: &Path, col: &Column, header: Option<&[String]>, width: usize) -
     }
 }
 
-fn read_delimited(
-    path: &Path,
-    file: std::fs::File,
-    delimiter: u8,
-    spec: &TableSpec,
-    bad: &mut BadRows,
-) -> Result<Vec<Row>> {
-    let mut reader = csv::ReaderBuilder::new()
+fn delimited(path: &Path, reader: Box<dyn Read>, delimiter: u8, spec: &TableSpec) -> Result<Items> {
+    let mut records = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(false)
         .flexible(true)
-        .from_reader(BufReader::new(file));
-    let mut records = reader.byte_records();
+        .from_reader(BufReader::new(reader))
+        .into_byte_records()
+        .peekable();
     let mut header: Option<Vec<String>> = None;
-    let mut width = None;
     if spec.has_header {
         match records.next() {
             None => return Err(input_error!("{}: the file is empty", path.display())),
@@ -196,60 +270,55 @@ fn read_delimited(
                     .map_err(|_| {
                         input_error!("{}: line 1: header is not valid UTF-8", path.display())
                     })?;
-                width = Some(names.len());
                 header = Some(names);
             }
         }
     }
-    let mut cols: Option<(usize, Option<usize>)> = None;
-    let mut rows = Vec::new();
-    for rec in records {
+    // Without a header the first record fixes the width.
+    let width = match (&header, records.peek()) {
+        (Some(h), _) => h.len(),
+        (None, Some(Ok(first))) => first.len(),
+        (None, _) => 0,
+    };
+    let text_col = resolve(path, &spec.text_col, header.as_deref(), width.max(1))?;
+    let label_col = match &spec.label_col {
+        Some(c) => Some(resolve(path, c, header.as_deref(), width.max(1))?),
+        None => None,
+    };
+    Ok(Box::new(records.map(move |rec| {
         let rec = match rec {
             Ok(rec) => rec,
             Err(e) => {
                 let line = e.position().map(|p| p.line() as usize).unwrap_or(0);
-                bad.handle(path, line, format!("{e}"))?;
-                continue;
+                return Ok(Item::Bad(line, format!("{e}")));
             }
         };
         let line = rec.position().map(|p| p.line() as usize).unwrap_or(0);
-        let expected = *width.get_or_insert(rec.len());
-        if cols.is_none() {
-            let t = resolve(path, &spec.text_col, header.as_deref(), expected)?;
-            let l = match &spec.label_col {
-                Some(c) => Some(resolve(path, c, header.as_deref(), expected)?),
-                None => None,
-            };
-            cols = Some((t, l));
-        }
-        let (t, l) = cols.expect("set above");
-        if rec.len() != expected {
-            bad.handle(
-                path,
+        if rec.len() != width {
+            return Ok(Item::Bad(
                 line,
-                format!("expected {expected} fields, found {}", rec.len()),
-            )?;
-            continue;
+                format!("expected {width} fields, found {}", rec.len()),
+            ));
         }
-        let row = text_cell(&rec[t]).and_then(|text| {
-            let label = l.map(|l| label_cell(&rec[l])).transpose()?;
+        let row = text_cell(&rec[text_col]).and_then(|text| {
+            let label = label_col.map(|l| label_cell(&rec[l])).transpose()?;
             Ok(Row { line, text, label })
         });
-        match row {
-            Ok(row) => rows.push(row),
-            Err(reason) => bad.handle(path, line, reason)?,
-        }
-    }
-    Ok(rows)
+        Ok(match row {
+            Ok(row) => Item::Row(row),
+            Err(reason) => Item::Bad(line, reason),
+        })
+    })))
 }
 
 /// Lines of raw bytes with 1-based numbers, so invalid UTF-8 is reported per line
 /// instead of aborting the whole read.
 fn byte_lines(
     path: &Path,
-    file: std::fs::File,
-) -> impl Iterator<Item = Result<(usize, Vec<u8>)>> + '_ {
-    let mut reader = BufReader::new(file);
+    reader: Box<dyn Read>,
+) -> impl Iterator<Item = Result<(usize, Vec<u8>)>> {
+    let mut reader = BufReader::new(reader);
+    let path = path.to_path_buf();
     let mut n = 0;
     std::iter::from_fn(move || {
         let mut buf = Vec::new();
@@ -271,22 +340,23 @@ fn byte_lines(
     })
 }
 
-fn read_txt(path: &Path, file: std::fs::File, bad: &mut BadRows) -> Result<Vec<Row>> {
-    let mut rows = Vec::new();
-    for item in byte_lines(path, file) {
-        let (line, bytes) = item?;
+fn txt(path: &Path, reader: Box<dyn Read>) -> Items {
+    Box::new(byte_lines(path, reader).filter_map(|item| {
+        let (line, bytes) = match item {
+            Ok(x) => x,
+            Err(e) => return Some(Err(e)),
+        };
         match text_cell(&bytes) {
-            Ok(text) => rows.push(Row {
+            Ok(text) => Some(Ok(Item::Row(Row {
                 line,
                 text,
                 label: None,
-            }),
+            }))),
             // Blank lines separate nothing in a one-text-per-line file; skip them quietly.
-            Err(_) if bytes.iter().all(u8::is_ascii_whitespace) => {}
-            Err(reason) => bad.handle(path, line, reason)?,
+            Err(_) if bytes.iter().all(u8::is_ascii_whitespace) => None,
+            Err(reason) => Some(Ok(Item::Bad(line, reason))),
         }
-    }
-    Ok(rows)
+    }))
 }
 
 /// A JSON value as a label: strings as they are, numbers and booleans printed.
@@ -299,12 +369,7 @@ fn json_label(v: &serde_json::Value) -> Result<String, String> {
     }
 }
 
-fn read_jsonl(
-    path: &Path,
-    file: std::fs::File,
-    spec: &TableSpec,
-    bad: &mut BadRows,
-) -> Result<Vec<Row>> {
+fn jsonl(path: &Path, reader: Box<dyn Read>, spec: &TableSpec) -> Result<Items> {
     let field = |col: &Column| -> Result<String> {
         match col {
             Column::Name(n) => Ok(n.clone()),
@@ -316,11 +381,13 @@ fn read_jsonl(
     };
     let text_field = field(&spec.text_col)?;
     let label_field = spec.label_col.as_ref().map(field).transpose()?;
-    let mut rows = Vec::new();
-    for item in byte_lines(path, file) {
-        let (line, bytes) = item?;
+    Ok(Box::new(byte_lines(path, reader).filter_map(move |item| {
+        let (line, bytes) = match item {
+            Ok(x) => x,
+            Err(e) => return Some(Err(e)),
+        };
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            continue;
+            return None;
         }
         let parsed = (|| -> Result<Row, String> {
             let s = std::str::from_utf8(&bytes)
@@ -343,12 +410,11 @@ fn read_jsonl(
             };
             Ok(Row { line, text, label })
         })();
-        match parsed {
-            Ok(row) => rows.push(row),
-            Err(reason) => bad.handle(path, line, reason)?,
-        }
-    }
-    Ok(rows)
+        Some(Ok(match parsed {
+            Ok(row) => Item::Row(row),
+            Err(reason) => Item::Bad(line, reason),
+        }))
+    })))
 }
 
 #[cfg(test)]
