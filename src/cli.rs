@@ -25,9 +25,15 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Embed a named dataset or a file of texts with the frozen encoder
-    Embed(EmbedArgs),
+    Embed(Box<EmbedArgs>),
     /// Train the stage-1 head and every rebalancing method, and compare them on the test split
     CompareSampling(Box<CompareArgs>),
+    /// Train one method and save it as a model folder
+    Train(Box<TrainCmdArgs>),
+    /// Label texts (arguments, a file or standard input) with a saved model
+    Classify(Box<ClassifyArgs>),
+    /// Evaluate a saved model on labelled data and write a report
+    Evaluate(Box<EvaluateArgs>),
 }
 
 /// Where texts come from: a named dataset or the user's file.
@@ -84,14 +90,9 @@ impl TableArgs {
     }
 }
 
-/// The encoder and how to run it.
+/// How to run the encoder.
 #[derive(Args, Debug, Clone)]
-pub struct EncoderArgs {
-    /// A sentence-transformers folder with model.safetensors (BERT family)
-    /// [default: the installed all-MiniLM-L6-v2]
-    #[arg(long)]
-    pub model: Option<PathBuf>,
-
+pub struct RunArgs {
     /// Where to run the encoder: auto = CUDA when available, else CPU
     #[arg(long, value_enum, default_value = "auto")]
     pub device: DeviceChoice,
@@ -103,6 +104,18 @@ pub struct EncoderArgs {
     /// CPU threads for libtorch [default: libtorch's choice, one per core]
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub threads: Option<u64>,
+}
+
+/// The encoder, how to run it, and the embedding cache (on by default).
+#[derive(Args, Debug, Clone)]
+pub struct EncoderArgs {
+    /// A sentence-transformers folder with model.safetensors (BERT family)
+    /// [default: the installed all-MiniLM-L6-v2]
+    #[arg(long, visible_alias = "model")]
+    pub encoder: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub run: RunArgs,
 
     /// Embedding cache folder [default: .deps/cache, or $EMO_HOME/cache]
     #[arg(long)]
@@ -111,6 +124,13 @@ pub struct EncoderArgs {
     /// Compute every vector afresh and store nothing in the cache
     #[arg(long)]
     pub no_cache: bool,
+}
+
+impl EncoderArgs {
+    /// The cache folder, or `None` with `--no-cache`.
+    pub fn cache(&self) -> Option<PathBuf> {
+        (!self.no_cache).then(|| self.cache_dir.clone().unwrap_or_else(crate::paths::cache))
+    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -362,4 +382,148 @@ mod tests {
         assert_eq!(parse_fractions("0.8,0.1,0.1").unwrap().0, [0.8, 0.1, 0.1]);
         assert!(parse_fractions("0.8,0.3,0.1").is_err());
     }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct TrainCmdArgs {
+    #[command(flatten)]
+    pub data: StudyDataArgs,
+
+    #[command(flatten)]
+    pub encoder: EncoderArgs,
+
+    #[command(flatten)]
+    pub train: TrainArgs,
+
+    /// The method to train (see `emo compare-sampling --help` for the list)
+    #[arg(long, default_value = "ib", conflicts_with = "method_from")]
+    pub method: String,
+
+    /// Train the method a compare-sampling report recommends (its metrics.json or folder)
+    #[arg(long)]
+    pub method_from: Option<PathBuf>,
+
+    /// Seed of every random choice
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+
+    /// Model folder to write (head.safetensors + manifest.json)
+    #[arg(long, short = 'o')]
+    pub out: PathBuf,
+}
+
+/// Output formats of `emo classify`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned columns for people
+    Table,
+    /// One JSON array
+    Json,
+    /// One JSON object a line
+    Jsonl,
+    Csv,
+    Tsv,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ClassifyArgs {
+    /// A model folder written by `emo train`
+    #[arg(long)]
+    pub model: PathBuf,
+
+    /// Texts to classify (or use --input)
+    #[arg(conflicts_with = "input")]
+    pub texts: Vec<String>,
+
+    /// File of texts: .txt (one a line), .csv, .tsv or .jsonl; `-` reads standard input
+    #[arg(long, short = 'i')]
+    pub input: Option<PathBuf>,
+
+    /// Format of --input when its extension does not tell (standard input: txt)
+    #[arg(long, value_enum)]
+    pub input_format: Option<Format>,
+
+    /// Column (CSV/TSV header name or 0-based index) or JSONL field holding the text
+    #[arg(long, default_value = "text")]
+    pub text_col: Column,
+
+    /// CSV/TSV: the first row is data, not column names
+    #[arg(long)]
+    pub no_header: bool,
+
+    /// Skip malformed rows (reported on stderr with a count) instead of stopping at the first
+    #[arg(long)]
+    pub skip_bad_rows: bool,
+
+    /// How many most likely labels to give per text
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub top_k: u32,
+
+    /// Output format: table for people; json, jsonl, csv, tsv for pipelines
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: OutputFormat,
+
+    /// Write to this file (atomically) instead of standard output
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+
+    /// The encoder folder [default: the one recorded in the model; its identity is checked either way]
+    #[arg(long)]
+    pub encoder: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    /// Use (and fill) the embedding cache
+    #[arg(long)]
+    pub cache: bool,
+
+    /// Embedding cache folder for --cache [default: .deps/cache]
+    #[arg(long, requires = "cache")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct EvaluateArgs {
+    /// A model folder written by `emo train`
+    #[arg(long)]
+    pub model: PathBuf,
+
+    /// A named dataset: its test split is evaluated
+    #[arg(long, conflicts_with = "data", required_unless_present = "data")]
+    pub dataset: Option<String>,
+
+    /// A labelled file to evaluate (.csv, .tsv, .jsonl)
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub table: TableArgs,
+
+    /// The encoder folder [default: the one recorded in the model; its identity is checked either way]
+    #[arg(long)]
+    pub encoder: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    /// Embedding cache folder [default: .deps/cache]
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Compute every vector afresh and store nothing in the cache
+    #[arg(long)]
+    pub no_cache: bool,
+
+    /// Many-shot classes have more training examples than this
+    #[arg(long, default_value_t = crate::metrics::GroupThresholds::default().many)]
+    pub many_shot: usize,
+
+    /// Few-shot classes have fewer training examples than this
+    #[arg(long, default_value_t = crate::metrics::GroupThresholds::default().few)]
+    pub few_shot: usize,
+
+    /// Report folder [default: reports/evaluate-<model name>-<timestamp>]
+    #[arg(long, short = 'o')]
+    pub out: Option<PathBuf>,
 }

@@ -16,6 +16,7 @@ pub mod features;
 pub mod head;
 pub mod methods;
 pub mod metrics;
+pub mod model;
 pub mod paths;
 pub mod report;
 pub mod sampling;

@@ -8,6 +8,9 @@ fn main() {
     let result = match cli.command {
         Command::Embed(args) => emo::commands::embed::run(&args),
         Command::CompareSampling(args) => emo::commands::compare::run(&args),
+        Command::Train(args) => emo::commands::train::run(&args),
+        Command::Classify(args) => emo::commands::classify::run(&args),
+        Command::Evaluate(args) => emo::commands::evaluate::run(&args),
     };
     if let Err(err) = result {
         eprintln!("emo: error: {err:#}");

@@ -2,14 +2,14 @@
 //! (cached), every method, test metrics — printed as a table and saved with the
 //! config that produced it.
 
-use super::{embed_options, load_encoder};
+use super::{embed_options, embed_splits, load_encoder};
 use crate::cli::{CompareArgs, StudyDataArgs};
 use crate::compare;
 use crate::data::profile;
 use crate::data::split::stratified;
 use crate::data::table::read_rows;
 use crate::data::{index_labels, named, BadRows, Dataset, Split, SplitName};
-use crate::embed::{device_name, embed_texts};
+use crate::embed::device_name;
 use crate::features::Features;
 use crate::input_error;
 use crate::methods::check_splits;
@@ -71,7 +71,10 @@ pub fn run(args: &CompareArgs) -> Result<()> {
             .unwrap_or_default()
     };
     if dataset.split(SplitName::Test).is_none_or(|s| s.is_empty()) {
-        return Err(input_error!("{}: the test split is empty", dataset.name));
+        return Err(input_error!(
+            "{}: no test data: give --test FILE (not empty) or --split 0.8,0.1,0.1",
+            dataset.name
+        ));
     }
     for w in check_splits(
         &dataset.classes,
@@ -84,40 +87,15 @@ pub fn run(args: &CompareArgs) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| default_out(&dataset.name));
+    report::check_writable(&out)?;
 
-    let encoder = load_encoder(&args.encoder)?;
+    let encoder = load_encoder(args.encoder.encoder.as_ref(), &args.encoder.run)?;
     let device = encoder.device();
-    let all: Vec<String> = dataset
-        .splits
-        .iter()
-        .flat_map(|(_, s)| s.texts.iter().cloned())
-        .collect();
-    let (matrix, stats) = embed_texts(&encoder, &all, &embed_options(&args.encoder))?;
-    eprintln!(
-        "emo: {} texts embedded on {} ({} from cache, {} computed, {:.1} s)",
-        stats.texts,
-        device_name(device),
-        stats.cache_hits,
-        stats.computed,
-        stats.seconds
-    );
-    let mut feats = Vec::new();
-    let mut offset = 0;
-    for (name, split) in &dataset.splits {
-        let rows = crate::embed::Matrix {
-            rows: split.len(),
-            cols: matrix.cols,
-            data: matrix.data[offset * matrix.cols..(offset + split.len()) * matrix.cols].to_vec(),
-        };
-        offset += split.len();
-        feats.push(Features::new(
-            &format!("{} {name} split", dataset.name),
-            &rows,
-            &split.labels,
-            dataset.classes.len(),
-            device,
-        )?);
-    }
+    let feats = embed_splits(
+        &dataset,
+        &encoder,
+        &embed_options(&args.encoder.run, args.encoder.cache()),
+    )?;
     let [train, valid, test] =
         <[Features; 3]>::try_from(feats).map_err(|_| anyhow::anyhow!("three splits expected"))?;
 
@@ -155,7 +133,7 @@ fn default_out(name: &str) -> PathBuf {
 
 /// Reads a named dataset, or the user's files with labels, into train,
 /// validation and test splits (carving missing ones out of --train, stratified
-/// and seeded). Returns notes for stderr (skipped rows, classes too small to split).
+/// and seeded; a test split only when given or split off). Returns notes for stderr (skipped rows, classes too small to split).
 pub fn load_study_data(args: &StudyDataArgs, seed: u64) -> Result<(Dataset, Vec<String>)> {
     if let Some(name) = &args.dataset {
         return Ok((named::load(name, &crate::paths::datasets())?, Vec::new()));
@@ -200,34 +178,22 @@ pub fn load_study_data(args: &StudyDataArgs, seed: u64) -> Result<(Dataset, Vec<
         (_, _, Some(fr)) => {
             let [tr, va, te] =
                 <[Split; 3]>::try_from(stratified(&train, c, &fr.0, seed)).expect("three parts");
-            (tr, va, te)
+            (tr, va, Some(te))
         }
-        (Some(v), Some(t), None) => (train, v, t),
-        (v, t, None) => {
-            let t = t.ok_or_else(|| {
-                input_error!(
-                    "{}: no test data: give --test FILE or --split 0.8,0.1,0.1",
-                    train_path.display()
-                )
-            })?;
-            match v {
-                Some(v) => (train, v, t),
-                None => {
-                    let f = args.valid_fraction;
-                    if !(f > 0.0 && f < 1.0) {
-                        return Err(input_error!("--valid-fraction must be in (0, 1), got {f}"));
-                    }
-                    let [tr, va] =
-                        <[Split; 2]>::try_from(stratified(&train, c, &[1.0 - f, f], seed))
-                            .expect("two parts");
-                    notes.push(format!(
-                        "validation: a stratified {:.0}% of {} (seed {seed})",
-                        f * 100.0,
-                        train_path.display()
-                    ));
-                    (tr, va, t)
-                }
+        (Some(v), t, None) => (train, v, t),
+        (None, t, None) => {
+            let f = args.valid_fraction;
+            if !(f > 0.0 && f < 1.0) {
+                return Err(input_error!("--valid-fraction must be in (0, 1), got {f}"));
             }
+            let [tr, va] = <[Split; 2]>::try_from(stratified(&train, c, &[1.0 - f, f], seed))
+                .expect("two parts");
+            notes.push(format!(
+                "validation: a stratified {:.0}% of {} (seed {seed})",
+                f * 100.0,
+                train_path.display()
+            ));
+            (tr, va, t)
         }
     };
     let name = train_path
@@ -238,11 +204,14 @@ pub fn load_study_data(args: &StudyDataArgs, seed: u64) -> Result<(Dataset, Vec<
         Dataset {
             name,
             classes,
-            splits: vec![
-                (SplitName::Train, train),
-                (SplitName::Validation, valid),
-                (SplitName::Test, test),
-            ],
+            splits: [
+                Some((SplitName::Train, train)),
+                Some((SplitName::Validation, valid)),
+                test.map(|t| (SplitName::Test, t)),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
         },
         notes,
     ))

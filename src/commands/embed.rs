@@ -37,7 +37,7 @@ struct SplitInfo {
 
 pub fn run(args: &EmbedArgs) -> Result<()> {
     let dataset = load_input(&args.input)?;
-    let encoder = load_encoder(&args.encoder)?;
+    let encoder = load_encoder(args.encoder.encoder.as_ref(), &args.encoder.run)?;
     let named = args.input.dataset.is_some();
 
     // Embed all splits in one pass so the progress bar and the cache see everything.
@@ -46,7 +46,11 @@ pub fn run(args: &EmbedArgs) -> Result<()> {
         .iter()
         .flat_map(|(_, s)| s.texts.iter().cloned())
         .collect();
-    let (matrix, stats) = embed_texts(&encoder, &texts, &embed_options(&args.encoder))?;
+    let (matrix, stats) = embed_texts(
+        &encoder,
+        &texts,
+        &embed_options(&args.encoder.run, args.encoder.cache()),
+    )?;
     let dim = matrix.cols;
 
     let mut tensors: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();

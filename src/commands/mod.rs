@@ -1,14 +1,19 @@
 //! One function per subcommand. These turn parsed arguments into calls on the
 //! library modules; the modules themselves know nothing of the command line.
 
+pub mod classify;
 pub mod compare;
 pub mod embed;
+pub mod evaluate;
+pub mod train;
 
-use crate::cli::{EncoderArgs, InputArgs};
+use crate::cli::{InputArgs, RunArgs};
 use crate::data::table::read_rows;
 use crate::data::{index_labels, named, BadRows, Dataset, Split, SplitName};
-use crate::embed::{EmbedOptions, Encoder};
+use crate::embed::{device_name, embed_texts, EmbedOptions, Encoder, Matrix};
+use crate::features::Features;
 use anyhow::Result;
+use std::path::PathBuf;
 
 /// Reads `--dataset` or `--input` into a [`Dataset`]. A file becomes one split
 /// (`train`), labelled when `--label-col` is given. Skipped rows are reported
@@ -48,28 +53,63 @@ pub fn load_input(args: &InputArgs) -> Result<Dataset> {
     })
 }
 
-/// Loads the encoder on the chosen device, after applying `--threads`.
-pub fn load_encoder(args: &EncoderArgs) -> Result<Encoder> {
-    if let Some(n) = args.threads {
+/// Loads the encoder (`dir`, default all-MiniLM-L6-v2) on the chosen device,
+/// after applying `--threads`.
+pub fn load_encoder(dir: Option<&PathBuf>, run: &RunArgs) -> Result<Encoder> {
+    if let Some(n) = run.threads {
         tch::set_num_threads(n as i32);
     }
-    let device = args.device.resolve()?;
-    let dir = args
-        .model
-        .clone()
-        .unwrap_or_else(crate::paths::default_model);
+    let device = run.device.resolve()?;
+    let dir = dir.cloned().unwrap_or_else(crate::paths::default_model);
     Encoder::load(&dir, device)
 }
 
-/// Embedding options from the encoder flags.
-pub fn embed_options(args: &EncoderArgs) -> EmbedOptions {
+/// Embedding options from the run flags and a cache folder (`None`: no cache).
+pub fn embed_options(run: &RunArgs, cache_dir: Option<PathBuf>) -> EmbedOptions {
     EmbedOptions {
-        batch_size: args.batch_size as usize,
-        cache_dir: if args.no_cache {
-            None
-        } else {
-            Some(args.cache_dir.clone().unwrap_or_else(crate::paths::cache))
-        },
+        batch_size: run.batch_size as usize,
+        cache_dir,
         ..EmbedOptions::default()
     }
+}
+
+/// Embeds every split of `dataset` in one pass (one progress bar, one cache
+/// lookup) and returns one [`Features`] per split, in the dataset's order.
+pub fn embed_splits(
+    dataset: &Dataset,
+    encoder: &Encoder,
+    opts: &EmbedOptions,
+) -> Result<Vec<Features>> {
+    let all: Vec<String> = dataset
+        .splits
+        .iter()
+        .flat_map(|(_, s)| s.texts.iter().cloned())
+        .collect();
+    let (matrix, stats) = embed_texts(encoder, &all, opts)?;
+    eprintln!(
+        "emo: {} texts embedded on {} ({} from cache, {} computed, {:.1} s)",
+        stats.texts,
+        device_name(encoder.device()),
+        stats.cache_hits,
+        stats.computed,
+        stats.seconds
+    );
+    let mut feats = Vec::new();
+    let mut offset = 0;
+    for (name, split) in &dataset.splits {
+        let rows = Matrix {
+            rows: split.len(),
+            cols: matrix.cols,
+            data: matrix.data[offset * matrix.cols..(offset + split.len()) * matrix.cols].to_vec(),
+        };
+        offset += split.len();
+        feats.push(Features::new(
+            &format!("{} {name} split", dataset.name),
+            &rows,
+            &split.labels,
+            dataset.classes.len(),
+            encoder.device(),
+        )?);
+    }
+    Ok(feats)
 }

@@ -254,7 +254,7 @@ fn delimited(path: &Path, reader: Box<dyn Read>, delimiter: u8, spec: &TableSpec
         .delimiter(delimiter)
         .has_headers(false)
         .flexible(true)
-        .from_reader(BufReader::new(reader))
+        .from_reader(BufReader::new(CrlfToLf::new(reader)))
         .into_byte_records()
         .peekable();
     let mut header: Option<Vec<String>> = None;
@@ -309,6 +309,67 @@ fn delimited(path: &Path, reader: Box<dyn Read>, delimiter: u8, spec: &TableSpec
             Err(reason) => Item::Bad(line, reason),
         })
     })))
+}
+
+/// Turns `\r\n` into `\n` while streaming. The csv crate reports line numbers
+/// one short after each CRLF (rust-csv issue #395), and an error must name the
+/// right line of a file saved on Windows; a lone `\r` is left alone.
+struct CrlfToLf<R> {
+    inner: R,
+    /// A byte read ahead to decide about a `\r` at the end of a read.
+    stash: Option<u8>,
+}
+
+impl<R: Read> CrlfToLf<R> {
+    fn new(inner: R) -> Self {
+        CrlfToLf { inner, stash: None }
+    }
+
+    /// The byte that replaces a `\r`: `\n` when one follows (consumed), else
+    /// the `\r` itself with the following byte kept for later.
+    fn after_cr(&mut self) -> std::io::Result<u8> {
+        let mut one = [0u8; 1];
+        if self.inner.read(&mut one)? == 1 {
+            if one[0] == b'\n' {
+                return Ok(b'\n');
+            }
+            self.stash = Some(one[0]);
+        }
+        Ok(b'\r')
+    }
+}
+
+impl<R: Read> Read for CrlfToLf<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        if let Some(b) = self.stash.take() {
+            out[0] = if b == b'\r' { self.after_cr()? } else { b };
+            return Ok(1);
+        }
+        let n = self.inner.read(out)?;
+        let mut w = 0;
+        let mut i = 0;
+        while i < n {
+            let b = out[i];
+            i += 1;
+            if b == b'\r' {
+                if i < n {
+                    if out[i] == b'\n' {
+                        continue;
+                    }
+                } else {
+                    out[w] = self.after_cr()?;
+                    w += 1;
+                    continue;
+                }
+            }
+            out[w] = b;
+            w += 1;
+        }
+        Ok(w)
+    }
 }
 
 /// Lines of raw bytes with 1-based numbers, so invalid UTF-8 is reported per line
@@ -452,6 +513,35 @@ mod tests {
         assert_eq!(rows[1].text, "two\nlines");
         assert_eq!(rows[1].label.as_deref(), Some("anger"));
         assert_eq!((rows[0].line, rows[1].line), (2, 3));
+    }
+
+    #[test]
+    fn crlf_files_report_the_right_lines() {
+        let e = err(
+            ".csv",
+            b"text,label\r\nok,joy\r\nbad\r\n\"two\r\nlines\",joy\r\n,fear\r\n",
+        );
+        assert!(e.contains("line 3: expected 2 fields"), "{e}");
+        let (rows, bad) = read(
+            ".csv",
+            b"text,label\r\nok,joy\r\nbad\r\n\"two\r\nlines\",joy\r\n,fear\r\n",
+            true,
+        );
+        let rows = rows.unwrap();
+        assert_eq!(rows[1].text, "two\nlines");
+        assert_eq!((rows[0].line, rows[1].line), (2, 4));
+        assert_eq!(
+            bad.skipped.iter().map(|s| s.line).collect::<Vec<_>>(),
+            [3, 6]
+        );
+        // A lone CR survives, whatever the read sizes.
+        let mut r = CrlfToLf::new(&b"a\rb\r\nc\r"[..]);
+        let mut got = Vec::new();
+        let mut one = [0u8; 1];
+        while r.read(&mut one).unwrap() == 1 {
+            got.push(one[0]);
+        }
+        assert_eq!(got, b"a\rb\nc\r");
     }
 
     #[test]

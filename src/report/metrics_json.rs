@@ -77,6 +77,11 @@ impl Writer for MetricsJson {
             "device": study.device,
             "seeds": study.seeds,
             "config": study.config,
+            "recommended": study.recommended().map(|(m, v)| json!({
+                "method": m,
+                "by": "mean validation macro-F1 over the classes validation has",
+                "validation_macro_f1": v,
+            })),
             "methods": methods,
         });
         crate::atomic::write(

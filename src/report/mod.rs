@@ -97,6 +97,26 @@ impl Study {
         group_scores(m, &self.train_counts, self.thresholds)
     }
 
+    /// The method with the best mean validation macro-F1 (over the classes
+    /// validation has): the recommendation, chosen without looking at test.
+    pub fn recommended(&self) -> Option<(&'static str, f64)> {
+        self.methods
+            .iter()
+            .map(|m| {
+                (
+                    m.name,
+                    mean_sd(m.runs.iter().map(|r| r.validation.macro_f1_present())).0,
+                )
+            })
+            .fold(
+                None,
+                |best: Option<(&'static str, f64)>, (n, v)| match best {
+                    Some((_, b)) if b >= v => best,
+                    _ => Some((n, v)),
+                },
+            )
+    }
+
     pub fn method(&self, name: &str) -> Option<&MethodRuns> {
         self.methods.iter().find(|m| m.name == name)
     }
@@ -162,9 +182,9 @@ fn writers() -> Vec<Box<dyn Writer>> {
     ]
 }
 
-/// Writes the whole report to `out`, replacing an earlier report there only
-/// once the new one is complete.
-pub fn write(study: &Study, out: &Path) -> Result<Vec<String>> {
+/// The folder that will hold `out`, created, and a temporary folder in it:
+/// proves `out` can be written (commands call this before any long work).
+fn staging(out: &Path) -> Result<(PathBuf, tempfile::TempDir)> {
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -178,6 +198,18 @@ pub fn write(study: &Study, out: &Path) -> Result<Vec<String>> {
         .map_err(|e| {
             crate::input_error!("{}: cannot write a report here: {e}", parent.display())
         })?;
+    Ok((parent, tmp))
+}
+
+/// Fails now, with a clear error, if a report cannot be written to `out`.
+pub fn check_writable(out: &Path) -> Result<()> {
+    staging(out).map(|_| ())
+}
+
+/// Writes the whole report to `out`, replacing an earlier report there only
+/// once the new one is complete.
+pub fn write(study: &Study, out: &Path) -> Result<Vec<String>> {
+    let (parent, tmp) = staging(out)?;
     crate::atomic::set_mode(tmp.path(), 0o755)?;
     let mut files = Vec::new();
     for w in writers() {

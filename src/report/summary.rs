@@ -130,6 +130,9 @@ impl Writer for SummaryMd {
             row[0] = format!("`{}`", row[0]);
             writeln!(s, "| {} |", row.join(" | "))?;
         }
+        if let Some((m, v)) = study.recommended() {
+            writeln!(s, "\nRecommended by validation macro-F1 (test never chooses): `{m}` ({v:.4} on validation).")?;
+        }
         writeln!(s, "\nShot groups by training count — {}. Group recall is the mean recall of the group's classes.\n", group_legend(study))?;
         writeln!(s, "Methods:\n")?;
         for m in &study.methods {

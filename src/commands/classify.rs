@@ -1,0 +1,302 @@
+//! `emo classify`: label new texts with a saved model. Input streams in chunks
+//! (arguments, a file, or standard input), so memory stays flat however long
+//! the input; only data goes to standard output, progress and warnings to stderr.
+
+use super::{embed_options, load_encoder};
+use crate::cli::{ClassifyArgs, OutputFormat};
+use crate::data::table::{Row, RowReader, TableSpec};
+use crate::data::BadRows;
+use crate::embed::{embed_texts, Encoder, Matrix};
+use crate::input_error;
+use crate::model::SavedModel;
+use anyhow::{Context as _, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use tch::Kind;
+
+/// Texts embedded and classified per step: large enough to batch well, small
+/// enough that a million-line input never sits in memory.
+const CHUNK: usize = 2048;
+
+/// The encoder a model needs: `--encoder`, else the folder recorded at
+/// training, else the default one. Its identity is checked against the model.
+pub fn encoder_for(
+    model: &SavedModel,
+    model_dir: &Path,
+    explicit: Option<&PathBuf>,
+    run: &crate::cli::RunArgs,
+) -> Result<Encoder> {
+    let recorded = PathBuf::from(&model.manifest.encoder_dir);
+    let dir = match explicit {
+        Some(d) => d.clone(),
+        None if recorded.is_dir() => recorded,
+        None => crate::paths::default_model(),
+    };
+    let encoder = load_encoder(Some(&dir), run)?;
+    model.check_encoder(encoder.identity(), model_dir)?;
+    Ok(encoder)
+}
+
+/// One classified text.
+struct Labelled {
+    id: String,
+    text: String,
+    /// (label, probability), most likely first.
+    top: Vec<(String, f64)>,
+}
+
+/// Writes results in one format, streaming.
+struct Out<'w> {
+    w: Box<dyn Write + 'w>,
+    format: OutputFormat,
+    top_k: usize,
+    first: bool,
+}
+
+impl Out<'_> {
+    fn begin(&mut self) -> Result<()> {
+        match self.format {
+            OutputFormat::Json => write!(self.w, "[")?,
+            OutputFormat::Csv | OutputFormat::Tsv => {
+                let mut cols = vec![
+                    "id".to_string(),
+                    "text".into(),
+                    "label".into(),
+                    "confidence".into(),
+                ];
+                for k in 2..=self.top_k {
+                    cols.push(format!("label_{k}"));
+                    cols.push(format!("confidence_{k}"));
+                }
+                self.record(&cols)?;
+            }
+            OutputFormat::Table => {
+                writeln!(self.w, "{:<60}  {:<16}  confidence", "text", "label")?;
+            }
+            OutputFormat::Jsonl => {}
+        }
+        Ok(())
+    }
+
+    fn record(&mut self, cells: &[String]) -> Result<()> {
+        let delim = if self.format == OutputFormat::Tsv {
+            b'\t'
+        } else {
+            b','
+        };
+        let mut wtr = csv::WriterBuilder::new()
+            .delimiter(delim)
+            .from_writer(Vec::new());
+        wtr.write_record(cells)?;
+        self.w
+            .write_all(&wtr.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)?;
+        Ok(())
+    }
+
+    fn item(&mut self, r: &Labelled) -> Result<()> {
+        match self.format {
+            OutputFormat::Json | OutputFormat::Jsonl => {
+                let mut v = json!({ "id": r.id, "text": r.text, "label": r.top[0].0, "confidence": r.top[0].1 });
+                if self.top_k > 1 {
+                    v["top"] = r
+                        .top
+                        .iter()
+                        .map(|(l, p)| json!({ "label": l, "confidence": p }))
+                        .collect();
+                }
+                if self.format == OutputFormat::Json {
+                    write!(self.w, "{}\n  {}", if self.first { "" } else { "," }, v)?;
+                } else {
+                    writeln!(self.w, "{v}")?;
+                }
+            }
+            OutputFormat::Csv | OutputFormat::Tsv => {
+                let mut cells = vec![r.id.clone(), r.text.clone()];
+                for (l, p) in &r.top {
+                    cells.push(l.clone());
+                    cells.push(format!("{p:.6}"));
+                }
+                self.record(&cells)?;
+            }
+            OutputFormat::Table => {
+                let flat: String = r
+                    .text
+                    .chars()
+                    .map(|c| if c.is_control() { ' ' } else { c })
+                    .collect();
+                let shown: String = if flat.chars().count() > 60 {
+                    flat.chars().take(59).chain(std::iter::once('…')).collect()
+                } else {
+                    flat
+                };
+                let labels: Vec<String> = r
+                    .top
+                    .iter()
+                    .map(|(l, p)| format!("{l:<16}  {p:.3}"))
+                    .collect();
+                writeln!(self.w, "{shown:<60}  {}", labels.join("   "))?;
+            }
+        }
+        self.first = false;
+        Ok(())
+    }
+
+    fn end(&mut self) -> Result<()> {
+        if self.format == OutputFormat::Json {
+            writeln!(self.w, "{}]", if self.first { "" } else { "\n" })?;
+        }
+        self.w.flush()?;
+        Ok(())
+    }
+}
+
+/// Embeds and labels one chunk of rows.
+fn label_chunk(
+    model: &SavedModel,
+    encoder: &Encoder,
+    opts: &crate::embed::EmbedOptions,
+    rows: &[Row],
+    top_k: usize,
+) -> Result<Vec<Labelled>> {
+    let texts: Vec<String> = rows.iter().map(|r| r.text.clone()).collect();
+    let (m, _) = embed_texts(encoder, &texts, opts)?;
+    let x = Matrix {
+        rows: m.rows,
+        cols: m.cols,
+        data: m.data,
+    }
+    .to_tensor()
+    .to(encoder.device());
+    let probs = model.head.logits(&x)?.softmax(1, Kind::Float);
+    let k = top_k.min(model.manifest.labels.len()) as i64;
+    let (p, idx) = probs.topk(k, 1, true, true);
+    let p: Vec<f32> = Vec::try_from(p.to_device(tch::Device::Cpu).flatten(0, -1))?;
+    let idx: Vec<i64> = Vec::try_from(idx.to_device(tch::Device::Cpu).flatten(0, -1))?;
+    Ok(rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| Labelled {
+            id: r.line.to_string(),
+            text: r.text.clone(),
+            top: (0..k as usize)
+                .map(|j| {
+                    let at = i * k as usize + j;
+                    (
+                        model.manifest.labels[idx[at] as usize].clone(),
+                        p[at] as f64,
+                    )
+                })
+                .collect(),
+        })
+        .collect())
+}
+
+pub fn run(args: &ClassifyArgs) -> Result<()> {
+    let device = args.run.device.resolve()?;
+    let model = SavedModel::load(&args.model, device)?;
+    let encoder = encoder_for(&model, &args.model, args.encoder.as_ref(), &args.run)?;
+    let cache = args
+        .cache
+        .then(|| args.cache_dir.clone().unwrap_or_else(crate::paths::cache));
+    let opts = crate::embed::EmbedOptions {
+        progress: false,
+        ..embed_options(&args.run, cache)
+    };
+
+    let mut bad = BadRows::skipping(args.skip_bad_rows);
+    let spec = TableSpec {
+        format: args.input_format,
+        text_col: args.text_col.clone(),
+        label_col: None,
+        has_header: !args.no_header,
+    };
+    let rows: Box<dyn Iterator<Item = Result<Row>> + '_> = match &args.input {
+        Some(path) => Box::new(RowReader::open(path, &spec, &mut bad)?),
+        None if !args.texts.is_empty() => Box::new(args.texts.iter().enumerate().map(|(i, t)| {
+            if t.trim().is_empty() {
+                Err(input_error!("argument {}: empty text", i + 1))
+            } else {
+                Ok(Row {
+                    line: i + 1,
+                    text: t.clone(),
+                    label: None,
+                })
+            }
+        })),
+        None => {
+            return Err(input_error!(
+                "nothing to classify: give texts, --input FILE, or --input - for standard input"
+            ))
+        }
+    };
+
+    // Standard output, or a temporary file renamed over --output when complete.
+    let tmp = match &args.output {
+        Some(path) => {
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            Some(
+                tempfile::Builder::new()
+                    .prefix(".emo-")
+                    .tempfile_in(dir)
+                    .map_err(|e| input_error!("{}: cannot write here: {e}", dir.display()))?,
+            )
+        }
+        None => None,
+    };
+    let writer: Box<dyn Write> = match &tmp {
+        Some(t) => Box::new(std::io::BufWriter::new(t.reopen()?)),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let mut out = Out {
+        w: writer,
+        format: args.format,
+        top_k: args.top_k as usize,
+        first: true,
+    };
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("classifying {pos} texts  {per_sec}").expect("valid template"),
+    );
+
+    out.begin()?;
+    let mut chunk = Vec::with_capacity(CHUNK);
+    let mut total = 0usize;
+    let mut rows = rows.peekable();
+    while rows.peek().is_some() {
+        chunk.clear();
+        while chunk.len() < CHUNK {
+            match rows.next() {
+                Some(row) => chunk.push(row?),
+                None => break,
+            }
+        }
+        for r in label_chunk(&model, &encoder, &opts, &chunk, args.top_k as usize)? {
+            out.item(&r)?;
+        }
+        total += chunk.len();
+        bar.set_position(total as u64);
+    }
+    out.end()?;
+    drop(out);
+    drop(rows);
+    bar.finish_and_clear();
+    if let (Some(t), Some(path)) = (tmp, &args.output) {
+        crate::atomic::set_mode(t.path(), 0o644)?;
+        t.persist(path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!(
+            "emo: {total} texts labelled by {} into {}",
+            model.manifest.method,
+            path.display()
+        );
+    }
+    for line in bad.summary() {
+        eprintln!("emo: {line}");
+    }
+    Ok(())
+}
