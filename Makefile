@@ -14,12 +14,21 @@ setup:
 build: setup
 	$(CARGO) build --release
 
-# The main job: embed GoEmotions, compare every method (3 seeds), and say whether the
-# numbers match the committed reference (reports/reference/goemotions).
+# The main job: embed GoEmotions, compare every method (3 seeds), say whether the
+# numbers match the committed reference (reports/reference/goemotions), then train the
+# method validation recommends and label a few sentences with it.
 demo: build
 	$(EMO) embed --dataset goemotions
 	$(EMO) compare-sampling --dataset goemotions --seeds 3 --out reports/goemotions
 	@bash scripts/check_reference.sh goemotions
+	$(EMO) train --dataset goemotions --method-from reports/goemotions --out reports/goemotions-model
+	$(EMO) classify --model reports/goemotions-model --top-k 2 \
+	  "I can't believe you remembered my birthday, thank you so much!" \
+	  "This is the worst service I have ever had." \
+	  "I'm so nervous about tomorrow's exam." \
+	  "Wow, I did not see that coming!" \
+	  "I miss my grandmother every day." \
+	  "lol that's hilarious"
 
 # Regenerates the committed reference results and the README's tables from them.
 reference: build

@@ -255,3 +255,86 @@ impl SavedModel {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::embed::Pooling;
+
+    fn manifest(head: &str, c: usize, d: usize) -> Manifest {
+        Manifest {
+            format: "emo-model".into(),
+            format_version: FORMAT_VERSION,
+            emo_version: "test".into(),
+            created: "2026-01-01T00:00:00Z".into(),
+            labels: (0..c).map(|i| format!("c{i}")).collect(),
+            train_counts: vec![10; c],
+            method: "lws".into(),
+            method_summary: String::new(),
+            chosen: serde_json::Value::Null,
+            config: crate::train::TrainConfig::default(),
+            seed: 0,
+            encoder: EncoderIdentity {
+                name: "e".into(),
+                weights_sha256: "ab".repeat(32),
+                max_seq_length: 256,
+                pooling: Pooling::Mean,
+                normalize: true,
+                lower_case: true,
+                strip_accents: true,
+                dim: d,
+            },
+            encoder_dir: "e".into(),
+            dim: d,
+            head: head.into(),
+            validation: serde_json::Value::Null,
+            training_data: "t".into(),
+        }
+    }
+
+    /// Saving and loading changes no logit, for both head kinds.
+    #[test]
+    fn round_trip_keeps_every_logit() {
+        tch::manual_seed(1);
+        let x = Tensor::randn([20, 8], (tch::Kind::Float, Device::Cpu));
+        let heads = [
+            (
+                "linear",
+                Head::Linear {
+                    weight: Tensor::randn([5, 8], (tch::Kind::Float, Device::Cpu)),
+                    bias: Tensor::randn([5], (tch::Kind::Float, Device::Cpu)),
+                },
+            ),
+            (
+                "nearest-mean",
+                Head::NearestMean {
+                    mean: Tensor::randn([8], (tch::Kind::Float, Device::Cpu)),
+                    centroids: Tensor::randn([5, 8], (tch::Kind::Float, Device::Cpu)),
+                },
+            ),
+        ];
+        for (kind, head) in heads {
+            let before = head.logits(&x).unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("m");
+            SavedModel {
+                manifest: manifest(kind, 5, 8),
+                head,
+            }
+            .save(&path)
+            .unwrap();
+            let loaded = SavedModel::load(&path, Device::Cpu).unwrap();
+            assert!(loaded.head.logits(&x).unwrap().equal(&before), "{kind}");
+            assert_eq!(loaded.manifest, manifest(kind, 5, 8));
+            // Saving again over it works; over a folder that is not a model does not.
+            loaded.save(&path).unwrap();
+            let other = dir.path().join("other");
+            std::fs::create_dir(&other).unwrap();
+            assert!(loaded
+                .save(&other)
+                .unwrap_err()
+                .to_string()
+                .contains("not an emo model"));
+        }
+    }
+}

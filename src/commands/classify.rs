@@ -263,7 +263,9 @@ pub fn run(args: &ClassifyArgs) -> Result<()> {
         ProgressStyle::with_template("classifying {pos} texts  {per_sec}").expect("valid template"),
     );
 
-    out.begin()?;
+    // Nothing is written until the first chunk has been read without error, so a
+    // bad input near the top leaves standard output empty.
+    let mut started = false;
     let mut chunk = Vec::with_capacity(CHUNK);
     let mut total = 0usize;
     let mut rows = rows.peekable();
@@ -275,11 +277,19 @@ pub fn run(args: &ClassifyArgs) -> Result<()> {
                 None => break,
             }
         }
-        for r in label_chunk(&model, &encoder, &opts, &chunk, args.top_k as usize)? {
+        let labelled = label_chunk(&model, &encoder, &opts, &chunk, args.top_k as usize)?;
+        if !started {
+            out.begin()?;
+            started = true;
+        }
+        for r in labelled {
             out.item(&r)?;
         }
         total += chunk.len();
         bar.set_position(total as u64);
+    }
+    if !started {
+        out.begin()?;
     }
     out.end()?;
     drop(out);

@@ -1,0 +1,349 @@
+//! `emo train`, `emo classify`, `emo evaluate` through the binary with the real
+//! encoder: the saved model round-trips, every output format parses back, and
+//! every bad input is refused with exit code 2.
+
+mod common;
+use common::{datasets_root, emo, write};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// A small labelled CSV cut from CARER's training file (6 emotions).
+fn csv(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(datasets_root().join("carer/train.txt")).unwrap();
+    let mut taken = std::collections::HashMap::new();
+    let mut out = String::from("text,label\n");
+    for line in text.lines().skip(1) {
+        let (t, label) = line.rsplit_once(';').unwrap();
+        let n = taken.entry(label.to_string()).or_insert(0);
+        if *n < 25 {
+            *n += 1;
+            writeln!(out, "\"{}\",{label}", t.replace('"', "\"\"")).unwrap();
+        }
+    }
+    write(dir, "small.csv", out.as_bytes())
+}
+
+fn train(dir: &Path, method: &str) -> PathBuf {
+    let model = dir.join(format!("model-{method}"));
+    let o = emo()
+        .args(["train", "--train"])
+        .arg(csv(dir))
+        .args(["--method", method, "--seed", "1"])
+        .arg("--cache-dir")
+        .arg(dir.join("cache"))
+        .arg("--out")
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    model
+}
+
+fn classify(model: &Path, args: &[&str], stdin: Option<&str>) -> (Option<i32>, String, String) {
+    let mut cmd = emo();
+    cmd.arg("classify").arg("--model").arg(model).args(args);
+    if let Some(s) = stdin {
+        cmd.write_stdin(s.as_bytes().to_vec());
+    }
+    let o = cmd.output().unwrap();
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+const TEXTS: [&str; 3] = [
+    "i feel so happy and grateful today",
+    "i am terrified of what comes next",
+    "this makes me so angry",
+];
+
+#[test]
+fn train_then_classify_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = train(dir.path(), "lws");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(model.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["format_version"], 1);
+    assert_eq!(manifest["method"], "lws");
+    assert_eq!(manifest["labels"].as_array().unwrap().len(), 6);
+    assert_eq!(
+        manifest["encoder"]["weights_sha256"],
+        "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+    );
+    assert_eq!(manifest["dim"], 384);
+    assert!(manifest["validation"]["macro_f1"].as_f64().is_some());
+    assert!(manifest["chosen"]["scales"].as_array().is_some());
+
+    // JSON from arguments, with top-3.
+    let (code, out, err) = classify(
+        &model,
+        &["--format", "json", "--top-k", "3"]
+            .iter()
+            .copied()
+            .chain(TEXTS)
+            .collect::<Vec<_>>(),
+        None,
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let json: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    assert_eq!(json.len(), 3);
+    for (item, text) in json.iter().zip(TEXTS) {
+        assert_eq!(item["text"], text);
+        let top = item["top"].as_array().unwrap();
+        assert_eq!(top.len(), 3);
+        assert_eq!(item["label"], top[0]["label"]);
+        let p: Vec<f64> = top
+            .iter()
+            .map(|t| t["confidence"].as_f64().unwrap())
+            .collect();
+        assert!(p[0] >= p[1] && p[1] >= p[2] && p[0] <= 1.0, "{p:?}");
+    }
+    let labels: Vec<&str> = json.iter().map(|j| j["label"].as_str().unwrap()).collect();
+
+    // The same texts from standard input as JSONL, and from files as CSV/TSV: same labels.
+    let (code, out, _) = classify(
+        &model,
+        &["--input", "-", "--format", "jsonl"],
+        Some(&TEXTS.join("\n")),
+    );
+    assert_eq!(code, Some(0));
+    let jsonl: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        jsonl
+            .iter()
+            .map(|j| j["label"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        labels
+    );
+    assert_eq!(
+        jsonl[0]["confidence"], json[0]["confidence"],
+        "same probability whatever the input path"
+    );
+
+    let jl = write(
+        dir.path(),
+        "in.jsonl",
+        TEXTS
+            .iter()
+            .map(|t| format!("{{\"body\": \"{t}\"}}\n"))
+            .collect::<String>()
+            .as_bytes(),
+    );
+    let out_csv = dir.path().join("out.csv");
+    let (code, _, err) = classify(
+        &model,
+        &[
+            "--input",
+            jl.to_str().unwrap(),
+            "--text-col",
+            "body",
+            "--format",
+            "csv",
+            "--output",
+            out_csv.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let mut rdr = csv::Reader::from_path(&out_csv).unwrap();
+    let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
+    assert_eq!(
+        rows.iter().map(|r| r[2].to_string()).collect::<Vec<_>>(),
+        labels
+    );
+    assert_eq!(&rows[1][0], "2", "id = source line");
+
+    let tsv_in = write(
+        dir.path(),
+        "in.tsv",
+        format!("id\ttext\n1\t{}\n2\t{}\n", TEXTS[0], TEXTS[1]).as_bytes(),
+    );
+    let (code, out, _) = classify(
+        &model,
+        &["--input", tsv_in.to_str().unwrap(), "--format", "tsv"],
+        None,
+    );
+    assert_eq!(code, Some(0));
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(b'\t')
+        .from_reader(out.as_bytes());
+    let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(&rows[0][2], labels[0]);
+
+    // The default table is for people: a header and one line per text.
+    let (code, out, _) = classify(&model, &TEXTS, None);
+    assert_eq!(code, Some(0));
+    assert_eq!(out.lines().count(), 4);
+    assert!(out.lines().nth(1).unwrap().contains(labels[0]));
+}
+
+#[test]
+fn evaluate_writes_a_report_for_one_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = train(dir.path(), "ncm");
+    let out = dir.path().join("eval");
+    let o = emo()
+        .args(["evaluate", "--model"])
+        .arg(&model)
+        .arg("--data")
+        .arg(csv(dir.path()))
+        .arg("--cache-dir")
+        .arg(dir.path().join("cache"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
+    let acc = report["methods"]["ncm"]["runs"][0]["test"]["accuracy"]
+        .as_f64()
+        .unwrap();
+    assert!(acc > 0.5, "NCM on its own training data: {acc}");
+    for f in [
+        "summary.md",
+        "index.html",
+        "confusion-ncm.png",
+        "per-class-f1.png",
+        "predictions.csv",
+    ] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+}
+
+/// Runs classify and expects exit code 2 with `needle` in the one-line error.
+fn refused(model: &Path, args: &[&str], stdin: Option<&str>, needle: &str) {
+    let (code, out, err) = classify(model, args, stdin);
+    assert_eq!(code, Some(2), "stdout {out}\nstderr {err}");
+    assert!(err.contains(needle), "expected '{needle}' in: {err}");
+    assert!(out.is_empty(), "no data on a refused run: {out}");
+}
+
+#[test]
+fn bad_models_and_inputs_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = train(dir.path(), "ib");
+
+    refused(
+        &dir.path().join("nope"),
+        &["hi"],
+        None,
+        "no such model folder",
+    );
+
+    // A model copied and damaged in different ways.
+    let damaged = |name: &str, edit: &dyn Fn(&Path)| -> PathBuf {
+        let d = dir.path().join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        for f in ["manifest.json", "head.safetensors"] {
+            std::fs::copy(model.join(f), d.join(f)).unwrap();
+        }
+        edit(&d);
+        d
+    };
+    let manifest = |d: &Path, from: &str, to: &str| {
+        let p = d.join("manifest.json");
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(text.contains(from), "{from}");
+        std::fs::write(&p, text.replacen(from, to, 1)).unwrap();
+    };
+    let truncated = damaged("truncated", &|d| {
+        let bytes = std::fs::read(d.join("head.safetensors")).unwrap();
+        std::fs::write(d.join("head.safetensors"), &bytes[..bytes.len() / 2]).unwrap();
+    });
+    refused(
+        &truncated,
+        &["hi"],
+        None,
+        "corrupt or truncated safetensors",
+    );
+    let future = damaged("future", &|d| {
+        manifest(d, "\"format_version\": 1", "\"format_version\": 9")
+    });
+    refused(
+        &future,
+        &["hi"],
+        None,
+        "model format version 9 is not supported",
+    );
+    let other_encoder = damaged("other-encoder", &|d| {
+        manifest(
+            d,
+            "\"weights_sha256\": \"53aa",
+            "\"weights_sha256\": \"0000",
+        )
+    });
+    refused(
+        &other_encoder,
+        &["hi"],
+        None,
+        "the model was trained with 0000",
+    );
+    let other_dim = damaged("other-dim", &|d| {
+        manifest(d, "\"dim\": 384", "\"dim\": 768")
+    });
+    refused(
+        &other_dim,
+        &["hi"],
+        None,
+        "has dimension 384 but the model expects 768",
+    );
+
+    // Bad input text.
+    let empty = write(dir.path(), "empty.txt", b"");
+    refused(
+        &model,
+        &["--input", empty.to_str().unwrap()],
+        None,
+        "empty.txt: the file is empty",
+    );
+    let utf8 = write(dir.path(), "bad.txt", b"fine\nbad \xff here\n");
+    refused(
+        &model,
+        &["--input", utf8.to_str().unwrap()],
+        None,
+        "bad.txt: line 2: text is not valid UTF-8",
+    );
+    let notobj = write(dir.path(), "bad.jsonl", b"{\"text\": \"ok\"}\n[1]\n");
+    refused(
+        &model,
+        &["--input", notobj.to_str().unwrap()],
+        None,
+        "bad.jsonl: line 2: not a JSON object",
+    );
+    let nofield = write(dir.path(), "nofield.jsonl", b"{\"body\": \"ok\"}\n");
+    refused(
+        &model,
+        &["--input", nofield.to_str().unwrap()],
+        None,
+        "nofield.jsonl: line 1: no field 'text'",
+    );
+    refused(&model, &[], None, "nothing to classify");
+    refused(&model, &["ok", "  "], None, "argument 2: empty text");
+
+    // --skip-bad-rows labels the rest and says what it skipped.
+    let (code, out, err) = classify(
+        &model,
+        &[
+            "--input",
+            utf8.to_str().unwrap(),
+            "--skip-bad-rows",
+            "--format",
+            "jsonl",
+        ],
+        None,
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out.lines().count(), 1);
+    assert!(
+        err.contains("skipped 1 bad row(s)") && err.contains("line 2"),
+        "{err}"
+    );
+}
