@@ -117,6 +117,13 @@ pub struct EncoderArgs {
     #[command(flatten)]
     pub run: RunArgs,
 
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+/// The embedding cache, on unless `--no-cache`.
+#[derive(Args, Debug, Clone)]
+pub struct CacheArgs {
     /// Embedding cache folder [default: .deps/cache, or $EMO_HOME/cache]
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,
@@ -126,10 +133,37 @@ pub struct EncoderArgs {
     pub no_cache: bool,
 }
 
-impl EncoderArgs {
+impl CacheArgs {
     /// The cache folder, or `None` with `--no-cache`.
-    pub fn cache(&self) -> Option<PathBuf> {
+    pub fn folder(&self) -> Option<PathBuf> {
         (!self.no_cache).then(|| self.cache_dir.clone().unwrap_or_else(crate::paths::cache))
+    }
+}
+
+/// The paper's shot groups, by training count.
+#[derive(Args, Debug, Clone)]
+pub struct GroupArgs {
+    /// Many-shot classes have more training examples than this
+    #[arg(long, default_value_t = crate::metrics::GroupThresholds::default().many)]
+    pub many_shot: usize,
+
+    /// Few-shot classes have fewer training examples than this
+    #[arg(long, default_value_t = crate::metrics::GroupThresholds::default().few)]
+    pub few_shot: usize,
+}
+
+impl GroupArgs {
+    pub fn thresholds(&self) -> Result<crate::metrics::GroupThresholds, crate::error::InputError> {
+        if self.few_shot > self.many_shot {
+            return Err(crate::error::InputError(format!(
+                "--few-shot ({}) must not exceed --many-shot ({})",
+                self.few_shot, self.many_shot
+            )));
+        }
+        Ok(crate::metrics::GroupThresholds {
+            many: self.many_shot,
+            few: self.few_shot,
+        })
     }
 }
 
@@ -350,13 +384,8 @@ pub struct CompareArgs {
     #[arg(long)]
     pub train_profile: Option<crate::data::profile::Profile>,
 
-    /// Many-shot classes have more training examples than this
-    #[arg(long, default_value_t = crate::metrics::GroupThresholds::default().many)]
-    pub many_shot: usize,
-
-    /// Few-shot classes have fewer training examples than this
-    #[arg(long, default_value_t = crate::metrics::GroupThresholds::default().few)]
-    pub few_shot: usize,
+    #[command(flatten)]
+    pub groups: GroupArgs,
 
     /// Report folder [default: reports/<dataset>-<timestamp>]
     #[arg(long, short = 'o')]
@@ -507,21 +536,11 @@ pub struct EvaluateArgs {
     #[command(flatten)]
     pub run: RunArgs,
 
-    /// Embedding cache folder [default: .deps/cache]
-    #[arg(long)]
-    pub cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub cache: CacheArgs,
 
-    /// Compute every vector afresh and store nothing in the cache
-    #[arg(long)]
-    pub no_cache: bool,
-
-    /// Many-shot classes have more training examples than this
-    #[arg(long, default_value_t = crate::metrics::GroupThresholds::default().many)]
-    pub many_shot: usize,
-
-    /// Few-shot classes have fewer training examples than this
-    #[arg(long, default_value_t = crate::metrics::GroupThresholds::default().few)]
-    pub few_shot: usize,
+    #[command(flatten)]
+    pub groups: GroupArgs,
 
     /// Report folder [default: reports/evaluate-<model name>-<timestamp>]
     #[arg(long, short = 'o')]

@@ -13,24 +13,13 @@ use crate::embed::device_name;
 use crate::features::Features;
 use crate::input_error;
 use crate::methods::check_splits;
-use crate::metrics::GroupThresholds;
 use crate::report::{self, Study};
 use anyhow::Result;
 use std::path::{Path, PathBuf};
 
 pub fn run(args: &CompareArgs) -> Result<()> {
     let config = args.train.config()?;
-    let thresholds = GroupThresholds {
-        many: args.many_shot,
-        few: args.few_shot,
-    };
-    if thresholds.few > thresholds.many {
-        return Err(input_error!(
-            "--few-shot ({}) must not exceed --many-shot ({})",
-            thresholds.few,
-            thresholds.many
-        ));
-    }
+    let thresholds = args.groups.thresholds()?;
     if let Some(bad) = args
         .methods
         .iter()
@@ -94,7 +83,7 @@ pub fn run(args: &CompareArgs) -> Result<()> {
     let feats = embed_splits(
         &dataset,
         &encoder,
-        &embed_options(&args.encoder.run, args.encoder.cache()),
+        &embed_options(&args.encoder.run, args.encoder.cache.folder()),
     )?;
     let [train, valid, test] =
         <[Features; 3]>::try_from(feats).map_err(|_| anyhow::anyhow!("three splits expected"))?;

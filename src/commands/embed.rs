@@ -49,7 +49,7 @@ pub fn run(args: &EmbedArgs) -> Result<()> {
     let (matrix, stats) = embed_texts(
         &encoder,
         &texts,
-        &embed_options(&args.encoder.run, args.encoder.cache()),
+        &embed_options(&args.encoder.run, args.encoder.cache.folder()),
     )?;
     let dim = matrix.cols;
 

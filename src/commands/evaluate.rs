@@ -8,7 +8,7 @@ use crate::data::table::read_rows;
 use crate::data::{named, BadRows, Dataset, Split, SplitName};
 use crate::embed::device_name;
 use crate::input_error;
-use crate::metrics::{GroupThresholds, Metrics};
+use crate::metrics::Metrics;
 use crate::model::SavedModel;
 use crate::report::{self, MethodRuns, Run, Study};
 use anyhow::Result;
@@ -75,10 +75,7 @@ fn load(args: &EvaluateArgs, labels: &[String]) -> Result<Dataset> {
 }
 
 pub fn run(args: &EvaluateArgs) -> Result<()> {
-    let thresholds = GroupThresholds {
-        many: args.many_shot,
-        few: args.few_shot,
-    };
+    let thresholds = args.groups.thresholds()?;
     let device = args.run.device.resolve()?;
     let model = SavedModel::load(&args.model, device)?;
     let m = &model.manifest;
@@ -97,9 +94,11 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
     });
     report::check_writable(&out)?;
     let encoder = encoder_for(&model, &args.model, args.encoder.as_ref(), &args.run)?;
-    let cache =
-        (!args.no_cache).then(|| args.cache_dir.clone().unwrap_or_else(crate::paths::cache));
-    let feats = embed_splits(&dataset, &encoder, &embed_options(&args.run, cache))?;
+    let feats = embed_splits(
+        &dataset,
+        &encoder,
+        &embed_options(&args.run, args.cache.folder()),
+    )?;
     let test = &feats[0];
     let pred = model.head.predict(&test.x)?;
     let metrics = Metrics::compute(&test.labels, &pred, m.labels.len());

@@ -88,7 +88,7 @@ pub fn run(args: &TrainCmdArgs) -> Result<()> {
     let feats = embed_splits(
         &dataset,
         &encoder,
-        &embed_options(&args.encoder.run, args.encoder.cache()),
+        &embed_options(&args.encoder.run, args.encoder.cache.folder()),
     )?;
     let (train, valid) = (&feats[0], &feats[1]);
     let ctx = Context::new(train, valid, &config, args.seed);
