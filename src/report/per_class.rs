@@ -3,7 +3,7 @@
 //! and `precision-ib-cb.png`, per-class precision of instance- against
 //! class-balanced sampling — where rebalancing buys recall with precision.
 
-use super::plot::{png, rotated_x_labels, text_area, Grid, FONT, PALETTE};
+use super::plot::{class_axis_mesh, png, rotated_x_labels, text_area, Grid, FONT, PALETTE};
 use super::{Study, Writer};
 use anyhow::Result;
 use plotters::prelude::*;
@@ -62,15 +62,7 @@ impl Writer for PerClassPngs {
                     .y_label_area_size(60)
                     .build_cartesian_2d(-0.5f64..(c as f64 - 0.5), 0f64..1.05f64)
                     .map_err(|e| err(e.to_string()))?;
-                chart
-                    .configure_mesh()
-                    .disable_x_mesh()
-                    .x_labels(0)
-                    .y_desc("precision")
-                    .label_style((FONT, 13))
-                    .axis_desc_style((FONT, 15))
-                    .draw()
-                    .map_err(|e| err(e.to_string()))?;
+                class_axis_mesh(&mut chart, "precision")?;
                 for (k, (m, offset)) in [(ib, -0.4), (cb, 0.0)].into_iter().enumerate() {
                     let color = PALETTE[k];
                     chart

@@ -5,6 +5,7 @@
 //! system fonts at all.
 
 use anyhow::Result;
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -246,4 +247,21 @@ pub fn text_area(labels: &[String]) -> u32 {
         .max()
         .unwrap_or(0)
         + 24
+}
+
+/// The y grid and labels of a chart whose x axis is the classes (by index):
+/// no x labels here, [`rotated_x_labels`] draws them.
+pub fn class_axis_mesh<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    y_desc: &str,
+) -> Result<()> {
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(0)
+        .y_desc(y_desc)
+        .label_style((FONT, 13))
+        .axis_desc_style((FONT, 15))
+        .draw()
+        .map_err(|e| anyhow::anyhow!("drawing chart axes: {e}"))
 }

@@ -3,7 +3,7 @@
 //! the training counts as a dashed line on a second axis. Under instance-balanced
 //! training the norms follow the counts; the rebalancing methods flatten them.
 
-use super::plot::{png, rotated_x_labels, text_area, FONT, PALETTE};
+use super::plot::{class_axis_mesh, png, rotated_x_labels, text_area, FONT, PALETTE};
 use super::{Study, Writer};
 use anyhow::Result;
 use plotters::prelude::*;
@@ -50,15 +50,7 @@ impl Writer for WeightNormsPng {
                 .build_cartesian_2d(-0.5f64..(c as f64 - 0.5), 0f64..max_norm)
                 .map_err(|e| err(e.to_string()))?
                 .set_secondary_coord(-0.5f64..(c as f64 - 0.5), 0f64..max_count);
-            chart
-                .configure_mesh()
-                .disable_x_mesh()
-                .x_labels(0)
-                .y_desc("‖W_j‖")
-                .label_style((FONT, 13))
-                .axis_desc_style((FONT, 15))
-                .draw()
-                .map_err(|e| err(e.to_string()))?;
+            class_axis_mesh(&mut chart, "‖W_j‖")?;
             chart
                 .configure_secondary_axes()
                 .y_label_formatter(&|v| format!("{v:.0}"))
