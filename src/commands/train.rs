@@ -4,6 +4,7 @@
 use super::compare::load_study_data;
 use super::{embed_options, embed_splits, load_encoder};
 use crate::cli::TrainCmdArgs;
+use crate::data::SplitName;
 use crate::input_error;
 use crate::methods::{self, check_splits, Context};
 use crate::metrics::Metrics;
@@ -70,7 +71,9 @@ pub fn run(args: &TrainCmdArgs) -> Result<()> {
             methods::names().join(", ")
         )
     })?;
-    let (dataset, notes) = load_study_data(&args.data, args.seed)?;
+    let (mut dataset, notes) = load_study_data(&args.data, args.seed)?;
+    // Training never looks at a test split: do not spend time embedding it.
+    dataset.splits.retain(|(name, _)| *name != SplitName::Test);
     for n in &notes {
         eprintln!("emo: {n}");
     }
