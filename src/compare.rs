@@ -24,14 +24,7 @@ pub fn run(
 ) -> Result<Vec<MethodRuns>> {
     let entries = names
         .iter()
-        .map(|n| {
-            methods::find(n).ok_or_else(|| {
-                crate::input_error!(
-                    "unknown method '{n}' (known: {})",
-                    methods::names().join(", ")
-                )
-            })
-        })
+        .map(|n| methods::lookup(n))
         .collect::<Result<Vec<_>>>()?;
     let built: Vec<_> = entries.iter().map(|e| (e, (e.build)(config))).collect();
     let fits: usize = built

@@ -15,20 +15,14 @@ use crate::input_error;
 use crate::methods::check_splits;
 use crate::report::{self, Study};
 use anyhow::Result;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 pub fn run(args: &CompareArgs) -> Result<()> {
     let config = args.train.config()?;
     let thresholds = args.groups.thresholds()?;
-    if let Some(bad) = args
-        .methods
-        .iter()
-        .find(|m| crate::methods::find(m).is_none())
-    {
-        return Err(input_error!(
-            "unknown method '{bad}' (known: {})",
-            crate::methods::names().join(", ")
-        ));
+    // Refuse unknown method names before any work.
+    for name in &args.methods {
+        crate::methods::lookup(name)?;
     }
     let seeds: Vec<u64> = (0..args.seeds.max(1))
         .map(|i| args.seed + i as u64)
@@ -75,7 +69,7 @@ pub fn run(args: &CompareArgs) -> Result<()> {
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| default_out(&dataset.name));
+        .unwrap_or_else(|| report::default_folder(&dataset.name));
     report::check_writable(&out)?;
 
     let encoder = load_encoder(args.encoder.encoder.as_ref(), &args.encoder.run)?;
@@ -110,14 +104,6 @@ pub fn run(args: &CompareArgs) -> Result<()> {
     print!("{}", report::terminal_table(&study));
     println!("\nreport: {}", out.join("index.html").display());
     Ok(())
-}
-
-fn default_out(name: &str) -> PathBuf {
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    PathBuf::from("reports").join(format!("{name}-{stamp}"))
 }
 
 /// Reads a named dataset, or the user's files with labels, into train,

@@ -12,7 +12,6 @@ use crate::metrics::Metrics;
 use crate::model::SavedModel;
 use crate::report::{self, MethodRuns, Run, Study};
 use anyhow::Result;
-use std::path::PathBuf;
 
 /// The labelled data, with labels mapped onto the model's. A label the model
 /// does not know is an error naming the line: no silent drops.
@@ -85,13 +84,10 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "model".into());
-    let out = args.out.clone().unwrap_or_else(|| {
-        let stamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        PathBuf::from("reports").join(format!("evaluate-{model_name}-{stamp}"))
-    });
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| report::default_folder(&format!("evaluate-{model_name}")));
     report::check_writable(&out)?;
     let encoder = encoder_for(&model, &args.model, args.encoder.as_ref(), &args.run)?;
     let feats = embed_splits(

@@ -65,12 +65,7 @@ pub fn run(args: &TrainCmdArgs) -> Result<()> {
         Some(report) => recommended(report)?,
         None => args.method.clone(),
     };
-    let entry = methods::find(&method).ok_or_else(|| {
-        input_error!(
-            "unknown method '{method}' (known: {})",
-            methods::names().join(", ")
-        )
-    })?;
+    let entry = methods::lookup(&method)?;
     let (mut dataset, notes) = load_study_data(&args.data, args.seed)?;
     // Training never looks at a test split: do not spend time embedding it.
     dataset.splits.retain(|(name, _)| *name != SplitName::Test);

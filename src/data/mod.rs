@@ -89,10 +89,6 @@ impl Dataset {
     pub fn split(&self, name: SplitName) -> Option<&Split> {
         self.splits.iter().find(|(n, _)| *n == name).map(|(_, s)| s)
     }
-
-    pub fn total_len(&self) -> usize {
-        self.splits.iter().map(|(_, s)| s.len()).sum()
-    }
 }
 
 /// A row that was skipped under `--skip-bad-rows`.

@@ -172,16 +172,7 @@ pub fn fit_all(names: &[&str], ctx: &Context) -> Result<Vec<(&'static str, Fitte
     names
         .iter()
         .map(|name| {
-            let entry = find(name).ok_or_else(|| {
-                crate::input_error!(
-                    "unknown method '{name}' (known: {})",
-                    REGISTRY
-                        .iter()
-                        .map(|e| e.name)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            })?;
+            let entry = lookup(name)?;
             Ok((entry.name, (entry.build)(ctx.config).fit(ctx)?))
         })
         .collect()
@@ -190,6 +181,13 @@ pub fn fit_all(names: &[&str], ctx: &Context) -> Result<Vec<(&'static str, Fitte
 /// Every method's name, in registry order.
 pub fn names() -> Vec<&'static str> {
     REGISTRY.iter().map(|e| e.name).collect()
+}
+
+/// Looks a method up by name; an unknown name is an input error listing the known ones.
+pub fn lookup(name: &str) -> Result<&'static Entry> {
+    find(name).ok_or_else(|| {
+        crate::input_error!("unknown method '{name}' (known: {})", names().join(", "))
+    })
 }
 
 /// Looks a method up by name.

@@ -201,6 +201,15 @@ fn staging(out: &Path) -> Result<(PathBuf, tempfile::TempDir)> {
     Ok((parent, tmp))
 }
 
+/// `reports/<name>-<unix seconds>`: where a report goes when `--out` is not given.
+pub fn default_folder(name: &str) -> PathBuf {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    PathBuf::from("reports").join(format!("{name}-{stamp}"))
+}
+
 /// Fails now, with a clear error, if a report cannot be written to `out`.
 pub fn check_writable(out: &Path) -> Result<()> {
     staging(out).map(|_| ())
