@@ -2,7 +2,7 @@
 //! struct that `main.rs` hands to the matching function in [`crate::commands`].
 
 use crate::data::table::{Column, Format, TableSpec};
-use crate::embed::DeviceChoice;
+use crate::embed::{DeviceChoice, Engine};
 use crate::train::TrainConfig;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -104,6 +104,10 @@ pub struct RunArgs {
     /// CPU threads for libtorch [default: libtorch's choice, one per core]
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub threads: Option<u64>,
+
+    /// Forward pass: fast = emo's own; rust-bert = the reference (same vectors, slower)
+    #[arg(long, value_enum, default_value = "fast")]
+    pub engine: Engine,
 }
 
 /// The encoder, how to run it, and the embedding cache (on by default).

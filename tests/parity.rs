@@ -2,7 +2,7 @@
 //! text: same token ids, cosine ≥ 0.99999. The fixture was made once, offline, by
 //! scripts/make_parity_fixture.py (its docstring has the exact versions).
 
-use emo::embed::{embed_texts, EmbedOptions, Encoder};
+use emo::embed::{embed_texts, EmbedOptions, Encoder, Engine};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -27,8 +27,13 @@ fn fixture() -> Fixture {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
+fn encoder_with(engine: Engine) -> Encoder {
+    Encoder::load(&emo::paths::default_model(), tch::Device::Cpu, engine)
+        .expect("run `make setup` first")
+}
+
 fn encoder() -> Encoder {
-    Encoder::load(&emo::paths::default_model(), tch::Device::Cpu).expect("run `make setup` first")
+    encoder_with(Engine::Fast)
 }
 
 fn cosine(a: &[f32], b: &[f32]) -> f64 {
@@ -80,19 +85,46 @@ fn token_ids_match_sentence_transformers() {
     );
 }
 
-#[test]
-fn embeddings_match_sentence_transformers() {
+fn embed_fixture(engine: Engine, batch_size: usize) -> emo::embed::Matrix {
     let fx = fixture();
-    let enc = encoder();
     let texts: Vec<String> = fx.items.iter().map(|i| i.text.clone()).collect();
     let opts = EmbedOptions {
-        batch_size: 8,
+        batch_size,
         cache_dir: None,
         progress: false,
         ..EmbedOptions::default()
     };
-    let (m, stats) = embed_texts(&enc, &texts, &opts).unwrap();
+    let (m, stats) = embed_texts(&encoder_with(engine), &texts, &opts).unwrap();
     assert_eq!(stats.computed, stats.unique);
+    m
+}
+
+#[test]
+fn fast_engine_matches_sentence_transformers() {
+    check_against_fixture(Engine::Fast, 8);
+}
+
+#[test]
+fn rust_bert_engine_matches_sentence_transformers() {
+    check_against_fixture(Engine::RustBert, 8);
+}
+
+/// Batch-mates must not change a vector: one text per batch against the whole
+/// fixture in one batch (its texts run from 2 to 256 tokens, so most rows are
+/// mostly padding there).
+#[test]
+fn fast_engine_vectors_do_not_depend_on_batch_mates() {
+    let alone = embed_fixture(Engine::Fast, 1);
+    let together = embed_fixture(Engine::Fast, 64);
+    for i in 0..alone.rows {
+        let c = cosine(alone.row(i), together.row(i));
+        assert!(c > 0.999999, "row {i}: cosine {c}");
+    }
+}
+
+fn check_against_fixture(engine: Engine, batch_size: usize) {
+    let fx = fixture();
+    let m = embed_fixture(engine, batch_size);
     let mut worst = (1.0f64, String::new());
     let mut failures = Vec::new();
     for (i, item) in fx.items.iter().enumerate() {
@@ -107,7 +139,7 @@ fn embeddings_match_sentence_transformers() {
             ));
         }
     }
-    eprintln!("lowest cosine {:.8} on {:?}", worst.0, worst.1);
+    eprintln!("{engine:?}: lowest cosine {:.8} on {:?}", worst.0, worst.1);
     assert!(
         failures.is_empty(),
         "below 0.99999:\n{}",

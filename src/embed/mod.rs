@@ -2,10 +2,11 @@
 //! what makes it practical: the content-addressed [`cache`], de-duplication,
 //! length-sorted batching and a progress bar.
 
+pub mod bert;
 pub mod cache;
 pub mod encoder;
 
-pub use encoder::{Encoder, EncoderIdentity, Pooling};
+pub use encoder::{Encoder, EncoderIdentity, Engine, Pooling};
 
 use anyhow::Result;
 use cache::{text_key, Cache, Key};
