@@ -5,19 +5,15 @@
 
 use anyhow::{Context, Result};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Writes `path` atomically with whatever `fill` writes into the buffered file.
 pub fn write_with<F>(path: &Path, fill: F) -> Result<()>
 where
     F: FnOnce(&mut dyn Write) -> Result<()>,
 {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create folder {}", dir.display()))?;
+    let dir = parent_dir(path)?;
+    let dir = dir.as_path();
     let tmp = tempfile::Builder::new()
         .prefix(".emo-")
         .suffix(".tmp")
@@ -37,6 +33,18 @@ where
     tmp.persist(path)
         .with_context(|| format!("cannot move the finished file to {}", path.display()))?;
     Ok(())
+}
+
+/// The folder `path` will be written in (created if missing): where its
+/// temporary files must go, so that the final rename stays on one file system.
+pub fn parent_dir(path: &Path) -> Result<PathBuf> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create folder {}", dir.display()))?;
+    Ok(dir.to_path_buf())
 }
 
 /// Writes `bytes` to `path` atomically.

@@ -6,7 +6,7 @@ use super::{embed_options, load_encoder};
 use crate::cli::{ClassifyArgs, OutputFormat};
 use crate::data::table::{Row, RowReader, TableSpec};
 use crate::data::BadRows;
-use crate::embed::{embed_texts, Encoder, Matrix};
+use crate::embed::{Embedder, Encoder, Matrix};
 use crate::input_error;
 use crate::model::SavedModel;
 use anyhow::{Context as _, Result};
@@ -155,20 +155,20 @@ impl Out<'_> {
 /// Embeds and labels one chunk of rows.
 fn label_chunk(
     model: &SavedModel,
-    encoder: &Encoder,
-    opts: &crate::embed::EmbedOptions,
+    embedder: &mut Embedder,
+    device: tch::Device,
     rows: &[Row],
     top_k: usize,
 ) -> Result<Vec<Labelled>> {
     let texts: Vec<String> = rows.iter().map(|r| r.text.clone()).collect();
-    let (m, _) = embed_texts(encoder, &texts, opts)?;
+    let (m, _) = embedder.embed(&texts)?;
     let x = Matrix {
         rows: m.rows,
         cols: m.cols,
         data: m.data,
     }
     .to_tensor()
-    .to(encoder.device());
+    .to(device);
     let probs = model.head.logits(&x)?.softmax(1, Kind::Float);
     let k = top_k.min(model.manifest.labels.len()) as i64;
     let (p, idx) = probs.topk(k, 1, true, true);
@@ -266,6 +266,7 @@ pub fn run(args: &ClassifyArgs) -> Result<()> {
     // Nothing is written until the first chunk has been read without error, so a
     // bad input near the top leaves standard output empty.
     let mut started = false;
+    let mut embedder = Embedder::new(&encoder, &opts)?;
     let mut chunk = Vec::with_capacity(CHUNK);
     let mut total = 0usize;
     let mut rows = rows.peekable();
@@ -277,7 +278,13 @@ pub fn run(args: &ClassifyArgs) -> Result<()> {
                 None => break,
             }
         }
-        let labelled = label_chunk(&model, &encoder, &opts, &chunk, args.top_k as usize)?;
+        let labelled = label_chunk(
+            &model,
+            &mut embedder,
+            encoder.device(),
+            &chunk,
+            args.top_k as usize,
+        )?;
         if !started {
             out.begin()?;
             started = true;

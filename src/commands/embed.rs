@@ -3,11 +3,12 @@
 
 use super::{embed_options, load_encoder, load_input};
 use crate::cli::EmbedArgs;
-use crate::embed::{device_name, embed_texts, EmbedStats, EncoderIdentity};
+use crate::embed::cache::text_key;
+use crate::embed::{device_name, EmbedStats, Embedder, EncoderIdentity};
 use anyhow::Result;
-use safetensors::tensor::{Dtype, TensorView};
+use safetensors::tensor::Dtype;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
 
 /// The sidecar: enough to know, later, whether these vectors can be trusted for a use.
@@ -35,55 +36,77 @@ struct SplitInfo {
     labels: Option<String>,
 }
 
+/// Texts embedded per call: bounds memory to one chunk's vectors (50 MB at 384
+/// dimensions) whatever the input's size, while keeping chunks large enough for
+/// length-sorted batching to work.
+const CHUNK: usize = 32_768;
+
 pub fn run(args: &EmbedArgs) -> Result<()> {
     let dataset = load_input(&args.input)?;
     let encoder = load_encoder(args.encoder.encoder.as_ref(), &args.encoder.run)?;
     let named = args.input.dataset.is_some();
+    let dim = encoder.identity().dim;
+    let count: usize = dataset.splits.iter().map(|(_, s)| s.len()).sum();
+    let unique = {
+        let mut seen = std::collections::HashSet::with_capacity(count);
+        for (_, s) in &dataset.splits {
+            for t in &s.texts {
+                seen.insert(text_key(t));
+            }
+        }
+        seen.len()
+    };
 
-    // Embed all splits in one pass so the progress bar and the cache see everything.
-    let texts: Vec<String> = dataset
-        .splits
-        .iter()
-        .flat_map(|(_, s)| s.texts.iter().cloned())
-        .collect();
-    let (matrix, stats) = embed_texts(
+    let out = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from("reports")
+            .join("embeddings")
+            .join(format!("{}.safetensors", dataset.name))
+    });
+    let mut file = StreamingSafetensors::new(&out)?;
+
+    // All splits through one embedder: one progress bar, one cache.
+    let mut embedder = Embedder::new(
         &encoder,
-        &texts,
         &embed_options(&args.encoder.run, args.encoder.cache.folder()),
     )?;
-    let dim = matrix.cols;
-
-    let mut tensors: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+    embedder.expect(count);
+    let mut stats = EmbedStats {
+        texts: count,
+        unique,
+        ..EmbedStats::default()
+    };
     let mut infos = Vec::new();
-    let mut offset = 0;
     for (split, s) in &dataset.splits {
         let prefix = if named {
             format!("{split}.")
         } else {
             String::new()
         };
-        let rows = &matrix.data[offset * dim..(offset + s.len()) * dim];
-        offset += s.len();
         let emb_name = format!("{prefix}embeddings");
-        tensors.push((
-            emb_name.clone(),
-            Dtype::F32,
-            vec![s.len(), dim],
-            rows.iter().flat_map(|f| f.to_le_bytes()).collect(),
-        ));
+        file.begin(&emb_name, Dtype::F32, vec![s.len(), dim])?;
+        for chunk in s.texts.chunks(CHUNK) {
+            let (m, st) = embedder.embed(chunk)?;
+            stats.cache_hits += st.cache_hits;
+            stats.computed += st.computed;
+            stats.seconds += st.seconds;
+            file.write(
+                &m.data
+                    .iter()
+                    .flat_map(|f| f.to_le_bytes())
+                    .collect::<Vec<u8>>(),
+            )?;
+        }
         let labels = if s.labels.is_empty() {
             None
         } else {
             let name = format!("{prefix}labels");
-            tensors.push((
-                name.clone(),
-                Dtype::I64,
-                vec![s.len()],
-                s.labels
+            file.begin(&name, Dtype::I64, vec![s.len()])?;
+            file.write(
+                &s.labels
                     .iter()
                     .flat_map(|&y| (y as i64).to_le_bytes())
-                    .collect(),
-            ));
+                    .collect::<Vec<u8>>(),
+            )?;
             Some(name)
         };
         infos.push(SplitInfo {
@@ -97,12 +120,8 @@ pub fn run(args: &EmbedArgs) -> Result<()> {
             labels,
         });
     }
+    drop(embedder);
 
-    let out = args.out.clone().unwrap_or_else(|| {
-        PathBuf::from("reports")
-            .join("embeddings")
-            .join(format!("{}.safetensors", dataset.name))
-    });
     let sidecar = Sidecar {
         format: "emo-embeddings/1",
         emo_version: env!("CARGO_PKG_VERSION"),
@@ -117,11 +136,11 @@ pub fn run(args: &EmbedArgs) -> Result<()> {
         model_dir: encoder.dir().display().to_string(),
         device: device_name(encoder.device()),
         dim,
-        count: texts.len(),
+        count,
         stats: stats.clone(),
     };
     let sidecar_json = serde_json::to_string_pretty(&sidecar)?;
-    write_safetensors(&out, &tensors, &sidecar_json)?;
+    file.finish(&sidecar_json)?;
     let sidecar_path = out.with_extension("json");
     crate::atomic::write(&sidecar_path, format!("{sidecar_json}\n").as_bytes())?;
 
@@ -131,9 +150,8 @@ pub fn run(args: &EmbedArgs) -> Result<()> {
         .map(|s| format!("{} {}", s.name, s.count))
         .collect();
     println!(
-        "wrote {} ({} texts x {dim}: {}) and {}",
+        "wrote {} ({count} texts x {dim}: {}) and {}",
         out.display(),
-        texts.len(),
         splits.join(", "),
         sidecar_path.display()
     );
@@ -149,18 +167,91 @@ pub fn run(args: &EmbedArgs) -> Result<()> {
     Ok(())
 }
 
-fn write_safetensors(
-    path: &Path,
-    tensors: &[(String, Dtype, Vec<usize>, Vec<u8>)],
-    sidecar: &str,
-) -> Result<()> {
-    let views = tensors
-        .iter()
-        .map(|(name, dtype, shape, data)| {
-            Ok((name.as_str(), TensorView::new(*dtype, shape.clone(), data)?))
+/// Writes a safetensors file whose tensors arrive piece by piece, so that no
+/// tensor is ever whole in memory. The data goes to a temporary file first; on
+/// [`finish`](Self::finish) the header (which needs every size) is written to a
+/// second temporary file, the data copied after it, and that file renamed over
+/// the destination: an interrupted run leaves no half-written output.
+struct StreamingSafetensors {
+    path: PathBuf,
+    data: std::io::BufWriter<tempfile::NamedTempFile>,
+    /// Name, dtype, shape, byte range in `data`.
+    tensors: Vec<(String, Dtype, Vec<usize>, (usize, usize))>,
+    written: usize,
+}
+
+impl StreamingSafetensors {
+    fn new(path: &Path) -> Result<StreamingSafetensors> {
+        let data = tempfile::Builder::new()
+            .prefix(".emo-")
+            .tempfile_in(crate::atomic::parent_dir(path)?)
+            .map_err(|e| crate::input_error!("{}: cannot write here: {e}", path.display()))?;
+        Ok(StreamingSafetensors {
+            path: path.to_path_buf(),
+            data: std::io::BufWriter::with_capacity(1 << 20, data),
+            tensors: Vec::new(),
+            written: 0,
         })
-        .collect::<Result<Vec<_>>>()?;
-    let meta: HashMap<String, String> = [("emo".to_string(), sidecar.to_string())].into();
-    let bytes = safetensors::serialize(views, &Some(meta))?;
-    crate::atomic::write(path, &bytes)
+    }
+
+    /// Starts the next tensor; its bytes follow through [`write`](Self::write).
+    fn begin(&mut self, name: &str, dtype: Dtype, shape: Vec<usize>) -> Result<()> {
+        self.check_last()?;
+        self.tensors
+            .push((name.to_string(), dtype, shape, (self.written, self.written)));
+        Ok(())
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        self.data.write_all(bytes)?;
+        self.written += bytes.len();
+        self.tensors.last_mut().expect("begin first").3 .1 = self.written;
+        Ok(())
+    }
+
+    /// The last tensor got exactly as many bytes as its shape says.
+    fn check_last(&self) -> Result<()> {
+        if let Some((name, dtype, shape, (a, b))) = self.tensors.last() {
+            let want = shape.iter().product::<usize>() * dtype.size();
+            anyhow::ensure!(b - a == want, "tensor {name}: {} bytes for {want}", b - a);
+        }
+        Ok(())
+    }
+
+    fn finish(self, sidecar: &str) -> Result<()> {
+        self.check_last()?;
+        let mut header = serde_json::Map::new();
+        header.insert("__metadata__".into(), serde_json::json!({ "emo": sidecar }));
+        for (name, dtype, shape, (a, b)) in &self.tensors {
+            header.insert(
+                name.clone(),
+                serde_json::json!({ "dtype": dtype_name(*dtype), "shape": shape, "data_offsets": [a, b] }),
+            );
+        }
+        let mut header = serde_json::to_vec(&header)?;
+        // The format pads the header with spaces so that the data starts 8-aligned.
+        while header.len() % 8 != 0 {
+            header.push(b' ');
+        }
+        let mut data = self
+            .data
+            .into_inner()
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {}", self.path.display(), e.error()))?;
+        data.as_file_mut().flush()?;
+        data.as_file_mut().seek(std::io::SeekFrom::Start(0))?;
+        crate::atomic::write_with(&self.path, |w| {
+            w.write_all(&(header.len() as u64).to_le_bytes())?;
+            w.write_all(&header)?;
+            std::io::copy(data.as_file_mut(), w)?;
+            Ok(())
+        })
+    }
+}
+
+fn dtype_name(dtype: Dtype) -> &'static str {
+    match dtype {
+        Dtype::F32 => "F32",
+        Dtype::I64 => "I64",
+        other => unreachable!("emo writes no {other:?} tensors"),
+    }
 }

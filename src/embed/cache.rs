@@ -8,13 +8,21 @@
 //! written atomically as work proceeds, so an interrupted run keeps what it
 //! finished. A shard that fails to parse or to match its checksum is reported,
 //! removed and recomputed: never trusted, never a crash.
+//!
+//! Only the keys live in memory (about 60 bytes a vector); a vector is read from
+//! its shard when asked for. A cache of a million texts therefore costs tens of
+//! megabytes of memory, not the 1.5 GB its vectors take on disk. Checksums are
+//! still verified for every shard when the cache is opened, by streaming
+//! through the file.
 
 use super::encoder::EncoderIdentity;
 use anyhow::{Context, Result};
 use safetensors::tensor::{Dtype, TensorView};
-use safetensors::SafeTensors;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 const FORMAT: &str = "emo-embedding-cache/1";
@@ -26,8 +34,10 @@ pub fn text_key(text: &str) -> Key {
     Sha256::digest(text.as_bytes()).into()
 }
 
+/// An open shard file and where its vectors start in it.
 struct Shard {
-    embeddings: Vec<f32>,
+    file: File,
+    embeddings_at: u64,
 }
 
 /// The cache for one encoder identity.
@@ -35,13 +45,14 @@ pub struct Cache {
     dir: PathBuf,
     dim: usize,
     shards: Vec<Shard>,
-    index: HashMap<Key, (usize, usize)>,
+    /// Key → (shard, row).
+    index: HashMap<Key, (u32, u32)>,
     /// Problems found while opening (bad shards), for the caller to show.
     pub warnings: Vec<String>,
 }
 
 impl Cache {
-    /// Opens (and creates) `root/<identity key>/`, loading every valid shard.
+    /// Opens (and creates) `root/<identity key>/`, indexing every valid shard.
     pub fn open(root: &Path, identity: &EncoderIdentity) -> Result<Cache> {
         let dir = root.join(identity.cache_key());
         std::fs::create_dir_all(&dir)
@@ -59,15 +70,11 @@ impl Cache {
             .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
             .collect();
         paths.sort();
+        // One open file per shard: a million cached texts are 245 shards.
+        raise_open_file_limit();
         for path in paths {
-            match read_shard(&path, identity) {
-                Ok((keys, embeddings)) => {
-                    let s = cache.shards.len();
-                    for (row, key) in keys.into_iter().enumerate() {
-                        cache.index.entry(key).or_insert((s, row));
-                    }
-                    cache.shards.push(Shard { embeddings });
-                }
+            match open_shard(&path, identity.dim) {
+                Ok((keys, shard)) => cache.add(&keys, shard),
                 Err(e) => {
                     cache.warnings.push(format!(
                         "warning: ignoring corrupt cache file {} ({e:#}); it is removed and its vectors will be recomputed",
@@ -78,6 +85,14 @@ impl Cache {
             }
         }
         Ok(cache)
+    }
+
+    fn add(&mut self, keys: &[Key], shard: Shard) {
+        let s = self.shards.len() as u32;
+        for (row, key) in keys.iter().enumerate() {
+            self.index.entry(*key).or_insert((s, row as u32));
+        }
+        self.shards.push(shard);
     }
 
     pub fn len(&self) -> usize {
@@ -92,21 +107,39 @@ impl Cache {
         &self.dir
     }
 
-    pub fn get(&self, key: &Key) -> Option<&[f32]> {
-        self.index
-            .get(key)
-            .map(|&(s, row)| &self.shards[s].embeddings[row * self.dim..(row + 1) * self.dim])
+    pub fn contains(&self, key: &Key) -> bool {
+        self.index.contains_key(key)
+    }
+
+    /// Reads the vector of `key` into `out` (`dim` floats); false if not cached.
+    pub fn read(&self, key: &Key, out: &mut [f32]) -> Result<bool> {
+        let Some(&(s, row)) = self.index.get(key) else {
+            return Ok(false);
+        };
+        let shard = &self.shards[s as usize];
+        let mut bytes = vec![0u8; self.dim * 4];
+        let at = shard.embeddings_at + row as u64 * bytes.len() as u64;
+        shard.file.read_exact_at(&mut bytes, at).with_context(|| {
+            format!("cannot read the embedding cache in {}", self.dir.display())
+        })?;
+        for (o, c) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+            *o = f32::from_le_bytes(c.try_into().expect("4 bytes"));
+        }
+        Ok(true)
     }
 
     /// Stores vectors (row-major, `keys.len()` rows) as one new shard.
-    pub fn insert(&mut self, keys: &[Key], embeddings: Vec<f32>) -> Result<()> {
+    pub fn insert(&mut self, keys: &[Key], embeddings: &[f32]) -> Result<()> {
         assert_eq!(keys.len() * self.dim, embeddings.len(), "one row per key");
         if keys.is_empty() {
             return Ok(());
         }
         let key_bytes: Vec<u8> = keys.iter().flatten().copied().collect();
         let emb_bytes: Vec<u8> = embeddings.iter().flat_map(|f| f.to_le_bytes()).collect();
-        let checksum = checksum(&key_bytes, &emb_bytes);
+        let mut h = Sha256::new();
+        h.update(&key_bytes);
+        h.update(&emb_bytes);
+        let checksum = hex::encode(h.finalize());
         let name = format!("{}.safetensors", &checksum[..24]);
         let meta: HashMap<String, String> = [
             ("format".to_string(), FORMAT.to_string()),
@@ -122,60 +155,114 @@ impl Cache {
             ),
         ];
         let bytes = safetensors::serialize(tensors, &Some(meta))?;
-        crate::atomic::write(&self.dir.join(name), &bytes)?;
-        let s = self.shards.len();
-        for (row, key) in keys.iter().enumerate() {
-            self.index.entry(*key).or_insert((s, row));
-        }
-        self.shards.push(Shard { embeddings });
+        let path = self.dir.join(name);
+        crate::atomic::write(&path, &bytes)?;
+        let (keys, shard) = open_shard(&path, self.dim).with_context(|| {
+            format!(
+                "cannot re-open the cache file just written: {}",
+                path.display()
+            )
+        })?;
+        self.add(&keys, shard);
         Ok(())
     }
 }
 
-fn checksum(keys: &[u8], embeddings: &[u8]) -> String {
-    let mut h = Sha256::new();
-    h.update(keys);
-    h.update(embeddings);
-    hex::encode(h.finalize())
+/// Where a tensor's bytes lie, from a safetensors header.
+fn tensor_range(
+    header: &serde_json::Value,
+    name: &str,
+    dtype: &str,
+) -> Result<(u64, u64, Vec<u64>)> {
+    let t = &header[name];
+    anyhow::ensure!(t["dtype"] == dtype, "tensor {name} is not {dtype}");
+    let offsets: Vec<u64> = serde_json::from_value(t["data_offsets"].clone())
+        .with_context(|| format!("tensor {name} has no data offsets"))?;
+    let shape: Vec<u64> = serde_json::from_value(t["shape"].clone())
+        .with_context(|| format!("tensor {name} has no shape"))?;
+    anyhow::ensure!(
+        offsets.len() == 2 && offsets[0] <= offsets[1],
+        "bad offsets for {name}"
+    );
+    Ok((offsets[0], offsets[1], shape))
 }
 
-fn read_shard(path: &Path, identity: &EncoderIdentity) -> Result<(Vec<Key>, Vec<f32>)> {
-    let bytes = std::fs::read(path)?;
-    let (_, meta) = SafeTensors::read_metadata(&bytes)?;
-    let info = meta.metadata().clone().unwrap_or_default();
+/// Opens a shard: checks its header, shapes, size and checksum (streaming
+/// through the vectors without keeping them) and returns its keys.
+fn open_shard(path: &Path, dim: usize) -> Result<(Vec<Key>, Shard)> {
+    let file = File::open(path)?;
+    let file_len = file.metadata()?.len();
+    let mut r = BufReader::with_capacity(1 << 20, file);
+    let mut n = [0u8; 8];
+    r.read_exact(&mut n)?;
+    let header_len = u64::from_le_bytes(n);
     anyhow::ensure!(
-        info.get("format").map(String::as_str) == Some(FORMAT),
+        header_len < 1 << 20 && 8 + header_len <= file_len,
+        "bad header length"
+    );
+    let mut header = vec![0u8; header_len as usize];
+    r.read_exact(&mut header)?;
+    let header: serde_json::Value = serde_json::from_slice(&header).context("bad header")?;
+    anyhow::ensure!(
+        header["__metadata__"]["format"] == FORMAT,
         "not an {FORMAT} file"
     );
-    let st = SafeTensors::deserialize(&bytes)?;
-    let keys = st.tensor("keys")?;
-    let emb = st.tensor("embeddings")?;
+    let want = header["__metadata__"]["checksum"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let (k0, k1, kshape) = tensor_range(&header, "keys", "U8")?;
+    let (e0, e1, eshape) = tensor_range(&header, "embeddings", "F32")?;
+    let rows = kshape.first().copied().unwrap_or(0);
     anyhow::ensure!(
-        keys.dtype() == Dtype::U8 && emb.dtype() == Dtype::F32,
-        "wrong dtypes"
+        kshape == [rows, 32] && eshape == [rows, dim as u64],
+        "shapes {kshape:?} and {eshape:?} do not fit dimension {dim}"
     );
-    let n = keys.shape()[0];
     anyhow::ensure!(
-        keys.shape() == [n, 32] && emb.shape() == [n, identity.dim],
-        "shapes {:?} and {:?} do not fit dimension {}",
-        keys.shape(),
-        emb.shape(),
-        identity.dim
+        k1 - k0 == rows * 32 && e1 - e0 == rows * dim as u64 * 4,
+        "tensor sizes do not match their shapes"
     );
-    let want = info.get("checksum").map(String::as_str).unwrap_or("");
+    let data_at = 8 + header_len;
     anyhow::ensure!(
-        checksum(keys.data(), emb.data()) == want,
-        "checksum mismatch"
+        data_at + k1.max(e1) == file_len,
+        "file is {file_len} bytes, header says {}",
+        data_at + k1.max(e1)
     );
-    let keys = keys
-        .data()
+    let mut keys_bytes = vec![0u8; (k1 - k0) as usize];
+    r.seek(SeekFrom::Start(data_at + k0))?;
+    r.read_exact(&mut keys_bytes)?;
+    let mut h = Sha256::new();
+    h.update(&keys_bytes);
+    r.seek(SeekFrom::Start(data_at + e0))?;
+    let copied = std::io::copy(&mut (&mut r).take(e1 - e0), &mut h)?;
+    anyhow::ensure!(copied == e1 - e0, "file ends early");
+    anyhow::ensure!(hex::encode(h.finalize()) == want, "checksum mismatch");
+    let keys = keys_bytes
         .chunks_exact(32)
         .map(|c| c.try_into().expect("32 bytes"))
         .collect();
-    let embeddings = emb
-        .data()
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
-        .collect();
-    Ok((keys, embeddings))
+    let file = r.into_inner();
+    Ok((
+        keys,
+        Shard {
+            file,
+            embeddings_at: data_at + e0,
+        },
+    ))
+}
+
+/// Lifts the soft limit on open files to the hard one, as the Go runtime does at
+/// start-up; the default soft limit (often 1,024) is low for a large cache.
+fn raise_open_file_limit() {
+    // SAFETY: getrlimit/setrlimit with a valid, fully initialised struct.
+    unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
 }
