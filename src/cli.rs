@@ -367,11 +367,12 @@ pub struct CompareArgs {
     #[command(flatten)]
     pub train: TrainArgs,
 
-    /// Methods to compare, comma-separated (see the README's method notes)
+    /// Methods to compare, comma-separated, or `all` (the default leaves out the
+    /// slow `linfa` reference; see the README's method notes)
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "ib,cb,sqrt,pb,crt,tau,lws,ncm,reweight,reweight-en,logit-adjust,balanced-softmax,linfa"
+        default_value = crate::methods::DEFAULT_COMPARISON
     )]
     pub methods: Vec<String>,
 

@@ -21,9 +21,7 @@ pub fn run(args: &CompareArgs) -> Result<()> {
     let config = args.train.config()?;
     let thresholds = args.groups.thresholds()?;
     // Refuse unknown method names before any work.
-    for name in &args.methods {
-        crate::methods::lookup(name)?;
-    }
+    let method_names = crate::methods::expand(&args.methods)?;
     let seeds: Vec<u64> = (0..args.seeds.max(1))
         .map(|i| args.seed + i as u64)
         .collect();
@@ -82,7 +80,7 @@ pub fn run(args: &CompareArgs) -> Result<()> {
     let [train, valid, test] =
         <[Features; 3]>::try_from(feats).map_err(|_| anyhow::anyhow!("three splits expected"))?;
 
-    let methods = compare::run(&args.methods, &train, &valid, &test, &config, &seeds)?;
+    let methods = compare::run(&method_names, &train, &valid, &test, &config, &seeds)?;
     let test_split = dataset.split(SplitName::Test).expect("checked above");
     let study = Study {
         dataset: dataset.name.clone(),

@@ -20,17 +20,17 @@ impl Method for LinfaLr {
     fn fit(&self, ctx: &Context) -> Result<Fitted> {
         let train = ctx.train;
         let (n, d, c) = (train.len(), train.dim(), train.n_classes);
-        let x: Vec<f64> = Vec::try_from(
+        let x: Vec<f32> = Vec::try_from(
             train
                 .x
-                .to_kind(Kind::Double)
+                .to_kind(Kind::Float)
                 .to_device(Device::Cpu)
                 .flatten(0, -1),
         )?;
         let x = Array2::from_shape_vec((n, d), x)?;
         let y = Array1::from_vec(train.labels.clone());
         let model = linfa_logistic::MultiLogisticRegression::default()
-            .alpha(ctx.config.linfa_alpha)
+            .alpha(ctx.config.linfa_alpha as f32)
             .max_iterations(ctx.config.linfa_max_iterations)
             .fit(&linfa::Dataset::new(x, y))
             .map_err(|e| anyhow::anyhow!("linfa logistic regression failed: {e}"))?;
@@ -39,9 +39,9 @@ impl Method for LinfaLr {
         let mut bias = vec![f32::MIN; c];
         for (col, &class) in model.classes().iter().enumerate() {
             for j in 0..d {
-                weight[class * d + j] = model.params()[[j, col]] as f32;
+                weight[class * d + j] = model.params()[[j, col]];
             }
-            bias[class] = model.intercept()[col] as f32;
+            bias[class] = model.intercept()[col];
         }
         let device = train.device();
         Ok(Fitted::plain(Head::Linear {
