@@ -57,6 +57,17 @@ impl Features {
         self.labels.len()
     }
 
+    /// The same tensors (not copied) for use on another thread: a `Tensor` may
+    /// move between threads but not be shared by reference.
+    pub fn shallow_clone(&self) -> Features {
+        Features {
+            x: self.x.shallow_clone(),
+            y: self.y.shallow_clone(),
+            labels: self.labels.clone(),
+            n_classes: self.n_classes,
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty()
     }

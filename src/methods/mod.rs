@@ -22,7 +22,7 @@ use crate::metrics::Metrics;
 use crate::sampling::SamplerKind;
 use crate::train::{train_linear, LinearSpec, TrainConfig};
 use anyhow::Result;
-use std::cell::OnceCell;
+use std::sync::{Arc, Mutex};
 
 /// A way of getting a head from training features.
 pub trait Method {
@@ -223,8 +223,12 @@ pub struct Context<'a> {
     pub valid: &'a Features,
     pub config: &'a TrainConfig,
     pub seed: u64,
-    stage1: OnceCell<(tch::Tensor, tch::Tensor)>,
+    stage1: SharedStage1,
 }
+
+/// The stage-1 head of one seed, trained by whichever method (on whichever
+/// thread) first needs it, then shared by all.
+pub type SharedStage1 = Arc<Mutex<Option<(tch::Tensor, tch::Tensor)>>>;
 
 impl<'a> Context<'a> {
     pub fn new(
@@ -233,19 +237,31 @@ impl<'a> Context<'a> {
         config: &'a TrainConfig,
         seed: u64,
     ) -> Context<'a> {
+        Self::sharing(train, valid, config, seed, SharedStage1::default())
+    }
+
+    /// A context whose stage-1 head is shared with other contexts of the same seed.
+    pub fn sharing(
+        train: &'a Features,
+        valid: &'a Features,
+        config: &'a TrainConfig,
+        seed: u64,
+        stage1: SharedStage1,
+    ) -> Context<'a> {
         Context {
             train,
             valid,
             config,
             seed,
-            stage1: OnceCell::new(),
+            stage1,
         }
     }
 
     /// The stage-1 joint head (W, b), instance-balanced; trained on first use.
     /// The `ib` method returns this same head.
     pub fn stage1(&self) -> Result<(tch::Tensor, tch::Tensor)> {
-        if self.stage1.get().is_none() {
+        let mut stage1 = self.stage1.lock().expect("no panic while training");
+        if stage1.is_none() {
             let wb = train_linear(
                 self.train,
                 &LinearSpec {
@@ -258,9 +274,9 @@ impl<'a> Context<'a> {
                 self.config,
                 self.seed,
             )?;
-            let _ = self.stage1.set(wb);
+            *stage1 = Some(wb);
         }
-        let (w, b) = self.stage1.get().expect("set above");
+        let (w, b) = stage1.as_ref().expect("set above");
         Ok((w.shallow_clone(), b.shallow_clone()))
     }
 
