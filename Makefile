@@ -6,7 +6,7 @@
 CARGO ?= cargo
 EMO := ./target/release/emo
 
-.PHONY: setup build demo reference test lint clean-cache
+.PHONY: setup build demo reference test lint clean-cache bench
 
 setup:
 	@bash scripts/setup.sh
@@ -37,6 +37,13 @@ reference: build
 	for d in goemotions carer; do rm -rf reports/reference/$$d; mkdir -p reports/reference; \
 	  cp -r reports/$$d reports/reference/$$d; rm -f reports/reference/$$d/predictions.csv; done
 	python3 scripts/readme_results.py
+
+# Speed and memory against Python (sentence-transformers, scikit-learn), written to
+# reports/bench.md and reports/bench.json; makes its own venv in .deps/bench-venv.
+# Takes about an hour on 2 cores (the 1M-text scale run); BENCH_ARGS="--quick" is a
+# smoke test of a few minutes.
+bench: build
+	bash scripts/bench.sh $(BENCH_ARGS)
 
 lint: setup
 	$(CARGO) fmt --check
