@@ -175,9 +175,17 @@ pub fn run(args: &EmbedArgs) -> Result<()> {
 struct StreamingSafetensors {
     path: PathBuf,
     data: std::io::BufWriter<tempfile::NamedTempFile>,
-    /// Name, dtype, shape, byte range in `data`.
-    tensors: Vec<(String, Dtype, Vec<usize>, (usize, usize))>,
+    tensors: Vec<Entry>,
     written: usize,
+}
+
+/// One tensor of a [`StreamingSafetensors`] file.
+struct Entry {
+    name: String,
+    dtype: Dtype,
+    shape: Vec<usize>,
+    /// Byte range in the data written so far.
+    range: (usize, usize),
 }
 
 impl StreamingSafetensors {
@@ -197,23 +205,28 @@ impl StreamingSafetensors {
     /// Starts the next tensor; its bytes follow through [`write`](Self::write).
     fn begin(&mut self, name: &str, dtype: Dtype, shape: Vec<usize>) -> Result<()> {
         self.check_last()?;
-        self.tensors
-            .push((name.to_string(), dtype, shape, (self.written, self.written)));
+        self.tensors.push(Entry {
+            name: name.to_string(),
+            dtype,
+            shape,
+            range: (self.written, self.written),
+        });
         Ok(())
     }
 
     fn write(&mut self, bytes: &[u8]) -> Result<()> {
         self.data.write_all(bytes)?;
         self.written += bytes.len();
-        self.tensors.last_mut().expect("begin first").3 .1 = self.written;
+        self.tensors.last_mut().expect("begin first").range.1 = self.written;
         Ok(())
     }
 
     /// The last tensor got exactly as many bytes as its shape says.
     fn check_last(&self) -> Result<()> {
-        if let Some((name, dtype, shape, (a, b))) = self.tensors.last() {
-            let want = shape.iter().product::<usize>() * dtype.size();
-            anyhow::ensure!(b - a == want, "tensor {name}: {} bytes for {want}", b - a);
+        if let Some(t) = self.tensors.last() {
+            let want = t.shape.iter().product::<usize>() * t.dtype.size();
+            let got = t.range.1 - t.range.0;
+            anyhow::ensure!(got == want, "tensor {}: {got} bytes for {want}", t.name);
         }
         Ok(())
     }
@@ -222,10 +235,14 @@ impl StreamingSafetensors {
         self.check_last()?;
         let mut header = serde_json::Map::new();
         header.insert("__metadata__".into(), serde_json::json!({ "emo": sidecar }));
-        for (name, dtype, shape, (a, b)) in &self.tensors {
+        for t in &self.tensors {
             header.insert(
-                name.clone(),
-                serde_json::json!({ "dtype": dtype_name(*dtype), "shape": shape, "data_offsets": [a, b] }),
+                t.name.clone(),
+                serde_json::json!({
+                    "dtype": dtype_name(t.dtype),
+                    "shape": t.shape,
+                    "data_offsets": [t.range.0, t.range.1],
+                }),
             );
         }
         let mut header = serde_json::to_vec(&header)?;
