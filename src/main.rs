@@ -4,6 +4,7 @@ use clap::Parser;
 use emo::cli::{Cli, Command};
 
 fn main() {
+    emo::embed::encoder::configure_process();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Embed(args) => emo::commands::embed::run(&args),
