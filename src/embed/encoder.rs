@@ -389,7 +389,7 @@ impl Encoder {
 /// Process-wide settings for the encoder's allocations; the `emo` binary calls
 /// this first thing, before any thread or tensor exists.
 ///
-/// 1. glibc keeps freed memory for reuse instead of returning it to the kernel.
+/// glibc keeps freed memory for reuse instead of returning it to the kernel.
 /// A forward pass allocates activations of tens of megabytes (64 long texts ×
 /// 1,536 floats per token) and frees them a moment later. By default glibc serves
 /// such blocks with fresh `mmap`s, so every batch pays a page fault per 4 KiB
@@ -398,7 +398,7 @@ impl Encoder {
 /// 1 GiB of freed heap for the next batch. Peak memory does not grow: the same
 /// blocks are reused, not added to.
 ///
-/// 2. oneDNN (inside libtorch) caches up to 1,024 compiled primitives, one per
+/// oneDNN (inside libtorch) caches up to 1,024 compiled primitives, one per
 /// tensor shape it meets. Packed batches have a different token count nearly
 /// every time, so on a long input the cache fills with primitives never used
 /// again: measured, `emo classify` on 100,000 texts peaked at 669 MB with the
