@@ -392,6 +392,15 @@ pub struct CompareArgs {
     #[command(flatten)]
     pub groups: GroupArgs,
 
+    /// Choose the recommended method by this validation metric (few-recall: mean
+    /// recall of the rarest third of the classes). Test data never chooses.
+    #[arg(long, value_enum, default_value = "macro-f1")]
+    pub select: crate::metrics::Stat,
+
+    /// Bootstrap resamples of the test rows for the 95% confidence intervals (0: none)
+    #[arg(long, default_value_t = 1000)]
+    pub bootstrap: usize,
+
     /// Report folder [default: reports/<dataset>-<timestamp>]
     #[arg(long, short = 'o')]
     pub out: Option<PathBuf>,
@@ -546,6 +555,14 @@ pub struct EvaluateArgs {
 
     #[command(flatten)]
     pub groups: GroupArgs,
+
+    /// Bootstrap resamples of the rows for the 95% confidence intervals (0: none)
+    #[arg(long, default_value_t = 1000)]
+    pub bootstrap: usize,
+
+    /// Seed of the bootstrap
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
 
     /// Report folder [default: reports/evaluate-<model name>-<timestamp>]
     #[arg(long, short = 'o')]

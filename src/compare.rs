@@ -85,6 +85,7 @@ pub fn run(
         .iter()
         .map(|e| MethodRuns {
             name: e.name,
+            title: e.title,
             summary: e.summary,
             runs: Vec::new(),
         })
@@ -108,6 +109,7 @@ fn fit_one(method: &dyn Method, ctx: &Context, test: &Features) -> Result<Run> {
         validation: Metrics::compute(&ctx.valid.labels, &vpred, ctx.valid.n_classes),
         test: Metrics::compute(&test.labels, &tpred, test.n_classes),
         test_predictions: tpred,
+        validation_predictions: vpred,
         chosen: fitted.chosen,
         weight_norms: fitted.head.weight_norms(),
         seconds,

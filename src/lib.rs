@@ -21,3 +21,4 @@ pub mod paths;
 pub mod report;
 pub mod sampling;
 pub mod train;
+pub mod uncertainty;

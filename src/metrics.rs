@@ -58,6 +58,13 @@ impl Metrics {
         for (&t, &p) in y_true.iter().zip(y_pred) {
             confusion[t][p] += 1;
         }
+        Metrics::from_confusion(confusion)
+    }
+
+    /// Metrics of a confusion matrix (`confusion[true][predicted]`): the bootstrap
+    /// builds one per resample from row weights instead of repeated rows.
+    pub fn from_confusion(confusion: Vec<Vec<usize>>) -> Metrics {
+        let n_classes = confusion.len();
         let per_class: Vec<ClassMetrics> = (0..n_classes)
             .map(|c| {
                 let tp = confusion[c][c];
@@ -72,7 +79,7 @@ impl Metrics {
                 }
             })
             .collect();
-        let total = y_true.len();
+        let total: usize = per_class.iter().map(|m| m.support).sum();
         let correct: usize = (0..n_classes).map(|c| confusion[c][c]).sum();
         let weighted = |f: fn(&ClassMetrics) -> f64| -> f64 {
             if total == 0 {
@@ -232,4 +239,80 @@ mod group_tests {
         assert!((g[1].recall - 0.5).abs() < 1e-12);
         assert_eq!((g[2].group, g[2].recall), (Group::Few, 0.0));
     }
+}
+
+/// The headline numbers that get confidence intervals, differences, verdicts,
+/// and that `--select` may choose a method by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stat {
+    #[value(name = "macro-f1")]
+    MacroF1,
+    #[value(name = "balanced-accuracy")]
+    BalancedAccuracy,
+    #[value(name = "accuracy")]
+    Accuracy,
+    /// Mean recall of the rarest third of the classes (by training count). The
+    /// paper's few-shot group (<20 examples) is empty on many datasets; a third
+    /// of the classes always exists, so this is what "the rare classes" means in
+    /// verdicts and in `--select few-recall`.
+    #[value(name = "few-recall")]
+    FewRecall,
+}
+
+impl Stat {
+    pub const ALL: [Stat; 4] = [
+        Stat::Accuracy,
+        Stat::MacroF1,
+        Stat::BalancedAccuracy,
+        Stat::FewRecall,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Stat::MacroF1 => "macro-F1",
+            Stat::BalancedAccuracy => "balanced accuracy",
+            Stat::Accuracy => "accuracy",
+            Stat::FewRecall => "rare-third recall",
+        }
+    }
+
+    /// The statistic of `m`; `rare` lists the rarest third of the classes. With
+    /// `present_only`, macro-F1 averages over the classes that occur in the
+    /// labels only (how validation scores, so that a class missing from the
+    /// validation split decides nothing); otherwise over every class, as the
+    /// report's tables. NaN when no rare class occurs.
+    pub fn value(self, m: &Metrics, rare: &[usize], present_only: bool) -> f64 {
+        match self {
+            Stat::MacroF1 if present_only => m.macro_f1_present(),
+            Stat::MacroF1 => m.macro_f1,
+            Stat::BalancedAccuracy => m.balanced_accuracy,
+            Stat::Accuracy => m.accuracy,
+            Stat::FewRecall => {
+                let present: Vec<f64> = rare
+                    .iter()
+                    .map(|&c| &m.per_class[c])
+                    .filter(|c| c.support > 0)
+                    .map(|c| c.recall)
+                    .collect();
+                if present.is_empty() {
+                    f64::NAN
+                } else {
+                    present.iter().sum::<f64>() / present.len() as f64
+                }
+            }
+        }
+    }
+}
+
+/// The most and the least frequent third of the classes by training count
+/// (ties by class index), at least one class each: `(frequent, rare)`.
+pub fn thirds(train_counts: &[usize]) -> (Vec<usize>, Vec<usize>) {
+    let c = train_counts.len();
+    let mut order: Vec<usize> = (0..c).collect();
+    order.sort_by(|&a, &b| train_counts[b].cmp(&train_counts[a]).then(a.cmp(&b)));
+    let k = (c / 3).max(1).min(c);
+    let frequent = order[..k].to_vec();
+    let rare = order[c - k..].to_vec();
+    (frequent, rare)
 }

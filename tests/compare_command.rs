@@ -132,6 +132,7 @@ fn compares_methods_on_a_users_file() {
     assert!(rows.iter().all(|r| classes.contains(&&r[1])));
     let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
     assert!(summary.contains("| `lws` |"), "{summary}");
+    verdict_and_intervals(&report, &stdout, &summary, &out);
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
     assert!(html.contains("<img src=\"confusion-ncm.png\""));
     let leftovers: Vec<String> = common::listing(dir.path())
@@ -142,6 +143,89 @@ fn compares_methods_on_a_users_file() {
         leftovers.is_empty(),
         "temporary folders left: {leftovers:?}"
     );
+}
+
+/// Issue 7's report: the verdict on top of the terminal output and summary.md,
+/// its numbers taken from metrics.json's intervals, the paired differences,
+/// the selection with its margin, the small-data flags, and the trade-off pictures.
+fn verdict_and_intervals(
+    report: &serde_json::Value,
+    stdout: &str,
+    summary: &str,
+    out: &std::path::Path,
+) {
+    let boot = &report["bootstrap"];
+    assert_eq!(boot["resamples"], 1000);
+    assert_eq!(boot["baseline"], "ib");
+    let methods = boot["methods"].as_object().unwrap();
+    assert_eq!(methods.len(), 7);
+    for (name, m) in methods {
+        for (stat, iv) in m["intervals"].as_object().unwrap() {
+            let (e, lo, hi) = (
+                iv["estimate"].as_f64().unwrap(),
+                iv["lo"].as_f64().unwrap(),
+                iv["hi"].as_f64().unwrap(),
+            );
+            assert!(lo <= hi && lo >= 0.0 && hi <= 1.0, "{name} {stat}: {iv}");
+            assert!(e >= lo - 0.05 && e <= hi + 0.05, "{name} {stat}: {iv}");
+        }
+        assert_eq!(m["per_class"].as_object().unwrap().len(), 6, "{name}");
+        assert_eq!(
+            m["difference_from_baseline"].is_null(),
+            name == "ib",
+            "{name}"
+        );
+    }
+    // The verdict's first sentence compares cb with ib using these very numbers.
+    let pct = |method: &str, stat: &str| {
+        format!(
+            "{:.1}%",
+            100.0
+                * methods[method]["intervals"][stat]["estimate"]
+                    .as_f64()
+                    .unwrap()
+        )
+    };
+    let first = report["verdict"][0].as_str().unwrap();
+    assert!(
+        first.starts_with(
+            "Against instance-balanced sampling (`ib`), class-balanced sampling (`cb`) "
+        ),
+        "{first}"
+    );
+    for stat in ["few-recall", "accuracy", "macro-f1"] {
+        let phrase = format!("from {} to {}", pct("ib", stat), pct("cb", stat));
+        let moved = format!("{} → {}", pct("ib", stat), pct("cb", stat));
+        assert!(
+            first.contains(&phrase) || first.contains(&moved),
+            "{stat}: {phrase} in {first}"
+        );
+    }
+    assert!(stdout.starts_with(first), "{stdout}");
+    assert!(
+        summary.contains(&format!("## Verdict\n\n{first}\n")),
+        "{summary}"
+    );
+    // Selected on validation, with the runner-up and the margin's interval.
+    let rec = &report["recommended"];
+    assert_eq!(rec["by"], "macro-f1");
+    let margin = &rec["runner_up"]["margin"];
+    assert!(margin["lo"].as_f64().unwrap() <= margin["hi"].as_f64().unwrap());
+    assert!(report["verdict"].as_array().unwrap().iter().any(|v| v
+        .as_str()
+        .unwrap()
+        .starts_with("Recommended by validation macro-F1: ")));
+    // The 4 surprise examples split 60/20/20 leave at most one for test: flagged.
+    assert!(report["unreliable_classes"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!("surprise")));
+    assert!(summary.contains("| surprise ⚠ |"), "{summary}");
+    assert!(summary.contains("## Classes never predicted"), "{summary}");
+    for f in ["tradeoff.png", "rare-vs-frequent.png"] {
+        let png = std::fs::read(out.join(f)).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{f}");
+    }
 }
 
 #[test]
@@ -229,6 +313,10 @@ fn seeds_repeat_stochastic_methods_and_profiles_reshape_training() {
             "2",
             "--train-profile",
             "40,30,20,10,5,3",
+            "--select",
+            "few-recall",
+            "--bootstrap",
+            "0",
             "--out",
             out.to_str().unwrap(),
         ],
@@ -255,6 +343,11 @@ fn seeds_repeat_stochastic_methods_and_profiles_reshape_training() {
     );
     let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
     assert!(summary.contains(" ± "), "{summary}");
+    // --bootstrap 0: no intervals anywhere; --select few-recall is recorded.
+    assert!(report["bootstrap"].is_null());
+    assert_eq!(report["recommended"]["by"], "few-recall");
+    assert!(report["recommended"]["runner_up"]["margin"].is_null());
+    assert!(!summary.contains("confidence intervals"), "{summary}");
 }
 
 #[test]

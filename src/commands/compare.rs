@@ -82,7 +82,7 @@ pub fn run(args: &CompareArgs) -> Result<()> {
 
     let methods = compare::run(&method_names, &train, &valid, &test, &config, &seeds)?;
     let test_split = dataset.split(SplitName::Test).expect("checked above");
-    let study = Study {
+    let mut study = Study {
         dataset: dataset.name.clone(),
         classes: dataset.classes.clone(),
         train_counts: train.counts(),
@@ -90,6 +90,7 @@ pub fn run(args: &CompareArgs) -> Result<()> {
         test_counts: test.counts(),
         test_ids: test_split.ids.clone(),
         test_labels: test_split.labels.clone(),
+        validation_labels: valid.labels.clone(),
         thresholds,
         config,
         seeds,
@@ -97,7 +98,9 @@ pub fn run(args: &CompareArgs) -> Result<()> {
         device: device_name(device),
         command: std::env::args().collect::<Vec<_>>().join(" "),
         methods,
+        analysis: None,
     };
+    study.analyse(args.select, args.bootstrap, args.seed);
     report::write(&study, &out)?;
     print!("{}", report::terminal_table(&study));
     println!("\nreport: {}", out.join("index.html").display());

@@ -100,7 +100,7 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
     let metrics = Metrics::compute(&test.labels, &pred, m.labels.len());
     let method = crate::methods::find(&m.method);
     let split = &dataset.splits[0].1;
-    let study = Study {
+    let mut study = Study {
         dataset: format!("{} (model {model_name})", dataset.name),
         classes: m.labels.clone(),
         train_counts: m.train_counts.clone(),
@@ -108,6 +108,7 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
         test_counts: test.counts(),
         test_ids: split.ids.clone(),
         test_labels: split.labels.clone(),
+        validation_labels: Vec::new(),
         thresholds,
         config: m.config.clone(),
         seeds: vec![m.seed],
@@ -116,6 +117,7 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
         command: std::env::args().collect::<Vec<_>>().join(" "),
         methods: vec![MethodRuns {
             name: method.map(|e| e.name).unwrap_or("model"),
+            title: method.map(|e| e.title).unwrap_or("the saved model"),
             summary: method.map(|e| e.summary).unwrap_or("saved model"),
             runs: vec![Run {
                 seed: m.seed,
@@ -123,12 +125,16 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
                 validation: metrics.clone(),
                 test: metrics,
                 test_predictions: pred,
+                validation_predictions: Vec::new(),
                 chosen: m.chosen.clone(),
                 weight_norms: model.head.weight_norms(),
                 seconds: 0.0,
             }],
         }],
+        analysis: None,
     };
+    // One model: no selection; `--select` does not apply.
+    study.analyse(crate::metrics::Stat::MacroF1, args.bootstrap, args.seed);
     report::write(&study, &out)?;
     print!("{}", report::terminal_table(&study));
     println!("\nreport: {}", out.join("index.html").display());

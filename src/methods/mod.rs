@@ -53,9 +53,11 @@ impl Fitted {
     }
 }
 
-/// One registry line: the CLI name, a one-line summary, and a constructor.
+/// One registry line: the CLI name, the name a sentence uses, a one-line
+/// summary, and a constructor.
 pub struct Entry {
     pub name: &'static str,
+    pub title: &'static str,
     pub summary: &'static str,
     pub build: fn(&TrainConfig) -> Box<dyn Method>,
 }
@@ -64,66 +66,79 @@ pub struct Entry {
 pub const REGISTRY: &[Entry] = &[
     Entry {
         name: "ib",
+        title: "instance-balanced sampling",
         summary: "joint head, instance-balanced sampling (stage 1)",
         build: |_| Box::new(joint::Joint(SamplerKind::InstanceBalanced)),
     },
     Entry {
         name: "cb",
+        title: "class-balanced sampling",
         summary: "joint head, class-balanced sampling (k per class)",
         build: |c| Box::new(joint::Joint(SamplerKind::ClassBalanced { k: c.k })),
     },
     Entry {
         name: "sqrt",
+        title: "square-root sampling",
         summary: "joint head, power sampling p_j ∝ n_j^q (q = 0.5: square-root)",
         build: |c| Box::new(joint::Joint(SamplerKind::Power { q: c.q })),
     },
     Entry {
         name: "pb",
+        title: "progressively-balanced sampling",
         summary: "joint head, progressively-balanced sampling",
         build: |_| Box::new(joint::Joint(SamplerKind::Progressive)),
     },
     Entry {
         name: "crt",
+        title: "classifier re-training (cRT)",
         summary: "classifier re-training: new head on stage-1 features, class-balanced",
         build: |_| Box::new(crt::Crt),
     },
     Entry {
         name: "tau",
+        title: "τ-normalisation",
         summary: "τ-normalisation of the stage-1 head, τ chosen on validation",
         build: |_| Box::new(tau_norm::TauNorm),
     },
     Entry {
         name: "lws",
+        title: "learnable weight scaling (LWS)",
         summary: "learnable weight scaling of the stage-1 head, class-balanced",
         build: |_| Box::new(lws::Lws),
     },
     Entry {
         name: "ncm",
+        title: "nearest class mean (NCM)",
         summary: "nearest class mean on centred, normalised features",
         build: |_| Box::new(ncm::Ncm),
     },
     Entry {
         name: "reweight",
+        title: "inverse-frequency class weights",
         summary: "class-weighted cross-entropy, w_j = N/(C·n_j)",
         build: |_| Box::new(reweight::Reweight::Inverse),
     },
     Entry {
         name: "reweight-en",
+        title: "effective-number class weights",
         summary: "effective-number weights (Cui et al.), w_j ∝ (1−β)/(1−β^n_j)",
         build: |c| Box::new(reweight::Reweight::EffectiveNumber { beta: c.beta }),
     },
     Entry {
         name: "logit-adjust",
+        title: "logit adjustment",
         summary: "post-hoc logit adjustment of stage 1: logits − τ·log prior",
         build: |_| Box::new(logit_adjust::LogitAdjust),
     },
     Entry {
         name: "balanced-softmax",
+        title: "balanced softmax",
         summary: "trained on logits + log n_j, plain logits at test",
         build: |_| Box::new(balanced_softmax::BalancedSoftmax),
     },
     Entry {
         name: "linfa",
+        title: "linfa's logistic regression",
         summary: "multinomial logistic regression from linfa (reference)",
         build: |_| Box::new(linfa_lr::LinfaLr),
     },

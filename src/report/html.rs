@@ -2,7 +2,7 @@
 //! picture, and per-class tables — with no script and no outside resource, so it
 //! opens from disk anywhere.
 
-use super::summary::{group_legend, table};
+use super::summary::{group_legend, sections, table};
 use super::{Study, Writer};
 use anyhow::Result;
 use std::fmt::Write as _;
@@ -15,6 +15,32 @@ fn esc(s: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+/// Escapes `s` and turns its Markdown `code` and **bold** spans into HTML, so
+/// the sentences and cells shared with summary.md read the same in both.
+fn inline(s: &str) -> String {
+    let mut out = String::new();
+    let (mut code, mut bold) = (false, false);
+    let e = esc(s);
+    let mut rest = e.as_str();
+    while let Some(i) = rest.find(['`', '*']) {
+        out.push_str(&rest[..i]);
+        if rest[i..].starts_with("**") {
+            out.push_str(if bold { "</b>" } else { "<b>" });
+            bold = !bold;
+            rest = &rest[i + 2..];
+        } else if rest[i..].starts_with('`') {
+            out.push_str(if code { "</code>" } else { "<code>" });
+            code = !code;
+            rest = &rest[i + 1..];
+        } else {
+            out.push('*');
+            rest = &rest[i + 1..];
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 impl Writer for IndexHtml {
@@ -42,6 +68,11 @@ impl Writer for IndexHtml {
             study.test_labels.len(),
             study.seeds
         )?;
+        writeln!(h, "<h2>Verdict</h2>")?;
+        for v in super::verdict::verdict(study, study.analysis()) {
+            writeln!(h, "<p>{}</p>", inline(&v))?;
+        }
+        writeln!(h, "<h2>Test metrics</h2>")?;
         let (header, rows) = table(study);
         writeln!(h, "<table><tr>")?;
         for name in &header {
@@ -63,6 +94,14 @@ impl Writer for IndexHtml {
 
         let mut pictures = vec![
             (
+                "tradeoff.png",
+                "Trade-off: accuracy against macro-F1, rare-class recall as colour",
+            ),
+            (
+                "rare-vs-frequent.png",
+                "Recall of the rarest third against the most frequent third",
+            ),
+            (
                 "weight-norms.png",
                 "Classifier weight norms (the paper's figure 2)",
             ),
@@ -75,6 +114,27 @@ impl Writer for IndexHtml {
         pictures.retain(|(f, _)| dir.join(f).exists());
         for (file, title) in pictures {
             writeln!(h, "<h2>{title}</h2><img src=\"{file}\" alt=\"{title}\">")?;
+        }
+        for (title, note, (header, rows)) in sections(study) {
+            writeln!(
+                h,
+                "<h2>{}</h2><p class=\"note\">{}</p>",
+                inline(&title),
+                inline(&note)
+            )?;
+            write!(h, "<table><tr>")?;
+            for c in &header {
+                write!(h, "<th>{}</th>", esc(c))?;
+            }
+            writeln!(h, "</tr>")?;
+            for row in rows {
+                write!(h, "<tr>")?;
+                for c in row {
+                    write!(h, "<td>{}</td>", inline(&c))?;
+                }
+                writeln!(h, "</tr>")?;
+            }
+            writeln!(h, "</table>")?;
         }
         writeln!(h, "<h2>Confusion matrices</h2>")?;
         let order = study.order();

@@ -35,6 +35,7 @@ pub fn classification_report(classes: &[String], m: &Metrics) -> Value {
 
 impl Writer for MetricsJson {
     fn write(&self, study: &Study, dir: &Path) -> Result<Vec<String>> {
+        let analysis = study.analysis();
         let methods: Map<String, Value> = study
             .methods
             .iter()
@@ -49,6 +50,8 @@ impl Writer for MetricsJson {
                             "test_balanced_accuracy": r.test.balanced_accuracy,
                             "test_groups": study.groups(&r.test),
                             "test_confusion": r.test.confusion,
+                            "test_never_predicted": r.test.per_class.iter().zip(&study.classes)
+                                .filter(|(c, _)| c.predicted == 0).map(|(_, n)| n).collect::<Vec<_>>(),
                             "validation": classification_report(&study.classes, &r.validation),
                             "validation_balanced_accuracy": r.validation.balanced_accuracy,
                             "chosen": r.chosen,
@@ -77,10 +80,39 @@ impl Writer for MetricsJson {
             "device": study.device,
             "seeds": study.seeds,
             "config": study.config,
-            "recommended": study.recommended().map(|(m, v)| json!({
-                "method": m,
-                "by": "mean validation macro-F1 over the classes validation has",
-                "validation_macro_f1": v,
+            "recommended": analysis.recommendation.as_ref().map(|r| json!({
+                "method": r.method,
+                "by": r.by,
+                "rule": "the best mean over seeds of `by` on the validation split (macro-F1 there averages the classes validation has); test never chooses",
+                "validation": r.validation,
+                "runner_up": r.runner_up,
+            })),
+            "verdict": super::verdict::verdict(study, analysis),
+            "rare_classes": analysis.rare.iter().map(|&c| &study.classes[c]).collect::<Vec<_>>(),
+            "frequent_classes": analysis.frequent.iter().map(|&c| &study.classes[c]).collect::<Vec<_>>(),
+            "unreliable_classes": study.test_counts.iter().enumerate()
+                .filter(|(_, &n)| n < super::analysis::FEW_TEST_EXAMPLES)
+                .map(|(c, _)| &study.classes[c]).collect::<Vec<_>>(),
+            "bootstrap": analysis.intervals.as_ref().map(|ivs| json!({
+                "resamples": analysis.resamples,
+                "seed": analysis.seed,
+                "confidence": crate::uncertainty::CONFIDENCE,
+                "method": "paired percentile bootstrap over test rows; each redraw averages a method's seeds",
+                "baseline": analysis.baseline.map(|b| study.methods[b].name),
+                "statistics": crate::metrics::Stat::ALL,
+                "methods": study.methods.iter().zip(ivs).map(|(m, iv)| {
+                    let per_class: Map<String, Value> = study.classes.iter().zip(&iv.per_class)
+                        .map(|(c, ci)| (c.clone(), json!(ci))).collect();
+                    (m.name.to_string(), json!({
+                        "intervals": crate::metrics::Stat::ALL.iter()
+                            .map(|s| (serde_json::to_value(s).expect("plain enum").as_str().expect("string").to_string(), json!(iv.stat(*s))))
+                            .collect::<Map<String, Value>>(),
+                        "difference_from_baseline": iv.vs_baseline.as_ref().map(|_| crate::metrics::Stat::ALL.iter()
+                            .map(|s| (serde_json::to_value(s).expect("plain enum").as_str().expect("string").to_string(), json!(iv.diff(*s))))
+                            .collect::<Map<String, Value>>()),
+                        "per_class": per_class,
+                    }))
+                }).collect::<Map<String, Value>>(),
             })),
             "methods": methods,
         });

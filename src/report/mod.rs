@@ -3,6 +3,7 @@
 //! renamed when every writer has finished, so a failed run never leaves a
 //! partial report where a complete one is expected.
 
+pub mod analysis;
 mod confusion;
 mod html;
 mod metrics_json;
@@ -10,11 +11,14 @@ mod per_class;
 mod plot;
 mod predictions;
 mod summary;
+mod tradeoff;
+pub mod verdict;
 mod weight_norms;
 
 use crate::embed::EncoderIdentity;
-use crate::metrics::{group_scores, GroupScore, GroupThresholds, Metrics};
+use crate::metrics::{group_scores, GroupScore, GroupThresholds, Metrics, Stat};
 use crate::train::TrainConfig;
+use analysis::Analysis;
 use anyhow::{Context as _, Result};
 use std::path::{Path, PathBuf};
 
@@ -24,6 +28,8 @@ pub struct Run {
     pub validation: Metrics,
     pub test: Metrics,
     pub test_predictions: Vec<usize>,
+    /// Empty where there is no validation split (`emo evaluate`).
+    pub validation_predictions: Vec<usize>,
     pub chosen: serde_json::Value,
     pub weight_norms: Option<Vec<f64>>,
     pub seconds: f64,
@@ -32,6 +38,8 @@ pub struct Run {
 /// A method's runs: one per seed when it is stochastic, else one.
 pub struct MethodRuns {
     pub name: &'static str,
+    /// The name a sentence uses ("class-balanced sampling").
+    pub title: &'static str,
     pub summary: &'static str,
     pub runs: Vec<Run>,
 }
@@ -70,6 +78,8 @@ pub struct Study {
     pub test_counts: Vec<usize>,
     pub test_ids: Vec<String>,
     pub test_labels: Vec<usize>,
+    /// Empty where there is no validation split (`emo evaluate`).
+    pub validation_labels: Vec<usize>,
     pub thresholds: GroupThresholds,
     pub config: TrainConfig,
     pub seeds: Vec<u64>,
@@ -78,9 +88,23 @@ pub struct Study {
     /// What the command line asked for, for the record.
     pub command: String,
     pub methods: Vec<MethodRuns>,
+    /// Set by [`Study::analyse`], which every command calls before reporting.
+    pub analysis: Option<Analysis>,
 }
 
 impl Study {
+    /// Chooses the recommended method on validation by `select` and bootstraps
+    /// the test rows `resamples` times (0: none), seeded.
+    pub fn analyse(&mut self, select: Stat, resamples: usize, seed: u64) {
+        self.analysis = Some(Analysis::of(self, select, resamples, seed));
+    }
+
+    pub fn analysis(&self) -> &Analysis {
+        self.analysis
+            .as_ref()
+            .expect("Study::analyse runs before any report is written")
+    }
+
     /// Class indices from most to least frequent in training (ties by name), the
     /// order of every per-class picture and table.
     pub fn order(&self) -> Vec<usize> {
@@ -95,26 +119,6 @@ impl Study {
 
     pub fn groups(&self, m: &Metrics) -> Vec<GroupScore> {
         group_scores(m, &self.train_counts, self.thresholds)
-    }
-
-    /// The method with the best mean validation macro-F1 (over the classes
-    /// validation has): the recommendation, chosen without looking at test.
-    pub fn recommended(&self) -> Option<(&'static str, f64)> {
-        self.methods
-            .iter()
-            .map(|m| {
-                (
-                    m.name,
-                    mean_sd(m.runs.iter().map(|r| r.validation.macro_f1_present())).0,
-                )
-            })
-            .fold(
-                None,
-                |best: Option<(&'static str, f64)>, (n, v)| match best {
-                    Some((_, b)) if b >= v => best,
-                    _ => Some((n, v)),
-                },
-            )
     }
 
     pub fn method(&self, name: &str) -> Option<&MethodRuns> {
@@ -149,7 +153,12 @@ pub fn terminal_table(study: &Study) -> String {
             .collect::<Vec<_>>()
             .join("  ")
     };
-    let mut out = format!(
+    let mut out = String::new();
+    for v in verdict::verdict(study, study.analysis()) {
+        out.push_str(&v);
+        out.push_str("\n\n");
+    }
+    out += &format!(
         "{}: test metrics of every method ({} classes; hyper-parameters chosen on validation)\n",
         study.dataset,
         study.classes.len()
@@ -178,6 +187,7 @@ fn writers() -> Vec<Box<dyn Writer>> {
         Box::new(confusion::ConfusionPngs),
         Box::new(weight_norms::WeightNormsPng),
         Box::new(per_class::PerClassPngs),
+        Box::new(tradeoff::TradeoffPngs),
         Box::new(html::IndexHtml),
     ]
 }

@@ -1,8 +1,10 @@
 //! `summary.md`: the table a person reads first — one row per method, headline
 //! test metrics and the shot groups — plus the run's settings.
 
+use super::analysis::FEW_TEST_EXAMPLES;
 use super::{Study, Writer};
-use crate::metrics::{Group, Metrics};
+use crate::metrics::{Group, Metrics, Stat};
+use crate::uncertainty::{Interval, CONFIDENCE};
 use anyhow::Result;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -107,6 +109,11 @@ impl Writer for SummaryMd {
         let max = study.train_counts.iter().max().copied().unwrap_or(0);
         let min = study.train_counts.iter().min().copied().unwrap_or(0);
         writeln!(s, "# emo compare-sampling: {}\n", study.dataset)?;
+        writeln!(s, "## Verdict\n")?;
+        for v in super::verdict::verdict(study, study.analysis()) {
+            writeln!(s, "{v}\n")?;
+        }
+        writeln!(s, "## Test metrics\n")?;
         writeln!(
             s,
             "{} classes; training examples per class {max} … {min} (imbalance ×{:.1}); \
@@ -130,10 +137,12 @@ impl Writer for SummaryMd {
             row[0] = format!("`{}`", row[0]);
             writeln!(s, "| {} |", row.join(" | "))?;
         }
-        if let Some((m, v)) = study.recommended() {
-            writeln!(s, "\nRecommended by validation macro-F1 (test never chooses): `{m}` ({v:.4} on validation).")?;
-        }
         writeln!(s, "\nShot groups by training count — {}. Group recall is the mean recall of the group's classes.\n", group_legend(study))?;
+        for (title, note, (header, rows)) in sections(study) {
+            writeln!(s, "## {title}\n\n{note}\n")?;
+            s.push_str(&markdown(&header, &rows));
+            s.push('\n');
+        }
         writeln!(s, "Methods:\n")?;
         for m in &study.methods {
             writeln!(s, "- `{}`: {}", m.name, m.summary)?;
@@ -150,4 +159,254 @@ impl Writer for SummaryMd {
         crate::atomic::write(&dir.join("summary.md"), s.as_bytes())?;
         Ok(vec!["summary.md".into()])
     }
+}
+
+/// A table as Markdown.
+pub fn markdown(header: &[String], rows: &[Vec<String>]) -> String {
+    let mut s = format!(
+        "| {} |\n|{}\n",
+        header.join(" | "),
+        "---|".repeat(header.len())
+    );
+    for r in rows {
+        s.push_str(&format!("| {} |\n", r.join(" | ")));
+    }
+    s
+}
+
+/// `0.4321 [0.4100, 0.4500]`.
+fn with_interval(i: &Interval) -> String {
+    format!("{:.4} [{:.4}, {:.4}]", i.estimate, i.lo, i.hi)
+}
+
+/// `+0.0123 [−0.0010, +0.0250]`, in bold when the interval excludes zero.
+fn difference(i: &Interval) -> String {
+    let f = |x: f64| {
+        let x = if x == 0.0 { 0.0 } else { x };
+        format!("{}{:.4}", if x < 0.0 { "−" } else { "+" }, x.abs())
+    };
+    let text = format!("{} [{}, {}]", f(i.estimate), f(i.lo), f(i.hi));
+    if i.sign() != 0 {
+        format!("**{text}**")
+    } else {
+        text
+    }
+}
+
+type Table = (Vec<String>, Vec<Vec<String>>);
+
+/// The report's sections after the summary table, as (title, explanation,
+/// table), shared by summary.md and index.html.
+pub fn sections(study: &Study) -> Vec<(String, String, Table)> {
+    let a = study.analysis();
+    let mut out = Vec::new();
+    let level = format!("{:.0}%", CONFIDENCE * 100.0);
+    let rare_names: Vec<&str> = a.rare.iter().map(|&c| study.classes[c].as_str()).collect();
+    if let Some(ivs) = &a.intervals {
+        let mut header = vec!["method".to_string()];
+        header.extend(Stat::ALL.iter().map(|s| s.label().to_string()));
+        let rows = study
+            .methods
+            .iter()
+            .zip(ivs)
+            .map(|(m, iv)| {
+                let mut row = vec![format!("`{}`", m.name)];
+                row.extend(Stat::ALL.iter().map(|&s| with_interval(&iv.stat(s))));
+                row
+            })
+            .collect();
+        let seeds = if study.seeds.len() > 1 {
+            " Each redraw scores every seed's predictions and averages them: the interval is the test-sampling spread of the seed-mean; the summary table's ± is the spread over seeds (training randomness)."
+        } else {
+            ""
+        };
+        out.push((
+            format!("{level} confidence intervals"),
+            format!(
+                "Paired bootstrap: the {} test rows redrawn with replacement {} times (seed {}), every method scored on the same redraws; percentile intervals.{seeds} \
+                 Rare-third recall is the mean recall of the {} least frequent classes in training ({}).",
+                study.test_labels.len(),
+                a.resamples,
+                a.seed,
+                a.rare.len(),
+                rare_names.join(", ")
+            ),
+            (header, rows),
+        ));
+        if let Some(b) = a.baseline {
+            let base = study.methods[b].name;
+            let mut header = vec!["method".to_string()];
+            header.extend(Stat::ALL.iter().map(|s| format!("Δ {}", s.label())));
+            let rows = study
+                .methods
+                .iter()
+                .zip(ivs)
+                .filter_map(|(m, iv)| {
+                    iv.vs_baseline.as_ref()?;
+                    let mut row = vec![format!("`{}`", m.name)];
+                    row.extend(
+                        Stat::ALL
+                            .iter()
+                            .map(|&s| difference(&iv.diff(s).expect("checked"))),
+                    );
+                    Some(row)
+                })
+                .collect();
+            out.push((
+                format!("Difference from `{base}`"),
+                format!(
+                    "Method minus `{base}` on the same redraws, with its {level} interval. \
+                     **Bold**: the interval excludes zero (a difference the test data supports); otherwise the two are not distinguishable on this test set."
+                ),
+                (header, rows),
+            ));
+        }
+    }
+    for name in shown_per_class(study) {
+        let i = study
+            .methods
+            .iter()
+            .position(|m| m.name == name)
+            .expect("in study");
+        out.push((
+            format!("Per class: `{name}`"),
+            format!(
+                "Test recall, precision and F1 per class{}. `predicted`: how often the first seed's head predicted the class. ⚠: fewer than {FEW_TEST_EXAMPLES} test examples — unreliable.",
+                match (a.intervals.is_some(), study.methods[i].runs.len() > 1) {
+                    (true, true) => format!(", mean over seeds with its {level} interval"),
+                    (true, false) => format!(" with its {level} interval"),
+                    (false, _) => " of the first seed's run (no intervals: --bootstrap 0)".to_string(),
+                }
+            ),
+            class_table(study, i),
+        ));
+    }
+    out.push((
+        "Classes never predicted".to_string(),
+        "A class a method never predicts gets precision 0 (scikit-learn's zero_division=0), which pulls macro precision down and widens its spread across classes; \
+         both are shown with and without such classes (first seed's run)."
+            .to_string(),
+        never_predicted(study),
+    ));
+    out
+}
+
+/// The methods whose per-class table a report shows: the baseline, `cb` and the
+/// recommended method (or the only one).
+fn shown_per_class(study: &Study) -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = Vec::new();
+    for m in &study.methods {
+        let recommended = study
+            .analysis()
+            .recommendation
+            .as_ref()
+            .is_some_and(|r| r.method == m.name);
+        if m.name == "ib" || m.name == "cb" || recommended || study.methods.len() == 1 {
+            names.push(m.name);
+        }
+    }
+    names
+}
+
+/// Per-class rows of one method, classes by training count.
+pub fn class_table(study: &Study, i: usize) -> Table {
+    let header = [
+        "class",
+        "train",
+        "test",
+        "predicted",
+        "recall",
+        "precision",
+        "F1",
+    ]
+    .map(String::from)
+    .to_vec();
+    let run = study.methods[i].shown();
+    let iv = study.analysis().method(i);
+    let rows = study
+        .order()
+        .into_iter()
+        .map(|c| {
+            let pc = &run.test.per_class[c];
+            let flag = if pc.support < FEW_TEST_EXAMPLES {
+                " ⚠"
+            } else {
+                ""
+            };
+            // With intervals, the estimate is the seed mean the interval belongs to.
+            let cell = |v: f64, f: fn(&crate::uncertainty::ClassIntervals) -> Interval| match iv {
+                Some(iv) => {
+                    let i = f(&iv.per_class[c]);
+                    if i.lo.is_nan() {
+                        format!("{:.4}", i.estimate)
+                    } else {
+                        with_interval(&i)
+                    }
+                }
+                None => format!("{v:.4}"),
+            };
+            vec![
+                format!("{}{flag}", study.classes[c]),
+                study.train_counts[c].to_string(),
+                pc.support.to_string(),
+                pc.predicted.to_string(),
+                cell(pc.recall, |x| x.recall),
+                cell(pc.precision, |x| x.precision),
+                cell(pc.f1, |x| x.f1),
+            ]
+        })
+        .collect();
+    (header, rows)
+}
+
+/// Per method: the classes it never predicts, and macro precision and the
+/// standard deviation of per-class precision with and without them.
+pub fn never_predicted(study: &Study) -> Table {
+    let header = [
+        "method",
+        "never predicted",
+        "macro precision (all)",
+        "macro precision (without)",
+        "precision s.d. (all)",
+        "precision s.d. (without)",
+    ]
+    .map(String::from)
+    .to_vec();
+    let rows = study
+        .methods
+        .iter()
+        .map(|m| {
+            let pcs = &m.shown().test.per_class;
+            let never: Vec<&str> = pcs
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.predicted == 0)
+                .map(|(i, _)| study.classes[i].as_str())
+                .collect();
+            let all = super::mean_sd(pcs.iter().map(|c| c.precision));
+            let kept: Vec<f64> = pcs
+                .iter()
+                .filter(|c| c.predicted > 0)
+                .map(|c| c.precision)
+                .collect();
+            let without = if kept.is_empty() {
+                (f64::NAN, f64::NAN)
+            } else {
+                super::mean_sd(kept.into_iter())
+            };
+            vec![
+                format!("`{}`", m.name),
+                if never.is_empty() {
+                    "none".to_string()
+                } else {
+                    format!("{}: {}", never.len(), never.join(", "))
+                },
+                format!("{:.4}", all.0),
+                format!("{:.4}", without.0),
+                format!("{:.4}", all.1),
+                format!("{:.4}", without.1),
+            ]
+        })
+        .collect();
+    (header, rows)
 }
