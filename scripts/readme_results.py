@@ -8,11 +8,31 @@ import re
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 readme = ROOT / "README.md"
 parts = []
+
+
+def sections(summary: str) -> dict[str, str]:
+    """summary.md's "## " sections by title."""
+    out = {}
+    for chunk in summary.split("\n## ")[1:]:
+        title, _, body = chunk.partition("\n")
+        out[title.strip()] = body.strip()
+    return out
+
+
+def table(body: str) -> str:
+    return "\n".join(l for l in body.splitlines() if l.startswith("|"))
+
+
 for name in ["goemotions", "carer"]:
     summary = (ROOT / "reports" / "reference" / name / "summary.md").read_text()
-    intro = summary.split("\n\n")[1]
-    table = "\n".join(l for l in summary.splitlines() if l.startswith("|"))
-    parts.append(f"**{name}** — {intro}\n\n{table}\n")
+    s = sections(summary)
+    verdict = "\n\n".join(f"> {p}" for p in s["Verdict"].split("\n\n"))
+    intro = s["Test metrics"].split("\n\n")[0]
+    diff = next(t for t in s if t.startswith("Difference from"))
+    parts.append(
+        f"**{name}** — {intro}\n\n{verdict}\n\n{table(s['Test metrics'])}\n\n"
+        f"{diff} (95% paired bootstrap interval; bold: the interval excludes zero):\n\n{table(s[diff])}\n"
+    )
 text = readme.read_text()
 block = "<!-- results:begin -->\n" + "\n".join(parts) + "<!-- results:end -->"
 new, n = re.subn(r"<!-- results:begin -->.*?<!-- results:end -->", block, text, flags=re.S)

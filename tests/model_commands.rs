@@ -207,6 +207,17 @@ fn evaluate_writes_a_report_for_one_model() {
         .as_f64()
         .unwrap();
     assert!(acc > 0.5, "NCM on its own training data: {acc}");
+    // One model: its numbers with intervals, no selection, no comparison.
+    let iv = &report["bootstrap"]["methods"]["ncm"]["intervals"]["accuracy"];
+    assert_eq!(iv["estimate"].as_f64().unwrap(), acc);
+    assert!(iv["lo"].as_f64().unwrap() <= acc && acc <= iv["hi"].as_f64().unwrap());
+    assert!(report["recommended"].is_null());
+    let verdict = report["verdict"][0].as_str().unwrap();
+    assert!(
+        verdict.contains(&format!("scored accuracy {:.1}% (95% CI ", 100.0 * acc)),
+        "{verdict}"
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with(verdict));
     for f in [
         "summary.md",
         "index.html",
