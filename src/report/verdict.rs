@@ -207,10 +207,12 @@ pub fn verdict(study: &Study, a: &Analysis) -> Vec<String> {
         .collect();
     if !few.is_empty() {
         out.push(format!(
-            "{} of {} classes have fewer than {FEW_TEST_EXAMPLES} test examples ({}): their per-class numbers are unreliable; see their intervals below.",
+            "{} of {} classes {} fewer than {FEW_TEST_EXAMPLES} test examples ({}): {} per-class numbers are unreliable; see the intervals below.",
             few.len(),
             study.classes.len(),
-            few.join(", ")
+            if few.len() == 1 { "has" } else { "have" },
+            few.join(", "),
+            if few.len() == 1 { "its" } else { "their" }
         ));
     }
     out
@@ -322,6 +324,86 @@ mod tests {
             assert_eq!(s.starts_with("lowered"), down, "{s}");
             assert_eq!(s.starts_with("did not change"), !up && !down, "{s}");
         }
+    }
+
+    /// A hand-made report: 3 classes (training counts 100, 50, 5), 60 test and 60
+    /// validation rows; `cb` predicts exactly what `ib` does, `sqrt` finds the
+    /// rare class that `ib` always misses.
+    fn study() -> Study {
+        use super::super::{MethodRuns, Run};
+        use crate::metrics::Metrics;
+        let labels: Vec<usize> = (0..60).map(|i| [0, 0, 0, 1, 1, 2][i % 6]).collect();
+        let ib: Vec<usize> = labels.iter().map(|&y| if y == 2 { 0 } else { y }).collect();
+        let sqrt: Vec<usize> = labels
+            .iter()
+            .enumerate()
+            .map(|(i, &y)| if y == 0 && i % 12 == 0 { 2 } else { y })
+            .collect();
+        let method = |name, title, pred: &Vec<usize>| MethodRuns {
+            name,
+            title,
+            summary: "",
+            runs: vec![Run {
+                seed: 0,
+                validation: Metrics::compute(&labels, pred, 3),
+                test: Metrics::compute(&labels, pred, 3),
+                test_predictions: pred.clone(),
+                validation_predictions: pred.clone(),
+                chosen: serde_json::Value::Null,
+                weight_norms: None,
+                seconds: 0.0,
+            }],
+        };
+        let mut s = Study {
+            dataset: "hand-made".into(),
+            classes: vec!["joy".into(), "sadness".into(), "grief".into()],
+            train_counts: vec![100, 50, 5],
+            validation_counts: vec![30, 20, 10],
+            test_counts: vec![30, 20, 10],
+            test_ids: (0..60).map(|i| i.to_string()).collect(),
+            test_labels: labels.clone(),
+            validation_labels: labels.clone(),
+            thresholds: Default::default(),
+            config: Default::default(),
+            seeds: vec![0],
+            encoder: crate::embed::EncoderIdentity {
+                name: "none".into(),
+                weights_sha256: "0".repeat(64),
+                max_seq_length: 8,
+                pooling: crate::embed::Pooling::Mean,
+                normalize: true,
+                lower_case: true,
+                strip_accents: true,
+                dim: 4,
+            },
+            device: "cpu".into(),
+            command: String::new(),
+            methods: vec![
+                method("ib", "instance-balanced sampling", &ib),
+                method("cb", "class-balanced sampling", &ib.clone()),
+                method("sqrt", "square-root sampling", &sqrt),
+            ],
+            analysis: None,
+        };
+        s.analyse(Stat::MacroF1, 500, 1);
+        s
+    }
+
+    #[test]
+    fn verdict_of_a_hand_made_report() {
+        let s = study();
+        let v = verdict(&s, s.analysis());
+        // cb = ib: every difference is exactly zero, so no direction is claimed.
+        assert!(v[0].starts_with("Against instance-balanced sampling (`ib`), class-balanced sampling (`cb`) did not change the recall of the 1 rarest class significantly (0.0% → 0.0%, 0.0 points, 95% CI 0.0 to 0.0)"), "{}", v[0]);
+        // sqrt finds all 10 grief texts and loses 5 of 30 joy ones.
+        assert!(v[1].contains("square-root sampling (`sqrt`) raised the recall of the 1 rarest class from 0.0% to 100.0% (+100.0 points"), "{}", v[1]);
+        assert!(v[1].contains("raised macro-F1"), "{}", v[1]);
+        assert!(
+            v[2].starts_with("Recommended by validation macro-F1: square-root sampling (`sqrt`"),
+            "{}",
+            v[2]
+        );
+        assert_eq!(v[3], "1 of 3 classes has fewer than 20 test examples (grief): its per-class numbers are unreliable; see the intervals below.");
     }
 
     #[test]
