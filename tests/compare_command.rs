@@ -384,3 +384,109 @@ fn bad_study_options_fail_before_any_work() {
     );
     assert!(String::from_utf8_lossy(&o.stderr).contains("cannot"));
 }
+
+/// Runs a small comparison into `out` with `env` set.
+fn small_report(dir: &std::path::Path, out: &std::path::Path, env: &[(&str, &std::path::Path)]) {
+    let csv = long_tailed_csv(dir);
+    let mut cmd = emo();
+    cmd.args(["compare-sampling", "--train"])
+        .arg(&csv)
+        .args(["--split", "0.6,0.2,0.2", "--seed", "3", "--epochs", "5"])
+        .args(["--methods", "ib,cb,tau,ncm"])
+        .arg("--cache-dir")
+        .arg(dir.join("cache"))
+        .arg("--out")
+        .arg(out);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let o = cmd.output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// Every file of a report but timings.json (wall times), by name.
+fn report_files(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap() != "timings.json")
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// Dark pixels in the top `rows` rows of a PNG: where the title's text is.
+fn dark_pixels_on_top(png_bytes: &[u8], rows: usize) -> usize {
+    let mut decoder = png::Decoder::new(png_bytes);
+    decoder.set_transformations(png::Transformations::EXPAND);
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let channels = info.color_type.samples();
+    let width = info.width as usize;
+    buf[..rows * width * channels]
+        .chunks(channels)
+        .filter(|px| px[..3].iter().all(|&v| v < 100))
+        .count()
+}
+
+#[test]
+fn same_command_twice_gives_byte_identical_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    // The very same command line (the report records it), the first result moved aside.
+    let (a, b) = (dir.path().join("first"), dir.path().join("r"));
+    small_report(dir.path(), &b, &[]);
+    std::fs::rename(&b, &a).unwrap();
+    small_report(dir.path(), &b, &[]);
+    let (fa, fb) = (report_files(&a), report_files(&b));
+    let names: Vec<&str> = fa.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(names.contains(&"metrics.json") && names.contains(&"confusion-ib.png"));
+    assert_eq!(fa.len(), fb.len());
+    for ((na, xa), (nb, xb)) in fa.iter().zip(&fb) {
+        assert_eq!(na, nb);
+        assert!(
+            xa == xb,
+            "{na} differs between two runs of the same command"
+        );
+    }
+}
+
+#[test]
+fn pictures_render_with_no_system_fonts() {
+    // fontconfig pointed at an empty folder and a missing config: a renderer
+    // that asked the system for fonts would find none.
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("no-fonts");
+    std::fs::create_dir(&empty).unwrap();
+    let missing = empty.join("fonts.conf");
+    let out = dir.path().join("r");
+    small_report(
+        dir.path(),
+        &out,
+        &[
+            ("FONTCONFIG_PATH", &empty),
+            ("FONTCONFIG_FILE", &missing),
+            ("XDG_DATA_HOME", &empty),
+            ("XDG_CONFIG_HOME", &empty),
+        ],
+    );
+    for f in ["confusion-ib.png", "per-class-f1.png", "tradeoff.png"] {
+        let bytes = std::fs::read(out.join(f)).unwrap();
+        // The title line is text only: with no font it would be blank.
+        let dark = dark_pixels_on_top(&bytes, 40);
+        assert!(dark > 100, "{f}: {dark} dark pixels in the title strip");
+    }
+    // And the pictures are exactly those of a run with the system's fonts.
+    let normal = dir.path().join("n");
+    small_report(dir.path(), &normal, &[]);
+    assert!(
+        std::fs::read(out.join("confusion-ib.png")).unwrap()
+            == std::fs::read(normal.join("confusion-ib.png")).unwrap()
+    );
+}
