@@ -21,7 +21,7 @@ where
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
     {
         let mut out = std::io::BufWriter::new(tmp.as_file());
-        fill(&mut out)?;
+        fill(&mut out).with_context(|| format!("cannot write {}", path.display()))?;
         out.flush()
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
@@ -38,13 +38,18 @@ where
 /// The folder `path` will be written in (created if missing): where its
 /// temporary files must go, so that the final rename stays on one file system.
 pub fn parent_dir(path: &Path) -> Result<PathBuf> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir)
+    let dir = parent_of(path);
+    std::fs::create_dir_all(&dir)
         .with_context(|| format!("cannot create folder {}", dir.display()))?;
-    Ok(dir.to_path_buf())
+    Ok(dir)
+}
+
+/// The folder `path` is in (`.` for a bare file name).
+pub fn parent_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
 }
 
 /// Writes `bytes` to `path` atomically.
@@ -53,6 +58,30 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
         out.write_all(bytes)?;
         Ok(())
     })
+}
+
+/// Fails now, with the folder's name and the reason, if `dir` (created if
+/// missing) cannot take a new file: commands call this before their long part,
+/// so a read-only destination costs seconds, not the whole run.
+pub fn check_dir_writable(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| crate::input_error!("{}: cannot create folder: {e}", dir.display()))?;
+    tempfile::Builder::new()
+        .prefix(".emo-probe-")
+        .tempfile_in(dir)
+        .map(drop)
+        .map_err(|e| crate::input_error!("{}: cannot write here: {e}", dir.display()))
+}
+
+/// Makes writes past a file-size limit (`ulimit -f`) fail with an error emo
+/// reports, instead of the default SIGXFSZ, which kills the process silently.
+pub fn report_file_size_limit() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to "ignore" at start-up, before any
+    // thread exists, is async-signal-safe and has no other effect.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
 }
 
 /// Sets Unix permission bits (a no-op elsewhere).

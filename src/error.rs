@@ -24,9 +24,15 @@ macro_rules! input_error {
     };
 }
 
-/// Exit code for an error: 2 when any cause in the chain is an [`InputError`].
+/// Exit code for an error: 2 when any cause in the chain is an [`InputError`]
+/// or an operating-system I/O error (a read-only folder, a full disk, a missing
+/// file): those the user fixes, and every I/O call site adds the path to the
+/// message. 1 is left for what only a code change fixes.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
-    if err.chain().any(|cause| cause.is::<InputError>()) {
+    if err
+        .chain()
+        .any(|cause| cause.is::<InputError>() || cause.is::<std::io::Error>())
+    {
         2
     } else {
         1

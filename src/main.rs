@@ -5,6 +5,7 @@ use emo::cli::{Cli, Command};
 
 fn main() {
     emo::embed::encoder::configure_process();
+    emo::atomic::report_file_size_limit();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Embed(args) => emo::commands::embed::run(&args),

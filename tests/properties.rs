@@ -75,8 +75,8 @@ proptest! {
         ] {
             prop_assert!(close(x, z), "{} vs {}", x, z);
         }
-        for k in 0..c {
-            prop_assert_eq!(&a.per_class[k], &b.per_class[rename[k]]);
+        for (k, &to) in rename.iter().enumerate() {
+            prop_assert_eq!(&a.per_class[k], &b.per_class[to]);
         }
     }
 

@@ -5,7 +5,7 @@ use super::{embed_options, load_encoder, load_input};
 use crate::cli::EmbedArgs;
 use crate::embed::cache::text_key;
 use crate::embed::{device_name, EmbedStats, Embedder, EncoderIdentity};
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use safetensors::tensor::Dtype;
 use serde::Serialize;
 use std::io::{Seek, Write};
@@ -215,7 +215,9 @@ impl StreamingSafetensors {
     }
 
     fn write(&mut self, bytes: &[u8]) -> Result<()> {
-        self.data.write_all(bytes)?;
+        self.data
+            .write_all(bytes)
+            .with_context(|| format!("cannot write {}", self.path.display()))?;
         self.written += bytes.len();
         self.tensors.last_mut().expect("begin first").range.1 = self.written;
         Ok(())
@@ -253,9 +255,12 @@ impl StreamingSafetensors {
         let mut data = self
             .data
             .into_inner()
-            .map_err(|e| anyhow::anyhow!("cannot write {}: {}", self.path.display(), e.error()))?;
-        data.as_file_mut().flush()?;
-        data.as_file_mut().seek(std::io::SeekFrom::Start(0))?;
+            .map_err(|e| e.into_error())
+            .with_context(|| format!("cannot write {}", self.path.display()))?;
+        data.as_file_mut()
+            .flush()
+            .and_then(|_| data.as_file_mut().seek(std::io::SeekFrom::Start(0)))
+            .with_context(|| format!("cannot write {}", self.path.display()))?;
         crate::atomic::write_with(&self.path, |w| {
             w.write_all(&(header.len() as u64).to_le_bytes())?;
             w.write_all(&header)?;

@@ -78,10 +78,7 @@ pub fn run(args: &TrainCmdArgs) -> Result<()> {
         eprintln!("emo: {w}");
     }
     // Fail on an unwritable destination before the long part.
-    if let Some(parent) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| input_error!("{}: cannot create folder: {e}", parent.display()))?;
-    }
+    crate::atomic::check_dir_writable(&crate::atomic::parent_of(&args.out))?;
     let encoder = load_encoder(args.encoder.encoder.as_ref(), &args.encoder.run)?;
     let feats = embed_splits(
         &dataset,
