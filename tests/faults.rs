@@ -351,34 +351,28 @@ fn read_only_output_folders_are_refused_before_any_work() {
     std::fs::create_dir(&ro).unwrap();
     chmod(&ro, 0o555);
 
-    let o = run(unprivileged(
-        Command::new(emo_bin())
-            .args(["compare-sampling", "--train"])
-            .arg(&input)
-            .args(["--split", "0.6,0.2,0.2", "--out"])
-            .arg(ro.join("report")),
-    ));
-    refused(&o, &["read-only", "Permission denied"]);
-
-    let o = run(unprivileged(
-        Command::new(emo_bin())
-            .args(["train", "--train"])
-            .arg(&input)
-            .args(["--method", "ncm", "--out"])
-            .arg(ro.join("model")),
-    ));
-    refused(&o, &["read-only", "Permission denied"]);
-
-    let o = run(unprivileged(
-        Command::new(emo_bin())
-            .arg("embed")
-            .arg("--input")
-            .arg(&input)
-            .arg("--no-cache")
-            .arg("--out")
-            .arg(ro.join("x.safetensors")),
-    ));
-    refused(&o, &["read-only", "Permission denied"]);
+    let out = |name: &str| ro.join(name).to_string_lossy().into_owned();
+    let input = input.to_string_lossy().into_owned();
+    let commands = [
+        vec![
+            "compare-sampling",
+            "--train",
+            &input,
+            "--split",
+            "0.6,0.2,0.2",
+        ],
+        vec!["train", "--train", &input, "--method", "ncm"],
+        vec!["embed", "--input", &input, "--no-cache"],
+    ];
+    for (args, dest) in commands.iter().zip(["report", "model", "x.safetensors"]) {
+        let o = run(unprivileged(
+            Command::new(emo_bin())
+                .args(args)
+                .arg("--out")
+                .arg(out(dest)),
+        ));
+        refused(&o, &["read-only", "Permission denied"]);
+    }
     assert_eq!(listing(&ro), Vec::<String>::new());
 }
 
