@@ -6,7 +6,7 @@
 CARGO ?= cargo
 EMO := ./target/release/emo
 
-.PHONY: setup build demo reference test lint clean-cache bench
+.PHONY: setup build demo reference test lint clean-cache bench fuzz
 
 setup:
 	@bash scripts/setup.sh
@@ -51,6 +51,13 @@ lint: setup
 
 test: lint
 	$(CARGO) test --release
+
+# Fuzzes every reader of outside bytes (tables, named datasets, the embedding
+# cache, saved models) for FUZZ_SECONDS each on stable Rust; exits non-zero on
+# any crash. Summary in fuzz/last-run.txt; see scripts/fuzz.sh.
+FUZZ_SECONDS ?= 60
+fuzz: setup
+	CARGO="$(CARGO)" FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz.sh
 
 clean-cache:
 	rm -rf .deps/cache

@@ -13,6 +13,8 @@ pub mod data;
 pub mod embed;
 pub mod error;
 pub mod features;
+/// Public only so that the fuzz targets in `fuzz/` and the regression test can share it.
+pub mod fuzzing;
 pub mod head;
 pub mod methods;
 pub mod metrics;

@@ -226,11 +226,14 @@ impl SavedModel {
         if want == encoder {
             return Ok(());
         }
+        // By characters: the manifest's value is whatever the file says, and
+        // slicing bytes would panic inside a multi-byte character.
+        let short = |sha: &str| sha.chars().take(12).collect::<String>();
         let what = if want.weights_sha256 != encoder.weights_sha256 {
             format!(
                 "weights sha256 {}… but the model was trained with {}…",
-                &encoder.weights_sha256[..12],
-                &want.weights_sha256[..12.min(want.weights_sha256.len())]
+                short(&encoder.weights_sha256),
+                short(&want.weights_sha256)
             )
         } else if want.dim != encoder.dim {
             format!(

@@ -235,7 +235,22 @@ fn sigkill_at_random_points_never_leaves_a_partial_file_that_is_read() {
     let plain = d.join("plain.safetensors");
     let o = run(embed(&all, &plain).arg("--no-cache"));
     assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(vectors(&cached), vectors(&plain));
+    // Batches of other texts change the float rounding of a vector (matrix
+    // products of other shapes), never more than this; a partial or wrong
+    // vector read as valid would be far off.
+    let floats = |b: Vec<u8>| -> Vec<f32> {
+        b.chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .collect()
+    };
+    let (c, p) = (floats(vectors(&cached)), floats(vectors(&plain)));
+    assert_eq!(c.len(), p.len());
+    let worst = c
+        .iter()
+        .zip(&p)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(worst < 1e-4, "a cached vector differs by {worst}");
     // And the model still classifies.
     let o = run(Command::new(emo_bin())
         .args(["classify", "--model"])

@@ -218,15 +218,17 @@ fn open_shard(path: &Path, dim: usize) -> Result<(Vec<Key>, Shard)> {
         kshape == [rows, 32] && eshape == [rows, dim as u64],
         "shapes {kshape:?} and {eshape:?} do not fit dimension {dim}"
     );
+    // Checked: a header can claim any row count, and a product that wrapped
+    // around could match the sizes of empty tensors.
     anyhow::ensure!(
-        k1 - k0 == rows * 32 && e1 - e0 == rows * dim as u64 * 4,
+        Some(k1 - k0) == rows.checked_mul(32) && Some(e1 - e0) == rows.checked_mul(dim as u64 * 4),
         "tensor sizes do not match their shapes"
     );
     let data_at = 8 + header_len;
     anyhow::ensure!(
-        data_at + k1.max(e1) == file_len,
+        k1.max(e1) == file_len - data_at,
         "file is {file_len} bytes, header says {}",
-        data_at + k1.max(e1)
+        data_at.saturating_add(k1.max(e1))
     );
     let mut keys_bytes = vec![0u8; (k1 - k0) as usize];
     r.seek(SeekFrom::Start(data_at + k0))?;
