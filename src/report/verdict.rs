@@ -141,7 +141,7 @@ pub fn recommendation_sentence(r: &Recommendation, title: &str) -> String {
         }
     }
     s.push('.');
-    if r.method == "ib" {
+    if r.method == "ib" && r.runner_up.is_some() {
         s.push_str(" No rebalancing method beat the instance-balanced head on validation.");
     }
     s
@@ -191,7 +191,8 @@ pub fn verdict(study: &Study, a: &Analysis) -> Vec<String> {
                 macro_f1: change(study, a, base, m, Stat::MacroF1),
             }));
         }
-    } else if study.methods.len() == 1 {
+    }
+    if out.is_empty() && study.methods.len() == 1 {
         out.push(single_sentence(study, a));
     }
     if let Some(r) = &a.recommendation {
