@@ -33,6 +33,15 @@ pub struct Interval {
 }
 
 impl Interval {
+    /// A value with no interval around it (zero width).
+    pub fn point(v: f64) -> Interval {
+        Interval {
+            estimate: v,
+            lo: v,
+            hi: v,
+        }
+    }
+
     /// Whether the interval excludes zero: the sign of a difference is supported.
     pub fn sign(&self) -> i8 {
         if self.lo > 0.0 {

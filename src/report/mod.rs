@@ -55,6 +55,12 @@ impl MethodRuns {
     pub fn spread(&self, f: impl Fn(&Metrics) -> f64) -> (f64, f64) {
         mean_sd(self.runs.iter().map(|r| f(&r.test)))
     }
+
+    /// Mean over the runs of a headline statistic on test (`rare`: the classes
+    /// [`Stat::FewRecall`] averages over).
+    pub fn test_mean(&self, s: Stat, rare: &[usize]) -> f64 {
+        self.spread(|m| s.value(m, rare, false)).0
+    }
 }
 
 pub fn mean_sd(values: impl Iterator<Item = f64>) -> (f64, f64) {

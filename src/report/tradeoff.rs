@@ -34,20 +34,6 @@ pub fn pareto_front(points: &[(f64, f64)]) -> Vec<usize> {
         .collect()
 }
 
-fn mean_recall(study: &Study, m: usize, classes: &[usize]) -> f64 {
-    let runs = &study.methods[m].runs;
-    let per_run = |r: &super::Run| {
-        let v: Vec<f64> = classes
-            .iter()
-            .map(|&c| &r.test.per_class[c])
-            .filter(|c| c.support > 0)
-            .map(|c| c.recall)
-            .collect();
-        v.iter().sum::<f64>() / v.len().max(1) as f64
-    };
-    runs.iter().map(per_run).sum::<f64>() / runs.len() as f64
-}
-
 fn points(
     study: &Study,
     x: &dyn Fn(usize) -> Interval,
@@ -59,7 +45,7 @@ fn points(
             name: study.methods[i].name,
             x: x(i),
             y: y(i),
-            colour: mean_recall(study, i, &a.rare),
+            colour: study.methods[i].test_mean(Stat::FewRecall, &a.rare),
         })
         .collect()
 }
@@ -69,19 +55,7 @@ fn stat(study: &Study, i: usize, s: Stat) -> Interval {
     let a = study.analysis();
     match a.method(i) {
         Some(iv) => iv.stat(s),
-        None => {
-            let runs = &study.methods[i].runs;
-            let v = runs
-                .iter()
-                .map(|r| s.value(&r.test, &a.rare, false))
-                .sum::<f64>()
-                / runs.len() as f64;
-            Interval {
-                estimate: v,
-                lo: v,
-                hi: v,
-            }
-        }
+        None => Interval::point(study.methods[i].test_mean(s, &a.rare)),
     }
 }
 
@@ -264,14 +238,8 @@ impl Writer for TradeoffPngs {
             true,
         )?;
         // Frequent-third recall has no interval of its own: a zero-width bar.
-        let frequent = |i: usize| {
-            let v = mean_recall(study, i, &a.frequent);
-            Interval {
-                estimate: v,
-                lo: v,
-                hi: v,
-            }
-        };
+        let frequent =
+            |i: usize| Interval::point(study.methods[i].test_mean(Stat::FewRecall, &a.frequent));
         let pts = points(study, &frequent, &|i| stat(study, i, Stat::FewRecall));
         scatter(
             &dir.join("rare-vs-frequent.png"),

@@ -148,13 +148,7 @@ pub fn recommendation_sentence(r: &Recommendation, title: &str) -> String {
 }
 
 fn change(study: &Study, a: &Analysis, base: usize, m: usize, s: Stat) -> Change {
-    let mean = |i: usize| {
-        let runs = &study.methods[i].runs;
-        runs.iter()
-            .map(|r| s.value(&r.test, &a.rare, false))
-            .sum::<f64>()
-            / runs.len() as f64
-    };
+    let mean = |i: usize| study.methods[i].test_mean(s, &a.rare);
     Change {
         before: mean(base),
         after: mean(m),
