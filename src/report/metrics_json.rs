@@ -11,6 +11,17 @@ use std::path::Path;
 
 pub struct MetricsJson;
 
+/// One entry per headline statistic, keyed by its name as `--select` spells it.
+fn by_stat(value: impl Fn(crate::metrics::Stat) -> Value) -> Map<String, Value> {
+    crate::metrics::Stat::ALL
+        .iter()
+        .map(|&s| {
+            let key = serde_json::to_value(s).expect("a unit enum serialises to a string");
+            (key.as_str().unwrap_or_default().to_string(), value(s))
+        })
+        .collect()
+}
+
 /// scikit-learn's layout: one entry per class name, then accuracy, macro avg, weighted avg.
 pub fn classification_report(classes: &[String], m: &Metrics) -> Value {
     let mut out = Map::new();
@@ -104,12 +115,8 @@ impl Writer for MetricsJson {
                     let per_class: Map<String, Value> = study.classes.iter().zip(&iv.per_class)
                         .map(|(c, ci)| (c.clone(), json!(ci))).collect();
                     (m.name.to_string(), json!({
-                        "intervals": crate::metrics::Stat::ALL.iter()
-                            .map(|s| (serde_json::to_value(s).expect("plain enum").as_str().expect("string").to_string(), json!(iv.stat(*s))))
-                            .collect::<Map<String, Value>>(),
-                        "difference_from_baseline": iv.vs_baseline.as_ref().map(|_| crate::metrics::Stat::ALL.iter()
-                            .map(|s| (serde_json::to_value(s).expect("plain enum").as_str().expect("string").to_string(), json!(iv.diff(*s))))
-                            .collect::<Map<String, Value>>()),
+                        "intervals": by_stat(|s| json!(iv.stat(s))),
+                        "difference_from_baseline": iv.vs_baseline.as_ref().map(|_| by_stat(|s| json!(iv.diff(s)))),
                         "per_class": per_class,
                     }))
                 }).collect::<Map<String, Value>>(),
