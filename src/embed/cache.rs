@@ -155,15 +155,28 @@ impl Cache {
             ),
         ];
         let bytes = safetensors::serialize(tensors, &Some(meta))?;
+        // Where the vectors start, from the bytes in hand: the file is ours and
+        // was just written whole, so it is not read back and hashed again.
+        let embeddings_at = {
+            let st = safetensors::SafeTensors::deserialize(&bytes)?;
+            let data = st.tensor("embeddings")?.data();
+            (data.as_ptr() as usize - bytes.as_ptr() as usize) as u64
+        };
         let path = self.dir.join(name);
         crate::atomic::write(&path, &bytes)?;
-        let (keys, shard) = open_shard(&path, self.dim).with_context(|| {
+        let file = File::open(&path).with_context(|| {
             format!(
-                "cannot re-open the cache file just written: {}",
+                "cannot open the cache file just written: {}",
                 path.display()
             )
         })?;
-        self.add(&keys, shard);
+        self.add(
+            keys,
+            Shard {
+                file,
+                embeddings_at,
+            },
+        );
         Ok(())
     }
 }
@@ -266,5 +279,46 @@ fn raise_open_file_limit() {
             lim.rlim_cur = lim.rlim_max;
             libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::embed::Pooling;
+
+    #[test]
+    fn vectors_read_back_from_the_writing_cache_and_after_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let identity = EncoderIdentity {
+            name: "test".into(),
+            weights_sha256: "0".repeat(64),
+            max_seq_length: 8,
+            pooling: Pooling::Mean,
+            normalize: true,
+            lower_case: true,
+            strip_accents: true,
+            dim: 4,
+        };
+        let rows = |n: usize, at: f32| -> Vec<f32> { (0..n * 4).map(|i| at + i as f32).collect() };
+        let (a, b): (Vec<Key>, Vec<Key>) = (
+            ["one", "two", "three"].map(text_key).to_vec(),
+            ["four", "five"].map(text_key).to_vec(),
+        );
+        let mut cache = Cache::open(dir.path(), &identity).unwrap();
+        cache.insert(&a, &rows(3, 0.0)).unwrap();
+        cache.insert(&b, &rows(2, 100.0)).unwrap();
+        let check = |cache: &Cache| {
+            for (keys, want) in [(&a, rows(3, 0.0)), (&b, rows(2, 100.0))] {
+                for (k, w) in keys.iter().zip(want.chunks(4)) {
+                    let mut out = [0f32; 4];
+                    assert!(cache.read(k, &mut out).unwrap());
+                    assert_eq!(out, w);
+                }
+            }
+            assert!(!cache.read(&text_key("six"), &mut [0f32; 4]).unwrap());
+        };
+        check(&cache);
+        check(&Cache::open(dir.path(), &identity).unwrap());
     }
 }
