@@ -12,7 +12,7 @@ use anyhow::{Context as _, Result};
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use tch::{Device, Tensor};
 
 pub const FORMAT_VERSION: u32 = 1;
@@ -125,10 +125,7 @@ impl SavedModel {
         let bytes = safetensors::serialize(views, &None)?;
         let manifest = serde_json::to_string_pretty(&self.manifest)? + "\n";
 
-        let parent = match dir.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+        let parent = crate::atomic::parent_of(dir);
         std::fs::create_dir_all(&parent)
             .map_err(|e| input_error!("{}: cannot create folder: {e}", parent.display()))?;
         let tmp = tempfile::Builder::new()

@@ -235,14 +235,11 @@ pub fn run(args: &ClassifyArgs) -> Result<()> {
     // Standard output, or a temporary file renamed over --output when complete.
     let tmp = match &args.output {
         Some(path) => {
-            let dir = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
+            let dir = crate::atomic::parent_of(path);
             Some(
                 tempfile::Builder::new()
                     .prefix(".emo-")
-                    .tempfile_in(dir)
+                    .tempfile_in(&dir)
                     .map_err(|e| input_error!("{}: cannot write here: {e}", dir.display()))?,
             )
         }

@@ -201,10 +201,7 @@ fn writers() -> Vec<Box<dyn Writer>> {
 /// The folder that will hold `out`, created, and a temporary folder in it:
 /// proves `out` can be written (commands call this before any long work).
 fn staging(out: &Path) -> Result<(PathBuf, tempfile::TempDir)> {
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let parent = crate::atomic::parent_of(out);
     std::fs::create_dir_all(&parent).map_err(|e| {
         crate::input_error!("{}: cannot create the report folder: {e}", parent.display())
     })?;
