@@ -121,7 +121,8 @@ pub fn named(data: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// The encoder the fuzzed cache and models belong to.
+/// The encoder the fuzzed cache and models belong to (and unit tests' stand-in
+/// identity: no real encoder has these weights).
 pub fn encoder_identity(dim: usize) -> EncoderIdentity {
     EncoderIdentity {
         name: "fuzz".into(),

@@ -285,21 +285,11 @@ fn raise_open_file_limit() {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::embed::Pooling;
 
     #[test]
     fn vectors_read_back_from_the_writing_cache_and_after_reopening() {
         let dir = tempfile::tempdir().unwrap();
-        let identity = EncoderIdentity {
-            name: "test".into(),
-            weights_sha256: "0".repeat(64),
-            max_seq_length: 8,
-            pooling: Pooling::Mean,
-            normalize: true,
-            lower_case: true,
-            strip_accents: true,
-            dim: 4,
-        };
+        let identity = crate::fuzzing::encoder_identity(4);
         let rows = |n: usize, at: f32| -> Vec<f32> { (0..n * 4).map(|i| at + i as f32).collect() };
         let (a, b): (Vec<Key>, Vec<Key>) = (
             ["one", "two", "three"].map(text_key).to_vec(),

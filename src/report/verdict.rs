@@ -361,16 +361,7 @@ mod tests {
             thresholds: Default::default(),
             config: Default::default(),
             seeds: vec![0],
-            encoder: crate::embed::EncoderIdentity {
-                name: "none".into(),
-                weights_sha256: "0".repeat(64),
-                max_seq_length: 8,
-                pooling: crate::embed::Pooling::Mean,
-                normalize: true,
-                lower_case: true,
-                strip_accents: true,
-                dim: 4,
-            },
+            encoder: crate::fuzzing::encoder_identity(4),
             device: "cpu".into(),
             command: String::new(),
             methods: vec![
