@@ -130,13 +130,11 @@ impl Writer for SummaryMd {
                 study.seeds
             )?;
         }
-        let (header, rows) = table(study);
-        writeln!(s, "| {} |", header.join(" | "))?;
-        writeln!(s, "|{}", "---|".repeat(header.len()))?;
-        for mut row in rows {
+        let (header, mut rows) = table(study);
+        for row in &mut rows {
             row[0] = format!("`{}`", row[0]);
-            writeln!(s, "| {} |", row.join(" | "))?;
         }
+        s.push_str(&markdown(&header, &rows));
         writeln!(s, "\nShot groups by training count — {}. Group recall is the mean recall of the group's classes.\n", group_legend(study))?;
         for (title, note, (header, rows)) in sections(study) {
             writeln!(s, "## {title}\n\n{note}\n")?;
