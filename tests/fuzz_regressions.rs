@@ -95,6 +95,7 @@ fn model_seed(kind: &str) -> Vec<u8> {
         head: kind.into(),
         validation: serde_json::Value::Null,
         training_data: "fuzz".into(),
+        device: "cpu".into(),
     };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("m");

@@ -2,7 +2,7 @@
 //! text: same token ids, cosine ≥ 0.99999. The fixture was made once, offline, by
 //! scripts/make_parity_fixture.py (its docstring has the exact versions).
 
-use emo::embed::{embed_texts, EmbedOptions, Encoder, Engine};
+use emo::embed::{embed_texts, EmbedOptions, Encoder};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -27,13 +27,8 @@ fn fixture() -> Fixture {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-fn encoder_with(engine: Engine) -> Encoder {
-    Encoder::load(&emo::paths::default_model(), tch::Device::Cpu, engine)
-        .expect("run `make setup` first")
-}
-
 fn encoder() -> Encoder {
-    encoder_with(Engine::Fast)
+    Encoder::load(&emo::paths::default_model(), tch::Device::Cpu).expect("run `make setup` first")
 }
 
 fn cosine(a: &[f32], b: &[f32]) -> f64 {
@@ -85,7 +80,7 @@ fn token_ids_match_sentence_transformers() {
     );
 }
 
-fn embed_fixture(engine: Engine, batch_size: usize) -> emo::embed::Matrix {
+fn embed_fixture(batch_size: usize) -> emo::embed::Matrix {
     let fx = fixture();
     let texts: Vec<String> = fx.items.iter().map(|i| i.text.clone()).collect();
     let opts = EmbedOptions {
@@ -94,37 +89,32 @@ fn embed_fixture(engine: Engine, batch_size: usize) -> emo::embed::Matrix {
         progress: false,
         ..EmbedOptions::default()
     };
-    let (m, stats) = embed_texts(&encoder_with(engine), &texts, &opts).unwrap();
+    let (m, stats) = embed_texts(&encoder(), &texts, &opts).unwrap();
     assert_eq!(stats.computed, stats.unique);
     m
 }
 
 #[test]
-fn fast_engine_matches_sentence_transformers() {
-    check_against_fixture(Engine::Fast, 8);
-}
-
-#[test]
-fn rust_bert_engine_matches_sentence_transformers() {
-    check_against_fixture(Engine::RustBert, 8);
+fn vectors_match_sentence_transformers() {
+    check_against_fixture(8);
 }
 
 /// Batch-mates must not change a vector: one text per batch against the whole
 /// fixture in one batch (its texts run from 2 to 256 tokens, so most rows are
 /// mostly padding there).
 #[test]
-fn fast_engine_vectors_do_not_depend_on_batch_mates() {
-    let alone = embed_fixture(Engine::Fast, 1);
-    let together = embed_fixture(Engine::Fast, 64);
+fn vectors_do_not_depend_on_batch_mates() {
+    let alone = embed_fixture(1);
+    let together = embed_fixture(64);
     for i in 0..alone.rows {
         let c = cosine(alone.row(i), together.row(i));
         assert!(c > 0.999999, "row {i}: cosine {c}");
     }
 }
 
-fn check_against_fixture(engine: Engine, batch_size: usize) {
+fn check_against_fixture(batch_size: usize) {
     let fx = fixture();
-    let m = embed_fixture(engine, batch_size);
+    let m = embed_fixture(batch_size);
     let mut worst = (1.0f64, String::new());
     let mut failures = Vec::new();
     for (i, item) in fx.items.iter().enumerate() {
@@ -139,7 +129,7 @@ fn check_against_fixture(engine: Engine, batch_size: usize) {
             ));
         }
     }
-    eprintln!("{engine:?}: lowest cosine {:.8} on {:?}", worst.0, worst.1);
+    eprintln!("lowest cosine {:.8} on {:?}", worst.0, worst.1);
     assert!(
         failures.is_empty(),
         "below 0.99999:\n{}",

@@ -61,7 +61,7 @@ pub fn load_encoder(dir: Option<&PathBuf>, run: &RunArgs) -> Result<Encoder> {
     }
     let device = run.device.resolve()?;
     let dir = dir.cloned().unwrap_or_else(crate::paths::default_model);
-    Encoder::load(&dir, device, run.engine)
+    Encoder::load(&dir, device)
 }
 
 /// Embedding options from the run flags and a cache folder (`None`: no cache).

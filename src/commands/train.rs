@@ -115,6 +115,7 @@ pub fn run(args: &TrainCmdArgs) -> Result<()> {
                 "balanced_accuracy": vm.balanced_accuracy,
             }),
             training_data: dataset.name.clone(),
+            device: crate::embed::device_name(encoder.device()),
         },
         head: fitted.head,
     };

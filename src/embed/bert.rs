@@ -1,9 +1,11 @@
-//! emo's own BERT forward pass over the weights rust-bert loads.
+//! emo's own BERT: its configuration, its weights and its forward pass.
 //!
-//! rust-bert's BERT is written for every use of BERT (decoders, cross-attention,
-//! attention outputs) and computes attention and GELU from elementary tensor
-//! operations. Embedding sentences needs none of that, and on a CPU the extra
-//! operations cost more than the matrix products that do the work. This pass:
+//! emo once loaded BERT through rust-bert; its last release pins libtorch 2.4,
+//! which cannot run on current GPUs, so emo reads `config.json` and
+//! `model.safetensors` itself (see the README). Embedding sentences needs none of
+//! what a general BERT carries (decoders, cross-attention, attention outputs), and
+//! on a CPU elementwise chains cost more than the matrix products that do the
+//! work. This pass:
 //!
 //! - runs Q, K and V as one matrix product (the three weights concatenated once,
 //!   at load time);
@@ -13,15 +15,116 @@
 //!   are packed into one `[tokens, hidden]` matrix, and only attention sees the
 //!   padded `[batch, heads, length, head_dim]` layout it needs.
 //!
-//! It reads the very tensors rust-bert's `BertModel` was loaded with, so the two
-//! engines cannot drift apart in which weights they use; a test checks that they
-//! agree with each other and with Python sentence-transformers.
+//! Python sentence-transformers is the reference: a test holds the vectors to
+//! its own on every fixture text.
 
-use anyhow::{anyhow, Result};
-use rust_bert::bert::BertConfig;
-use rust_bert::Activation;
+use crate::input_error;
+use anyhow::Result;
+use serde::Deserialize;
 use std::collections::HashMap;
-use tch::{nn, Tensor};
+use std::path::Path;
+use tch::{Device, Kind, Tensor};
+
+/// The feed-forward activation, by its Hugging Face name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    /// The exact (erf) GELU: Hugging Face's "gelu".
+    Gelu,
+    /// The tanh approximation of GELU.
+    GeluNew,
+    Relu,
+    #[serde(alias = "swish")]
+    Silu,
+    Mish,
+    Tanh,
+}
+
+/// What emo reads of a BERT `config.json`. Unknown fields are ignored, as in
+/// Hugging Face; a missing one that has no BERT default is an error naming it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BertConfig {
+    pub hidden_size: i64,
+    pub num_hidden_layers: i64,
+    pub num_attention_heads: i64,
+    pub intermediate_size: i64,
+    pub max_position_embeddings: i64,
+    pub vocab_size: i64,
+    #[serde(default = "default_type_vocab")]
+    pub type_vocab_size: i64,
+    #[serde(default = "default_activation")]
+    pub hidden_act: Activation,
+    #[serde(default = "default_eps")]
+    pub layer_norm_eps: f64,
+    #[serde(default)]
+    pub model_type: Option<String>,
+    #[serde(default)]
+    pub position_embedding_type: Option<String>,
+}
+
+fn default_type_vocab() -> i64 {
+    2
+}
+fn default_activation() -> Activation {
+    Activation::Gelu
+}
+fn default_eps() -> f64 {
+    1e-12
+}
+
+impl BertConfig {
+    /// Reads and checks `config.json`: only absolute-position BERT encoders whose
+    /// hidden size splits evenly into heads.
+    pub fn from_file(path: &Path) -> Result<BertConfig> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| input_error!("{}: cannot read: {e}", path.display()))?;
+        let config: BertConfig = serde_json::from_str(&text)
+            .map_err(|e| input_error!("{}: not a BERT config: {e}", path.display()))?;
+        match config.model_type.as_deref() {
+            Some("bert") | None => {}
+            Some(other) => {
+                return Err(input_error!(
+                    "{}: model_type '{other}' is not supported; emo runs BERT-family encoders",
+                    path.display()
+                ))
+            }
+        }
+        if let Some(kind) = config
+            .position_embedding_type
+            .as_deref()
+            .filter(|k| *k != "absolute")
+        {
+            return Err(input_error!(
+                "{}: position_embedding_type '{kind}' is not supported; emo runs absolute positions",
+                path.display()
+            ));
+        }
+        let sizes = [
+            ("hidden_size", config.hidden_size),
+            ("num_hidden_layers", config.num_hidden_layers),
+            ("num_attention_heads", config.num_attention_heads),
+            ("intermediate_size", config.intermediate_size),
+            ("max_position_embeddings", config.max_position_embeddings),
+            ("vocab_size", config.vocab_size),
+            ("type_vocab_size", config.type_vocab_size),
+        ];
+        if let Some((name, v)) = sizes.iter().find(|(_, v)| *v <= 0) {
+            return Err(input_error!(
+                "{}: {name} is {v}; it must be positive",
+                path.display()
+            ));
+        }
+        if config.hidden_size % config.num_attention_heads != 0 {
+            return Err(input_error!(
+                "{}: hidden_size {} is not a multiple of num_attention_heads {}",
+                path.display(),
+                config.hidden_size,
+                config.num_attention_heads
+            ));
+        }
+        Ok(config)
+    }
+}
 
 struct Layer {
     /// `[3 * hidden, hidden]`: query, key and value weights stacked.
@@ -54,61 +157,103 @@ pub struct Bert {
     activation: Activation,
 }
 
+/// The tensors of a safetensors file by name, checked one by one as they are taken.
+struct Weights<'a> {
+    path: &'a Path,
+    tensors: HashMap<String, Tensor>,
+    /// `bert.` when the file was saved from `BertForX` rather than `BertModel`.
+    prefix: &'static str,
+    device: Device,
+}
+
+impl Weights<'_> {
+    /// The tensor `name` as f32 on the device; an error names the file, the tensor
+    /// and, for a wrong shape, both shapes.
+    fn take(&self, name: &str, shape: &[i64]) -> Result<Tensor> {
+        let full = format!("{}{name}", self.prefix);
+        let t = self.tensors.get(&full).ok_or_else(|| {
+            input_error!(
+                "{}: no tensor {full} (is this a BERT model.safetensors?)",
+                self.path.display()
+            )
+        })?;
+        if t.size() != shape {
+            return Err(input_error!(
+                "{}: tensor {full} has shape {:?}, config.json implies {shape:?}",
+                self.path.display(),
+                t.size()
+            ));
+        }
+        Ok(t.to_kind(Kind::Float).to(self.device))
+    }
+}
+
 impl Bert {
-    /// Takes the weights out of a `VarStore` that holds a rust-bert `BertModel`
-    /// (its variable names). `eps` is the config's `layer_norm_eps`.
-    pub fn from_vars(vars: &nn::VarStore, config: &BertConfig, eps: f64) -> Result<Bert> {
-        let all: HashMap<String, Tensor> = vars.variables();
-        let get = |name: &str| -> Result<Tensor> {
-            all.get(name)
-                .map(|t| t.shallow_clone())
-                .ok_or_else(|| anyhow!("the BERT weights have no tensor {name}"))
+    /// Loads `model.safetensors` for `config`. Every tensor the pass uses must be
+    /// there with the shape the config implies; others (a pooler, a head) are ignored.
+    pub fn load(path: &Path, config: &BertConfig, device: Device) -> Result<Bert> {
+        let tensors: HashMap<String, Tensor> = Tensor::read_safetensors(path)
+            .map_err(|e| input_error!("{}: cannot read safetensors: {e}", path.display()))?
+            .into_iter()
+            .collect();
+        let prefix = if tensors.contains_key("embeddings.word_embeddings.weight") {
+            ""
+        } else {
+            "bert."
         };
+        let w = Weights {
+            path,
+            tensors,
+            prefix,
+            device,
+        };
+        let (h, f) = (config.hidden_size, config.intermediate_size);
         let mut layers = Vec::new();
         for i in 0..config.num_hidden_layers {
             let p = format!("encoder.layer.{i}");
-            let w = |s: &str| get(&format!("{p}.{s}"));
-            let qkv_w = Tensor::cat(
-                &[
-                    w("attention.self.query.weight")?,
-                    w("attention.self.key.weight")?,
-                    w("attention.self.value.weight")?,
-                ],
-                0,
-            );
-            let qkv_b = Tensor::cat(
-                &[
-                    w("attention.self.query.bias")?,
-                    w("attention.self.key.bias")?,
-                    w("attention.self.value.bias")?,
-                ],
-                0,
-            );
+            let t = |s: &str, shape: &[i64]| w.take(&format!("{p}.{s}"), shape);
+            let qkv = |kind: &str| -> Result<[Tensor; 2]> {
+                Ok([
+                    t(&format!("attention.self.{kind}.weight"), &[h, h])?,
+                    t(&format!("attention.self.{kind}.bias"), &[h])?,
+                ])
+            };
+            let [qw, qb] = qkv("query")?;
+            let [kw, kb] = qkv("key")?;
+            let [vw, vb] = qkv("value")?;
             layers.push(Layer {
-                qkv_w,
-                qkv_b,
-                out_w: w("attention.output.dense.weight")?,
-                out_b: w("attention.output.dense.bias")?,
-                attn_ln_w: w("attention.output.LayerNorm.weight")?,
-                attn_ln_b: w("attention.output.LayerNorm.bias")?,
-                ff_in_w: w("intermediate.dense.weight")?,
-                ff_in_b: w("intermediate.dense.bias")?,
-                ff_out_w: w("output.dense.weight")?,
-                ff_out_b: w("output.dense.bias")?,
-                ff_ln_w: w("output.LayerNorm.weight")?,
-                ff_ln_b: w("output.LayerNorm.bias")?,
+                qkv_w: Tensor::cat(&[qw, kw, vw], 0),
+                qkv_b: Tensor::cat(&[qb, kb, vb], 0),
+                out_w: t("attention.output.dense.weight", &[h, h])?,
+                out_b: t("attention.output.dense.bias", &[h])?,
+                attn_ln_w: t("attention.output.LayerNorm.weight", &[h])?,
+                attn_ln_b: t("attention.output.LayerNorm.bias", &[h])?,
+                ff_in_w: t("intermediate.dense.weight", &[f, h])?,
+                ff_in_b: t("intermediate.dense.bias", &[f])?,
+                ff_out_w: t("output.dense.weight", &[h, f])?,
+                ff_out_b: t("output.dense.bias", &[h])?,
+                ff_ln_w: t("output.LayerNorm.weight", &[h])?,
+                ff_ln_b: t("output.LayerNorm.bias", &[h])?,
             });
         }
         Ok(Bert {
-            word: get("embeddings.word_embeddings.weight")?,
-            position: get("embeddings.position_embeddings.weight")?,
-            token_type0: get("embeddings.token_type_embeddings.weight")?.get(0),
-            emb_ln_w: get("embeddings.LayerNorm.weight")?,
-            emb_ln_b: get("embeddings.LayerNorm.bias")?,
+            word: w.take("embeddings.word_embeddings.weight", &[config.vocab_size, h])?,
+            position: w.take(
+                "embeddings.position_embeddings.weight",
+                &[config.max_position_embeddings, h],
+            )?,
+            token_type0: w
+                .take(
+                    "embeddings.token_type_embeddings.weight",
+                    &[config.type_vocab_size, h],
+                )?
+                .get(0),
+            emb_ln_w: w.take("embeddings.LayerNorm.weight", &[h])?,
+            emb_ln_b: w.take("embeddings.LayerNorm.bias", &[h])?,
             layers,
             heads: config.num_attention_heads,
-            hidden: config.hidden_size,
-            eps,
+            hidden: h,
+            eps: config.layer_norm_eps,
             activation: config.hidden_act,
         })
     }
@@ -117,11 +262,12 @@ impl Bert {
     /// of the pass, and a second copy of them costs memory bandwidth.
     fn activate(&self, mut x: Tensor) -> Tensor {
         match self.activation {
-            // Hugging Face's "gelu" is the exact (erf) form, "gelu_new" the tanh one.
-            Activation::gelu => x.gelu_("none"),
-            Activation::gelu_new => x.gelu_("tanh"),
-            Activation::relu => x.relu_(),
-            other => (other.get_function().get_fn())(&x),
+            Activation::Gelu => x.gelu_("none"),
+            Activation::GeluNew => x.gelu_("tanh"),
+            Activation::Relu => x.relu_(),
+            Activation::Silu => x.silu_(),
+            Activation::Mish => x.mish_(),
+            Activation::Tanh => x.tanh_(),
         }
     }
 
@@ -129,10 +275,9 @@ impl Bert {
         x.layer_norm([self.hidden], Some(w), Some(b), self.eps, false)
     }
 
-    /// Last hidden states of the real tokens of a batch, packed: row `r` of the
-    /// result is token `positions[r]` of sentence `sentence[r]`. `ids` holds the
-    /// batch's token ids packed the same way; `lengths` the token count of each
-    /// sentence. Call it under `tch::no_grad`.
+    /// Last hidden states of the real tokens of a batch, packed: sentence after
+    /// sentence, token after token, as [`Packing::new`] laid out `ids`. Call it
+    /// under `tch::no_grad`.
     pub fn forward_packed(&self, ids: &Tensor, packed: &Packing) -> Tensor {
         let emb = self.word.index_select(0, ids)
             + self.position.index_select(0, &packed.positions)
@@ -155,6 +300,7 @@ impl Bert {
                 0.0,
                 false,
                 None,
+                false,
             );
             // [b, heads, l, head_dim] → [b * l, hidden] → back to packed rows.
             let context = context
@@ -182,12 +328,8 @@ pub struct Packing {
     pub positions: Tensor,
     /// Per packed token: its row in the padded `[batch * width]` layout.
     pub slots: Tensor,
-    /// Per packed token: which sentence it belongs to.
-    pub sentence: Tensor,
     /// `[batch, 1, 1, width]`, true where a key is a real token.
     pub attention_mask: Tensor,
-    /// Tokens per sentence, as f32 `[batch, 1]`.
-    pub lengths: Tensor,
 }
 
 impl Packing {
@@ -198,43 +340,26 @@ impl Packing {
         let mut ids = Vec::with_capacity(total);
         let mut positions = Vec::with_capacity(total);
         let mut slots = Vec::with_capacity(total);
-        let mut sentence = Vec::with_capacity(total);
         let mut mask = vec![false; batch.len() * width];
         for (row, tokens) in batch.iter().enumerate() {
             for (pos, &id) in tokens.iter().enumerate() {
                 ids.push(id);
                 positions.push(pos as i64);
                 slots.push((row * width + pos) as i64);
-                sentence.push(row as i64);
                 mask[row * width + pos] = true;
             }
         }
-        let lengths: Vec<f32> = batch.iter().map(|t| t.len() as f32).collect();
         let t = |v: &[i64]| Tensor::from_slice(v).to(device);
         let packing = Packing {
             batch: batch.len() as i64,
             width: width as i64,
             positions: t(&positions),
             slots: t(&slots),
-            sentence: t(&sentence),
             attention_mask: Tensor::from_slice(&mask)
                 .view([batch.len() as i64, 1, 1, width as i64])
                 .to(device),
-            lengths: Tensor::from_slice(&lengths)
-                .view([batch.len() as i64, 1])
-                .to(device),
         };
         (t(&ids), packing)
-    }
-
-    /// Sum of packed rows per sentence: `[batch, hidden]`.
-    pub fn sum(&self, packed: &Tensor) -> Tensor {
-        let hidden = packed.size()[1];
-        Tensor::zeros([self.batch, hidden], (packed.kind(), packed.device())).index_add(
-            0,
-            &self.sentence,
-            packed,
-        )
     }
 
     /// Packed rows back to the padded `[batch, width, hidden]` layout (zeros for padding).

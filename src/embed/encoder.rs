@@ -1,18 +1,16 @@
 //! The frozen sentence encoder: a sentence-transformers folder (BERT family,
-//! `model.safetensors`) loaded into rust-bert's BERT, run by one of two
-//! [`Engine`]s, pooled and normalised exactly as the folder's `modules.json`
-//! says, so that vectors match Python sentence-transformers.
+//! `model.safetensors`) run by emo's own forward pass, pooled and normalised
+//! exactly as the folder's `modules.json` says, so that vectors match Python
+//! sentence-transformers.
 
-use super::bert::{Bert, Packing};
+use super::bert::{Bert, BertConfig, Packing};
 use crate::input_error;
 use anyhow::{Context, Result};
-use rust_bert::bert::{BertConfig, BertEmbeddings, BertModel};
-use rust_bert::Config;
 use rust_tokenizers::tokenizer::{BertTokenizer, Tokenizer, TruncationStrategy};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use tch::{nn, Device, Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 
 /// How token vectors become one sentence vector (sentence-transformers' Pooling module).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,9 +42,10 @@ impl EncoderIdentity {
     /// A short hex key over every field that changes the vectors.
     pub fn cache_key(&self) -> String {
         let mut h = Sha256::new();
-        // Version 2: vectors from the fast engine. They agree with version 1's
-        // (rust-bert's) to about 1e-7, not bit for bit, and a cache must not mix them.
-        h.update(b"emo-embedding/2\0");
+        // Version 3: libtorch 2.11 and pooling through the padded layout. Vectors
+        // agree with version 2's (libtorch 2.4) to about 1e-7, not bit for bit, and
+        // a cache must not mix them.
+        h.update(b"emo-embedding/3\0");
         h.update(self.weights_sha256.as_bytes());
         h.update(
             format!(
@@ -93,31 +92,6 @@ struct TokenizerConfig {
 #[derive(Deserialize)]
 struct SentenceBertConfig {
     max_seq_length: Option<usize>,
-}
-
-/// What emo reads of `config.json` beyond rust-bert's `BertConfig`.
-#[derive(Deserialize)]
-struct ModelType {
-    model_type: Option<String>,
-    layer_norm_eps: Option<f64>,
-    position_embedding_type: Option<String>,
-}
-
-/// Which forward pass runs the transformer. Both read the same weights and give
-/// the same vectors (cosine ≥ 0.99999 with each other and with Python
-/// sentence-transformers, tested), so they share the embedding cache.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Engine {
-    /// emo's own pass (fused QKV and attention, no work on padding): the fast one
-    #[default]
-    Fast,
-    /// rust-bert's `BertModel::forward_t`: the reference the fast pass is checked against
-    RustBert,
-}
-
-enum Forward {
-    Fast(Bert),
-    RustBert(Box<BertModel<BertEmbeddings>>),
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
@@ -219,9 +193,7 @@ fn read_identity(dir: &Path, weights: &Path, config: &BertConfig) -> Result<Enco
 /// A loaded, frozen encoder on one device.
 pub struct Encoder {
     tokenizer: BertTokenizer,
-    forward: Forward,
-    /// Owns the weights the model's layers point into.
-    _vars: nn::VarStore,
+    bert: Bert,
     device: Device,
     identity: EncoderIdentity,
     dir: PathBuf,
@@ -230,7 +202,7 @@ pub struct Encoder {
 impl Encoder {
     /// Loads a sentence-transformers folder. Only BERT-family transformers are
     /// supported (`model_type` bert); the weights must be `model.safetensors`.
-    pub fn load(dir: &Path, device: Device, engine: Engine) -> Result<Encoder> {
+    pub fn load(dir: &Path, device: Device) -> Result<Encoder> {
         if !dir.is_dir() {
             return Err(input_error!(
                 "{}: model folder not found (run `make setup` for the default all-MiniLM-L6-v2)",
@@ -248,27 +220,7 @@ impl Encoder {
                 ));
             }
         }
-        let model_type: ModelType = read_json(&config_path)?;
-        match model_type.model_type.as_deref() {
-            Some("bert") | None => {}
-            Some(other) => {
-                return Err(input_error!(
-                    "{}: model_type '{other}' is not supported; emo runs BERT-family encoders",
-                    config_path.display()
-                ))
-            }
-        }
-        if let Some(kind) = model_type
-            .position_embedding_type
-            .as_deref()
-            .filter(|k| *k != "absolute")
-        {
-            return Err(input_error!(
-                "{}: position_embedding_type '{kind}' is not supported; emo runs absolute positions",
-                config_path.display()
-            ));
-        }
-        let config = BertConfig::from_file(&config_path);
+        let config = BertConfig::from_file(&config_path)?;
         let identity = read_identity(dir, &weights, &config)?;
 
         let tokenizer =
@@ -276,29 +228,10 @@ impl Encoder {
                 |e| input_error!("{}: cannot load the vocabulary: {e}", vocab.display()),
             )?;
 
-        let mut vars = nn::VarStore::new(device);
-        // sentence-transformers never uses BERT's pooler; not building it saves a layer.
-        let model =
-            BertModel::<BertEmbeddings>::new_with_optional_pooler(vars.root(), &config, false);
-        vars.load(&weights).map_err(|e| {
-            input_error!(
-                "{}: cannot load weights into a BERT model: {e}",
-                weights.display()
-            )
-        })?;
-        vars.freeze();
-        let forward = match engine {
-            Engine::Fast => Forward::Fast(Bert::from_vars(
-                &vars,
-                &config,
-                model_type.layer_norm_eps.unwrap_or(1e-12),
-            )?),
-            Engine::RustBert => Forward::RustBert(Box::new(model)),
-        };
+        let bert = Bert::load(&weights, &config, device)?;
         Ok(Encoder {
             tokenizer,
-            forward,
-            _vars: vars,
+            bert,
             device,
             identity,
             dir: dir.to_path_buf(),
@@ -335,10 +268,7 @@ impl Encoder {
     /// Padding never reaches attention or pooling, so a vector does not depend on
     /// its batch-mates.
     pub fn embed_tokens(&self, batch: &[Vec<i64>]) -> Result<Tensor> {
-        let pooled = tch::no_grad(|| match &self.forward {
-            Forward::Fast(bert) => Ok(self.embed_fast(bert, batch)),
-            Forward::RustBert(model) => self.embed_rust_bert(model, batch),
-        })?;
+        let pooled = tch::no_grad(|| self.embed_pooled(batch));
         let out = if self.identity.normalize {
             // As torch.nn.functional.normalize(p=2, eps=1e-12).
             let norm = pooled.norm_scalaropt_dim(2, [1], true).clamp_min(1e-12);
@@ -349,40 +279,14 @@ impl Encoder {
         Ok(out.to_kind(Kind::Float).to(Device::Cpu))
     }
 
-    fn embed_fast(&self, bert: &Bert, batch: &[Vec<i64>]) -> Tensor {
+    fn embed_pooled(&self, batch: &[Vec<i64>]) -> Tensor {
         let (ids, packing) = Packing::new(batch, self.device);
-        let hidden = bert.forward_packed(&ids, &packing);
-        match self.identity.pooling {
-            Pooling::Mean => packing.sum(&hidden) / &packing.lengths,
-            Pooling::MeanSqrtLen => packing.sum(&hidden) / packing.lengths.sqrt(),
-            Pooling::Cls | Pooling::Max => {
-                let mask = packing.attention_mask.view([packing.batch, packing.width]);
-                pool(&packing.unpack(&hidden), &mask, self.identity.pooling)
-            }
-        }
-    }
-
-    fn embed_rust_bert(
-        &self,
-        model: &BertModel<BertEmbeddings>,
-        batch: &[Vec<i64>],
-    ) -> Result<Tensor> {
-        let n = batch.len();
-        let width = batch.iter().map(Vec::len).max().unwrap_or(0);
-        let mut ids = vec![0i64; n * width];
-        let mut mask = vec![0i64; n * width];
-        for (row, tokens) in batch.iter().enumerate() {
-            ids[row * width..row * width + tokens.len()].copy_from_slice(tokens);
-            mask[row * width..row * width + tokens.len()].fill(1);
-        }
-        let shape = [n as i64, width as i64];
-        let ids = Tensor::from_slice(&ids).view(shape).to(self.device);
-        let mask = Tensor::from_slice(&mask).view(shape).to(self.device);
-        let hidden = model
-            .forward_t(Some(&ids), Some(&mask), None, None, None, None, None, false)
-            .map_err(|e| anyhow::anyhow!("encoder forward pass failed: {e}"))?
-            .hidden_state;
-        Ok(pool(&hidden, &mask, self.identity.pooling))
+        let hidden = self.bert.forward_packed(&ids, &packing);
+        // Pooled in the padded layout (zeros at padding): sums there are plain
+        // reductions, which a GPU computes in a fixed order, unlike an `index_add`
+        // of packed rows (atomics), so the same input gives the same vector.
+        let mask = packing.attention_mask.view([packing.batch, packing.width]);
+        pool(&packing.unpack(&hidden), &mask, self.identity.pooling)
     }
 }
 

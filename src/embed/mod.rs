@@ -4,9 +4,11 @@
 
 pub mod bert;
 pub mod cache;
+pub mod device;
 pub mod encoder;
 
-pub use encoder::{Encoder, EncoderIdentity, Engine, Pooling};
+pub use device::{device_name, DeviceChoice};
+pub use encoder::{Encoder, EncoderIdentity, Pooling};
 
 use anyhow::Result;
 use cache::{text_key, Cache, Key};
@@ -14,7 +16,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
-use tch::Device;
 
 /// A row-major `[rows, cols]` matrix of f32: embeddings as they leave this module.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,37 +32,6 @@ impl Matrix {
 
     pub fn to_tensor(&self) -> tch::Tensor {
         tch::Tensor::from_slice(&self.data).view([self.rows as i64, self.cols as i64])
-    }
-}
-
-/// Where to run the encoder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum DeviceChoice {
-    /// CUDA when libtorch was built with it and a GPU is visible, else CPU.
-    Auto,
-    Cpu,
-    Cuda,
-}
-
-impl DeviceChoice {
-    pub fn resolve(self) -> Result<Device> {
-        match self {
-            DeviceChoice::Auto => Ok(Device::cuda_if_available()),
-            DeviceChoice::Cpu => Ok(Device::Cpu),
-            DeviceChoice::Cuda if tch::Cuda::is_available() => Ok(Device::Cuda(0)),
-            DeviceChoice::Cuda => Err(crate::input_error!(
-                "--device cuda: no CUDA device is available to libtorch (install the CUDA build with `EMO_GPU=1 make setup`)"
-            )),
-        }
-    }
-}
-
-/// Names a device for people and for output metadata.
-pub fn device_name(device: Device) -> String {
-    match device {
-        Device::Cpu => "cpu".into(),
-        Device::Cuda(i) => format!("cuda:{i}"),
-        other => format!("{other:?}").to_lowercase(),
     }
 }
 

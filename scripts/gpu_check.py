@@ -1,0 +1,326 @@
+#!/usr/bin/env python3
+"""emo on a GPU against Python sentence-transformers on the same GPU, in one call.
+
+Made for a machine that has PyTorch 2.11 with CUDA, transformers and sentence-transformers,
+no internet, and only a small bundle brought along (see scripts/gpu_check.sh, which packs the
+bundle here and runs this script there). The real MiniLM weights (87 MB) cannot travel, so the
+check builds a MiniLM-shaped BERT there -- MiniLM's config.json, tokenizer and pooling files,
+weights drawn by transformers with a fixed seed -- saved as a sentence-transformers folder.
+Speed and agreement do not depend on the weights' values.
+
+What it measures (all on --device, cuda there; the same script rehearses on cpu here):
+1. embed: texts/s of `emo embed` and of SentenceTransformer.encode at batch 64, 256 and 1024,
+   on GoEmotions test texts (`short`) and on long texts (many past 256 tokens), with the peak
+   GPU memory of each process (nvidia-smi, polled) and the lowest cosine between the two
+   vector sets;
+2. emo on --device against emo on the CPU of the same machine (lowest cosine);
+3. `emo compare-sampling` on GoEmotions embedded by the same encoder, on --device and on the
+   CPU: head-training time (timings.json) and macro-F1 of every method.
+It writes gpu_check.md and gpu_check.json into the output folder. Nothing is estimated: a
+number that could not be measured is written as "not measured" with the reason.
+
+Modes:
+    gpu_check.py run --device cuda --out DIR [--emo PATH] [--home DIR] [--quick]
+    gpu_check.py make-model SHAPE_DIR OUT_DIR      the random MiniLM-shaped folder
+    gpu_check.py st-embed MODEL TEXTS OUT.npy DEVICE BATCH   (helper, prints JSON)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench  # noqa: E402  (inputs, tables and cosine helpers shared with make bench)
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = 1234
+BATCHES = (64, 256, 1024)
+# Files of a sentence-transformers MiniLM folder besides its weights: what travels.
+SHAPE_FILES = (
+    "config.json",
+    "modules.json",
+    "sentence_bert_config.json",
+    "config_sentence_transformers.json",
+    "special_tokens_map.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "vocab.txt",
+    "1_Pooling",
+)
+
+
+def log(msg: str) -> None:
+    print(f"gpu-check: {msg}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- helper modes
+
+
+def make_model(shape_dir: str, out_dir: str) -> None:
+    """A MiniLM-shaped BERT with weights drawn by transformers (torch.manual_seed(SEED))."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    shape, out = Path(shape_dir), Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in SHAPE_FILES:
+        src = shape / name
+        if src.is_dir():
+            shutil.copytree(src, out / name, dirs_exist_ok=True)
+        elif src.is_file():
+            shutil.copy2(src, out / name)
+    config = BertConfig.from_json_file(str(shape / "config.json"))
+    torch.manual_seed(SEED)
+    model = BertModel(config, add_pooling_layer=False)
+    model.save_pretrained(str(out), safe_serialization=True)
+    # save_pretrained rewrites config.json; keep MiniLM's, which is what emo and s-t read.
+    shutil.copy2(shape / "config.json", out / "config.json")
+    print(json.dumps({"dir": str(out), "seed": SEED}))
+
+
+def st_embed(model: str, texts_path: str, out_npy: str, device: str, batch: str) -> None:
+    """SentenceTransformer.encode, timed after loading and a warm-up of one batch."""
+    import numpy as np
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    texts = bench.read_lines(texts_path)
+    b = int(batch)
+    m = SentenceTransformer(model, device=device)
+    m.encode(texts[:b], batch_size=b, show_progress_bar=False)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    t0 = time.perf_counter()
+    emb = m.encode(texts, batch_size=b, show_progress_bar=False, convert_to_numpy=True)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - t0
+    np.save(out_npy, np.asarray(emb, dtype=np.float32))
+    out = {"texts": len(texts), "seconds": seconds, "device": str(m.device)}
+    if device.startswith("cuda"):
+        out["torch_peak_allocated_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    print(json.dumps(out))
+
+
+# ---------------------------------------------------------------- measuring processes
+
+
+class GpuMemory:
+    """Peak GPU memory of one process, polled from nvidia-smi (what the driver gives it,
+    CUDA context included: the same yardstick for emo and Python)."""
+
+    def __init__(self, pid: int):
+        self.pid, self.peak, self.ok = pid, 0.0, shutil.which("nvidia-smi") is not None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        if self.ok:
+            self._thread.start()
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            try:
+                out = subprocess.run(
+                    ["nvidia-smi", "--query-compute-apps=pid,used_memory",
+                     "--format=csv,noheader,nounits"],
+                    capture_output=True, text=True, timeout=5).stdout
+                for line in out.splitlines():
+                    pid, mem = (x.strip() for x in line.split(","))
+                    if int(pid) == self.pid:
+                        self.peak = max(self.peak, float(mem))
+            except (OSError, ValueError, subprocess.SubprocessError):
+                pass
+            self._stop.wait(0.1)
+
+    def stop(self) -> float | None:
+        self._stop.set()
+        if self.ok:
+            self._thread.join()
+        return self.peak if self.ok and self.peak > 0 else None
+
+
+def run(argv: list[str], label: str, logs: Path, env: dict | None = None, gpu: bool = False) -> dict:
+    stem = logs / label
+    with open(stem.with_suffix(".out"), "wb") as out, open(stem.with_suffix(".err"), "wb") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env, cwd=ROOT)
+        mem = GpuMemory(proc.pid) if gpu else None
+        rc = proc.wait()
+        wall = time.perf_counter() - t0
+        peak = mem.stop() if mem else None
+    if rc != 0:
+        tail = stem.with_suffix(".err").read_text(errors="replace").strip().splitlines()[-8:]
+        raise SystemExit(f"gpu-check: `{' '.join(argv)}` exited with {rc}:\n    " + "\n    ".join(tail))
+    return {"wall": wall, "gpu_peak_mb": peak,
+            "stdout": stem.with_suffix(".out").read_text(errors="replace")}
+
+
+# ---------------------------------------------------------------- the check
+
+
+def check(args) -> int:
+    t_start = time.perf_counter()
+    out_dir = Path(args.out).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="emo-gpu-check-"))
+    logs = out_dir / "logs"
+    logs.mkdir(exist_ok=True)
+    home = Path(args.home).resolve()
+    emo = str(Path(args.emo).resolve())
+    # emo reads datasets from $EMO_HOME/datasets; its cache goes to the scratch folder.
+    emo_home = work / "home"
+    emo_home.mkdir()
+    (emo_home / "datasets").symlink_to(home / "datasets")
+    env = dict(os.environ, EMO_HOME=str(emo_home))
+    gpu = args.device.startswith("cuda")
+
+    model = work / "minilm-random"
+    log(f"building a MiniLM-shaped random encoder in {model} ...")
+    run([sys.executable, __file__, "make-model", str(Path(args.shape).resolve()), str(model)],
+        "make-model", logs)
+
+    bench.DATASETS = home / "datasets"
+    test = bench.dedupe(bench.goemotions_texts("test"))
+    inputs = {"short": test[:300] if args.quick else test,
+              "long": bench.make_long(test, 48 if args.quick else 1000)}
+    results: dict = {"device": args.device, "quick": args.quick, "seed": SEED, "embed": {}}
+    for name, texts in inputs.items():
+        path = work / f"{name}.txt"
+        bench.write_lines(path, texts)
+        per_batch = {}
+        for b in BATCHES:
+            st = work / f"{name}-{b}.safetensors"
+            npy = work / f"{name}-{b}.npy"
+            r = run([emo, "embed", "--input", str(path), "--encoder", str(model), "--no-cache",
+                     "--device", args.device, "--batch-size", str(b), "--out", str(st)],
+                    f"emo-{name}-{b}", logs, env, gpu)
+            stats = bench.read_sidecar(st)["stats"]
+            p = run([sys.executable, __file__, "st-embed", str(model), str(path), str(npy),
+                     args.device, str(b)], f"st-{name}-{b}", logs, env, gpu)
+            pj = json.loads(p["stdout"].strip().splitlines()[-1])
+            row = {
+                "texts": len(texts),
+                "emo_texts_per_s": stats["computed"] / stats["seconds"],
+                "st_texts_per_s": pj["texts"] / pj["seconds"],
+                "emo_gpu_peak_mb": r["gpu_peak_mb"],
+                "st_gpu_peak_mb": p["gpu_peak_mb"],
+                "st_torch_peak_allocated_mb": pj.get("torch_peak_allocated_mb"),
+                "min_cosine": bench.min_cosine(st, npy),
+            }
+            row["ratio"] = row["emo_texts_per_s"] / row["st_texts_per_s"]
+            per_batch[str(b)] = row
+            log(f"{name} batch {b}: emo {row['emo_texts_per_s']:.0f} texts/s, "
+                f"s-t {row['st_texts_per_s']:.0f} texts/s, min cosine {row['min_cosine']:.7f}")
+            npy.unlink()
+            if b != BATCHES[0]:
+                st.unlink()
+        results["embed"][name] = per_batch
+
+    # emo on this device against emo on this machine's CPU, on the short texts.
+    sub = work / "cpu-sub.txt"
+    n_cpu = 256 if args.quick else 1024
+    bench.write_lines(sub, inputs["short"][:n_cpu])
+    dev_st, cpu_st = work / "sub-dev.safetensors", work / "sub-cpu.safetensors"
+    for dev, out in ((args.device, dev_st), ("cpu", cpu_st)):
+        run([emo, "embed", "--input", str(sub), "--encoder", str(model), "--no-cache",
+             "--device", dev, "--out", str(out)], f"emo-sub-{dev}", logs, env, gpu)
+    results["device_vs_cpu"] = {"texts": n_cpu, "min_cosine": min_cosine_st(dev_st, cpu_st)}
+    log(f"emo {args.device} vs emo cpu: min cosine {results['device_vs_cpu']['min_cosine']:.7f}")
+
+    # Heads: compare-sampling on GoEmotions vectors of the random encoder (cached by the first run).
+    heads = {}
+    for dev in dict.fromkeys((args.device, "cpu")):
+        rep = work / f"compare-{dev.replace(':', '-')}"
+        r = run([emo, "compare-sampling", "--dataset", "goemotions", "--encoder", str(model),
+                 "--device", dev, "--seeds", "1", "--out", str(rep)], f"compare-{dev}", logs, env, gpu)
+        timings = bench.timings_seconds(rep)
+        metrics = json.loads((rep / "metrics.json").read_text())
+        heads[dev] = {"wall": r["wall"], "head_seconds": sum(timings.values()),
+                      "methods": sorted(timings),
+                      "macro_f1": {m["method"]: m["test"]["macro_f1"] for m in metrics["methods"]}}
+        log(f"compare-sampling on {dev}: {r['wall']:.1f} s, heads {heads[dev]['head_seconds']:.1f} s")
+    results["heads"] = heads
+    results["seconds"] = time.perf_counter() - t_start
+    (out_dir / "gpu_check.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out_dir / "gpu_check.md").write_text(render(results))
+    print(render(results))
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def min_cosine_st(a: Path, b: Path) -> float:
+    import numpy as np
+
+    npy = b.with_suffix(".npy")
+    from safetensors.numpy import load_file
+
+    np.save(npy, next(iter(load_file(str(b)).values())))
+    return bench.min_cosine(a, npy)
+
+
+def mb(x) -> str:
+    return "not measured (no nvidia-smi)" if x is None else f"{x:,.0f}"
+
+
+def render(r: dict) -> str:
+    lines = [f"# GPU check: emo `--device {r['device']}`"
+             + (" (quick rehearsal)" if r["quick"] else ""), "",
+             "MiniLM-shaped BERT, random weights (transformers, seed "
+             f"{r['seed']}); same texts, same batch, same device for both sides. "
+             "GPU memory: the process's peak as nvidia-smi reports it (CUDA context included).", ""]
+    rows = []
+    for name, per in r["embed"].items():
+        for b, x in per.items():
+            rows.append([f"`{name}`", b, bench.fmt(x["texts"]), bench.fmt(x["emo_texts_per_s"]),
+                         bench.fmt(x["st_texts_per_s"]), f"{x['ratio']:.2f}×",
+                         mb(x["emo_gpu_peak_mb"]), mb(x["st_gpu_peak_mb"]), f"{x['min_cosine']:.7f}"])
+    lines.append(bench.md_table(["input", "batch", "texts", "emo texts/s", "s-t texts/s",
+                                 "emo/s-t", "emo peak MB", "s-t peak MB", "min cosine"], rows))
+    d = r["device_vs_cpu"]
+    lines += ["", f"emo on `{r['device']}` against emo on this machine's CPU, {d['texts']} texts: "
+              f"lowest cosine {d['min_cosine']:.7f}.", ""]
+    hrows = []
+    for dev, h in r["heads"].items():
+        best = max(h["macro_f1"].items(), key=lambda kv: kv[1])
+        hrows.append([f"`{dev}`", f"{h['head_seconds']:.1f}", f"{h['wall']:.1f}",
+                      str(len(h["methods"])), f"{best[0]} {100 * best[1]:.1f}"])
+    lines.append("`compare-sampling --dataset goemotions --seeds 1` on the random encoder's "
+                 "vectors (cached; heads only):")
+    lines += ["", bench.md_table(["device", "head training s", "command s", "methods",
+                                  "best test macro-F1 (random encoder)"], hrows)]
+    lines += ["", f"Whole check: {r['seconds']:.0f} s.", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["make-model"]:
+        make_model(*argv[1:3])
+        return 0
+    if argv[:1] == ["st-embed"]:
+        st_embed(*argv[1:6])
+        return 0
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="mode", required=True)
+    c = sub.add_parser("run")
+    c.add_argument("--device", default="cuda")
+    c.add_argument("--out", required=True)
+    c.add_argument("--emo", default=str(ROOT / "target" / "release" / "emo"))
+    c.add_argument("--home", default=str(ROOT / ".deps"), help="folder holding datasets/goemotions")
+    c.add_argument("--shape", default=str(bench.MODEL_DIR),
+                   help="MiniLM folder to take config and tokenizer files from (weights unused)")
+    c.add_argument("--quick", action="store_true", help="fewer texts: a rehearsal on a CPU")
+    args = p.parse_args(argv)
+    return check(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,140 @@
+//! The parts of the GPU check (scripts/gpu_check.py) that need no GPU, run on the CPU:
+//! the MiniLM-shaped encoder with random weights that the check builds on the GPU
+//! machine loads in emo, and emo's vectors equal Python sentence-transformers' for the
+//! same folder, text by text (cosine ≥ 0.99999). Python comes from `make pyenv`.
+
+use emo::embed::{embed_texts, EmbedOptions, Encoder};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn python() -> PathBuf {
+    let py = std::env::var_os("EMO_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| emo::paths::home().join("py/bin/python"));
+    assert!(py.exists(), "{}: missing; run `make pyenv`", py.display());
+    py
+}
+
+fn gpu_check(args: &[&str]) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/gpu_check.py");
+    let out = Command::new(python())
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "gpu_check.py {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Reads a 2-D little-endian f32 `.npy` (format 1.0, C order) as numpy writes it.
+fn read_npy(path: &Path) -> (usize, usize, Vec<f32>) {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(&bytes[..6], b"\x93NUMPY");
+    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    let header = std::str::from_utf8(&bytes[10..10 + header_len]).unwrap();
+    assert!(header.contains("'descr': '<f4'") && header.contains("'fortran_order': False"));
+    let shape = &header[header.find("'shape': (").unwrap() + 10..];
+    let dims: Vec<usize> = shape[..shape.find(')').unwrap()]
+        .split(',')
+        .filter_map(|d| d.trim().parse().ok())
+        .collect();
+    let data = bytes[10 + header_len..]
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect::<Vec<_>>();
+    assert_eq!(data.len(), dims[0] * dims[1]);
+    (dims[0], dims[1], data)
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
+    let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    dot / (na * nb)
+}
+
+#[test]
+fn random_minilm_shaped_encoder_matches_sentence_transformers_on_cpu() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("minilm-random");
+    let shape = emo::paths::default_model();
+    gpu_check(&[
+        "make-model",
+        shape.to_str().unwrap(),
+        model.to_str().unwrap(),
+    ]);
+    // Not MiniLM's weights: a different identity, so no cached vector can stand in.
+    let enc = Encoder::load(&model, tch::Device::Cpu).expect("the random folder loads in emo");
+    let minilm = emo::embed::bert::BertConfig::from_file(&shape.join("config.json")).unwrap();
+    assert_eq!(enc.identity().dim, minilm.hidden_size as usize);
+    assert_ne!(
+        enc.identity().weights_sha256,
+        emo::embed::encoder::sha256_file(&shape.join("model.safetensors")).unwrap()
+    );
+
+    let fixture: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/parity_minilm.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let texts: Vec<String> = fixture["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["text"].as_str().unwrap().to_string())
+        .filter(|t| !t.contains('\n'))
+        .collect();
+    assert!(texts.len() >= 30);
+    let txt = dir.path().join("texts.txt");
+    std::fs::write(&txt, texts.join("\n") + "\n").unwrap();
+    let npy = dir.path().join("st.npy");
+    gpu_check(&[
+        "st-embed",
+        model.to_str().unwrap(),
+        txt.to_str().unwrap(),
+        npy.to_str().unwrap(),
+        "cpu",
+        "8",
+    ]);
+    let (rows, cols, st) = read_npy(&npy);
+    assert_eq!((rows, cols), (texts.len(), enc.identity().dim));
+
+    let opts = EmbedOptions {
+        batch_size: 8,
+        cache_dir: None,
+        progress: false,
+        ..EmbedOptions::default()
+    };
+    let (ours, _) = embed_texts(&enc, &texts, &opts).unwrap();
+    let st_row = |i: usize| &st[i * cols..(i + 1) * cols];
+    let mut worst = 1.0f64;
+    for (i, text) in texts.iter().enumerate() {
+        let c = cosine(ours.row(i), st_row(i));
+        worst = worst.min(c);
+        assert!(c >= 0.99999, "text {i} {text:?}: cosine {c:.7}");
+    }
+    eprintln!("random encoder: lowest cosine emo vs sentence-transformers {worst:.8}");
+    // The check could fail: random weights still tell token sequences apart, so a
+    // vector for the wrong text (or a wrong forward pass) would be below 0.99999.
+    let tokens: Vec<Vec<i64>> = texts.iter().map(|t| enc.tokenize(t)).collect();
+    let mut closest_other = -1.0f64;
+    for i in 0..rows {
+        for j in 0..rows {
+            if tokens[i] != tokens[j] {
+                closest_other = closest_other.max(cosine(ours.row(i), st_row(j)));
+            }
+        }
+    }
+    eprintln!("random encoder: closest pair of different texts {closest_other:.6}");
+    assert!(
+        closest_other < 0.999,
+        "different texts are too alike under the random encoder ({closest_other})"
+    );
+}
