@@ -420,6 +420,69 @@ fn a_missing_or_truncated_encoder_is_refused() {
     assert!(!d.join("x.safetensors").exists());
 }
 
+/// emo reads config.json and model.safetensors itself: a bad config, a missing
+/// tensor or one whose shape disagrees with the config is one line naming the
+/// file and the field or tensor, exit 2.
+#[test]
+fn a_bad_config_or_weights_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let input = write(d, "in.txt", b"hello there\n");
+    let copy = d.join("encoder");
+    copy_dir(&emo::paths::default_model(), &copy);
+    let embed = || {
+        run(Command::new(emo_bin())
+            .arg("embed")
+            .arg("--input")
+            .arg(&input)
+            .arg("--no-cache")
+            .arg("--encoder")
+            .arg(&copy)
+            .arg("--out")
+            .arg(d.join("x.safetensors")))
+    };
+    let config_path = copy.join("config.json");
+    let config = std::fs::read_to_string(&config_path).unwrap();
+    let edited = |from: &str, to: &str| {
+        assert!(config.contains(from), "{from}");
+        std::fs::write(&config_path, config.replace(from, to)).unwrap();
+    };
+    edited("\"hidden_act\": \"gelu\"", "\"hidden_act\": \"softplus\"");
+    refused(&embed(), &["config.json", "not a BERT config", "softplus"]);
+    edited("\"hidden_size\": 384,", "");
+    refused(&embed(), &["config.json", "hidden_size"]);
+    edited("\"num_attention_heads\": 12", "\"num_attention_heads\": 5");
+    refused(
+        &embed(),
+        &["config.json", "not a multiple of num_attention_heads 5"],
+    );
+    edited("\"intermediate_size\": 1536", "\"intermediate_size\": 1000");
+    refused(
+        &embed(),
+        &[
+            "model.safetensors",
+            "encoder.layer.0.intermediate.dense.weight",
+            "[1536, 384]",
+            "[1000, 384]",
+        ],
+    );
+    std::fs::write(&config_path, &config).unwrap();
+
+    let weights = copy.join("model.safetensors");
+    let bytes = std::fs::read(&weights).unwrap();
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    let missing = "encoder.layer.3.output.dense.bias";
+    let kept: Vec<(String, safetensors::tensor::TensorView)> = st
+        .tensors()
+        .into_iter()
+        .filter(|(name, _)| name != missing)
+        .collect();
+    let fewer = safetensors::serialize(kept, &None).unwrap();
+    std::fs::write(&weights, fewer).unwrap();
+    refused(&embed(), &["model.safetensors", "no tensor", missing]);
+    assert!(!d.join("x.safetensors").exists());
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {

@@ -74,6 +74,13 @@ fn train_then_classify_in_every_format() {
         "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
     );
     assert_eq!(manifest["dim"], 384);
+    // The default --device auto: the first GPU where CUDA is usable, else the CPU.
+    let device = if emo::embed::device::cuda_devices().is_ok() {
+        "cuda:0"
+    } else {
+        "cpu"
+    };
+    assert_eq!(manifest["device"], device);
     assert!(manifest["validation"]["macro_f1"].as_f64().is_some());
     assert!(manifest["chosen"]["scales"].as_array().is_some());
 
