@@ -724,8 +724,8 @@ def section_gpu(args, results: dict) -> str:
     else:
         lines.append("Not measured by this run (`--device cpu`). `make gpu-check` "
                      "(scripts/gpu_check.sh) measures emo on a GPU against sentence-transformers "
-                     "on the same GPU; its results, when it has been run on a GPU machine, are "
-                     "in the GPU section below.")
+                     "on the same GPU; the README's GPU section has its results once it has run "
+                     "on a GPU machine.")
     lines.append("")
     lines.append("<!-- gpu -->")
     return "\n".join(lines)

@@ -396,17 +396,7 @@ fn a_missing_or_truncated_encoder_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let input = write(d, "in.txt", b"hello there\nso sad today\n");
-    let embed = |encoder: &Path| {
-        run(Command::new(emo_bin())
-            .arg("embed")
-            .arg("--input")
-            .arg(&input)
-            .arg("--no-cache")
-            .arg("--encoder")
-            .arg(encoder)
-            .arg("--out")
-            .arg(d.join("x.safetensors")))
-    };
+    let embed = |encoder: &Path| embed_with(encoder, &input, &d.join("x.safetensors"));
     refused(&embed(&d.join("nowhere")), &["nowhere", "not found"]);
 
     let copy = d.join("encoder");
@@ -430,17 +420,7 @@ fn a_bad_config_or_weights_file_is_named() {
     let input = write(d, "in.txt", b"hello there\n");
     let copy = d.join("encoder");
     copy_dir(&emo::paths::default_model(), &copy);
-    let embed = || {
-        run(Command::new(emo_bin())
-            .arg("embed")
-            .arg("--input")
-            .arg(&input)
-            .arg("--no-cache")
-            .arg("--encoder")
-            .arg(&copy)
-            .arg("--out")
-            .arg(d.join("x.safetensors")))
-    };
+    let embed = || embed_with(&copy, &input, &d.join("x.safetensors"));
     let config_path = copy.join("config.json");
     let config = std::fs::read_to_string(&config_path).unwrap();
     let edited = |from: &str, to: &str| {
@@ -448,7 +428,14 @@ fn a_bad_config_or_weights_file_is_named() {
         std::fs::write(&config_path, config.replace(from, to)).unwrap();
     };
     edited("\"hidden_act\": \"gelu\"", "\"hidden_act\": \"softplus\"");
-    refused(&embed(), &["config.json", "not a BERT config", "softplus"]);
+    refused(
+        &embed(),
+        &[
+            "config.json",
+            "not a valid settings file",
+            "unknown variant `softplus`",
+        ],
+    );
     edited("\"hidden_size\": 384,", "");
     refused(&embed(), &["config.json", "hidden_size"]);
     edited("\"num_attention_heads\": 12", "\"num_attention_heads\": 5");
@@ -481,6 +468,19 @@ fn a_bad_config_or_weights_file_is_named() {
     std::fs::write(&weights, fewer).unwrap();
     refused(&embed(), &["model.safetensors", "no tensor", missing]);
     assert!(!d.join("x.safetensors").exists());
+}
+
+/// `emo embed --no-cache` of `input` with `encoder` into `out`.
+fn embed_with(encoder: &Path, input: &Path, out: &Path) -> Output {
+    run(Command::new(emo_bin())
+        .arg("embed")
+        .arg("--input")
+        .arg(input)
+        .arg("--no-cache")
+        .arg("--encoder")
+        .arg(encoder)
+        .arg("--out")
+        .arg(out))
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -2,6 +2,8 @@
 //! text: same token ids, cosine ≥ 0.99999. The fixture was made once, offline, by
 //! scripts/make_parity_fixture.py (its docstring has the exact versions).
 
+mod common;
+use common::cosine;
 use emo::embed::{embed_texts, EmbedOptions, Encoder};
 use serde::Deserialize;
 
@@ -29,13 +31,6 @@ fn fixture() -> Fixture {
 
 fn encoder() -> Encoder {
     Encoder::load(&emo::paths::default_model(), tch::Device::Cpu).expect("run `make setup` first")
-}
-
-fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
-    let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
-    let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
-    dot / (na * nb)
 }
 
 #[test]

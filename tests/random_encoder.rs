@@ -3,6 +3,8 @@
 //! machine loads in emo, and emo's vectors equal Python sentence-transformers' for the
 //! same folder, text by text (cosine ≥ 0.99999). Python comes from `make pyenv`.
 
+mod common;
+use common::cosine;
 use emo::embed::{embed_texts, EmbedOptions, Encoder};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -48,13 +50,6 @@ fn read_npy(path: &Path) -> (usize, usize, Vec<f32>) {
         .collect::<Vec<_>>();
     assert_eq!(data.len(), dims[0] * dims[1]);
     (dims[0], dims[1], data)
-}
-
-fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
-    let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
-    let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
-    dot / (na * nb)
 }
 
 #[test]

@@ -76,10 +76,7 @@ impl BertConfig {
     /// Reads and checks `config.json`: only absolute-position BERT encoders whose
     /// hidden size splits evenly into heads.
     pub fn from_file(path: &Path) -> Result<BertConfig> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| input_error!("{}: cannot read: {e}", path.display()))?;
-        let config: BertConfig = serde_json::from_str(&text)
-            .map_err(|e| input_error!("{}: not a BERT config: {e}", path.display()))?;
+        let config: BertConfig = super::read_json(path)?;
         match config.model_type.as_deref() {
             Some("bert") | None => {}
             Some(other) => {

@@ -4,6 +4,7 @@
 //! sentence-transformers.
 
 use super::bert::{Bert, BertConfig, Packing};
+use super::read_json;
 use crate::input_error;
 use anyhow::{Context, Result};
 use rust_tokenizers::tokenizer::{BertTokenizer, Tokenizer, TruncationStrategy};
@@ -92,12 +93,6 @@ struct TokenizerConfig {
 #[derive(Deserialize)]
 struct SentenceBertConfig {
     max_seq_length: Option<usize>,
-}
-
-fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| input_error!("{}: cannot read: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| input_error!("{}: invalid JSON: {e}", path.display()))
 }
 
 /// sha256 of a file, streamed.

@@ -35,6 +35,14 @@ impl Matrix {
     }
 }
 
+/// A model folder's JSON file, or an input error naming it.
+fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| crate::input_error!("{}: cannot read: {e}", path.display()))?;
+    serde_json::from_str(&text)
+        .map_err(|e| crate::input_error!("{}: not a valid settings file: {e}", path.display()))
+}
+
 /// How [`embed_texts`] runs.
 #[derive(Debug, Clone)]
 pub struct EmbedOptions {
