@@ -14,10 +14,11 @@ What it measures (all on --device, cuda there; the same script rehearses on cpu 
    GPU memory of each process (nvidia-smi, polled) and the lowest cosine between the two
    vector sets;
 2. emo on --device against emo on the CPU of the same machine (lowest cosine);
-3. `emo compare-sampling` on GoEmotions embedded by the same encoder, on --device and on the
-   CPU: head-training time (timings.json) and macro-F1 of every method.
-It writes gpu_check.md and gpu_check.json into the output folder. Nothing is estimated: a
-number that could not be measured is written as "not measured" with the reason.
+3. `emo embed --dataset goemotions` on --device (all three splits, into the cache), then
+   `emo compare-sampling` on those cached vectors on --device and on the CPU: head-training
+   time (timings.json), the command's time and macro-F1 of every method.
+It writes gpu_check.md, gpu_check.json and logs.tar.gz (every command's stdout and stderr)
+into the output folder. Nothing is estimated: a number that could not be measured is "—".
 
 Modes:
     gpu_check.py run --device cuda --out DIR [--emo PATH] [--home DIR] [--quick]
@@ -33,6 +34,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
@@ -115,45 +117,51 @@ def st_embed(model: str, texts_path: str, out_npy: str, device: str, batch: str)
 # ---------------------------------------------------------------- measuring processes
 
 
-class GpuMemory:
-    """Peak GPU memory of one process, polled from nvidia-smi (what the driver gives it,
-    CUDA context included: the same yardstick for emo and Python)."""
+def gpu_memory_used() -> float | None:
+    """MiB in use on GPU 0 (nvidia-smi), or None where nvidia-smi cannot tell."""
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits",
+                              "-i", "0"], capture_output=True, text=True, timeout=5).stdout
+        return float(out.strip().splitlines()[0])
+    except (OSError, ValueError, IndexError, subprocess.SubprocessError):
+        return None
 
-    def __init__(self, pid: int):
-        self.pid, self.peak, self.ok = pid, 0.0, shutil.which("nvidia-smi") is not None
+
+class GpuMemory:
+    """Peak GPU memory of one process: GPU 0's memory in use, polled from nvidia-smi, above
+    what was in use before the process started. The check runs one process at a time, and
+    per-process figures are not available in every sandbox (gVisor), so the whole GPU is
+    the yardstick, the same for emo and Python (CUDA context included)."""
+
+    def __init__(self):
+        self.base = gpu_memory_used()
+        self.peak = self.base
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
-        if self.ok:
+        if self.base is not None:
             self._thread.start()
 
     def _poll(self) -> None:
         while not self._stop.is_set():
-            try:
-                out = subprocess.run(
-                    ["nvidia-smi", "--query-compute-apps=pid,used_memory",
-                     "--format=csv,noheader,nounits"],
-                    capture_output=True, text=True, timeout=5).stdout
-                for line in out.splitlines():
-                    pid, mem = (x.strip() for x in line.split(","))
-                    if int(pid) == self.pid:
-                        self.peak = max(self.peak, float(mem))
-            except (OSError, ValueError, subprocess.SubprocessError):
-                pass
+            used = gpu_memory_used()
+            if used is not None:
+                self.peak = max(self.peak, used)
             self._stop.wait(0.1)
 
     def stop(self) -> float | None:
         self._stop.set()
-        if self.ok:
-            self._thread.join()
-        return self.peak if self.ok and self.peak > 0 else None
+        if self.base is None:
+            return None
+        self._thread.join()
+        return self.peak - self.base
 
 
 def run(argv: list[str], label: str, logs: Path, env: dict | None = None, gpu: bool = False) -> dict:
     stem = logs / label
     with open(stem.with_suffix(".out"), "wb") as out, open(stem.with_suffix(".err"), "wb") as err:
         t0 = time.perf_counter()
+        mem = GpuMemory() if gpu else None
         proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env, cwd=ROOT)
-        mem = GpuMemory(proc.pid) if gpu else None
         rc = proc.wait()
         wall = time.perf_counter() - t0
         peak = mem.stop() if mem else None
@@ -172,8 +180,8 @@ def check(args) -> int:
     out_dir = Path(args.out).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="emo-gpu-check-"))
-    logs = out_dir / "logs"
-    logs.mkdir(exist_ok=True)
+    logs = work / "logs"  # packed into OUT/logs.tar.gz at the end: one file to bring back
+    logs.mkdir()
     home = Path(args.home).resolve()
     emo = str(Path(args.emo).resolve())
     # emo reads datasets from $EMO_HOME/datasets; its cache goes to the scratch folder.
@@ -239,7 +247,14 @@ def check(args) -> int:
     results["device_vs_cpu"] = {"texts": n_cpu, "min_cosine": min_cosine_st(dev_st, cpu_st)}
     log(f"emo {args.device} vs emo cpu: min cosine {results['device_vs_cpu']['min_cosine']:.7f}")
 
-    # Heads: compare-sampling on GoEmotions vectors of the random encoder (cached by the first run).
+    # GoEmotions through the random encoder into the cache, then heads on the cached vectors.
+    r = run([emo, "embed", "--dataset", "goemotions", "--encoder", str(model), "--device", args.device,
+             "--out", str(work / "goemotions.safetensors")], "emo-goemotions", logs, env, gpu)
+    stats = bench.read_sidecar(work / "goemotions.safetensors")["stats"]
+    results["goemotions_embed"] = {"texts": stats["texts"], "computed": stats["computed"],
+                                   "seconds": stats["seconds"], "wall": r["wall"],
+                                   "gpu_peak_mb": r["gpu_peak_mb"]}
+    log(f"embed goemotions on {args.device}: {stats['computed']} texts in {stats['seconds']:.1f} s")
     heads = {}
     for dev in dict.fromkeys((args.device, "cpu")):
         rep = work / f"compare-{dev.replace(':', '-')}"
@@ -258,6 +273,8 @@ def check(args) -> int:
     (out_dir / "gpu_check.json").write_text(json.dumps(results, indent=2) + "\n")
     (out_dir / "gpu_check.md").write_text(render(results))
     print(render(results))
+    with tarfile.open(out_dir / "logs.tar.gz", "w:gz") as tar:
+        tar.add(logs, arcname="logs")
     shutil.rmtree(work, ignore_errors=True)
     return 0
 
@@ -293,7 +310,7 @@ def min_cosine_st(a: Path, b: Path) -> float:
 
 
 def mb(x) -> str:
-    return "not measured (no nvidia-smi)" if x is None else f"{x:,.0f}"
+    return "—" if x is None else f"{x:,.0f}"
 
 
 def render(r: dict) -> str:
@@ -301,7 +318,9 @@ def render(r: dict) -> str:
              + (" (quick rehearsal)" if r["quick"] else ""), "",
              "MiniLM-shaped BERT, random weights (transformers, seed "
              f"{r['seed']}); same texts, same batch, same device for both sides. "
-             "GPU memory: the process's peak as nvidia-smi reports it (CUDA context included).", ""]
+             "Peak MB: GPU memory in use while the process ran, above what was in use before it "
+             "(nvidia-smi, polled every 0.1 s; CUDA context included; — where there is no "
+             "nvidia-smi).", ""]
     rows = []
     for name, per in r["embed"].items():
         for b, x in per.items():
@@ -313,13 +332,17 @@ def render(r: dict) -> str:
     d = r["device_vs_cpu"]
     lines += ["", f"emo on `{r['device']}` against emo on this machine's CPU, {d['texts']} texts: "
               f"lowest cosine {d['min_cosine']:.7f}.", ""]
+    g = r["goemotions_embed"]
+    lines += [f"`emo embed --dataset goemotions` (every split, {g['computed']:,} texts computed): "
+              f"{g['seconds']:.1f} s of embedding, {g['wall']:.1f} s for the whole command, "
+              f"peak {mb(g['gpu_peak_mb'])} MB.", ""]
     hrows = []
     for dev, h in r["heads"].items():
         best = max(h["macro_f1"].items(), key=lambda kv: kv[1])
         hrows.append([f"`{dev}`", f"{h['head_seconds']:.1f}", f"{h['wall']:.1f}",
                       str(len(h["methods"])), f"{best[0]} {100 * best[1]:.1f}"])
-    lines.append("`compare-sampling --dataset goemotions --seeds 1` on the random encoder's "
-                 "vectors (cached; heads only):")
+    lines.append("`compare-sampling --dataset goemotions --seeds 1` on those cached vectors "
+                 "(whole command: reading the cache, training, evaluating, writing the report):")
     lines += ["", bench.md_table(["device", "head training s", "command s", "methods",
                                   "best test macro-F1 (random encoder)"], hrows)]
     lines += ["", f"Whole check: {r['seconds']:.0f} s.", ""]

@@ -19,11 +19,15 @@ impl Method for Ncm {
         let train = ctx.train;
         let mean = train.x.mean_dim([0].as_slice(), false, Kind::Float);
         let xn = normalize_rows(&(&train.x - &mean));
-        let sums = Tensor::zeros(
-            [train.n_classes as i64, train.dim() as i64],
-            (Kind::Float, train.device()),
-        )
-        .index_add(0, &train.y, &xn);
+        // Class sums as one-hot(y)ᵀ · x, a matrix product: `index_add` would add
+        // with atomics on a GPU, in no fixed order, and the same seed must give
+        // the same head.
+        let sums = train
+            .y
+            .one_hot(train.n_classes as i64)
+            .to_kind(Kind::Float)
+            .transpose(0, 1)
+            .matmul(&xn);
         let counts: Vec<f32> = train.counts().iter().map(|&c| c.max(1) as f32).collect();
         let counts = Tensor::from_slice(&counts).to(train.device()).unsqueeze(1);
         Ok(Fitted::plain(Head::NearestMean {
