@@ -309,6 +309,19 @@ pub struct TrainArgs {
     /// Iteration cap of linfa's L-BFGS
     #[arg(long, default_value_t = TrainConfig::default().linfa_max_iterations)]
     pub linfa_max_iterations: u64,
+
+    /// C candidates (inverse L2 strength, as scikit-learn's) of logreg and logreg-balanced,
+    /// chosen on validation macro-F1: start:stop:step or a,b,c
+    #[arg(long, default_value = "0.1,1,10,100", value_parser = parse_grid)]
+    pub logreg_c_grid: Grid,
+
+    /// Convergence of logreg: largest gradient entry of the objective divided by C·n
+    #[arg(long, default_value_t = TrainConfig::default().logreg_tolerance)]
+    pub logreg_tolerance: f64,
+
+    /// Iteration cap of logreg's L-BFGS (a fit that reaches it is reported as not converged)
+    #[arg(long, default_value_t = TrainConfig::default().logreg_max_iterations)]
+    pub logreg_max_iterations: usize,
 }
 
 impl TrainArgs {
@@ -335,6 +348,13 @@ impl TrainArgs {
         {
             return bad("--weight-decay and --linfa-alpha must be ≥ 0, --momentum in [0, 1)");
         }
+        if self.logreg_c_grid.0.iter().any(|&c| c <= 0.0)
+            || self.logreg_tolerance.is_nan()
+            || self.logreg_tolerance <= 0.0
+            || self.logreg_max_iterations == 0
+        {
+            return bad("--logreg-c-grid values and --logreg-tolerance must be > 0, --logreg-max-iterations ≥ 1");
+        }
         Ok(TrainConfig {
             epochs: self.epochs,
             stage2_epochs: self.stage2_epochs,
@@ -349,6 +369,9 @@ impl TrainArgs {
             tau_grid: self.tau_grid.0.clone(),
             linfa_alpha: self.linfa_alpha,
             linfa_max_iterations: self.linfa_max_iterations,
+            logreg_c_grid: self.logreg_c_grid.0.clone(),
+            logreg_tolerance: self.logreg_tolerance,
+            logreg_max_iterations: self.logreg_max_iterations,
         })
     }
 }

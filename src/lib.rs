@@ -16,6 +16,7 @@ pub mod features;
 /// Public only so that the fuzz targets in `fuzz/` and the regression test can share it.
 pub mod fuzzing;
 pub mod head;
+pub mod logreg;
 pub mod methods;
 pub mod metrics;
 pub mod model;

@@ -17,6 +17,8 @@ use sha2::{Digest, Sha256};
 use tch::{Kind, Tensor};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+// Models saved before a field existed load with its default.
+#[serde(default)]
 pub struct TrainConfig {
     /// Epochs of the stage-1 (joint) head and of heads trained from scratch.
     pub epochs: usize,
@@ -46,6 +48,12 @@ pub struct TrainConfig {
     /// L2 strength of the linfa logistic regression (its `alpha`, as scikit-learn's 1/C).
     pub linfa_alpha: f64,
     pub linfa_max_iterations: u64,
+    /// Candidate C (scikit-learn's inverse L2 strength) of the converged logistic
+    /// regression, chosen on validation macro-F1.
+    pub logreg_c_grid: Vec<f64>,
+    /// Its convergence: the largest gradient entry of the objective divided by C·n.
+    pub logreg_tolerance: f64,
+    pub logreg_max_iterations: usize,
 }
 
 impl Default for TrainConfig {
@@ -64,6 +72,9 @@ impl Default for TrainConfig {
             tau_grid: (0..=20).map(|i| i as f64 / 10.0).collect(),
             linfa_alpha: 1.0,
             linfa_max_iterations: 100,
+            logreg_c_grid: vec![0.1, 1.0, 10.0, 100.0],
+            logreg_tolerance: 1e-5,
+            logreg_max_iterations: 1000,
         }
     }
 }

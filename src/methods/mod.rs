@@ -11,6 +11,7 @@ pub mod crt;
 pub mod joint;
 pub mod linfa_lr;
 pub mod logit_adjust;
+pub mod logreg;
 pub mod lws;
 pub mod ncm;
 pub mod reweight;
@@ -137,6 +138,20 @@ pub const REGISTRY: &[Entry] = &[
         build: |_| Box::new(balanced_softmax::BalancedSoftmax),
     },
     Entry {
+        name: "logreg",
+        title: "logistic regression",
+        summary:
+            "multinomial L2 logistic regression, L-BFGS to convergence, C chosen on validation",
+        build: |_| Box::new(logreg::LogReg { balanced: false }),
+    },
+    Entry {
+        name: "logreg-balanced",
+        title: "class-weighted logistic regression",
+        summary:
+            "logistic regression with class_weight='balanced' (w_j = N/(C·n_j)), C on validation",
+        build: |_| Box::new(logreg::LogReg { balanced: true }),
+    },
+    Entry {
         name: "linfa",
         title: "linfa's logistic regression",
         summary: "multinomial logistic regression from linfa (reference)",
@@ -203,7 +218,7 @@ pub fn names() -> Vec<&'static str> {
 /// together and scores below `ib`; it answers a question (are emo's SGD heads
 /// tuned?) that the README's results settle once, so it runs on request.
 pub const DEFAULT_COMPARISON: &str =
-    "ib,cb,sqrt,pb,crt,tau,lws,ncm,reweight,reweight-en,logit-adjust,balanced-softmax";
+    "ib,cb,sqrt,pb,crt,tau,lws,ncm,reweight,reweight-en,logit-adjust,balanced-softmax,logreg,logreg-balanced";
 
 /// Expands `all` to every registered method and checks every name.
 pub fn expand(names: &[String]) -> Result<Vec<String>> {
