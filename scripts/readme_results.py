@@ -29,8 +29,10 @@ for name in ["goemotions", "carer"]:
     verdict = "\n\n".join(f"> {p}" for p in s["Verdict"].split("\n\n"))
     intro = s["Test metrics"].split("\n\n")[0]
     diff = next(t for t in s if t.startswith("Difference from"))
+    # The sentence naming columns left out of the table (empty for every method), if any.
+    left_out = "".join(f"\n\n{p}" for p in s["Test metrics"].split("\n\n") if p.startswith("Left out"))
     parts.append(
-        f"**{name}** — {intro}\n\n{verdict}\n\n{table(s['Test metrics'])}\n\n"
+        f"**{name}** — {intro}\n\n{verdict}\n\n{table(s['Test metrics'])}{left_out}\n\n"
         f"{diff} (95% paired bootstrap interval; bold: the interval excludes zero):\n\n{table(s[diff])}\n"
     )
 text = readme.read_text()

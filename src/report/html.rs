@@ -2,7 +2,7 @@
 //! picture, and per-class tables — with no script and no outside resource, so it
 //! opens from disk anywhere.
 
-use super::summary::{group_legend, sections, table};
+use super::summary::{group_legend, omitted_groups_note, sections, table};
 use super::{Study, Writer};
 use anyhow::Result;
 use std::fmt::Write as _;
@@ -91,6 +91,9 @@ impl Writer for IndexHtml {
             "</table><p class=\"note\">{}</p>",
             esc(&group_legend(study))
         )?;
+        if let Some(note) = omitted_groups_note(study) {
+            writeln!(h, "<p class=\"note\">{}</p>", esc(&note))?;
+        }
 
         let mut pictures = vec![
             (

@@ -175,6 +175,10 @@ pub fn terminal_table(study: &Study) -> String {
         out.push_str(&line(r));
         out.push('\n');
     }
+    if let Some(note) = summary::omitted_groups_note(study) {
+        out.push_str(&note);
+        out.push('\n');
+    }
     out
 }
 

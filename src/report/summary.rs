@@ -84,19 +84,63 @@ pub fn group_legend(study: &Study) -> String {
         .join("; ")
 }
 
+/// The shot groups that have at least one class. A group with none would be a
+/// column of dashes for every method (on GoEmotions and CARER no class has
+/// fewer than 20 training examples), so the tables leave it out and say why.
+pub fn shown_groups(study: &Study) -> Vec<Group> {
+    Group::ALL
+        .iter()
+        .copied()
+        .filter(|&g| {
+            study
+                .train_counts
+                .iter()
+                .any(|&c| Group::of(c, study.thresholds) == g)
+        })
+        .collect()
+}
+
+/// The sentence naming the group columns left out of the tables, if any.
+pub fn omitted_groups_note(study: &Study) -> Option<String> {
+    let shown = shown_groups(study);
+    let t = study.thresholds;
+    let missing: Vec<String> = Group::ALL
+        .iter()
+        .filter(|g| !shown.contains(g))
+        .map(|&g| {
+            let range = match g {
+                Group::Many => format!("more than {}", t.many),
+                Group::Medium => format!("{} to {}", t.few, t.many),
+                Group::Few => format!("fewer than {}", t.few),
+            };
+            format!(
+                "“{} recall” (no class has {range} training examples)",
+                g.label()
+            )
+        })
+        .collect();
+    (!missing.is_empty()).then(|| {
+        format!(
+            "Left out of the table, empty for every method: {}.",
+            missing.join(", ")
+        )
+    })
+}
+
 /// The summary table as (header, rows of cells), shared by summary.md, index.html
 /// and the terminal so the three always agree.
 pub fn table(study: &Study) -> (Vec<String>, Vec<Vec<String>>) {
+    let groups = shown_groups(study);
     let mut header = vec!["method".to_string()];
     header.extend(HEADLINE.iter().map(|(n, _)| n.to_string()));
-    header.extend(Group::ALL.iter().map(|g| format!("{} recall", g.label())));
+    header.extend(groups.iter().map(|g| format!("{} recall", g.label())));
     let rows = study
         .methods
         .iter()
         .map(|m| {
             let mut row = vec![m.name.to_string()];
             row.extend(HEADLINE.iter().map(|(_, f)| cell(study, m.name, *f)));
-            row.extend(Group::ALL.iter().map(|&g| group_cell(study, m.name, g)));
+            row.extend(groups.iter().map(|&g| group_cell(study, m.name, g)));
             row
         })
         .collect();
@@ -136,6 +180,9 @@ impl Writer for SummaryMd {
         }
         s.push_str(&markdown(&header, &rows));
         writeln!(s, "\nShot groups by training count — {}. Group recall is the mean recall of the group's classes.\n", group_legend(study))?;
+        if let Some(note) = omitted_groups_note(study) {
+            writeln!(s, "{note}\n")?;
+        }
         for (title, note, (header, rows)) in sections(study) {
             writeln!(s, "## {title}\n\n{note}\n")?;
             s.push_str(&markdown(&header, &rows));

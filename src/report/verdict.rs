@@ -392,6 +392,32 @@ mod tests {
         assert_eq!(v[3], "1 of 3 classes has fewer than 20 test examples (grief): its per-class numbers are unreliable; see the intervals below.");
     }
 
+    /// A shot group with no class is a column of dashes: every table leaves it
+    /// out and says so; a group with a class keeps its column.
+    #[test]
+    fn empty_group_columns_are_left_out_with_a_sentence() {
+        use crate::report::summary::{omitted_groups_note, table};
+        let mut s = study();
+        // Training counts 100, 50, 5: no class has more than 100 (many-shot).
+        let (header, rows) = table(&s);
+        assert_eq!(header.len(), 1 + 5 + 2, "{header:?}");
+        assert!(!header.contains(&"many recall".to_string()), "{header:?}");
+        assert!(header.contains(&"few recall".to_string()));
+        assert!(rows.iter().all(|r| r.len() == header.len()));
+        let note = omitted_groups_note(&s).expect("a note");
+        assert_eq!(note, "Left out of the table, empty for every method: “many recall” (no class has more than 100 training examples).");
+        let terminal = crate::report::terminal_table(&s);
+        let header_line = terminal.lines().find(|l| l.starts_with("method")).unwrap();
+        assert!(terminal.contains(&note) && !header_line.contains("many recall"));
+        s.train_counts = vec![300, 50, 25];
+        let (header, _) = table(&s);
+        assert!(header.contains(&"many recall".to_string()));
+        assert!(!header.contains(&"few recall".to_string()));
+        assert!(omitted_groups_note(&s)
+            .unwrap()
+            .contains("“few recall” (no class has fewer than 20"));
+    }
+
     #[test]
     fn recommendation_says_whether_the_margin_is_clear() {
         use super::super::analysis::RunnerUp;
