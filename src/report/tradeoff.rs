@@ -59,6 +59,72 @@ fn stat(study: &Study, i: usize, s: Stat) -> Interval {
     }
 }
 
+/// A pixel rectangle: left, top, width, height.
+type Rect = (i32, i32, i32, i32);
+
+fn overlap(a: Rect, b: Rect) -> i64 {
+    let w = (a.0 + a.2).min(b.0 + b.2) - a.0.max(b.0);
+    let h = (a.1 + a.3).min(b.1 + b.3) - a.1.max(b.1);
+    if w > 0 && h > 0 {
+        w as i64 * h as i64
+    } else {
+        0
+    }
+}
+
+/// Where each point's label goes, as an offset from the point in pixels. Points
+/// that sit close together (methods with nearly equal scores) would print their
+/// names on top of each other at one fixed offset; this tries places around each
+/// point, nearest first (eight around it, then rows further up and down on either
+/// side), and takes the first that covers no marker, no label placed before it
+/// and nothing outside `area`, or else the one that covers least.
+/// `anchors` are the points in pixels, `sizes` the labels' (width, height).
+pub fn place_labels(anchors: &[(i32, i32)], sizes: &[(i32, i32)], area: Rect) -> Vec<(i32, i32)> {
+    const MARKER: i32 = 10;
+    let markers: Vec<Rect> = anchors
+        .iter()
+        .map(|&(x, y)| (x - MARKER, y - MARKER, 2 * MARKER, 2 * MARKER))
+        .collect();
+    let mut placed: Vec<Rect> = Vec::new();
+    let mut offsets = Vec::with_capacity(anchors.len());
+    for (&(x, y), &(w, h)) in anchors.iter().zip(sizes) {
+        let g = MARKER + 2;
+        let mut candidates = vec![
+            (g, -h - 4),
+            (g, -h / 2),
+            (g, 4),
+            (-w - g, -h - 4),
+            (-w - g, -h / 2),
+            (-w - g, 4),
+            (-w / 2, -h - g),
+            (-w / 2, g),
+        ];
+        // Then rows further up and down on either side, for crowded corners.
+        for k in 1..=4 {
+            let step = k * (h + 3);
+            for dx in [g, -w - g] {
+                candidates.push((dx, -h / 2 - step));
+                candidates.push((dx, -h / 2 + step));
+            }
+        }
+        let cost = |&(dx, dy): &(i32, i32)| -> i64 {
+            let r = (x + dx, y + dy, w, h);
+            let outside = w as i64 * h as i64 - overlap(r, area);
+            let covered: i64 = markers.iter().chain(&placed).map(|&m| overlap(r, m)).sum();
+            covered + 4 * outside
+        };
+        let best = candidates
+            .iter()
+            .find(|c| cost(c) == 0)
+            .or_else(|| candidates.iter().min_by_key(|c| cost(c)))
+            .copied()
+            .expect("candidates");
+        placed.push((x + best.0, y + best.1, w, h));
+        offsets.push(best);
+    }
+    offsets
+}
+
 fn padded_range(lo: f64, hi: f64) -> std::ops::Range<f64> {
     let pad = ((hi - lo) * 0.12).max(0.02);
     (lo - pad).max(0.0)..(hi + pad).min(1.05)
@@ -147,11 +213,27 @@ fn scatter(path: &Path, words: &Labels, pts: &[Point], front: bool) -> Result<()
                 0.5
             }
         };
-        for (i, p) in pts.iter().enumerate() {
+        let label_font = (FONT, 14).into_font().color(&BLACK);
+        let shown: Vec<usize> = (0..pts.len())
+            .filter(|&i| pts[i].x.estimate.is_finite() && pts[i].y.estimate.is_finite())
+            .collect();
+        let anchors: Vec<(i32, i32)> = shown
+            .iter()
+            .map(|&i| chart.backend_coord(&(pts[i].x.estimate, pts[i].y.estimate)))
+            .collect();
+        let sizes: Vec<(i32, i32)> = shown
+            .iter()
+            .map(|&i| {
+                let (w, h) = label_font.font.box_size(pts[i].name).unwrap_or((80, 14));
+                (w as i32, h as i32)
+            })
+            .collect();
+        let (px, py) = chart.plotting_area().get_pixel_range();
+        let area = (px.start, py.start, px.end - px.start, py.end - py.start);
+        let offsets = place_labels(&anchors, &sizes, area);
+        for (k, &i) in shown.iter().enumerate() {
+            let p = &pts[i];
             let (x, y) = (p.x.estimate, p.y.estimate);
-            if !(x.is_finite() && y.is_finite()) {
-                continue;
-            }
             if p.x.hi > p.x.lo {
                 chart
                     .draw_series(std::iter::once(PathElement::new(
@@ -183,11 +265,7 @@ fn scatter(path: &Path, words: &Labels, pts: &[Point], front: bool) -> Result<()
             chart
                 .draw_series(std::iter::once(
                     EmptyElement::at((x, y))
-                        + Text::new(
-                            p.name.to_string(),
-                            (12, -18),
-                            (FONT, 14).into_font().color(&BLACK),
-                        ),
+                        + Text::new(p.name.to_string(), offsets[k], label_font.clone()),
                 ))
                 .map_err(|e| err(e.to_string()))?;
         }
@@ -259,7 +337,53 @@ impl Writer for TradeoffPngs {
 
 #[cfg(test)]
 mod tests {
-    use super::pareto_front;
+    use super::{overlap, pareto_front, place_labels};
+
+    /// Six methods crowded into a few pixels, as on CARER where several score
+    /// within a point of each other: no two labels may overlap, and none may
+    /// cover a marker, when there is room around them.
+    #[test]
+    fn crowded_labels_do_not_overlap() {
+        let anchors = [
+            (300, 300),
+            (306, 302),
+            (310, 296),
+            (298, 310),
+            (330, 305),
+            (304, 290),
+        ];
+        let sizes = [(60, 14), (90, 14), (40, 14), (120, 14), (70, 14), (50, 14)];
+        let offsets = place_labels(&anchors, &sizes, (0, 0, 1000, 700));
+        let rects: Vec<(i32, i32, i32, i32)> = anchors
+            .iter()
+            .zip(&sizes)
+            .zip(&offsets)
+            .map(|((&(x, y), &(w, h)), &(dx, dy))| (x + dx, y + dy, w, h))
+            .collect();
+        for i in 0..rects.len() {
+            for j in i + 1..rects.len() {
+                assert_eq!(
+                    overlap(rects[i], rects[j]),
+                    0,
+                    "labels {i} and {j}: {rects:?}"
+                );
+            }
+        }
+        // The old fixed offset (12, -18) would have put labels 0 and 1 on each other.
+        let fixed = |i: usize| (anchors[i].0 + 12, anchors[i].1 - 18, sizes[i].0, sizes[i].1);
+        assert!(overlap(fixed(0), fixed(1)) > 0);
+    }
+
+    #[test]
+    fn a_lone_label_keeps_the_first_place_and_stays_inside() {
+        assert_eq!(
+            place_labels(&[(100, 100)], &[(50, 14)], (0, 0, 500, 500)),
+            vec![(12, -18)]
+        );
+        // At the right edge it moves to the left of its point.
+        let o = place_labels(&[(490, 100)], &[(50, 14)], (0, 0, 500, 500));
+        assert!(o[0].0 < 0, "{o:?}");
+    }
 
     #[test]
     fn front_keeps_only_undominated_points() {
