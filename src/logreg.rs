@@ -47,11 +47,11 @@ pub struct Problem<'a> {
 /// The problem as the solver uses it. The softmax, the objective, the
 /// parameters and the L-BFGS pairs are always f64; the two matrix products with
 /// the features, which are the cost, start in f32 and move to f64 for the last
-/// digits ([`Exact::polish`]). All in f32, the objective's last digits are noise
+/// digits ([`Objective::polish`]). All in f32, the objective's last digits are noise
 /// by the time the gradient is small: the line search stalled on them and the
 /// fixture fit had not reached a gradient of 1e-6 after 279 iterations. All in
 /// f64, the GoEmotions fits took twice as long.
-struct Exact {
+struct Objective {
     /// The features minus their mean: W·x + b = W·(x − μ) + (b + W·μ) and b is not
     /// penalised, so centring leaves the optimum's W unchanged while removing the
     /// common direction of sentence embeddings, the worst-conditioned one (measured
@@ -75,8 +75,8 @@ struct Exact {
     precond: Tensor,
 }
 
-impl Exact {
-    fn new(p: &Problem) -> Exact {
+impl Objective {
+    fn new(p: &Problem) -> Objective {
         let n = p.x.size()[0];
         let device = p.x.device();
         let s = match p.sample_weight {
@@ -95,7 +95,7 @@ impl Exact {
         let trace = cov.trace().double_value(&[]);
         let delta = reg * p.n_classes as f64 + 1e-9 * trace / d as f64;
         let precond = (cov + Tensor::eye(d, (Kind::Double, device)) * delta).inverse();
-        Exact {
+        Objective {
             x: x.to_kind(Kind::Float),
             mean,
             precond,
@@ -115,6 +115,13 @@ impl Exact {
     /// From here on, the products in f64 too.
     fn polish(&mut self) {
         self.x = self.x.to_kind(Kind::Double);
+    }
+
+    /// Polishes, then the objective and gradient at θ in f64: the values the
+    /// line search compares must all come from one precision.
+    fn polished_at(&mut self, theta: &Tensor) -> (f64, Tensor) {
+        self.polish();
+        tch::no_grad(|| self.value_and_gradient(theta))
     }
 
     /// The scaled objective and its gradient at θ = [W (C×d, row-major), b (C)].
@@ -142,7 +149,7 @@ impl Exact {
     }
 }
 
-impl Exact {
+impl Objective {
     /// The preconditioner applied to a parameter-shaped vector: the W part times
     /// (S + δI)⁻¹, the bias part as it is.
     fn precondition(&self, v: &Tensor) -> Tensor {
@@ -189,20 +196,19 @@ pub fn fit(
     let device = p.x.device();
     // Below this gradient, f32 products are too coarse for the line search.
     const F32_UNTIL: f64 = 1e-5;
-    let mut exact = Exact::new(p);
+    let mut objective = Objective::new(p);
     let mut theta = match start {
-        Some((w, b)) => exact.theta_of(w, b),
+        Some((w, b)) => objective.theta_of(w, b),
         None => Tensor::zeros([c * d + c], (Kind::Double, device)),
     };
     const MEMORY: usize = 10;
     let mut history: VecDeque<(Tensor, Tensor, f64)> = VecDeque::with_capacity(MEMORY);
-    let (mut f, mut g) = tch::no_grad(|| exact.value_and_gradient(&theta));
+    let (mut f, mut g) = tch::no_grad(|| objective.value_and_gradient(&theta));
     let mut iterations = 0;
     let mut gmax = max_abs(&g);
     while gmax > stopping.gradient_tolerance && iterations < stopping.max_iterations {
-        if exact.fast() && gmax <= F32_UNTIL {
-            exact.polish();
-            (f, g) = tch::no_grad(|| exact.value_and_gradient(&theta));
+        if objective.fast() && gmax <= F32_UNTIL {
+            (f, g) = objective.polished_at(&theta);
             gmax = max_abs(&g);
             continue;
         }
@@ -216,9 +222,9 @@ pub fn fit(
         }
         // The initial inverse Hessian: the preconditioner, scaled by the newest
         // pair (or, on the first step, to a move of unit size).
-        let hq = exact.precondition(&q);
+        let hq = objective.precondition(&q);
         q = match history.back() {
-            Some((s, y, _)) => hq * (dot(s, y) / dot(y, &exact.precondition(y))),
+            Some((s, y, _)) => hq * (dot(s, y) / dot(y, &objective.precondition(y))),
             None => {
                 let size = max_abs(&hq).max(1e-12);
                 hq / size
@@ -240,7 +246,7 @@ pub fn fit(
         let (mut f_new, mut g_new, mut theta_new);
         loop {
             theta_new = &theta + &direction * step;
-            (f_new, g_new) = tch::no_grad(|| exact.value_and_gradient(&theta_new));
+            (f_new, g_new) = tch::no_grad(|| objective.value_and_gradient(&theta_new));
             if f_new <= f + 1e-4 * step * slope || step < 1e-10 {
                 break;
             }
@@ -264,15 +270,14 @@ pub fn fit(
         gmax = max_abs(&g);
         iterations += 1;
         if step < 1e-10 || progress.abs() <= 1e-15 * f.abs().max(1.0) {
-            if !exact.fast() {
+            if !objective.fast() {
                 break; // at the limit of f64: no further progress possible
             }
-            exact.polish();
-            (f, g) = tch::no_grad(|| exact.value_and_gradient(&theta));
+            (f, g) = objective.polished_at(&theta);
             gmax = max_abs(&g);
         }
     }
-    let (w, b) = exact.head_of(&theta);
+    let (w, b) = objective.head_of(&theta);
     Ok((
         w,
         b,
@@ -332,18 +337,18 @@ mod tests {
                 .map(|_| rng.gen_range(-0.5f32..0.5))
                 .collect::<Vec<_>>(),
         );
-        let mut exact = Exact::new(&p);
-        exact.polish();
+        let mut objective = Objective::new(&p);
+        objective.polish();
         let theta = theta.to_kind(Kind::Double);
-        let (_, g) = exact.value_and_gradient(&theta);
+        let (_, g) = objective.value_and_gradient(&theta);
         for i in [0usize, 4, 7, 14, 15, 17] {
             let h = 1e-4;
             let mut plus = Vec::<f64>::try_from(&theta).unwrap();
             let mut minus = plus.clone();
             plus[i] += h;
             minus[i] -= h;
-            let (fp, _) = exact.value_and_gradient(&Tensor::from_slice(&plus));
-            let (fm, _) = exact.value_and_gradient(&Tensor::from_slice(&minus));
+            let (fp, _) = objective.value_and_gradient(&Tensor::from_slice(&plus));
+            let (fm, _) = objective.value_and_gradient(&Tensor::from_slice(&minus));
             let numeric = (fp - fm) / (2.0 * h);
             let analytic = g.double_value(&[i as i64]);
             assert!(
