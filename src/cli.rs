@@ -322,6 +322,19 @@ pub struct TrainArgs {
     /// Iteration cap of logreg's L-BFGS (a fit that reaches it is reported as not converged)
     #[arg(long, default_value_t = TrainConfig::default().logreg_max_iterations)]
     pub logreg_max_iterations: usize,
+
+    /// Settings each SGD-trained head tries, chosen on validation by --select:
+    /// none (the settings above), quick (learning rate ×{1,¼,4}, epochs ×{1,2}),
+    /// full (learning rate ×{1,⅛,¼,½,2,4}, epochs ×{1,½,2,4}, weight decay
+    /// {given,1e-5,1e-4}, q {given,0.25,0.75}, β {given,0.99,0.9999}; slow)
+    #[arg(long, value_enum, default_value = "quick")]
+    pub tune: crate::tune::Tune,
+
+    /// The validation statistic that chooses every hyper-parameter and the
+    /// recommended method (few-recall: mean recall of the rarest third of the
+    /// classes). Test data never chooses.
+    #[arg(long, value_enum, default_value = "macro-f1")]
+    pub select: crate::metrics::Stat,
 }
 
 impl TrainArgs {
@@ -372,6 +385,8 @@ impl TrainArgs {
             logreg_c_grid: self.logreg_c_grid.0.clone(),
             logreg_tolerance: self.logreg_tolerance,
             logreg_max_iterations: self.logreg_max_iterations,
+            tune: self.tune,
+            select: self.select,
         })
     }
 }
@@ -409,13 +424,21 @@ pub struct CompareArgs {
     #[arg(long)]
     pub train_profile: Option<crate::data::profile::Profile>,
 
+    /// With --train-profile: draw this many training subsamples (seeds seed, seed+1, …),
+    /// run every method on each, and report mean ± s.d. over subsamples, the difference
+    /// from ib with its 95% interval over subsamples, and how many subsamples each won
+    #[arg(long, default_value_t = 1, requires = "train_profile",
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub subsamples: u32,
+
+    /// With --train-profile: cut validation down too, once (seed --seed), to these
+    /// counts, exp:FACTOR, or `proportional` (each class kept in the proportion the
+    /// training profile keeps of its training examples)
+    #[arg(long, requires = "train_profile")]
+    pub valid_profile: Option<crate::data::profile::ValidProfile>,
+
     #[command(flatten)]
     pub groups: GroupArgs,
-
-    /// Choose the recommended method by this validation metric (few-recall: mean
-    /// recall of the rarest third of the classes). Test data never chooses.
-    #[arg(long, value_enum, default_value = "macro-f1")]
-    pub select: crate::metrics::Stat,
 
     /// Bootstrap resamples of the test rows for the 95% confidence intervals (0: none)
     #[arg(long, default_value_t = 1000)]

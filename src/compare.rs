@@ -10,12 +10,15 @@ use crate::train::TrainConfig;
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 use std::time::Instant;
 
 /// Fits `names` on `train` for each seed, choosing hyper-parameters on `valid`,
 /// and evaluates on `test`. Deterministic methods run for the first seed only.
-/// Progress goes to stderr.
+/// Each method searches its settings (`--tune`) on the first seed; the other
+/// seeds train what it chose there (and re-choose only post-hoc values such as
+/// τ), so a method's spread over seeds is the seeds' and its search is paid
+/// once. Progress goes to stderr.
 ///
 /// Fits run side by side, one per libtorch thread (`--threads`, default one per
 /// core), each fit itself single-threaded: a linear head's steps are too small
@@ -35,7 +38,9 @@ pub fn run(
         .iter()
         .map(|n| methods::lookup(n))
         .collect::<Result<Vec<_>>>()?;
-    // (method index, seed index) of every fit, in report order.
+    // (method index, seed index) of every fit: the first seed's first (later
+    // seeds wait for its choices), and among those the deterministic methods
+    // (the long L-BFGS fits) first, so that they do not finish last alone.
     let mut jobs: Vec<(usize, usize)> = Vec::new();
     for k in 0..seeds.len() {
         for (i, e) in entries.iter().enumerate() {
@@ -44,6 +49,10 @@ pub fn run(
             }
         }
     }
+    jobs.sort_by_key(|&(i, k)| (k, (entries[i].build)(config).stochastic()));
+    // What each method chose on the first seed, once its fit is done.
+    let choices: Vec<(Mutex<Option<Option<serde_json::Value>>>, Condvar)> =
+        entries.iter().map(|_| Default::default()).collect();
     let stage1: Vec<SharedStage1> = seeds.iter().map(|_| SharedStage1::default()).collect();
     let bar = ProgressBar::new(jobs.len() as u64);
     bar.set_style(
@@ -64,15 +73,38 @@ pub fn run(
                 valid.shallow_clone(),
                 test.shallow_clone(),
             );
-            let (jobs, stage1, next, results, bar, entries) =
-                (&jobs, &stage1, &next, &results, &bar, &entries);
+            let (jobs, stage1, next, results, bar, entries, choices) =
+                (&jobs, &stage1, &next, &results, &bar, &entries, &choices);
             scope.spawn(move || loop {
                 let j = next.fetch_add(1, Ordering::SeqCst);
                 let Some(&(i, k)) = jobs.get(j) else { break };
                 let seed = seeds[k];
                 bar.set_message(format!("{} (seed {seed})", entries[i].name));
-                let ctx = Context::sharing(&train, &valid, config, seed, stage1[k].clone());
+                let mut ctx = Context::sharing(&train, &valid, config, seed, stage1[k].clone());
+                let (slot, ready) = &choices[i];
+                if k > 0 {
+                    // The first seed's fit of this method was taken before any
+                    // later job, so it is running or done: waiting cannot deadlock.
+                    let mut choice = slot.lock().expect("no panic while training");
+                    while choice.is_none() {
+                        choice = ready.wait(choice).expect("no panic while training");
+                    }
+                    match choice.as_ref().expect("checked") {
+                        Some(chosen) => ctx = ctx.tuned_on(seeds[0], chosen),
+                        None => {
+                            let e = anyhow::anyhow!("{}: the first seed failed", entries[i].name);
+                            results.lock().expect("no panic while training")[j] = Some(Err(e));
+                            bar.inc(1);
+                            continue;
+                        }
+                    }
+                }
                 let run = fit_one((entries[i].build)(config).as_ref(), &ctx, &test);
+                if k == 0 {
+                    *slot.lock().expect("no panic while training") =
+                        Some(run.as_ref().ok().map(|r| r.chosen.clone()));
+                    ready.notify_all();
+                }
                 results.lock().expect("no panic while training")[j] = Some(run);
                 bar.inc(1);
             });
@@ -91,8 +123,14 @@ pub fn run(
         })
         .collect();
     let results = results.into_inner().expect("no panic while training");
-    for (&(i, _), run) in jobs.iter().zip(results) {
-        out[i].runs.push(run.expect("every job ran")?);
+    // The first error in report order is the one worth showing (a later
+    // seed's "the first seed failed" only follows from it).
+    let mut order: Vec<usize> = (0..jobs.len()).collect();
+    order.sort_by_key(|&j| jobs[j]);
+    let mut results: Vec<Option<Result<Run>>> = results;
+    for j in order {
+        let run = results[j].take().expect("every job ran")?;
+        out[jobs[j].0].runs.push(run);
     }
     Ok(out)
 }
@@ -106,6 +144,7 @@ fn fit_one(method: &dyn Method, ctx: &Context, test: &Features) -> Result<Run> {
     let tpred = fitted.head.predict(&test.x)?;
     Ok(Run {
         seed: ctx.seed,
+        subsample: 0,
         validation: Metrics::compute(&ctx.valid.labels, &vpred, ctx.valid.n_classes),
         test: Metrics::compute(&test.labels, &tpred, test.n_classes),
         test_predictions: tpred,

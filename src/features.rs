@@ -68,6 +68,18 @@ impl Features {
         }
     }
 
+    /// The examples at `rows`, in that order (a copy on the same device).
+    pub fn rows(&self, rows: &[usize]) -> Features {
+        let idx: Vec<i64> = rows.iter().map(|&i| i as i64).collect();
+        let idx = Tensor::from_slice(&idx).to(self.device());
+        Features {
+            x: self.x.index_select(0, &idx),
+            y: self.y.index_select(0, &idx),
+            labels: rows.iter().map(|&i| self.labels[i]).collect(),
+            n_classes: self.n_classes,
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty()
     }

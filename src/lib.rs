@@ -24,4 +24,5 @@ pub mod paths;
 pub mod report;
 pub mod sampling;
 pub mod train;
+pub mod tune;
 pub mod uncertainty;

@@ -54,6 +54,13 @@ pub struct TrainConfig {
     /// Its convergence: the largest gradient entry of the objective divided by C·n.
     pub logreg_tolerance: f64,
     pub logreg_max_iterations: usize,
+    /// How many settings each SGD-trained head tries before validation chooses
+    /// ([`crate::tune::Search`]). Models saved before tuning existed were untuned.
+    #[serde(default = "crate::tune::Tune::none")]
+    pub tune: crate::tune::Tune,
+    /// The validation statistic that chooses every hyper-parameter (and, in a
+    /// comparison, the recommended method).
+    pub select: crate::metrics::Stat,
 }
 
 impl Default for TrainConfig {
@@ -75,6 +82,8 @@ impl Default for TrainConfig {
             logreg_c_grid: vec![0.1, 1.0, 10.0, 100.0],
             logreg_tolerance: 1e-5,
             logreg_max_iterations: 1000,
+            tune: crate::tune::Tune::Quick,
+            select: crate::metrics::Stat::MacroF1,
         }
     }
 }
@@ -119,6 +128,9 @@ pub struct SgdRun<'a> {
     /// head, logits for LWS scales). The step taken is lr / input_scale, so one
     /// learning rate suits inputs of any magnitude.
     pub input_scale: f64,
+    /// Peak learning rates, one per candidate trained side by side (the
+    /// parameters then carry the candidates along their first dimension).
+    pub lrs: Vec<f64>,
 }
 
 /// Mean over rows of ‖row‖², the `input_scale` of parameters that multiply `x`.
@@ -129,11 +141,21 @@ pub fn mean_squared_norm(x: &Tensor) -> f64 {
         .double_value(&[])
 }
 
+/// The number of epochs a run of `epochs` takes on `n` examples: at least
+/// enough for `min_steps` steps (a few hundred examples are one or two batches).
+pub fn effective_epochs(n: usize, epochs: usize, cfg: &TrainConfig) -> usize {
+    let steps_per_epoch = n.div_ceil(cfg.batch_size.max(1)).max(1);
+    epochs.max(cfg.min_steps.div_ceil(steps_per_epoch))
+}
+
 /// The schedule every SGD run shares: epochs of mini-batches drawn by the
-/// sampler, a cosine learning rate from `lr / input_scale` down to zero, and a
-/// divergence check. `step(x, y, lr)` updates the parameters from one batch and
-/// returns its loss. Returns the mean training loss of the last epoch.
-fn sgd_schedule<S>(train: &Features, run: SgdRun, mut step: S) -> Result<f64>
+/// sampler, a cosine learning-rate factor from `1 / input_scale` down to zero
+/// (each candidate's peak rate multiplies it), and a divergence check.
+/// `step(x, y, factor)` updates the parameters from one batch and returns its
+/// loss per candidate (`[L]`, or a scalar for one). Returns the mean training
+/// loss of the last epoch per candidate; a candidate whose loss stopped being
+/// finite is NaN there, and the run fails only when every candidate diverged.
+fn sgd_schedule<S>(train: &Features, run: SgdRun, mut step: S) -> Result<Vec<f64>>
 where
     S: FnMut(&Tensor, &Tensor, f64) -> Tensor,
 {
@@ -141,13 +163,11 @@ where
     let mut sampler = Sampler::new(run.sampler, &train.labels, train.n_classes, run.rng);
     let batch = cfg.batch_size.max(1);
     let steps_per_epoch = train.len().div_ceil(batch);
-    let epochs = run
-        .epochs
-        .max(cfg.min_steps.div_ceil(steps_per_epoch.max(1)));
+    let epochs = effective_epochs(train.len(), run.epochs, cfg);
     let total_steps = (steps_per_epoch * epochs).max(1);
-    let peak_lr = cfg.lr / run.input_scale.max(1e-12);
+    let peak = 1.0 / run.input_scale.max(1e-12);
     let mut done = 0usize;
-    let mut last_epoch_loss = f64::NAN;
+    let mut last_epoch_loss = vec![f64::NAN; run.lrs.len()];
     for epoch in 0..epochs {
         let order = sampler.epoch(epoch, epochs);
         let order: Vec<i64> = order.into_iter().map(|i| i as i64).collect();
@@ -157,7 +177,7 @@ where
             train.x.index_select(0, &order),
             train.y.index_select(0, &order),
         );
-        let mut sum = Tensor::zeros([], (Kind::Float, train.device()));
+        let mut sum = Tensor::zeros([run.lrs.len() as i64], (Kind::Float, train.device()));
         for s in 0..steps_per_epoch {
             let (start, len) = (
                 (s * batch) as i64,
@@ -165,16 +185,18 @@ where
             );
             let x = xs.narrow(0, start, len);
             let y = ys.narrow(0, start, len);
-            let lr = peak_lr
+            let factor = peak
                 * 0.5
                 * (1.0 + (std::f64::consts::PI * done as f64 / total_steps as f64).cos());
-            sum += step(&x, &y, lr);
+            sum += step(&x, &y, factor);
             done += 1;
         }
-        last_epoch_loss = sum.double_value(&[]) / steps_per_epoch as f64;
-        if !last_epoch_loss.is_finite() {
+        let sum: Vec<f64> = Vec::try_from(sum.to_kind(Kind::Double).to_device(tch::Device::Cpu))?;
+        last_epoch_loss = sum.iter().map(|l| l / steps_per_epoch as f64).collect();
+        if last_epoch_loss.iter().all(|l| !l.is_finite()) {
             anyhow::bail!(
-                "training diverged (loss {last_epoch_loss} at epoch {}); lower --lr",
+                "training diverged (loss {} at epoch {}); lower --lr",
+                last_epoch_loss[0],
                 epoch + 1
             );
         }
@@ -182,17 +204,42 @@ where
     Ok(last_epoch_loss)
 }
 
+/// The candidates' learning rates shaped to scale a parameter of `dims`
+/// dimensions whose first dimension holds `per_candidate` entries per candidate
+/// (a scalar for one candidate).
+fn lr_column(lrs: &[f64], per_candidate: usize, dims: usize, device: tch::Device) -> Tensor {
+    if lrs.len() == 1 {
+        return Tensor::from(lrs[0] as f32).to(device);
+    }
+    let v: Vec<f32> = lrs
+        .iter()
+        .flat_map(|&l| std::iter::repeat_n(l as f32, per_candidate))
+        .collect();
+    let mut shape = vec![v.len() as i64];
+    shape.resize(dims.max(1), 1);
+    Tensor::from_slice(&v).view(shape.as_slice()).to(device)
+}
+
 /// Mini-batch SGD with momentum over `params` (each must require grad), on
-/// [`sgd_schedule`]. `loss(x, y)` computes the batch loss from the parameters it
-/// closes over; autograd takes the gradients. Returns the mean training loss of
-/// the last epoch.
-pub fn sgd<F>(train: &Features, params: &[Tensor], run: SgdRun, loss: F) -> Result<f64>
+/// [`sgd_schedule`]. `loss(x, y)` computes the batch loss per candidate (`[L]`)
+/// from the parameters it closes over; autograd takes the gradients of their
+/// sum, which for parameters stacked by candidate along their first dimension
+/// are each candidate's own. Returns the mean training loss of the last epoch
+/// per candidate.
+pub fn sgd<F>(train: &Features, params: &[Tensor], run: SgdRun, loss: F) -> Result<Vec<f64>>
 where
     F: Fn(&Tensor, &Tensor) -> Tensor,
 {
     let momentum = run.config.momentum;
+    let lrs: Vec<Tensor> = params
+        .iter()
+        .map(|p| {
+            let per = p.size().first().map_or(1, |&n| n as usize / run.lrs.len());
+            lr_column(&run.lrs, per, p.dim(), p.device())
+        })
+        .collect();
     let mut velocity: Vec<Tensor> = params.iter().map(|p| p.zeros_like()).collect();
-    sgd_schedule(train, run, |x, y, lr| {
+    sgd_schedule(train, run, |x, y, factor| {
         for p in params {
             let mut g = p.grad();
             if g.defined() {
@@ -200,18 +247,19 @@ where
             }
         }
         let l = loss(x, y);
-        l.backward();
+        l.sum(Kind::Float).backward();
         tch::no_grad(|| {
-            for (p, v) in params.iter().zip(velocity.iter_mut()) {
-                momentum_step(p, v, &p.grad(), momentum, lr);
+            for ((p, v), lr) in params.iter().zip(velocity.iter_mut()).zip(&lrs) {
+                momentum_step(p, v, &p.grad(), momentum, &(lr * factor));
             }
         });
         l.detach()
     })
 }
 
-/// `v ← momentum·v + g; p ← p − lr·v`, in place.
-fn momentum_step(p: &Tensor, v: &mut Tensor, g: &Tensor, momentum: f64, lr: f64) {
+/// `v ← momentum·v + g; p ← p − lr·v`, in place (`lr` a scalar tensor or one
+/// broadcast over the candidates).
+fn momentum_step(p: &Tensor, v: &mut Tensor, g: &Tensor, momentum: f64, lr: &Tensor) {
     let _ = v.g_mul_scalar_(momentum).g_add_(g);
     let mut p = p.shallow_clone();
     let _ = p.g_sub_(&(&*v * lr));
@@ -228,6 +276,13 @@ pub struct LinearSpec<'a> {
     pub purpose: &'a str,
 }
 
+/// The settings in which candidates of one training pass differ.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Candidate {
+    pub lr: f64,
+    pub weight_decay: f64,
+}
+
 /// Trains `W·x + b` with cross-entropy under `spec`. Returns (W, b).
 pub fn train_linear(
     train: &Features,
@@ -235,64 +290,117 @@ pub fn train_linear(
     cfg: &TrainConfig,
     seed: u64,
 ) -> Result<(Tensor, Tensor)> {
+    let one = Candidate {
+        lr: cfg.lr,
+        weight_decay: cfg.weight_decay,
+    };
+    train_linear_candidates(train, spec, cfg, seed, &[one])?
+        .pop()
+        .flatten()
+        .ok_or_else(|| anyhow::anyhow!("training diverged; lower --lr"))
+}
+
+/// Trains one head per candidate side by side: the same start, the same
+/// batches in the same order, different learning rates and weight decays, the
+/// L heads stacked into one `[L·C, d]` matrix so that each step is one matrix
+/// product for all. Honest sharing: a candidate's head is what training it
+/// alone would give (to rounding), because no candidate's numbers enter
+/// another's. `None` for a candidate that diverged.
+pub fn train_linear_candidates(
+    train: &Features,
+    spec: &LinearSpec,
+    cfg: &TrainConfig,
+    seed: u64,
+    candidates: &[Candidate],
+) -> Result<Vec<Option<(Tensor, Tensor)>>> {
+    let (l, c, dev) = (candidates.len(), train.n_classes, train.device());
+    if l == 0 {
+        return Ok(Vec::new());
+    }
     let mut rng = rng_for(seed, spec.purpose);
-    let (w, b) = init_linear(train.n_classes, train.dim(), &mut rng, train.device());
+    let (w0, b0) = init_linear(c, train.dim(), &mut rng, dev);
+    let (w, b) = (w0.repeat([l as i64, 1]), b0.repeat([l as i64]));
     let weights = spec
         .class_weights
         .as_ref()
-        .map(|v| Tensor::from_slice(v).to(train.device()));
-    let wd = cfg.weight_decay;
+        .map(|v| Tensor::from_slice(v).to(dev));
+    let wds: Vec<f64> = candidates.iter().map(|k| k.weight_decay).collect();
+    let any_wd = wds.iter().any(|&d| d > 0.0);
+    let wd_w = lr_column(&wds, c, 2, dev);
+    let wd_l = Tensor::from_slice(&wds.iter().map(|&d| d as f32).collect::<Vec<_>>()).to(dev);
+    let lrs: Vec<f64> = candidates.iter().map(|k| k.lr).collect();
+    let (lr_w, lr_b) = (lr_column(&lrs, c, 2, dev), lr_column(&lrs, c, 1, dev));
     let run = SgdRun {
         sampler: spec.sampler,
         epochs: spec.epochs,
         config: cfg,
         rng,
         input_scale: mean_squared_norm(&train.x),
+        lrs,
     };
     // Cross-entropy's gradient has a closed form, so linear heads skip autograd:
     // with one small matrix product per step, building and walking the autograd
     // graph costs as much as the arithmetic.
     let (mut vw, mut vb) = (w.zeros_like(), b.zeros_like());
-    let minus_one = Tensor::full(
-        [cfg.batch_size.max(1) as i64, 1],
-        -1.0,
-        (Kind::Float, train.device()),
-    );
-    sgd_schedule(train, run, |x, y, lr| {
+    let batch = cfg.batch_size.max(1) as i64;
+    let minus_one = Tensor::full([batch, l as i64, 1], -1.0, (Kind::Float, dev));
+    let losses = sgd_schedule(train, run, |x, y, factor| {
         let rows = x.size()[0];
-        let mut logits = b.addmm(x, &w.tr());
+        let mut logits = b.addmm(x, &w.tr()).view([rows, l as i64, c as i64]);
         if let Some(off) = &spec.train_offset {
             logits += off;
         }
-        let logp = logits.log_softmax(1, Kind::Float);
-        let y1 = y.unsqueeze(1);
+        let logp = logits.log_softmax(2, Kind::Float);
+        let y1 = y.view([rows, 1, 1]).expand([rows, l as i64, 1], false);
         // Per-row weight of the mean, as torch's weighted cross-entropy: w_y / Σ w_y.
         let row_w = match &weights {
             Some(cw) => {
                 let r = cw.index_select(0, y);
                 &r / r.sum(Kind::Float)
             }
-            None => Tensor::full([rows], 1.0 / rows as f64, (Kind::Float, x.device())),
-        };
-        let loss = -(logp.gather(1, &y1, false).squeeze_dim(1) * &row_w).sum(Kind::Float);
+            None => Tensor::full([rows], 1.0 / rows as f64, (Kind::Float, dev)),
+        }
+        .view([rows, 1, 1]);
+        let loss = -(logp.gather(2, &y1, false) * &row_w).sum_dim_intlist(
+            [0, 2].as_slice(),
+            false,
+            Kind::Float,
+        );
         // d loss / d logits = row_w · (softmax − one_hot(y)).
         let mut g = logp.exp();
-        let _ = g.scatter_add_(1, &y1, &minus_one.narrow(0, 0, rows));
-        let _ = g.g_mul_(&row_w.unsqueeze(1));
+        let _ = g.scatter_add_(2, &y1, &minus_one.narrow(0, 0, rows));
+        let _ = g.g_mul_(&row_w);
+        let g = g.view([rows, (l * c) as i64]);
         let mut gw = g.tr().mm(x);
-        if wd > 0.0 {
-            let _ = gw.g_add_(&(&w * wd));
+        if any_wd {
+            let _ = gw.g_add_(&(&w * &wd_w));
         }
         let gb = g.sum_dim_intlist([0].as_slice(), false, Kind::Float);
-        momentum_step(&w, &mut vw, &gw, cfg.momentum, lr);
-        momentum_step(&b, &mut vb, &gb, cfg.momentum, lr);
-        if wd > 0.0 {
-            loss + w.pow_tensor_scalar(2).sum(Kind::Float) * (wd / 2.0)
+        momentum_step(&w, &mut vw, &gw, cfg.momentum, &(&lr_w * factor));
+        momentum_step(&b, &mut vb, &gb, cfg.momentum, &(&lr_b * factor));
+        if any_wd {
+            let sq = w
+                .pow_tensor_scalar(2)
+                .sum_dim_intlist([1].as_slice(), false, Kind::Float)
+                .view([l as i64, c as i64])
+                .sum_dim_intlist([1].as_slice(), false, Kind::Float);
+            loss + sq * &wd_l / 2.0
         } else {
             loss
         }
     })?;
-    Ok((w, b))
+    let (ws, bs) = (w.chunk(l as i64, 0), b.chunk(l as i64, 0));
+    Ok(ws
+        .into_iter()
+        .zip(bs)
+        .zip(losses)
+        .map(|((w, b), loss)| {
+            let finite = loss.is_finite()
+                && w.isfinite().all().int64_value(&[]) == 1
+                && b.isfinite().all().int64_value(&[]) == 1;
+            finite.then_some((w, b))
+        })
+        .collect())
 }
 
 #[cfg(test)]
@@ -346,6 +454,7 @@ mod tests {
                 config: &cfg,
                 rng,
                 input_scale: mean_squared_norm(&train.x),
+                lrs: vec![cfg.lr],
             },
             |x, y| {
                 let logits = x.matmul(&w0.tr()) + &b0 + &offset;
@@ -361,6 +470,71 @@ mod tests {
         assert!(
             dw < 1e-4 && db < 1e-4,
             "weights differ by {dw}, biases by {db}"
+        );
+    }
+
+    /// Candidates trained side by side are the heads each would be alone: same
+    /// start, same batches, their own rate and decay (a diverging one among
+    /// them is `None` and harms no other).
+    #[test]
+    fn candidates_side_by_side_are_the_heads_trained_alone() {
+        let (n, d, c) = (400usize, 6usize, 4usize);
+        let mut rng = rng_for(3, "test data");
+        let data: Vec<f32> = (0..n * d).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let labels: Vec<usize> = (0..n).map(|i| (i * 5 + i / 7) % c).collect();
+        let m = Matrix {
+            rows: n,
+            cols: d,
+            data,
+        };
+        let train = Features::new("test", &m, &labels, c, tch::Device::Cpu).unwrap();
+        let cfg = TrainConfig {
+            batch_size: 64,
+            min_steps: 30,
+            ..TrainConfig::default()
+        };
+        let spec = LinearSpec {
+            sampler: SamplerKind::ClassBalanced { k: 2 },
+            epochs: 3,
+            class_weights: Some(vec![1.0, 2.0, 0.5, 1.0]),
+            train_offset: None,
+            purpose: "side by side",
+        };
+        let cands = [
+            Candidate {
+                lr: 1.0,
+                weight_decay: 0.0,
+            },
+            Candidate {
+                lr: 4.0,
+                weight_decay: 0.01,
+            },
+            Candidate {
+                lr: 1e30,
+                weight_decay: 0.0,
+            },
+            Candidate {
+                lr: 0.25,
+                weight_decay: 0.001,
+            },
+        ];
+        let together = train_linear_candidates(&train, &spec, &cfg, 9, &cands).unwrap();
+        assert!(together[2].is_none(), "lr 1e30 diverges");
+        for (k, got) in cands.iter().zip(&together) {
+            if k.lr > 1e10 {
+                continue;
+            }
+            let alone = train_linear_candidates(&train, &spec, &cfg, 9, &[*k]).unwrap();
+            let ((w1, b1), (w2, b2)) = (got.as_ref().unwrap(), alone[0].as_ref().unwrap());
+            let dw = (w1 - w2).abs().max().double_value(&[]);
+            let db = (b1 - b2).abs().max().double_value(&[]);
+            assert!(dw < 1e-5 && db < 1e-5, "{k:?}: differs by {dw}, {db}");
+        }
+        let (wa, _) = together[0].as_ref().unwrap();
+        let (wb, _) = together[1].as_ref().unwrap();
+        assert!(
+            (wa - wb).abs().max().double_value(&[]) > 0.01,
+            "the rates matter"
         );
     }
 }

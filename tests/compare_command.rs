@@ -361,7 +361,7 @@ fn bad_study_options_fail_before_any_work() {
     assert_eq!(o.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(
-        stderr.contains("asks for 100 examples of class 'joy' but the training split has only 72"),
+        stderr.contains("asks for 100 examples of class 'joy' but the split has only 72"),
         "{stderr}"
     );
 

@@ -180,7 +180,8 @@ fn tau_zero_is_stage_one_without_bias_and_lws_with_unit_scales_is_stage_one() {
     let p = problem(2.2);
     let cfg = config();
     let ctx = Context::new(&p.train, &p.valid, &cfg, 3);
-    let (w, b) = ctx.stage1().unwrap();
+    let (stage1, _) = ctx.stage1_chosen().unwrap();
+    let (w, b) = stage1.weights.unwrap();
     let plain = p.test.x.matmul(&w.tr());
     let tau0 = tau_normalise(&w, 0.0).logits(&p.test.x).unwrap();
     assert!(tau0.equal(&plain), "τ = 0 must be W·x exactly");
@@ -302,4 +303,98 @@ fn bad_training_data_is_refused_clearly() {
         .unwrap()
         .to_string();
     assert!(err.contains("unknown method 'magic'"), "{err}");
+}
+
+/// Tuning chooses on validation only: the same study with the test split's
+/// labels scrambled makes every choice the same (settings, τ, C) and gives the
+/// same validation scores, while its test scores do change.
+#[test]
+fn tuning_never_reads_the_test_labels() {
+    let p = problem(2.2);
+    let cfg = TrainConfig {
+        epochs: 4,
+        stage2_epochs: 2,
+        min_steps: 40,
+        logreg_c_grid: vec![0.1, 10.0],
+        ..TrainConfig::default()
+    };
+    let names: Vec<String> = [
+        "ib",
+        "sqrt",
+        "crt",
+        "tau",
+        "lws",
+        "reweight-en",
+        "logit-adjust",
+        "logreg",
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut poisoned = p.test.labels.clone();
+    poisoned.reverse();
+    poisoned.rotate_left(7);
+    let test_m = Matrix {
+        rows: p.test.len(),
+        cols: DIM,
+        data: Vec::<f32>::try_from(p.test.x.flatten(0, -1)).unwrap(),
+    };
+    let poisoned_test =
+        Features::new("test", &test_m, &poisoned, COUNTS.len(), Device::Cpu).unwrap();
+    let clean = emo::compare::run(&names, &p.train, &p.valid, &p.test, &cfg, &[1, 2]).unwrap();
+    let dirty =
+        emo::compare::run(&names, &p.train, &p.valid, &poisoned_test, &cfg, &[1, 2]).unwrap();
+    let mut test_moved = false;
+    for (a, b) in clean.iter().zip(&dirty) {
+        for (ra, rb) in a.runs.iter().zip(&b.runs) {
+            assert!(ra.chosen.is_object(), "{}: records its choice", a.name);
+            assert_eq!(ra.chosen, rb.chosen, "{}: seed {}", a.name, ra.seed);
+            assert_eq!(ra.validation.macro_f1, rb.validation.macro_f1, "{}", a.name);
+            test_moved |= ra.test.macro_f1 != rb.test.macro_f1;
+        }
+    }
+    assert!(
+        test_moved,
+        "the poisoned labels must change the test scores"
+    );
+    // The search ran on the first seed, the second trained what it chose there.
+    let sqrt = &clean.iter().find(|m| m.name == "sqrt").unwrap().runs;
+    assert_eq!(sqrt[0].chosen["trials"].as_array().unwrap().len(), 6);
+    assert_eq!(sqrt[1].chosen["tuned_on_seed"], 1);
+    for key in ["lr", "epochs", "q"] {
+        assert_eq!(sqrt[1].chosen[key], sqrt[0].chosen[key], "{key}");
+    }
+}
+
+/// A configured learning rate far too small leaves the head near its random
+/// start; the quick search also tries ¼× and 4× it, and validation takes the
+/// largest, scoring above the untuned head.
+#[test]
+fn the_search_recovers_from_a_poor_learning_rate() {
+    let p = problem(2.2);
+    let slow = TrainConfig {
+        lr: 0.005,
+        epochs: 4,
+        stage2_epochs: 2,
+        min_steps: 40,
+        ..TrainConfig::default()
+    };
+    let score = |cfg: &TrainConfig| {
+        let ctx = Context::new(&p.train, &p.valid, cfg, 1);
+        let f = methods::fit_all(&["cb"], &ctx).unwrap();
+        (
+            ctx.score(&f[0].1.head).unwrap(),
+            f[0].1.chosen["lr"].as_f64().unwrap(),
+        )
+    };
+    let (untuned, lr0) = score(&TrainConfig {
+        tune: emo::tune::Tune::None,
+        ..slow.clone()
+    });
+    let (tuned, lr) = score(&slow);
+    assert_eq!(lr0, 0.005);
+    assert_eq!(
+        lr, 0.02,
+        "the largest rate tried is the best of three too-small ones"
+    );
+    assert!(tuned > untuned + 0.05, "tuned {tuned} vs untuned {untuned}");
 }

@@ -151,7 +151,7 @@ proptest! {
             .map(|&k| ((available[k] as f64 * fraction).ceil() as usize).clamp(1, available[k]))
             .collect();
         let names: Vec<String> = (0..c).map(|k| format!("c{k}")).collect();
-        let want = targets(&Profile::Counts(counts), &available, &names).unwrap();
+        let want = targets(&Profile::Counts(counts), &available, &names, "--train-profile").unwrap();
         let sub = subsample(&split, &want, seed);
         prop_assert_eq!(sub.class_counts(c), want.clone());
         // Every kept row is a row of the input, kept whole, in input order.

@@ -29,21 +29,10 @@ pub fn run(args: &CompareArgs) -> Result<()> {
     for n in &notes {
         eprintln!("emo: {n}");
     }
-    if let Some(profile) = &args.train_profile {
-        let train = dataset.split(SplitName::Train).expect("a training split");
-        let want = profile::targets(
-            profile,
-            &train.class_counts(dataset.classes.len()),
-            &dataset.classes,
-        )?;
-        let sub = profile::subsample(train, &want, args.seed);
-        eprintln!(
-            "emo: training split subsampled to the profile: {} examples ({:?} per class)",
-            sub.len(),
-            want
-        );
-        dataset.splits[0].1 = sub;
-    }
+    let drawn = match &args.train_profile {
+        Some(profile) => Some(draw_subsamples(&mut dataset, profile, args)?),
+        None => None,
+    };
     // Refuse unusable data before spending time on embeddings.
     let counts = |name| {
         dataset
@@ -80,12 +69,60 @@ pub fn run(args: &CompareArgs) -> Result<()> {
     let [train, valid, test] =
         <[Features; 3]>::try_from(feats).map_err(|_| anyhow::anyhow!("three splits expected"))?;
 
-    let methods = compare::run(&method_names, &train, &valid, &test, &config, &seeds)?;
+    // One study per training subsample (one in all without --subsamples); each
+    // subsample's runs are tagged with it and its methods tune on it.
+    let (methods, train_counts, subsamples, seeds) = match &drawn {
+        None => {
+            let methods = compare::run(&method_names, &train, &valid, &test, &config, &seeds)?;
+            (methods, train.counts(), None, seeds)
+        }
+        Some(d) => {
+            let mut merged: Vec<crate::report::MethodRuns> = Vec::new();
+            let mut counts = Vec::new();
+            for (s, rows) in d.rows.iter().enumerate() {
+                let sub = train.rows(rows);
+                let sub_seeds: Vec<u64> = (0..args.seeds.max(1))
+                    .map(|i| d.seeds[s] + i as u64)
+                    .collect();
+                if d.rows.len() > 1 {
+                    eprintln!(
+                        "emo: subsample {} of {} (seed {})",
+                        s + 1,
+                        d.rows.len(),
+                        d.seeds[s]
+                    );
+                }
+                let runs = compare::run(&method_names, &sub, &valid, &test, &config, &sub_seeds)?;
+                if s == 0 {
+                    counts = sub.counts();
+                    merged = runs;
+                } else {
+                    for (m, r) in merged.iter_mut().zip(runs) {
+                        m.runs.extend(r.runs.into_iter().map(|mut run| {
+                            run.subsample = s;
+                            run
+                        }));
+                    }
+                }
+            }
+            let info = (d.rows.len() > 1).then(|| crate::report::Subsamples {
+                profile: d.profile.clone(),
+                seeds: d.seeds.clone(),
+                validation: args.valid_profile.as_ref().map(|v| v.to_string()),
+            });
+            let seeds = if d.rows.len() > 1 {
+                d.seeds.clone()
+            } else {
+                seeds
+            };
+            (merged, counts, info, seeds)
+        }
+    };
     let test_split = dataset.split(SplitName::Test).expect("checked above");
     let mut study = Study {
         dataset: dataset.name.clone(),
         classes: dataset.classes.clone(),
-        train_counts: train.counts(),
+        train_counts,
         validation_counts: valid.counts(),
         test_counts: test.counts(),
         test_ids: test_split.ids.clone(),
@@ -98,13 +135,105 @@ pub fn run(args: &CompareArgs) -> Result<()> {
         device: device_name(device),
         command: std::env::args().collect::<Vec<_>>().join(" "),
         methods,
+        subsamples,
         analysis: None,
     };
-    study.analyse(args.select, args.bootstrap, args.seed);
+    study.analyse(study.config.select, args.bootstrap, args.seed);
     report::write(&study, &out)?;
     print!("{}", report::terminal_table(&study));
     println!("\nreport: {}", out.join("index.html").display());
     Ok(())
+}
+
+/// The training subsamples of a profile study: for subsample s, the rows
+/// (into the embedded training split, which is their union) and its seed.
+struct Drawn {
+    profile: String,
+    seeds: Vec<u64>,
+    rows: Vec<Vec<usize>>,
+}
+
+/// Draws `--subsamples` training subsamples of the profile (seeds seed,
+/// seed+1, …), keeps only their union in the training split (all that needs
+/// embedding), and cuts validation down once if `--valid-profile` asks.
+fn draw_subsamples(
+    dataset: &mut Dataset,
+    profile: &profile::Profile,
+    args: &CompareArgs,
+) -> Result<Drawn> {
+    let c = dataset.classes.len();
+    let train = dataset.split(SplitName::Train).expect("a training split");
+    let available = train.class_counts(c);
+    let want = profile::targets(profile, &available, &dataset.classes, "--train-profile")?;
+    let seeds: Vec<u64> = (0..args.subsamples.max(1) as u64)
+        .map(|s| args.seed + s)
+        .collect();
+    let kept: Vec<Vec<usize>> = seeds
+        .iter()
+        .map(|&seed| profile::keep(&train.labels, &want, seed))
+        .collect();
+    let mut union: Vec<usize> = kept.iter().flatten().copied().collect();
+    union.sort_unstable();
+    union.dedup();
+    let rows = kept
+        .iter()
+        .map(|k| {
+            k.iter()
+                .map(|i| union.binary_search(i).expect("in the union"))
+                .collect()
+        })
+        .collect();
+    eprintln!(
+        "emo: training split subsampled to the profile: {} examples ({:?} per class){}",
+        want.iter().sum::<usize>(),
+        want,
+        if seeds.len() > 1 {
+            format!(
+                ", {} subsamples (seeds {}–{})",
+                seeds.len(),
+                seeds[0],
+                seeds[seeds.len() - 1]
+            )
+        } else {
+            String::new()
+        }
+    );
+    let union_split = profile::rows(train, &union);
+    let slot = dataset
+        .splits
+        .iter_mut()
+        .find(|(n, _)| *n == SplitName::Train)
+        .expect("a training split");
+    slot.1 = union_split;
+    if let Some(vp) = &args.valid_profile {
+        let valid = dataset
+            .split(SplitName::Validation)
+            .expect("a validation split");
+        let have = valid.class_counts(c);
+        let vwant = match vp {
+            profile::ValidProfile::Proportional => profile::proportional(&want, &available, &have),
+            profile::ValidProfile::Profile(p) => {
+                profile::targets(p, &have, &dataset.classes, "--valid-profile")?
+            }
+        };
+        let cut = profile::subsample(valid, &vwant, args.seed);
+        eprintln!(
+            "emo: validation split cut down ({vp}): {} examples ({:?} per class)",
+            cut.len(),
+            vwant
+        );
+        let slot = dataset
+            .splits
+            .iter_mut()
+            .find(|(n, _)| *n == SplitName::Validation)
+            .expect("a validation split");
+        slot.1 = cut;
+    }
+    Ok(Drawn {
+        profile: profile.to_string(),
+        seeds,
+        rows,
+    })
 }
 
 /// Reads a named dataset, or the user's files with labels, into train,

@@ -121,6 +121,7 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
             summary: method.map(|e| e.summary).unwrap_or("saved model"),
             runs: vec![Run {
                 seed: m.seed,
+                subsample: 0,
                 // The model's own validation scores live in its manifest; here validation = the evaluated data.
                 validation: metrics.clone(),
                 test: metrics,
@@ -131,6 +132,7 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
                 seconds: 0.0,
             }],
         }],
+        subsamples: None,
         analysis: None,
     };
     // One model: no selection; `--select` does not apply.

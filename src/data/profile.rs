@@ -41,9 +41,56 @@ impl FromStr for Profile {
     }
 }
 
+/// How validation follows a training profile.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ValidProfile {
+    /// Each class keeps the share of its validation examples that the training
+    /// profile keeps of its training examples.
+    Proportional,
+    Profile(Profile),
+}
+
+impl FromStr for ValidProfile {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "proportional" => Ok(ValidProfile::Proportional),
+            _ => s.parse().map(ValidProfile::Profile),
+        }
+    }
+}
+
+impl std::fmt::Display for ValidProfile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ValidProfile::Proportional => write!(f, "proportional"),
+            ValidProfile::Profile(p) => write!(f, "{p}"),
+        }
+    }
+}
+
+impl std::fmt::Display for Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Profile::Counts(c) => {
+                let parts: Vec<String> = c.iter().map(|n| n.to_string()).collect();
+                write!(f, "{}", parts.join(","))
+            }
+            Profile::Exp(factor) => write!(f, "exp:{factor}"),
+        }
+    }
+}
+
 /// The per-class target counts of `profile` for classes with `available`
-/// examples, indexed by class. Errors name the class that is too small.
-pub fn targets(profile: &Profile, available: &[usize], classes: &[String]) -> Result<Vec<usize>> {
+/// examples, indexed by class. Errors name the class that is too small and
+/// the option (`flag`) that asked.
+pub fn targets(
+    profile: &Profile,
+    available: &[usize],
+    classes: &[String],
+    flag: &str,
+) -> Result<Vec<usize>> {
     let c = available.len();
     let mut order: Vec<usize> = (0..c).collect();
     order.sort_by(|&a, &b| available[b].cmp(&available[a]).then(a.cmp(&b)));
@@ -52,7 +99,7 @@ pub fn targets(profile: &Profile, available: &[usize], classes: &[String]) -> Re
         Profile::Counts(counts) => {
             if counts.len() != c {
                 return Err(input_error!(
-                    "--train-profile gives {} counts but the data has {c} classes (most to least frequent: {})",
+                    "{flag} gives {} counts but the data has {c} classes (most to least frequent: {})",
                     counts.len(),
                     order.iter().map(|&i| classes[i].as_str()).collect::<Vec<_>>().join(", ")
                 ));
@@ -83,7 +130,7 @@ pub fn targets(profile: &Profile, available: &[usize], classes: &[String]) -> Re
     for (class, (&w, &a)) in want.iter().zip(available).enumerate() {
         if w > a {
             return Err(input_error!(
-                "--train-profile asks for {w} examples of class '{}' but the training split has only {a}",
+                "{flag} asks for {w} examples of class '{}' but the split has only {a}",
                 classes[class]
             ));
         }
@@ -93,9 +140,14 @@ pub fn targets(profile: &Profile, available: &[usize], classes: &[String]) -> Re
 
 /// Keeps `want[j]` examples of each class j, chosen by a seeded shuffle; row order is kept.
 pub fn subsample(split: &Split, want: &[usize], seed: u64) -> Split {
+    rows(split, &keep(&split.labels, want, seed))
+}
+
+/// The rows (ascending) that [`subsample`] keeps.
+pub fn keep(labels: &[usize], want: &[usize], seed: u64) -> Vec<usize> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut by_class = vec![Vec::new(); want.len()];
-    for (i, &y) in split.labels.iter().enumerate() {
+    for (i, &y) in labels.iter().enumerate() {
         by_class[y].push(i);
     }
     let mut keep: Vec<usize> = Vec::new();
@@ -104,6 +156,25 @@ pub fn subsample(split: &Split, want: &[usize], seed: u64) -> Split {
         keep.extend_from_slice(&idx[..want[class].min(idx.len())]);
     }
     keep.sort_unstable();
+    keep
+}
+
+/// Per-class counts for a validation split of `valid` examples per class in
+/// the proportion `want / train` of the training profile (at least one each
+/// where the class has any).
+pub fn proportional(want: &[usize], train: &[usize], valid: &[usize]) -> Vec<usize> {
+    want.iter()
+        .zip(train)
+        .zip(valid)
+        .map(|((&w, &t), &v)| {
+            let k = (v as f64 * w as f64 / t.max(1) as f64).round() as usize;
+            k.clamp(v.min(1), v)
+        })
+        .collect()
+}
+
+/// The rows `keep` (ascending) of `split`.
+pub fn rows(split: &Split, keep: &[usize]) -> Split {
     Split {
         texts: keep.iter().map(|&i| split.texts[i].clone()).collect(),
         labels: keep.iter().map(|&i| split.labels[i]).collect(),
@@ -123,23 +194,41 @@ mod tests {
     fn explicit_counts_go_to_classes_by_frequency() {
         let p: Profile = "230,210,150,60,60,50,12".parse().unwrap();
         let available = [500, 3000, 800, 700, 900, 600, 400];
-        let t = targets(&p, &available, &names(7)).unwrap();
+        let t = targets(&p, &available, &names(7), "--train-profile").unwrap();
         // Most frequent (class 1) gets 230, then class 4 (900) 210, class 2 (800) 150 …
         assert_eq!(t, [50, 230, 150, 60, 210, 60, 12]);
-        let err = targets(&"5000,1,1,1,1,1,1".parse().unwrap(), &available, &names(7)).unwrap_err();
+        let err = targets(
+            &"5000,1,1,1,1,1,1".parse().unwrap(),
+            &available,
+            &names(7),
+            "--train-profile",
+        )
+        .unwrap_err();
         assert!(
             err.to_string()
-                .contains("5000 examples of class 'c1' but the training split has only 3000"),
+                .contains("5000 examples of class 'c1' but the split has only 3000"),
             "{err}"
         );
-        assert!(targets(&"1,2".parse().unwrap(), &available, &names(7)).is_err());
+        assert!(targets(
+            &"1,2".parse().unwrap(),
+            &available,
+            &names(7),
+            "--train-profile"
+        )
+        .is_err());
         assert!("0,5".parse::<Profile>().is_err());
     }
 
     #[test]
     fn exponential_profile_has_the_asked_imbalance() {
         let available = [5000, 4000, 3000, 2000, 1000];
-        let t = targets(&"exp:100".parse().unwrap(), &available, &names(5)).unwrap();
+        let t = targets(
+            &"exp:100".parse().unwrap(),
+            &available,
+            &names(5),
+            "--train-profile",
+        )
+        .unwrap();
         assert!(t.iter().zip(&available).all(|(w, a)| w <= a));
         let ratio = t[0] as f64 / t[4] as f64;
         assert!((ratio - 100.0).abs() / 100.0 < 0.02, "{t:?}");

@@ -3,25 +3,26 @@
 //! logits, which then model a balanced one. Uses instance-balanced sampling:
 //! combined with class-balanced sampling it would correct the prior twice.
 
-use super::{Context, Fitted, Method};
-use crate::head::Head;
+use super::{sweep, Context, Fitted, Method};
 use crate::sampling::SamplerKind;
-use crate::train::{train_linear, LinearSpec};
+use crate::train::LinearSpec;
 use anyhow::Result;
 
 pub struct BalancedSoftmax;
 
 impl Method for BalancedSoftmax {
     fn fit(&self, ctx: &Context) -> Result<Fitted> {
+        let cfg = ctx.config;
+        let search = ctx.search(cfg.epochs);
         // log n_j and log π_j differ by a constant, which softmax ignores.
-        let spec = LinearSpec {
+        let offset = ctx.train.log_prior();
+        let trials = sweep::train(ctx, &search, cfg.epochs, &[], |epochs| LinearSpec {
             sampler: SamplerKind::InstanceBalanced,
-            epochs: ctx.config.epochs,
+            epochs,
             class_weights: None,
-            train_offset: Some(ctx.train.log_prior()),
+            train_offset: Some(offset.shallow_clone()),
             purpose: "balanced-softmax",
-        };
-        let (weight, bias) = train_linear(ctx.train, &spec, ctx.config, ctx.seed)?;
-        Ok(Fitted::plain(Head::Linear { weight, bias }))
+        })?;
+        sweep::fitted(ctx, trials)
     }
 }

@@ -11,11 +11,10 @@ pub struct LogitAdjust;
 
 impl Method for LogitAdjust {
     fn fit(&self, ctx: &Context) -> Result<Fitted> {
-        let (w, b) = ctx.stage1()?;
         let log_prior = ctx.train.log_prior();
-        ctx.choose("tau", &ctx.config.tau_grid, |tau| Head::Linear {
+        ctx.choose_with_stage1("tau", &ctx.config.tau_grid, |w, b, tau| Head::Linear {
             weight: w.shallow_clone(),
-            bias: &b - &log_prior * tau,
+            bias: b - &log_prior * tau,
         })
     }
 }

@@ -1,6 +1,6 @@
 //! The converged logistic-regression baseline (scikit-learn's
 //! `LogisticRegression(C)`, plain or `class_weight='balanced'`): full-batch L-BFGS
-//! to convergence, C chosen on validation macro-F1. Deterministic: no sampling,
+//! to convergence, C chosen on validation (by `--select`). Deterministic: no sampling,
 //! a zero start, so one fit serves every seed.
 
 use super::{Context, Fitted, Method};
@@ -46,10 +46,10 @@ impl Method for LogReg {
                 weight: w.shallow_clone(),
                 bias: b.shallow_clone(),
             };
-            let score = ctx.validation_macro_f1(&head)?;
+            let score = ctx.score(&head)?;
             let record = serde_json::json!({
                 "C": c,
-                "validation_macro_f1": score,
+                "validation": score,
                 "iterations": conv.iterations,
                 "gradient_max": conv.gradient_max,
                 "converged": conv.converged,
@@ -62,6 +62,7 @@ impl Method for LogReg {
         }
         let (_, _, head, mut chosen) =
             best.ok_or_else(|| anyhow::anyhow!("logreg: the C grid is empty"))?;
+        chosen["by"] = serde_json::json!(ctx.config.select);
         chosen["curve"] = serde_json::Value::Array(curve);
         Ok(Fitted { head, chosen })
     }

@@ -2,9 +2,10 @@
 //! implements [`Method`]; [`REGISTRY`] maps the names users type to them, so a new
 //! method is one file plus one line there.
 //!
-//! Stage-2 methods (cRT, τ-norm, LWS, logit adjustment) start from the stage-1
+//! Stage-2 methods (τ-norm, LWS, logit adjustment) start from the stage-1
 //! "joint" head trained with instance-balanced sampling; [`Context::stage1`]
-//! trains it once and shares it.
+//! trains its candidates (one per setting of the search, [`sweep`]) once and
+//! shares them.
 
 pub mod balanced_softmax;
 pub mod crt;
@@ -15,15 +16,19 @@ pub mod logreg;
 pub mod lws;
 pub mod ncm;
 pub mod reweight;
+pub mod sweep;
 pub mod tau_norm;
 
 use crate::features::Features;
 use crate::head::Head;
-use crate::metrics::Metrics;
+use crate::metrics::{thirds, Metrics};
 use crate::sampling::SamplerKind;
-use crate::train::{train_linear, LinearSpec, TrainConfig};
+use crate::train::{LinearSpec, TrainConfig};
+use crate::tune::Search;
 use anyhow::Result;
 use std::sync::{Arc, Mutex};
+use sweep::Trial;
+use tch::Tensor;
 
 /// A way of getting a head from training features.
 pub trait Method {
@@ -254,11 +259,17 @@ pub struct Context<'a> {
     pub config: &'a TrainConfig,
     pub seed: u64,
     stage1: SharedStage1,
+    /// The rarest third of the classes by training count (for `--select few-recall`).
+    rare: Vec<usize>,
+    /// What this method chose on an earlier seed, and that seed: a study tunes
+    /// on its first seed and trains the other seeds with the same settings, so
+    /// that their spread measures the seed, not the search.
+    fixed: Option<(u64, serde_json::Map<String, serde_json::Value>)>,
 }
 
-/// The stage-1 head of one seed, trained by whichever method (on whichever
-/// thread) first needs it, then shared by all.
-pub type SharedStage1 = Arc<Mutex<Option<(tch::Tensor, tch::Tensor)>>>;
+/// The stage-1 heads of one seed, one per setting, trained by whichever method
+/// (on whichever thread) first needs them, then shared by all.
+pub type SharedStage1 = Arc<Mutex<Vec<Trial>>>;
 
 impl<'a> Context<'a> {
     pub fn new(
@@ -284,58 +295,178 @@ impl<'a> Context<'a> {
             config,
             seed,
             stage1,
+            rare: thirds(&train.counts()).1,
+            fixed: None,
         }
     }
 
-    /// The stage-1 joint head (W, b), instance-balanced; trained on first use.
-    /// The `ib` method returns this same head.
-    pub fn stage1(&self) -> Result<(tch::Tensor, tch::Tensor)> {
-        let mut stage1 = self.stage1.lock().expect("no panic while training");
-        if stage1.is_none() {
-            let wb = train_linear(
-                self.train,
-                &LinearSpec {
+    /// This context trains the settings `chosen` records (what the method chose
+    /// on `seed`) instead of searching again.
+    pub fn tuned_on(mut self, seed: u64, chosen: &serde_json::Value) -> Context<'a> {
+        if let Some(map) = chosen.as_object() {
+            self.fixed = Some((seed, map.clone()));
+        }
+        self
+    }
+
+    /// The seed whose choice this context reuses, if any.
+    pub fn tuned_on_seed(&self) -> Option<u64> {
+        self.fixed.as_ref().map(|(s, _)| *s)
+    }
+
+    /// The settings a head whose configured schedule is `epochs` long tries:
+    /// the `--tune` search, or the one setting chosen on an earlier seed.
+    pub fn search(&self, epochs: usize) -> Search {
+        match &self.fixed {
+            Some((_, chosen)) => Search::fixed(chosen, self.config, epochs),
+            None => Search::new(self.config.tune, self.config, epochs),
+        }
+    }
+
+    /// The stage-1 settings to try: the search, or those chosen on an earlier
+    /// seed (under `stage1` for the methods built on stage 1, at the top for `ib`).
+    fn stage1_search(&self) -> Search {
+        let cfg = self.config;
+        match &self.fixed {
+            Some((_, chosen)) => {
+                let settings = match chosen.get("stage1").and_then(|v| v.as_object()) {
+                    Some(s) => s,
+                    None => chosen,
+                };
+                Search::fixed(settings, cfg, cfg.epochs)
+            }
+            None => Search::new(cfg.tune, cfg, cfg.epochs),
+        }
+    }
+
+    /// The stage-1 joint heads, instance-balanced, one per setting of the
+    /// stage-1 search, in its order; each setting is trained on first use and
+    /// shared. `ib` returns the one validation prefers; τ-norm and logit
+    /// adjustment choose a stage-1 head together with their τ.
+    pub fn stage1(&self) -> Result<Vec<Trial>> {
+        let search = self.stage1_search();
+        let key = |s: &serde_json::Map<String, serde_json::Value>| {
+            ["lr", "epochs", "weight_decay"].map(|k| s.get(k).cloned())
+        };
+        let mut cache = self.stage1.lock().expect("no panic while training");
+        let mut out = Vec::new();
+        for &epochs in &search.epochs {
+            let one = Search {
+                epochs: vec![epochs],
+                ..search.clone()
+            };
+            let want: Vec<_> = one
+                .candidates()
+                .iter()
+                .map(|c| {
+                    let mut s = sweep::settings_of(c.lr, epochs, epochs);
+                    s.insert("weight_decay".into(), serde_json::json!(c.weight_decay));
+                    key(&s)
+                })
+                .collect();
+            let missing = want
+                .iter()
+                .any(|k| !cache.iter().any(|t| key(&t.settings) == *k));
+            if missing {
+                // A pass trains the whole search of one epoch count side by side.
+                let cfg = self.config;
+                let trials = sweep::train(self, &one, cfg.epochs, &[], |epochs| LinearSpec {
                     sampler: SamplerKind::InstanceBalanced,
-                    epochs: self.config.epochs,
+                    epochs,
                     class_weights: None,
                     train_offset: None,
                     purpose: "joint/instance-balanced",
-                },
-                self.config,
-                self.seed,
-            )?;
-            *stage1 = Some(wb);
+                })?;
+                for t in trials {
+                    if !cache.iter().any(|c| key(&c.settings) == key(&t.settings)) {
+                        cache.push(t);
+                    }
+                }
+            }
+            for k in &want {
+                let t = cache
+                    .iter()
+                    .find(|t| key(&t.settings) == *k)
+                    .expect("trained above");
+                out.push(t.clone());
+            }
         }
-        let (w, b) = stage1.as_ref().expect("set above");
-        Ok((w.shallow_clone(), b.shallow_clone()))
+        Ok(out)
     }
 
-    /// Validation macro-F1 (over the classes present in validation) of a head.
-    pub fn validation_macro_f1(&self, head: &Head) -> Result<f64> {
+    /// The stage-1 head validation prefers, and the record of that choice.
+    pub fn stage1_chosen(&self) -> Result<(Trial, serde_json::Map<String, serde_json::Value>)> {
+        sweep::choose(self, self.stage1()?)
+    }
+
+    /// The validation score of a head by the configured statistic (macro-F1
+    /// over the classes present in validation, by default).
+    pub fn score(&self, head: &Head) -> Result<f64> {
         let pred = head.predict(&self.valid.x)?;
-        Ok(Metrics::compute(&self.valid.labels, &pred, self.valid.n_classes).macro_f1_present())
+        let m = Metrics::compute(&self.valid.labels, &pred, self.valid.n_classes);
+        Ok(self.config.select.value(&m, &self.rare, true))
     }
 
-    /// Picks the value in `grid` whose head scores best on validation macro-F1
-    /// (the smallest value on ties). Returns the head and a record of the choice.
-    pub fn choose<F>(&self, param: &str, grid: &[f64], make: F) -> Result<Fitted>
+    /// Picks the value in `grid` whose head scores best on validation (the
+    /// earliest on ties). Returns the head, its score and a record of the choice.
+    pub fn choose<F>(&self, param: &str, grid: &[f64], make: F) -> Result<(Fitted, f64)>
     where
         F: Fn(f64) -> Head,
     {
-        let mut best: Option<(f64, f64, Head)> = None;
-        let mut curve = Vec::new();
-        for &v in grid {
-            let head = make(v);
-            let score = self.validation_macro_f1(&head)?;
-            curve.push(serde_json::json!({ param: v, "validation_macro_f1": score }));
-            if best.as_ref().is_none_or(|(_, s, _)| score > *s) {
-                best = Some((v, score, head));
-            }
+        let scored = grid
+            .iter()
+            .map(|&v| {
+                let head = make(v);
+                let score = self.score(&head)?;
+                let mut settings = serde_json::Map::new();
+                settings.insert(param.into(), serde_json::json!(v));
+                Ok((head, settings, Some(score)))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let (head, mut chosen, score, curve) =
+            sweep::pick(scored).ok_or_else(|| anyhow::anyhow!("empty grid for {param}"))?;
+        chosen.insert("validation".into(), serde_json::json!(score));
+        chosen.insert("curve".into(), serde_json::Value::Array(curve));
+        Ok((
+            Fitted {
+                head,
+                chosen: serde_json::Value::Object(chosen),
+            },
+            score,
+        ))
+    }
+
+    /// τ-norm and logit adjustment: for every stage-1 head, the best τ; then the
+    /// best pair. Recorded as the τ choice plus the stage-1 settings under `stage1`.
+    pub fn choose_with_stage1<F>(&self, param: &str, grid: &[f64], make: F) -> Result<Fitted>
+    where
+        F: Fn(&Tensor, &Tensor, f64) -> Head,
+    {
+        let scored = self
+            .stage1()?
+            .into_iter()
+            .map(|t| {
+                let best = match &t.weights {
+                    Some((w, b)) => Some(self.choose(param, grid, |v| make(w, b, v))?),
+                    None => None,
+                };
+                let score = best.as_ref().map(|(_, s)| *s);
+                Ok((best, t.settings, score))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let n = scored.len();
+        let (best, settings, _, record) = sweep::pick(scored).ok_or_else(|| {
+            anyhow::anyhow!("training diverged for every setting tried; lower --lr")
+        })?;
+        let (mut fitted, _) = best.expect("a scored trial has a head");
+        fitted.chosen["by"] = serde_json::json!(self.config.select);
+        fitted.chosen["stage1"] = serde_json::Value::Object(settings);
+        if let Some(seed) = self.tuned_on_seed() {
+            fitted.chosen["tuned_on_seed"] = serde_json::json!(seed);
         }
-        let (v, score, head) = best.ok_or_else(|| anyhow::anyhow!("empty grid for {param}"))?;
-        Ok(Fitted {
-            head,
-            chosen: serde_json::json!({ param: v, "validation_macro_f1": score, "curve": curve }),
-        })
+        if n > 1 {
+            fitted.chosen["stage1_trials"] = serde_json::Value::Array(record);
+        }
+        Ok(fitted)
     }
 }

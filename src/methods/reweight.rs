@@ -3,10 +3,9 @@
 //! "effective number" weights of Cui et al. (CVPR 2019), (1−β)/(1−β^n_j),
 //! normalised to sum to C. The usual first attempt at a long tail.
 
-use super::{Context, Fitted, Method};
-use crate::head::Head;
+use super::{sweep, Context, Fitted, Method};
 use crate::sampling::SamplerKind;
-use crate::train::{train_linear, LinearSpec};
+use crate::train::LinearSpec;
 use anyhow::Result;
 
 pub enum Reweight {
@@ -35,22 +34,38 @@ impl Reweight {
 
 impl Method for Reweight {
     fn fit(&self, ctx: &Context) -> Result<Fitted> {
-        let weights = self.weights(&ctx.train.counts());
-        let purpose = match self {
-            Reweight::Inverse => "reweight/inverse".to_string(),
-            Reweight::EffectiveNumber { beta } => format!("reweight/effective-number/{beta}"),
+        let cfg = ctx.config;
+        let search = ctx.search(cfg.epochs);
+        // Effective-number weights also search β; each β is its own loss.
+        let variants: Vec<(Reweight, Vec<(&str, f64)>)> = match self {
+            Reweight::Inverse => vec![(Reweight::Inverse, vec![])],
+            Reweight::EffectiveNumber { .. } => search
+                .beta
+                .iter()
+                .map(|&beta| (Reweight::EffectiveNumber { beta }, vec![("beta", beta)]))
+                .collect(),
         };
-        let spec = LinearSpec {
-            sampler: SamplerKind::InstanceBalanced,
-            epochs: ctx.config.epochs,
-            class_weights: Some(weights.clone()),
-            train_offset: None,
-            purpose: &purpose,
-        };
-        let (weight, bias) = train_linear(ctx.train, &spec, ctx.config, ctx.seed)?;
-        Ok(Fitted {
-            head: Head::Linear { weight, bias },
-            chosen: serde_json::json!({ "class_weights": weights }),
-        })
+        let mut trials = Vec::new();
+        for (variant, extra) in variants {
+            let weights = variant.weights(&ctx.train.counts());
+            let purpose = match variant {
+                Reweight::Inverse => "reweight/inverse".to_string(),
+                Reweight::EffectiveNumber { beta } => format!("reweight/effective-number/{beta}"),
+            };
+            let mut t = sweep::train(ctx, &search, cfg.epochs, &extra, |epochs| LinearSpec {
+                sampler: SamplerKind::InstanceBalanced,
+                epochs,
+                class_weights: Some(weights.clone()),
+                train_offset: None,
+                purpose: &purpose,
+            })?;
+            for trial in &mut t {
+                trial
+                    .settings
+                    .insert("class_weights".into(), serde_json::json!(weights));
+            }
+            trials.extend(t);
+        }
+        sweep::fitted(ctx, trials)
     }
 }

@@ -22,7 +22,8 @@ pub fn tau_normalise(weight: &Tensor, tau: f64) -> Head {
 
 impl Method for TauNorm {
     fn fit(&self, ctx: &Context) -> Result<Fitted> {
-        let (w, _) = ctx.stage1()?;
-        ctx.choose("tau", &ctx.config.tau_grid, |tau| tau_normalise(&w, tau))
+        ctx.choose_with_stage1("tau", &ctx.config.tau_grid, |w, _, tau| {
+            tau_normalise(w, tau)
+        })
     }
 }

@@ -4,7 +4,7 @@
 //! method chose, and the run's settings. Fit times go to `timings.json`.
 
 use super::{Study, Writer};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Stat};
 use anyhow::Result;
 use serde_json::{json, Map, Value};
 use std::path::Path;
@@ -55,7 +55,7 @@ impl Writer for MetricsJson {
                     .runs
                     .iter()
                     .map(|r| {
-                        json!({
+                        let mut run = json!({
                             "seed": r.seed,
                             "test": classification_report(&study.classes, &r.test),
                             "test_balanced_accuracy": r.test.balanced_accuracy,
@@ -67,7 +67,11 @@ impl Writer for MetricsJson {
                             "validation_balanced_accuracy": r.validation.balanced_accuracy,
                             "chosen": r.chosen,
                             "weight_norms": r.weight_norms,
-                        })
+                        });
+                        if study.subsamples.is_some() {
+                            run["subsample"] = json!(r.subsample);
+                        }
+                        run
                     })
                     .collect();
                 (
@@ -119,6 +123,19 @@ impl Writer for MetricsJson {
                         "difference_from_baseline": iv.vs_baseline.as_ref().map(|_| by_stat(|s| json!(iv.diff(s)))),
                         "per_class": per_class,
                     }))
+                }).collect::<Map<String, Value>>(),
+            })),
+            "subsamples": study.subsamples.as_ref().map(|sub| json!({
+                "profile": sub.profile,
+                "seeds": sub.seeds,
+                "validation": sub.validation,
+                "interval": "paired difference from ib per subsample; mean ± t(0.975, n−1)·sd/√n",
+                "statistics": Stat::ALL.iter().map(|&s| {
+                    let key = serde_json::to_value(s).expect("a unit enum serialises to a string");
+                    let per_method: Map<String, Value> = super::subsamples::analyse(study, s, &analysis.rare)
+                        .map(|v| study.methods.iter().zip(v).map(|(m, o)| (m.name.to_string(), json!(o))).collect())
+                        .unwrap_or_default();
+                    (key.as_str().unwrap_or_default().to_string(), Value::Object(per_method))
                 }).collect::<Map<String, Value>>(),
             })),
             "methods": methods,

@@ -10,6 +10,7 @@ mod metrics_json;
 mod per_class;
 mod plot;
 mod predictions;
+pub mod subsamples;
 mod summary;
 mod tradeoff;
 pub mod verdict;
@@ -22,9 +23,11 @@ use analysis::Analysis;
 use anyhow::{Context as _, Result};
 use std::path::{Path, PathBuf};
 
-/// One fit of one method (one seed).
+/// One fit of one method (one seed, on one training subsample).
 pub struct Run {
     pub seed: u64,
+    /// Which training subsample it learned from (0 outside subsample studies).
+    pub subsample: usize,
     pub validation: Metrics,
     pub test: Metrics,
     pub test_predictions: Vec<usize>,
@@ -75,6 +78,17 @@ pub fn mean_sd(values: impl Iterator<Item = f64>) -> (f64, f64) {
     (mean, sd)
 }
 
+/// A study repeated on training subsamples: each draws the profile's counts per
+/// class afresh (seed `seeds[s]`), and each method's runs on subsample `s`
+/// carry `subsample: s`. Test (and validation) data are the same for all.
+pub struct Subsamples {
+    /// The training profile, as the command line gave it.
+    pub profile: String,
+    pub seeds: Vec<u64>,
+    /// How validation was cut down, if it was ("proportional" or a profile).
+    pub validation: Option<String>,
+}
+
 /// Everything a report shows, gathered once by the command.
 pub struct Study {
     pub dataset: String,
@@ -94,6 +108,8 @@ pub struct Study {
     /// What the command line asked for, for the record.
     pub command: String,
     pub methods: Vec<MethodRuns>,
+    /// Set when every method ran on several training subsamples of one profile.
+    pub subsamples: Option<Subsamples>,
     /// Set by [`Study::analyse`], which every command calls before reporting.
     pub analysis: Option<Analysis>,
 }
@@ -177,6 +193,48 @@ pub fn terminal_table(study: &Study) -> String {
     }
     if let Some(note) = summary::omitted_groups_note(study) {
         out.push_str(&note);
+        out.push('\n');
+    }
+    if let (Some(sub), Some((header, rows))) = (
+        study.subsamples.as_ref(),
+        subsamples::table(study, &study.analysis().rare),
+    ) {
+        out += &format!(
+            "\nOver {} training subsamples of the profile {} (mean ± s.d.; difference from ib in points with its 95% interval over subsamples; subsamples won):\n",
+            sub.seeds.len(),
+            sub.profile
+        );
+        out += &aligned(&header, &rows);
+    }
+    out
+}
+
+/// Columns aligned, the first to the left.
+fn aligned(header: &[String], rows: &[Vec<String>]) -> String {
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| {
+            std::iter::once(&header[c])
+                .chain(rows.iter().map(|r| &r[c]))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for cells in std::iter::once(header).chain(rows.iter().map(|r| r.as_slice())) {
+        let line: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(i, (c, w))| {
+                if i == 0 {
+                    format!("{c:<w$}")
+                } else {
+                    format!("{c:>w$}")
+                }
+            })
+            .collect();
+        out.push_str(&line.join("  "));
         out.push('\n');
     }
     out

@@ -247,6 +247,28 @@ pub fn sections(study: &Study) -> Vec<(String, String, Table)> {
     let mut out = Vec::new();
     let level = format!("{:.0}%", CONFIDENCE * 100.0);
     let rare_names: Vec<&str> = a.rare.iter().map(|&c| study.classes[c].as_str()).collect();
+    if let (Some(sub), Some((header, mut rows))) = (
+        study.subsamples.as_ref(),
+        super::subsamples::table(study, &a.rare),
+    ) {
+        for row in &mut rows {
+            row[0] = format!("`{}`", row[0]);
+        }
+        out.push((
+            format!("Over {} training subsamples", sub.seeds.len()),
+            format!(
+                "Every method trained (and tuned on validation) on each of {} subsamples of the training split drawn to the profile {} (seeds {:?}){}; test data the same for all.                  Mean ± standard deviation over subsamples; the difference from `ib` (in points) is paired by subsample, with a 95% Student-t interval over subsamples;                  \"beat ib\" counts the subsamples where the method scored higher. This is the question \"does it win on data of this shape\", not only on one draw.",
+                sub.seeds.len(),
+                sub.profile,
+                sub.seeds,
+                match &sub.validation {
+                    Some(v) => format!("; validation cut down once ({v})"),
+                    None => String::new(),
+                }
+            ),
+            (header, rows),
+        ));
+    }
     if let Some(ivs) = &a.intervals {
         let mut header = vec!["method".to_string()];
         header.extend(Stat::ALL.iter().map(|s| s.label().to_string()));

@@ -162,9 +162,69 @@ fn title(study: &Study, i: usize) -> String {
 }
 
 /// The verdict's sentences, in order.
+/// The contrast of method `m` with `base` over training subsamples: on
+/// macro-F1, rare-third recall and accuracy (the order of `stats`), how many
+/// subsamples it won and the mean paired difference with its t-interval.
+fn subsample_sentence(
+    study: &Study,
+    sub: &super::Subsamples,
+    rare: usize,
+    base: usize,
+    m: usize,
+    stats: &[Vec<super::subsamples::OverSubsamples>],
+) -> String {
+    let n = sub.seeds.len();
+    let labels = [
+        "macro-F1".to_string(),
+        format!(
+            "the recall of the {rare} rarest {}",
+            if rare == 1 { "class" } else { "classes" }
+        ),
+        "accuracy".to_string(),
+    ];
+    let parts: Vec<String> = stats
+        .iter()
+        .zip(&labels)
+        .map(|(per_method, label)| {
+            let (o, b) = (&per_method[m], &per_method[base]);
+            let p = o.vs_ib.as_ref().expect("a method other than ib has a difference");
+            let sure = if p.low > 0.0 {
+                "higher"
+            } else if p.high < 0.0 {
+                "lower"
+            } else {
+                "not clearly different"
+            };
+            format!(
+                "on {label} it scored higher in {} of {n} ({:.1}% against {:.1}% on average, {:+.1} points, 95% CI {:+.1} to {:+.1} over subsamples: {sure})",
+                p.won,
+                100.0 * o.mean,
+                100.0 * b.mean,
+                100.0 * p.mean,
+                100.0 * p.low,
+                100.0 * p.high
+            )
+        })
+        .collect();
+    format!(
+        "Over {n} training subsamples drawn to the profile {}, against {} (`{}`), {} (`{}`): {}.",
+        sub.profile,
+        study.methods[base].title,
+        study.methods[base].name,
+        study.methods[m].title,
+        study.methods[m].name,
+        parts.join("; ")
+    )
+}
+
 pub fn verdict(study: &Study, a: &Analysis) -> Vec<String> {
     let mut out = Vec::new();
     let index = |name: &str| study.methods.iter().position(|m| m.name == name);
+    let over_subsamples: Option<Vec<Vec<super::subsamples::OverSubsamples>>> =
+        [Stat::MacroF1, Stat::FewRecall, Stat::Accuracy]
+            .iter()
+            .map(|&s| super::subsamples::analyse(study, s, &a.rare))
+            .collect();
     if let Some(base) = a.baseline {
         let mut shown = Vec::new();
         if let Some(cb) = index("cb") {
@@ -176,6 +236,10 @@ pub fn verdict(study: &Study, a: &Analysis) -> Vec<String> {
             }
         }
         for m in shown {
+            if let (Some(stats), Some(sub)) = (&over_subsamples, &study.subsamples) {
+                out.push(subsample_sentence(study, sub, a.rare.len(), base, m, stats));
+                continue;
+            }
             out.push(contrast_sentence(&Contrast {
                 method: &title(study, m),
                 baseline: &title(study, base),
@@ -340,6 +404,7 @@ mod tests {
             summary: "",
             runs: vec![Run {
                 seed: 0,
+                subsample: 0,
                 validation: Metrics::compute(&labels, pred, 3),
                 test: Metrics::compute(&labels, pred, 3),
                 test_predictions: pred.clone(),
@@ -369,6 +434,7 @@ mod tests {
                 method("cb", "class-balanced sampling", &ib.clone()),
                 method("sqrt", "square-root sampling", &sqrt),
             ],
+            subsamples: None,
             analysis: None,
         };
         s.analyse(Stat::MacroF1, 500, 1);

@@ -1,0 +1,157 @@
+//! How hard to tune: which training settings a method tries before validation
+//! chooses one. One fixed recipe for every method and dataset measures the
+//! recipe, not the method (a learning rate that suits instance-balanced
+//! sampling over-steps the repeated rare examples of class-balanced sampling),
+//! so each SGD-trained head searches a small space around the configured
+//! settings, and the configured settings are always in it and tried first, so
+//! that a tie keeps them.
+
+use crate::train::{Candidate, TrainConfig};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Tune {
+    /// The configured settings only (--lr, --epochs, --weight-decay, --q, --beta)
+    None,
+    /// Learning rate ×{1, ¼, 4} and epochs ×{1, 2}
+    #[default]
+    Quick,
+    /// Learning rate ×{1, ⅛, ¼, ½, 2, 4}, epochs ×{1, ½, 2, 4}, weight decay
+    /// {configured, 1e-5, 1e-4}, q {configured, 0.25, 0.75}, β {configured, 0.99, 0.9999}
+    Full,
+}
+
+impl Tune {
+    /// What models saved before tuning existed used.
+    pub fn none() -> Tune {
+        Tune::None
+    }
+}
+
+/// The settings one method tries, each list starting with the configured value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Search {
+    pub lr: Vec<f64>,
+    pub epochs: Vec<usize>,
+    pub weight_decay: Vec<f64>,
+    /// Power-sampling exponents (`sqrt` only).
+    pub q: Vec<f64>,
+    /// Effective-number β (`reweight-en` only).
+    pub beta: Vec<f64>,
+}
+
+/// `first` then the rest, without repeats, in order.
+fn led_by<T: PartialEq + Copy>(first: T, rest: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut out = vec![first];
+    for v in rest {
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    out
+}
+
+impl Search {
+    /// The space of a head whose configured schedule is `epochs` long
+    /// (`config.epochs` for heads trained from scratch, `config.stage2_epochs`
+    /// for stage-2 retraining).
+    pub fn new(tune: Tune, cfg: &TrainConfig, epochs: usize) -> Search {
+        let scaled = |factors: &[f64]| {
+            factors
+                .iter()
+                .map(|f| ((epochs as f64 * f).round() as usize).max(1))
+                .collect::<Vec<_>>()
+        };
+        match tune {
+            Tune::None => Search {
+                lr: vec![cfg.lr],
+                epochs: vec![epochs],
+                weight_decay: vec![cfg.weight_decay],
+                q: vec![cfg.q],
+                beta: vec![cfg.beta],
+            },
+            Tune::Quick => Search {
+                lr: led_by(cfg.lr, [cfg.lr / 4.0, cfg.lr * 4.0]),
+                epochs: led_by(epochs, scaled(&[2.0])),
+                weight_decay: vec![cfg.weight_decay],
+                q: vec![cfg.q],
+                beta: vec![cfg.beta],
+            },
+            Tune::Full => Search {
+                lr: led_by(cfg.lr, [1.0 / 8.0, 0.25, 0.5, 2.0, 4.0].map(|f| cfg.lr * f)),
+                epochs: led_by(epochs, scaled(&[0.5, 2.0, 4.0])),
+                weight_decay: led_by(cfg.weight_decay, [1e-5, 1e-4]),
+                q: led_by(cfg.q, [0.25, 0.75]),
+                beta: led_by(cfg.beta, [0.99, 0.9999]),
+            },
+        }
+    }
+
+    /// The one setting recorded in `chosen` (what a method chose on an earlier
+    /// seed), the configured values standing in for any it does not name.
+    pub fn fixed(
+        chosen: &serde_json::Map<String, serde_json::Value>,
+        cfg: &TrainConfig,
+        epochs: usize,
+    ) -> Search {
+        let num = |k: &str, default: f64| chosen.get(k).and_then(|v| v.as_f64()).unwrap_or(default);
+        Search {
+            lr: vec![num("lr", cfg.lr)],
+            epochs: vec![chosen
+                .get("epochs")
+                .and_then(|v| v.as_u64())
+                .map_or(epochs, |e| e as usize)],
+            weight_decay: vec![num("weight_decay", cfg.weight_decay)],
+            q: vec![num("q", cfg.q)],
+            beta: vec![num("beta", cfg.beta)],
+        }
+    }
+
+    /// The (learning rate, weight decay) pairs one training pass runs side by side,
+    /// the configured pair first.
+    pub fn candidates(&self) -> Vec<Candidate> {
+        self.weight_decay
+            .iter()
+            .flat_map(|&weight_decay| {
+                self.lr
+                    .iter()
+                    .map(move |&lr| Candidate { lr, weight_decay })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_configured_settings_lead_every_space() {
+        let cfg = TrainConfig {
+            lr: 2.0,
+            q: 0.25,
+            ..TrainConfig::default()
+        };
+        for tune in [Tune::None, Tune::Quick, Tune::Full] {
+            let s = Search::new(tune, &cfg, 6);
+            assert_eq!(s.lr[0], 2.0);
+            assert_eq!(s.epochs[0], 6);
+            assert_eq!(s.q[0], 0.25);
+            assert_eq!(s.q.iter().filter(|&&q| q == 0.25).count(), 1, "no repeats");
+            assert_eq!(
+                s.candidates()[0],
+                Candidate {
+                    lr: 2.0,
+                    weight_decay: cfg.weight_decay
+                }
+            );
+        }
+        assert_eq!(Search::new(Tune::None, &cfg, 6).candidates().len(), 1);
+        let quick = Search::new(Tune::Quick, &cfg, 6);
+        assert_eq!((quick.lr.len(), quick.epochs.clone()), (3, vec![6, 12]));
+        let full = Search::new(Tune::Full, &cfg, 6);
+        assert_eq!(full.epochs, [6, 3, 12, 24]);
+        assert_eq!(full.candidates().len(), 18);
+    }
+}
