@@ -490,3 +490,81 @@ fn pictures_render_with_no_system_fonts() {
             == std::fs::read(normal.join("confusion-ib.png")).unwrap()
     );
 }
+
+/// A subsample study is one command: the profile drawn afresh per subsample
+/// (seeds --seed, --seed+1, …), every method on each, the report over
+/// subsamples; the same command gives the same numbers, another --seed others.
+#[test]
+fn subsample_studies_are_one_command_and_deterministic_by_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |seed: &str, out: &str| {
+        let out = dir.path().join(out);
+        let csv = long_tailed_csv(dir.path());
+        let o = emo()
+            .args(["compare-sampling", "--train"])
+            .arg(&csv)
+            .args(["--split", "0.6,0.2,0.2", "--seed", seed])
+            .arg("--cache-dir")
+            .arg(dir.path().join("cache"))
+            .args([
+                "--methods",
+                "ib,cb,ncm",
+                "--train-profile",
+                "12,9,6,4,3,2",
+                "--subsamples",
+                "4",
+                "--valid-profile",
+                "proportional",
+                "--bootstrap",
+                "50",
+                "--out",
+            ])
+            .arg(&out)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap())
+                .unwrap();
+        (stdout, report)
+    };
+    let (stdout, a) = run("3", "a");
+    let (_, b) = run("3", "b");
+    let (_, c) = run("4", "c");
+    assert!(
+        stdout.contains("Over 4 training subsamples drawn to the profile 12,9,6,4,3,2"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("beat ib (of 4)"), "{stdout}");
+    assert_eq!(a["subsamples"]["seeds"], serde_json::json!([3, 4, 5, 6]));
+    // Every method, deterministic ones too, ran once per subsample.
+    for m in ["ib", "cb", "ncm"] {
+        let runs = a["methods"][m]["runs"].as_array().unwrap();
+        let subs: Vec<u64> = runs
+            .iter()
+            .map(|r| r["subsample"].as_u64().unwrap())
+            .collect();
+        assert_eq!(subs, [0, 1, 2, 3], "{m}");
+    }
+    let cb = &a["subsamples"]["statistics"]["macro-f1"]["cb"];
+    let (won, lost, tied) = (
+        cb["vs_ib"]["won"].as_u64().unwrap(),
+        cb["vs_ib"]["lost"].as_u64().unwrap(),
+        cb["vs_ib"]["tied"].as_u64().unwrap(),
+    );
+    assert_eq!(won + lost + tied, 4);
+    assert!(cb["vs_ib"]["low"].as_f64().unwrap() <= cb["vs_ib"]["high"].as_f64().unwrap());
+    // The subsamples differ from each other, and the whole study repeats exactly.
+    let ncm = &a["subsamples"]["statistics"]["macro-f1"]["ncm"]["scores"];
+    let scores: Vec<f64> = ncm
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert!(scores.iter().any(|s| *s != scores[0]), "{scores:?}");
+    assert_eq!(a["subsamples"], b["subsamples"]);
+    assert_eq!(a["methods"], b["methods"]);
+    assert_ne!(a["subsamples"]["statistics"], c["subsamples"]["statistics"]);
+}
