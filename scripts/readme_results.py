@@ -35,6 +35,14 @@ for name in ["goemotions", "carer"]:
         f"**{name}** — {intro}\n\n{verdict}\n\n{table(s['Test metrics'])}{left_out}\n\n"
         f"{diff} (95% paired bootstrap interval; bold: the interval excludes zero):\n\n{table(s[diff])}\n"
     )
+# The small-data study: CARER cut to the seed author's profile, 10 subsamples.
+summary = (ROOT / "reports" / "reference" / "carer-small" / "summary.md").read_text()
+s = sections(summary)
+verdict = "\n\n".join(f"> {p}" for p in s["Verdict"].split("\n\n") if p.startswith("Over "))
+over = next(t for t in s if t.startswith("Over ") and "subsamples" in t)
+parts.append(
+    f"**carer, small data** — {s[over].split(chr(10) + chr(10))[0]}\n\n{verdict}\n\n{table(s[over])}\n"
+)
 text = readme.read_text()
 block = "<!-- results:begin -->\n" + "\n".join(parts) + "<!-- results:end -->"
 new, n = re.subn(r"<!-- results:begin -->.*?<!-- results:end -->", block, text, flags=re.S)

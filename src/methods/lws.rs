@@ -22,22 +22,53 @@ pub fn fold_scales(weight: &Tensor, bias: &Tensor, scales: &Tensor) -> Head {
 
 impl Method for Lws {
     fn fit(&self, ctx: &Context) -> Result<Fitted> {
-        let (stage1, stage1_chosen) = ctx.stage1_chosen()?;
-        let (w, b) = stage1.weights.expect("a chosen trial has a head");
+        // Every stage-1 head that trained (the one that suits ib best need not
+        // be the best to re-scale), each with every learning rate of the search:
+        // S·L rows of scales trained side by side on one stacked logit product.
+        let stage1: Vec<Trial> = ctx
+            .stage1()?
+            .into_iter()
+            .filter(|t| t.weights.is_some())
+            .collect();
+        if stage1.is_empty() {
+            anyhow::bail!("training diverged for every stage-1 setting tried; lower --lr");
+        }
         let cfg = ctx.config;
         let search = ctx.search(cfg.stage2_epochs);
-        let l = search.lr.len() as i64;
-        // Each scale multiplies one logit: normalise by the mean squared logit.
-        let input_scale = tch::no_grad(|| {
-            let z = ctx.train.x.matmul(&w.tr()) + &b;
-            mean_squared_norm(&z) / z.size()[1] as f64
-        });
+        let (s_n, l_n, c) = (
+            stage1.len() as i64,
+            search.lr.len() as i64,
+            ctx.train.n_classes as i64,
+        );
+        let heads: Vec<(Tensor, Tensor)> = stage1
+            .iter()
+            .map(|t| {
+                let (w, b) = t.weights.as_ref().expect("filtered");
+                (w.shallow_clone(), b.shallow_clone())
+            })
+            .collect();
+        let w_all = Tensor::cat(&heads.iter().map(|(w, _)| w).collect::<Vec<_>>(), 0);
+        let b_all = Tensor::cat(&heads.iter().map(|(_, b)| b).collect::<Vec<_>>(), 0);
+        // Each scale multiplies one logit: its step is normalised by the mean
+        // squared logit of its stage-1 head, folded into that row's rate.
+        let scales_of: Vec<f64> = heads
+            .iter()
+            .map(|(w, b)| {
+                tch::no_grad(|| {
+                    let z = ctx.train.x.matmul(&w.tr()) + b;
+                    mean_squared_norm(&z) / c as f64
+                })
+            })
+            .collect();
+        let lrs: Vec<f64> = scales_of
+            .iter()
+            .flat_map(|sc| search.lr.iter().map(move |lr| lr / sc.max(1e-12)))
+            .collect();
         let (mut trials, mut all_scales) = (Vec::new(), Vec::new());
         for &epochs in &search.epochs {
             let pass = sweep::config_for(cfg, epochs, cfg.stage2_epochs);
-            // One row of scales per learning rate, trained side by side.
             let scale =
-                Tensor::ones([l, w.size()[0]], (Kind::Float, w.device())).set_requires_grad(true);
+                Tensor::ones([s_n * l_n, c], (Kind::Float, w_all.device())).set_requires_grad(true);
             let losses = sgd(
                 ctx.train,
                 &[scale.shallow_clone()],
@@ -46,37 +77,46 @@ impl Method for Lws {
                     epochs,
                     config: &pass,
                     rng: rng_for(ctx.seed, "lws"),
-                    input_scale,
-                    lrs: search.lr.clone(),
+                    input_scale: 1.0,
+                    lrs: lrs.clone(),
                 },
                 |x, y| {
-                    let z = tch::no_grad(|| x.matmul(&w.tr()) + &b);
-                    let logp = (z.unsqueeze(1) * &scale).log_softmax(2, Kind::Float);
                     let rows = x.size()[0];
-                    let y1 = y.view([rows, 1, 1]).expand([rows, l, 1], false);
+                    let z = tch::no_grad(|| b_all.addmm(x, &w_all.tr())).view([rows, s_n, 1, c]);
+                    let logp = (z * scale.view([s_n, l_n, c])).log_softmax(3, Kind::Float);
+                    let y1 = y.view([rows, 1, 1, 1]).expand([rows, s_n, l_n, 1], false);
                     -logp
-                        .gather(2, &y1, false)
-                        .mean_dim([0, 2].as_slice(), false, Kind::Float)
+                        .gather(3, &y1, false)
+                        .mean_dim([0, 3].as_slice(), false, Kind::Float)
+                        .view([s_n * l_n])
                 },
             )?;
             let ran = effective_epochs(ctx.train.len(), epochs, &pass);
             let scales = scale.detach();
-            for (i, (&lr, loss)) in search.lr.iter().zip(losses).enumerate() {
-                let f = scales.get(i as i64);
-                let finite = loss.is_finite() && f.isfinite().all().int64_value(&[]) == 1;
-                let settings = sweep::settings_of(lr, epochs, ran);
-                let v: Vec<f64> =
-                    Vec::try_from(f.to_kind(Kind::Double).to_device(tch::Device::Cpu))?;
-                all_scales.push((settings.clone(), v));
-                trials.push(Trial {
-                    settings,
-                    weights: finite.then(|| {
-                        let Head::Linear { weight, bias } = fold_scales(&w, &b, &f) else {
-                            unreachable!("fold_scales gives a linear head")
-                        };
-                        (weight, bias)
-                    }),
-                });
+            for (si, (t, (w, b))) in stage1.iter().zip(&heads).enumerate() {
+                for (li, &lr) in search.lr.iter().enumerate() {
+                    let row = si as i64 * l_n + li as i64;
+                    let f = scales.get(row);
+                    let loss = losses[row as usize];
+                    let finite = loss.is_finite() && f.isfinite().all().int64_value(&[]) == 1;
+                    let mut settings = sweep::settings_of(lr, epochs, ran);
+                    settings.insert(
+                        "stage1".into(),
+                        serde_json::Value::Object(t.settings.clone()),
+                    );
+                    let v: Vec<f64> =
+                        Vec::try_from(f.to_kind(Kind::Double).to_device(tch::Device::Cpu))?;
+                    all_scales.push((settings.clone(), v));
+                    trials.push(Trial {
+                        settings,
+                        weights: finite.then(|| {
+                            let Head::Linear { weight, bias } = fold_scales(w, b, &f) else {
+                                unreachable!("fold_scales gives a linear head")
+                            };
+                            (weight, bias)
+                        }),
+                    });
+                }
             }
         }
         let (trial, mut chosen) = sweep::choose(ctx, trials)?;
@@ -86,7 +126,6 @@ impl Method for Lws {
             .map(|(_, v)| v)
             .expect("every trial's scales are kept");
         chosen.insert("scales".into(), serde_json::json!(scales));
-        chosen.insert("stage1".into(), serde_json::Value::Object(stage1_chosen));
         Ok(Fitted {
             head: trial.head().expect("a chosen trial has a head"),
             chosen: serde_json::Value::Object(chosen),
