@@ -63,10 +63,18 @@ impl Writer for IndexHtml {
         writeln!(
             h,
             "<p>{} classes, {max} … {min} training examples per class; {} test examples. \
-             Test metrics; hyper-parameters chosen on validation only. Seeds {:?}.</p>",
+             Test metrics; hyper-parameters chosen on validation only. {}.</p>",
             study.classes.len(),
             study.test_labels.len(),
-            study.seeds
+            match &study.subsamples {
+                Some(sub) => format!(
+                    "Mean ± s.d. over {} training subsamples of the profile {} (seeds {:?})",
+                    sub.seeds.len(),
+                    sub.profile,
+                    sub.seeds
+                ),
+                None => format!("Seeds {:?}", study.seeds),
+            }
         )?;
         writeln!(h, "<h2>Verdict</h2>")?;
         for v in super::verdict::verdict(study, study.analysis()) {

@@ -167,7 +167,15 @@ impl Writer for SummaryMd {
             max as f64 / min.max(1) as f64,
             study.test_labels.len()
         )?;
-        if study.seeds.len() > 1 {
+        if let Some(sub) = &study.subsamples {
+            writeln!(
+                s,
+                "Mean ± standard deviation over {} training subsamples of the profile {} (seeds {:?}). `≈` marks a value within the spread of `ib`'s (not a real difference).\n",
+                sub.seeds.len(),
+                sub.profile,
+                sub.seeds
+            )?;
+        } else if study.seeds.len() > 1 {
             writeln!(
                 s,
                 "Mean ± standard deviation over seeds {:?}. `≈` marks a value within the seed spread of `ib`'s (not a real difference).\n",
