@@ -5,6 +5,7 @@
 //! subsample, its mean ± s.d. over subsamples, its paired difference from
 //! `ib` with a 95% t-interval over subsamples, and how many subsamples it won.
 
+use super::verdict::points;
 use super::Study;
 use crate::metrics::Stat;
 use serde::Serialize;
@@ -139,10 +140,10 @@ pub fn table(study: &Study, rare: &[usize]) -> Option<(Vec<String>, Vec<Vec<Stri
                 match &o.vs_ib {
                     Some(p) => {
                         row.push(format!(
-                            "{:+.2} ({:+.2} to {:+.2})",
-                            100.0 * p.mean,
-                            100.0 * p.low,
-                            100.0 * p.high
+                            "{} ({} to {})",
+                            points(p.mean),
+                            points(p.low),
+                            points(p.high)
                         ));
                         row.push(p.won.to_string());
                     }

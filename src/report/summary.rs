@@ -265,10 +265,13 @@ pub fn sections(study: &Study) -> Vec<(String, String, Table)> {
         out.push((
             format!("Over {} training subsamples", sub.seeds.len()),
             format!(
-                "Every method trained (and tuned on validation) on each of {} subsamples of the training split drawn to the profile {} (seeds {:?}){}; test data the same for all.                  Mean ± standard deviation over subsamples; the difference from `ib` (in points) is paired by subsample, with a 95% Student-t interval over subsamples;                  \"beat ib\" counts the subsamples where the method scored higher. This is the question \"does it win on data of this shape\", not only on one draw.",
+                "Every method trained (and tuned on validation) on each of {} subsamples of the training split drawn to the profile {} (seeds {}–{}){}; test data the same for all. \
+                 Mean ± standard deviation over subsamples; the difference from `ib` (in points) is paired by subsample, with a 95% Student-t interval over subsamples; \
+                 \"beat ib\" counts the subsamples where the method scored higher. This is the question \"does it win on data of this shape\", not only on one draw.",
                 sub.seeds.len(),
                 sub.profile,
-                sub.seeds,
+                sub.seeds[0],
+                sub.seeds[sub.seeds.len() - 1],
                 match &sub.validation {
                     Some(v) => format!("; validation cut down once ({v})"),
                     None => String::new(),

@@ -37,7 +37,7 @@ fn pct(x: f64) -> String {
     format!("{:.1}%", 100.0 * x)
 }
 
-fn points(x: f64) -> String {
+pub fn points(x: f64) -> String {
     let v = 100.0 * x;
     // −0.0 reads oddly; a true zero prints as 0.0.
     let v = if v.abs() < 0.05 { 0.0 } else { v };
@@ -196,13 +196,13 @@ fn subsample_sentence(
                 "not clearly different"
             };
             format!(
-                "on {label} it scored higher in {} of {n} ({:.1}% against {:.1}% on average, {:+.1} points, 95% CI {:+.1} to {:+.1} over subsamples: {sure})",
+                "on {label} it scored higher in {} of {n} ({} against {} on average, {} points, 95% CI {} to {} over subsamples: {sure})",
                 p.won,
-                100.0 * o.mean,
-                100.0 * b.mean,
-                100.0 * p.mean,
-                100.0 * p.low,
-                100.0 * p.high
+                pct(o.mean),
+                pct(b.mean),
+                points(p.mean),
+                points(p.low),
+                points(p.high)
             )
         })
         .collect();
