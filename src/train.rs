@@ -408,14 +408,9 @@ mod tests {
     use super::*;
     use crate::embed::Matrix;
 
-    /// The closed-form cross-entropy gradient of `train_linear` against autograd
-    /// on the same loss: same sampler, same initial weights, same schedule, so the
-    /// trained weights must agree to rounding — with class weights, a training
-    /// offset and weight decay all on, where a wrong term would show.
-    #[test]
-    fn closed_form_gradient_matches_autograd() {
-        let (n, d, c) = (300usize, 8usize, 3usize);
-        let mut rng = rng_for(7, "test data");
+    /// `n` random `d`-dimensional features in `c` classes, on the CPU.
+    fn random_features(n: usize, d: usize, c: usize, seed: u64) -> Features {
+        let mut rng = rng_for(seed, "test data");
         let data: Vec<f32> = (0..n * d).map(|_| rng.gen_range(-1.0..1.0)).collect();
         let labels: Vec<usize> = (0..n).map(|i| (i * 7 + i / 5) % c).collect();
         let m = Matrix {
@@ -423,7 +418,17 @@ mod tests {
             cols: d,
             data,
         };
-        let train = Features::new("test", &m, &labels, c, tch::Device::Cpu).unwrap();
+        Features::new("test", &m, &labels, c, tch::Device::Cpu).unwrap()
+    }
+
+    /// The closed-form cross-entropy gradient of `train_linear` against autograd
+    /// on the same loss: same sampler, same initial weights, same schedule, so the
+    /// trained weights must agree to rounding — with class weights, a training
+    /// offset and weight decay all on, where a wrong term would show.
+    #[test]
+    fn closed_form_gradient_matches_autograd() {
+        let (d, c) = (8usize, 3usize);
+        let train = random_features(300, d, c, 7);
         let cfg = TrainConfig {
             weight_decay: 0.01,
             batch_size: 32,
@@ -478,16 +483,7 @@ mod tests {
     /// them is `None` and harms no other).
     #[test]
     fn candidates_side_by_side_are_the_heads_trained_alone() {
-        let (n, d, c) = (400usize, 6usize, 4usize);
-        let mut rng = rng_for(3, "test data");
-        let data: Vec<f32> = (0..n * d).map(|_| rng.gen_range(-1.0..1.0)).collect();
-        let labels: Vec<usize> = (0..n).map(|i| (i * 5 + i / 7) % c).collect();
-        let m = Matrix {
-            rows: n,
-            cols: d,
-            data,
-        };
-        let train = Features::new("test", &m, &labels, c, tch::Device::Cpu).unwrap();
+        let train = random_features(400, 6, 4, 3);
         let cfg = TrainConfig {
             batch_size: 64,
             min_steps: 30,

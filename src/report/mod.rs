@@ -151,30 +151,6 @@ impl Study {
 /// The summary table for the terminal, columns aligned.
 pub fn terminal_table(study: &Study) -> String {
     let (header, rows) = summary::table(study);
-    let widths: Vec<usize> = (0..header.len())
-        .map(|c| {
-            std::iter::once(&header[c])
-                .chain(rows.iter().map(|r| &r[c]))
-                .map(|s| s.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: &[String]| -> String {
-        cells
-            .iter()
-            .zip(&widths)
-            .enumerate()
-            .map(|(i, (c, w))| {
-                if i == 0 {
-                    format!("{c:<w$}")
-                } else {
-                    format!("{c:>w$}")
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("  ")
-    };
     let mut out = String::new();
     for v in verdict::verdict(study, study.analysis()) {
         out.push_str(&v);
@@ -185,12 +161,7 @@ pub fn terminal_table(study: &Study) -> String {
         study.dataset,
         study.classes.len()
     );
-    out.push_str(&line(&header));
-    out.push('\n');
-    for r in &rows {
-        out.push_str(&line(r));
-        out.push('\n');
-    }
+    out += &aligned(&header, &rows);
     if let Some(note) = summary::omitted_groups_note(study) {
         out.push_str(&note);
         out.push('\n');
