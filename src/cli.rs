@@ -86,6 +86,8 @@ impl TableArgs {
             text_col: self.text_col.clone(),
             label_col: self.label_col.clone().or(default_label),
             has_header: !self.no_header,
+            id_col: None,
+            id_required: false,
         }
     }
 }
@@ -176,10 +178,16 @@ pub struct EmbedArgs {
     #[command(flatten)]
     pub encoder: EncoderArgs,
 
-    /// Output safetensors file (a JSON sidecar is written beside it)
-    /// [default: reports/embeddings/<dataset or file stem>.safetensors]
+    /// Output: a safetensors file (a JSON sidecar is written beside it), or `-`
+    /// (standard output) or a .jsonl file for one JSON line of vector per input
+    /// line, streamed [default: reports/embeddings/<dataset or file stem>.safetensors]
     #[arg(long, short = 'o')]
     pub out: Option<PathBuf>,
+
+    /// Column or JSONL field holding each row's id, carried to JSONL output
+    /// [default: `id` where the input has it, else the line number]
+    #[arg(long)]
+    pub id_col: Option<Column>,
 }
 
 /// Labelled data for a study: a named dataset, or the user's files.
@@ -532,6 +540,11 @@ pub struct ClassifyArgs {
     /// Column (CSV/TSV header name or 0-based index) or JSONL field holding the text
     #[arg(long, default_value = "text")]
     pub text_col: Column,
+
+    /// Column or JSONL field holding each row's id, carried to the output
+    /// [default: `id` where the input has it, else the line number]
+    #[arg(long)]
+    pub id_col: Option<Column>,
 
     /// CSV/TSV: the first row is data, not column names
     #[arg(long)]

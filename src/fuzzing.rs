@@ -59,6 +59,8 @@ pub fn table(data: &[u8]) -> Result<()> {
         text_col: col("text", text_at),
         label_col: (opts & 0x10 != 0).then(|| col("label", label_at)),
         has_header: opts & 0x20 == 0,
+        id_col: (opts & 0x80 != 0).then(|| col("id", 0)),
+        id_required: false,
     };
     let mut bad = BadRows::skipping(opts & 0x08 != 0);
     let rows = read_rows(&path, &spec, &mut bad)?;

@@ -23,6 +23,7 @@ pub mod model;
 pub mod paths;
 pub mod report;
 pub mod sampling;
+pub mod stream;
 pub mod train;
 pub mod tune;
 pub mod uncertainty;

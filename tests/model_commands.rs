@@ -3,40 +3,11 @@
 //! every bad input is refused with exit code 2.
 
 mod common;
-use common::{datasets_root, emo, write};
-use std::fmt::Write as _;
+use common::{emo, write};
 use std::path::{Path, PathBuf};
 
-/// A small labelled CSV cut from CARER's training file (6 emotions).
-fn csv(dir: &Path) -> PathBuf {
-    let text = std::fs::read_to_string(datasets_root().join("carer/train.txt")).unwrap();
-    let mut taken = std::collections::HashMap::new();
-    let mut out = String::from("text,label\n");
-    for line in text.lines().skip(1) {
-        let (t, label) = line.rsplit_once(';').unwrap();
-        let n = taken.entry(label.to_string()).or_insert(0);
-        if *n < 25 {
-            *n += 1;
-            writeln!(out, "\"{}\",{label}", t.replace('"', "\"\"")).unwrap();
-        }
-    }
-    write(dir, "small.csv", out.as_bytes())
-}
-
 fn train(dir: &Path, method: &str) -> PathBuf {
-    let model = dir.join(format!("model-{method}"));
-    let o = emo()
-        .args(["train", "--train"])
-        .arg(csv(dir))
-        .args(["--method", method, "--seed", "1"])
-        .arg("--cache-dir")
-        .arg(dir.join("cache"))
-        .arg("--out")
-        .arg(&model)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    model
+    common::train_small_carer(dir, method)
 }
 
 fn classify(model: &Path, args: &[&str], stdin: Option<&str>) -> (Option<i32>, String, String) {
@@ -200,7 +171,7 @@ fn evaluate_writes_a_report_for_one_model() {
         .args(["evaluate", "--model"])
         .arg(&model)
         .arg("--data")
-        .arg(csv(dir.path()))
+        .arg(common::small_carer_csv(dir.path()))
         .arg("--cache-dir")
         .arg(dir.path().join("cache"))
         .arg("--out")
@@ -346,7 +317,8 @@ fn bad_models_and_inputs_are_refused() {
     refused(&model, &[], None, "nothing to classify");
     refused(&model, &["ok", "  "], None, "argument 2: empty text");
 
-    // --skip-bad-rows labels the rest and says what it skipped.
+    // --skip-bad-rows labels the rest, answers the bad line with an error
+    // record (one line out per line in), and says what it skipped.
     let (code, out, err) = classify(
         &model,
         &[
@@ -359,7 +331,17 @@ fn bad_models_and_inputs_are_refused() {
         None,
     );
     assert_eq!(code, Some(0), "{err}");
-    assert_eq!(out.lines().count(), 1);
+    let records: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 2);
+    assert!(records[0]["label"].is_string());
+    assert_eq!(records[1]["line"], 2);
+    assert!(records[1]["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("text is not valid UTF-8"));
     assert!(
         err.contains("skipped 1 bad row(s)") && err.contains("line 2"),
         "{err}"

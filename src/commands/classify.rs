@@ -1,15 +1,22 @@
 //! `emo classify`: label new texts with a saved model. Input streams in chunks
 //! (arguments, a file, or standard input), so memory stays flat however long
 //! the input; only data goes to standard output, progress and warnings to stderr.
+//!
+//! As a pipeline stage (Spark's `RDD.pipe`, a subprocess per partition) it keeps
+//! a line protocol: one output record per input record, in input order, each
+//! carrying the caller's id (`--id-col`, default the `id` field or column where
+//! present, else the line number), flushed chunk by chunk. A bad input line
+//! stops the stage (exit 2, the message naming line and id) or, with
+//! `--skip-bad-rows`, is answered with an error record — never a silent gap.
 
 use super::{embed_options, load_encoder};
 use crate::cli::{ClassifyArgs, OutputFormat};
-use crate::data::table::{Row, RowReader, TableSpec};
+use crate::data::table::{Record, Row, RowReader, TableSpec};
 use crate::data::BadRows;
 use crate::embed::{Embedder, Encoder, Matrix};
 use crate::input_error;
 use crate::model::SavedModel;
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use std::io::Write;
@@ -48,17 +55,19 @@ struct Labelled {
 }
 
 /// Writes results in one format, streaming.
-struct Out<'w> {
-    w: Box<dyn Write + 'w>,
+struct Out {
+    sink: crate::stream::Sink,
     format: OutputFormat,
     top_k: usize,
     first: bool,
+    /// CSV/TSV: a trailing `error` column (bad rows are answered, not skipped).
+    errors: bool,
 }
 
-impl Out<'_> {
+impl Out {
     fn begin(&mut self) -> Result<()> {
         match self.format {
-            OutputFormat::Json => write!(self.w, "[")?,
+            OutputFormat::Json => write!(self.sink.w, "[")?,
             OutputFormat::Csv | OutputFormat::Tsv => {
                 let mut cols = vec![
                     "id".to_string(),
@@ -70,10 +79,13 @@ impl Out<'_> {
                     cols.push(format!("label_{k}"));
                     cols.push(format!("confidence_{k}"));
                 }
+                if self.errors {
+                    cols.push("error".into());
+                }
                 self.record(&cols)?;
             }
             OutputFormat::Table => {
-                writeln!(self.w, "{:<60}  {:<16}  confidence", "text", "label")?;
+                writeln!(self.sink.w, "{:<60}  {:<16}  confidence", "text", "label")?;
             }
             OutputFormat::Jsonl => {}
         }
@@ -90,7 +102,8 @@ impl Out<'_> {
             .delimiter(delim)
             .from_writer(Vec::new());
         wtr.write_record(cells)?;
-        self.w
+        self.sink
+            .w
             .write_all(&wtr.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)?;
         Ok(())
     }
@@ -107,9 +120,14 @@ impl Out<'_> {
                         .collect();
                 }
                 if self.format == OutputFormat::Json {
-                    write!(self.w, "{}\n  {}", if self.first { "" } else { "," }, v)?;
+                    write!(
+                        self.sink.w,
+                        "{}\n  {}",
+                        if self.first { "" } else { "," },
+                        v
+                    )?;
                 } else {
-                    writeln!(self.w, "{v}")?;
+                    writeln!(self.sink.w, "{v}")?;
                 }
             }
             OutputFormat::Csv | OutputFormat::Tsv => {
@@ -117,6 +135,9 @@ impl Out<'_> {
                 for (l, p) in &r.top {
                     cells.push(l.clone());
                     cells.push(format!("{p:.6}"));
+                }
+                if self.errors {
+                    cells.push(String::new());
                 }
                 self.record(&cells)?;
             }
@@ -136,7 +157,41 @@ impl Out<'_> {
                     .iter()
                     .map(|(l, p)| format!("{l:<16}  {p:.3}"))
                     .collect();
-                writeln!(self.w, "{shown:<60}  {}", labels.join("   "))?;
+                writeln!(self.sink.w, "{shown:<60}  {}", labels.join("   "))?;
+            }
+        }
+        self.first = false;
+        Ok(())
+    }
+
+    /// The answer to a bad input line (with `--skip-bad-rows`).
+    fn error(&mut self, id: &str, line: usize, reason: &str) -> Result<()> {
+        match self.format {
+            OutputFormat::Json | OutputFormat::Jsonl => {
+                let v = crate::stream::error_record(line, &Some(id.to_string()), reason);
+                if self.format == OutputFormat::Json {
+                    write!(
+                        self.sink.w,
+                        "{}\n  {}",
+                        if self.first { "" } else { "," },
+                        v
+                    )?;
+                } else {
+                    writeln!(self.sink.w, "{v}")?;
+                }
+            }
+            OutputFormat::Csv | OutputFormat::Tsv => {
+                let mut cells = vec![id.to_string(); 1];
+                cells.resize(2 + 2 * self.top_k, String::new());
+                cells.push(format!("line {line}: {reason}"));
+                self.record(&cells)?;
+            }
+            OutputFormat::Table => {
+                writeln!(
+                    self.sink.w,
+                    "{:<60}  error: {reason}",
+                    format!("[line {line}, id {id}]")
+                )?;
             }
         }
         self.first = false;
@@ -145,9 +200,9 @@ impl Out<'_> {
 
     fn end(&mut self) -> Result<()> {
         if self.format == OutputFormat::Json {
-            writeln!(self.w, "{}]", if self.first { "" } else { "\n" })?;
+            writeln!(self.sink.w, "{}]", if self.first { "" } else { "\n" })?;
         }
-        self.w.flush()?;
+        self.sink.w.flush()?;
         Ok(())
     }
 }
@@ -178,7 +233,7 @@ fn label_chunk(
         .iter()
         .enumerate()
         .map(|(i, r)| Labelled {
-            id: r.line.to_string(),
+            id: r.id_or_line(),
             text: r.text.clone(),
             top: (0..k as usize)
                 .map(|j| {
@@ -211,18 +266,25 @@ pub fn run(args: &ClassifyArgs) -> Result<()> {
         text_col: args.text_col.clone(),
         label_col: None,
         has_header: !args.no_header,
+        id_col: Some(
+            args.id_col
+                .clone()
+                .unwrap_or_else(|| crate::data::table::Column::Name("id".into())),
+        ),
+        id_required: args.id_col.is_some(),
     };
-    let rows: Box<dyn Iterator<Item = Result<Row>> + '_> = match &args.input {
-        Some(path) => Box::new(RowReader::open(path, &spec, &mut bad)?),
+    let rows: Box<dyn Iterator<Item = Result<Record>> + '_> = match &args.input {
+        Some(path) => Box::new(RowReader::open(path, &spec, &mut bad)?.records()),
         None if !args.texts.is_empty() => Box::new(args.texts.iter().enumerate().map(|(i, t)| {
             if t.trim().is_empty() {
                 Err(input_error!("argument {}: empty text", i + 1))
             } else {
-                Ok(Row {
+                Ok(Record::Row(Row {
                     line: i + 1,
                     text: t.clone(),
                     label: None,
-                })
+                    id: None,
+                }))
             }
         })),
         None => {
@@ -233,27 +295,13 @@ pub fn run(args: &ClassifyArgs) -> Result<()> {
     };
 
     // Standard output, or a temporary file renamed over --output when complete.
-    let tmp = match &args.output {
-        Some(path) => {
-            let dir = crate::atomic::parent_of(path);
-            Some(
-                tempfile::Builder::new()
-                    .prefix(".emo-")
-                    .tempfile_in(&dir)
-                    .map_err(|e| input_error!("{}: cannot write here: {e}", dir.display()))?,
-            )
-        }
-        None => None,
-    };
-    let writer: Box<dyn Write> = match &tmp {
-        Some(t) => Box::new(std::io::BufWriter::new(t.reopen()?)),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
-    };
+    let sink = crate::stream::Sink::open(args.output.as_deref())?;
     let mut out = Out {
-        w: writer,
+        sink,
         format: args.format,
         top_k: args.top_k as usize,
         first: true,
+        errors: args.skip_bad_rows,
     };
     let bar = ProgressBar::new_spinner();
     bar.set_style(
@@ -264,31 +312,42 @@ pub fn run(args: &ClassifyArgs) -> Result<()> {
     // bad input near the top leaves standard output empty.
     let mut started = false;
     let mut embedder = Embedder::new(&encoder, &opts)?;
-    let mut chunk = Vec::with_capacity(CHUNK);
     let mut total = 0usize;
-    let mut rows = rows.peekable();
-    while rows.peek().is_some() {
-        chunk.clear();
-        while chunk.len() < CHUNK {
-            match rows.next() {
-                Some(row) => chunk.push(row?),
-                None => break,
-            }
+    for chunk in crate::stream::chunks(rows, CHUNK) {
+        let chunk = chunk?;
+        let good: Vec<Row> = chunk
+            .iter()
+            .filter_map(|r| match r {
+                Record::Row(row) => Some(row.clone()),
+                Record::Bad { .. } => None,
+            })
+            .collect();
+        let mut labelled = if good.is_empty() {
+            Vec::new()
+        } else {
+            label_chunk(
+                &model,
+                &mut embedder,
+                encoder.device(),
+                &good,
+                args.top_k as usize,
+            )?
         }
-        let labelled = label_chunk(
-            &model,
-            &mut embedder,
-            encoder.device(),
-            &chunk,
-            args.top_k as usize,
-        )?;
+        .into_iter();
         if !started {
             out.begin()?;
             started = true;
         }
-        for r in labelled {
-            out.item(&r)?;
+        for r in &chunk {
+            match r {
+                Record::Row(_) => out.item(&labelled.next().expect("one result per good row"))?,
+                Record::Bad { line, id, reason } => {
+                    out.error(&crate::stream::bad_id(*line, id), *line, reason)?
+                }
+            }
         }
+        // A downstream reader (a pipe) sees each chunk as soon as it is done.
+        out.sink.w.flush()?;
         total += chunk.len();
         bar.set_position(total as u64);
     }
@@ -296,13 +355,9 @@ pub fn run(args: &ClassifyArgs) -> Result<()> {
         out.begin()?;
     }
     out.end()?;
-    drop(out);
-    drop(rows);
     bar.finish_and_clear();
-    if let (Some(t), Some(path)) = (tmp, &args.output) {
-        crate::atomic::set_mode(t.path(), 0o644)?;
-        t.persist(path)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+    let written = out.sink.finish()?;
+    if let Some(path) = written {
         eprintln!(
             "emo: {total} texts labelled by {} into {}",
             model.manifest.method,

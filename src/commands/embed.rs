@@ -3,6 +3,7 @@
 
 use super::{embed_options, load_encoder, load_input};
 use crate::cli::EmbedArgs;
+use crate::data::table::Record;
 use crate::embed::cache::text_key;
 use crate::embed::{device_name, EmbedStats, Embedder, EncoderIdentity};
 use anyhow::{Context as _, Result};
@@ -41,7 +42,103 @@ struct SplitInfo {
 /// length-sorted batching to work.
 const CHUNK: usize = 32_768;
 
+/// Whether `--out` asks for the streamed JSONL form: `-` or a `.jsonl` file.
+fn streams(out: Option<&Path>) -> bool {
+    out.is_some_and(|p| {
+        p == Path::new("-")
+            || p.extension().is_some_and(|e| {
+                e.eq_ignore_ascii_case("jsonl") || e.eq_ignore_ascii_case("ndjson")
+            })
+    })
+}
+
+/// Texts per streamed chunk: small enough that a pipe sees output soon and
+/// memory stays flat, large enough to batch by length.
+const STREAM_CHUNK: usize = 2048;
+
+/// `emo embed --input FILE|- --out -|FILE.jsonl`: one JSON line per input
+/// line, in order, `{"id", "vector"}` (the caller's id, see `emo classify`), a
+/// bad line answered by `{"id", "line", "error"}` under `--skip-bad-rows`.
+/// Spark reads the lines as a string column and `from_json` turns `vector`
+/// into an array column.
+fn stream(args: &EmbedArgs) -> Result<()> {
+    let Some(path) = &args.input.input else {
+        return Err(crate::input_error!(
+            "--out - and .jsonl output stream an --input file or standard input, not a named dataset"
+        ));
+    };
+    let mut spec = args.input.table.spec(false);
+    spec.id_col = Some(
+        args.id_col
+            .clone()
+            .unwrap_or_else(|| crate::data::table::Column::Name("id".into())),
+    );
+    spec.id_required = args.id_col.is_some();
+    let mut bad = crate::data::BadRows::skipping(args.input.table.skip_bad_rows);
+    let records = crate::data::table::RowReader::open(path, &spec, &mut bad)?.records();
+    let encoder = load_encoder(args.encoder.encoder.as_ref(), &args.encoder.run)?;
+    let mut embedder = Embedder::new(
+        &encoder,
+        &crate::embed::EmbedOptions {
+            progress: false,
+            ..embed_options(&args.encoder.run, args.encoder.cache.folder())
+        },
+    )?;
+    let mut sink = crate::stream::Sink::open(args.out.as_deref())?;
+    let mut total = 0usize;
+    for chunk in crate::stream::chunks(records, STREAM_CHUNK) {
+        let chunk = chunk?;
+        let texts: Vec<String> = chunk
+            .iter()
+            .filter_map(|r| match r {
+                Record::Row(row) => Some(row.text.clone()),
+                Record::Bad { .. } => None,
+            })
+            .collect();
+        let m = if texts.is_empty() {
+            None
+        } else {
+            Some(embedder.embed(&texts)?.0)
+        };
+        let mut next = 0usize;
+        for r in &chunk {
+            let line = match r {
+                Record::Row(row) => {
+                    let m = m.as_ref().expect("embedded above");
+                    let v = &m.data[next * m.cols..(next + 1) * m.cols];
+                    next += 1;
+                    // f32's Display is its shortest round-tripping decimal: half
+                    // the bytes of serde_json's f64 digits, the same floats back.
+                    let numbers: Vec<String> = v.iter().map(|x| x.to_string()).collect();
+                    format!(
+                        "{{\"id\":{},\"vector\":[{}]}}",
+                        serde_json::Value::String(row.id_or_line()),
+                        numbers.join(",")
+                    )
+                }
+                Record::Bad { line, id, reason } => {
+                    crate::stream::error_record(*line, id, reason).to_string()
+                }
+            };
+            writeln!(sink.w, "{line}")?;
+        }
+        sink.w.flush()?;
+        total += chunk.len();
+    }
+    drop(embedder);
+    if let Some(path) = sink.finish()? {
+        eprintln!("emo: {total} vectors written to {}", path.display());
+    }
+    for line in bad.summary() {
+        eprintln!("emo: {line}");
+    }
+    Ok(())
+}
+
 pub fn run(args: &EmbedArgs) -> Result<()> {
+    if streams(args.out.as_deref()) {
+        return stream(args);
+    }
     let dataset = load_input(&args.input)?;
     let encoder = load_encoder(args.encoder.encoder.as_ref(), &args.encoder.run)?;
     let named = args.input.dataset.is_some();

@@ -77,6 +77,11 @@ pub struct TableSpec {
     pub label_col: Option<Column>,
     /// CSV/TSV: whether the first row names the columns (default yes).
     pub has_header: bool,
+    /// The caller's id of each row, carried to the output (pipelines match
+    /// results to inputs by it). With `id_required` false, a file without the
+    /// column (or a JSONL object without the field) is fine: rows then have none.
+    pub id_col: Option<Column>,
+    pub id_required: bool,
 }
 
 impl Default for TableSpec {
@@ -86,6 +91,8 @@ impl Default for TableSpec {
             text_col: Column::Name("text".into()),
             label_col: Some(Column::Name("label".into())),
             has_header: true,
+            id_col: None,
+            id_required: false,
         }
     }
 }
@@ -96,16 +103,30 @@ pub struct Row {
     pub line: usize,
     pub text: String,
     pub label: Option<String>,
+    /// The caller's id, when the spec names an id column and the row has one.
+    pub id: Option<String>,
 }
 
-/// What a format parser yields: a good row, or a bad one with its line and reason
-/// (the [`RowReader`] decides whether that stops the read or is skipped).
-enum Item {
+impl Row {
+    /// The id a result carries: the caller's, else the line number.
+    pub fn id_or_line(&self) -> String {
+        self.id.clone().unwrap_or_else(|| self.line.to_string())
+    }
+}
+
+/// What a format parser yields: a good row, or a bad one with its line, the
+/// caller's id if it could be read, and the reason (the [`RowReader`] decides
+/// whether that stops the read, is skipped, or is passed on as a record).
+pub enum Record {
     Row(Row),
-    Bad(usize, String),
+    Bad {
+        line: usize,
+        id: Option<String>,
+        reason: String,
+    },
 }
 
-type Items = Box<dyn Iterator<Item = Result<Item>>>;
+type Items = Box<dyn Iterator<Item = Result<Record>>>;
 
 /// Rows of one input, one at a time, so that a million-line file is never held
 /// in memory. Bad rows go through `bad` (error or skip); an input that cannot be
@@ -159,23 +180,31 @@ impl<'a> RowReader<'a> {
     }
 }
 
-impl Iterator for RowReader<'_> {
-    type Item = Result<Row>;
-
-    fn next(&mut self) -> Option<Result<Row>> {
+impl<'a> RowReader<'a> {
+    /// The next good row, or — with `pass_bad` and a [`BadRows`] that skips —
+    /// the next bad one as a record (counted all the same).
+    fn next_record(&mut self, pass_bad: bool) -> Option<Result<Record>> {
         if self.done {
             return None;
         }
         loop {
             match self.items.next() {
-                Some(Ok(Item::Row(row))) => {
+                Some(Ok(Record::Row(row))) => {
                     self.seen += 1;
-                    return Some(Ok(row));
+                    return Some(Ok(Record::Row(row)));
                 }
-                Some(Ok(Item::Bad(line, reason))) => {
-                    if let Err(e) = self.bad.handle(&self.name, line, reason) {
+                Some(Ok(Record::Bad { line, id, reason })) => {
+                    let said = match &id {
+                        Some(id) => format!("id '{id}': {reason}"),
+                        None => reason.clone(),
+                    };
+                    if let Err(e) = self.bad.handle(&self.name, line, said) {
                         self.done = true;
                         return Some(Err(e));
+                    }
+                    if pass_bad {
+                        self.seen += 1;
+                        return Some(Ok(Record::Bad { line, id, reason }));
                     }
                 }
                 Some(Err(e)) => {
@@ -195,6 +224,37 @@ impl Iterator for RowReader<'_> {
                     return Some(Err(input_error!("{}: {what}", self.name.display())));
                 }
             }
+        }
+    }
+
+    /// Every record in input order, bad rows included as [`Record::Bad`] when
+    /// the [`BadRows`] skips (a pipeline stage then answers each input line,
+    /// the bad ones with an error record, never with a silent gap); when it
+    /// does not skip, the first bad row is the error that ends the read.
+    pub fn records(self) -> Records<'a> {
+        Records(self)
+    }
+}
+
+/// See [`RowReader::records`].
+pub struct Records<'a>(RowReader<'a>);
+
+impl Iterator for Records<'_> {
+    type Item = Result<Record>;
+
+    fn next(&mut self) -> Option<Result<Record>> {
+        self.0.next_record(true)
+    }
+}
+
+impl Iterator for RowReader<'_> {
+    type Item = Result<Row>;
+
+    fn next(&mut self) -> Option<Result<Row>> {
+        match self.next_record(false)? {
+            Ok(Record::Row(row)) => Some(Ok(row)),
+            Ok(Record::Bad { .. }) => unreachable!("bad rows are not passed on here"),
+            Err(e) => Some(Err(e)),
         }
     }
 }
@@ -285,28 +345,51 @@ fn delimited(path: &Path, reader: Box<dyn Read>, delimiter: u8, spec: &TableSpec
         Some(c) => Some(resolve(path, c, header.as_deref(), width.max(1))?),
         None => None,
     };
+    let id_col = match &spec.id_col {
+        Some(c) => match resolve(path, c, header.as_deref(), width.max(1)) {
+            Ok(i) => Some(i),
+            Err(e) if spec.id_required => return Err(e),
+            Err(_) => None,
+        },
+        None => None,
+    };
     Ok(Box::new(records.map(move |rec| {
         let rec = match rec {
             Ok(rec) => rec,
             Err(e) => {
                 let line = e.position().map(|p| p.line() as usize).unwrap_or(0);
-                return Ok(Item::Bad(line, format!("{e}")));
+                return Ok(Record::Bad {
+                    line,
+                    id: None,
+                    reason: format!("{e}"),
+                });
             }
         };
         let line = rec.position().map(|p| p.line() as usize).unwrap_or(0);
+        let id = id_col
+            .and_then(|i| rec.get(i))
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty());
         if rec.len() != width {
-            return Ok(Item::Bad(
+            return Ok(Record::Bad {
                 line,
-                format!("expected {width} fields, found {}", rec.len()),
-            ));
+                id,
+                reason: format!("expected {width} fields, found {}", rec.len()),
+            });
         }
         let row = text_cell(&rec[text_col]).and_then(|text| {
             let label = label_col.map(|l| label_cell(&rec[l])).transpose()?;
-            Ok(Row { line, text, label })
+            Ok((text, label))
         });
         Ok(match row {
-            Ok(row) => Item::Row(row),
-            Err(reason) => Item::Bad(line, reason),
+            Ok((text, label)) => Record::Row(Row {
+                line,
+                text,
+                label,
+                id,
+            }),
+            Err(reason) => Record::Bad { line, id, reason },
         })
     })))
 }
@@ -408,14 +491,19 @@ fn txt(path: &Path, reader: Box<dyn Read>) -> Items {
             Err(e) => return Some(Err(e)),
         };
         match text_cell(&bytes) {
-            Ok(text) => Some(Ok(Item::Row(Row {
+            Ok(text) => Some(Ok(Record::Row(Row {
                 line,
                 text,
                 label: None,
+                id: None,
             }))),
             // Blank lines separate nothing in a one-text-per-line file; skip them quietly.
             Err(_) if bytes.iter().all(u8::is_ascii_whitespace) => None,
-            Err(reason) => Some(Ok(Item::Bad(line, reason))),
+            Err(reason) => Some(Ok(Record::Bad {
+                line,
+                id: None,
+                reason,
+            })),
         }
     }))
 }
@@ -442,6 +530,8 @@ fn jsonl(path: &Path, reader: Box<dyn Read>, spec: &TableSpec) -> Result<Items> 
     };
     let text_field = field(&spec.text_col)?;
     let label_field = spec.label_col.as_ref().map(field).transpose()?;
+    let id_field = spec.id_col.as_ref().map(field).transpose()?;
+    let id_required = spec.id_required;
     Ok(Box::new(byte_lines(path, reader).filter_map(move |item| {
         let (line, bytes) = match item {
             Ok(x) => x,
@@ -450,6 +540,8 @@ fn jsonl(path: &Path, reader: Box<dyn Read>, spec: &TableSpec) -> Result<Items> 
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return None;
         }
+        // The id is read first, so that a row bad for another reason still names it.
+        let mut id: Option<String> = None;
         let parsed = (|| -> Result<Row, String> {
             let s = std::str::from_utf8(&bytes)
                 .map_err(|e| format!("not valid UTF-8 (byte {})", e.valid_up_to()))?;
@@ -458,6 +550,19 @@ fn jsonl(path: &Path, reader: Box<dyn Read>, spec: &TableSpec) -> Result<Items> 
             let obj = value
                 .as_object()
                 .ok_or_else(|| "not a JSON object".to_string())?;
+            if let Some(f) = &id_field {
+                id = match obj.get(f) {
+                    Some(serde_json::Value::String(s)) => Some(s.clone()),
+                    Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+                    Some(other) => {
+                        return Err(format!(
+                            "id field '{f}' must be a string or a number, found {other}"
+                        ))
+                    }
+                    None if id_required => return Err(format!("no field '{f}'")),
+                    None => None,
+                };
+            }
             let text = match obj.get(&text_field) {
                 Some(serde_json::Value::String(t)) => text_cell(t.as_bytes())?,
                 Some(_) => return Err(format!("field '{text_field}' is not a string")),
@@ -469,11 +574,16 @@ fn jsonl(path: &Path, reader: Box<dyn Read>, spec: &TableSpec) -> Result<Items> 
                 )?),
                 None => None,
             };
-            Ok(Row { line, text, label })
+            Ok(Row {
+                line,
+                text,
+                label,
+                id: id.clone(),
+            })
         })();
         Some(Ok(match parsed {
-            Ok(row) => Item::Row(row),
-            Err(reason) => Item::Bad(line, reason),
+            Ok(row) => Record::Row(row),
+            Err(reason) => Record::Bad { line, id, reason },
         }))
     })))
 }

@@ -46,3 +46,39 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
     let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
     dot / (na * nb)
 }
+
+/// A small labelled CSV cut from CARER's training file (25 texts for each of
+/// its 6 emotions).
+pub fn small_carer_csv(dir: &Path) -> PathBuf {
+    use std::fmt::Write as _;
+    let text = std::fs::read_to_string(datasets_root().join("carer/train.txt")).unwrap();
+    let mut taken = std::collections::HashMap::new();
+    let mut out = String::from("text,label\n");
+    for line in text.lines().skip(1) {
+        let (t, label) = line.rsplit_once(';').unwrap();
+        let n = taken.entry(label.to_string()).or_insert(0);
+        if *n < 25 {
+            *n += 1;
+            writeln!(out, "\"{}\",{label}", t.replace('"', "\"\"")).unwrap();
+        }
+    }
+    write(dir, "small.csv", out.as_bytes())
+}
+
+/// `emo train --method METHOD` on [`small_carer_csv`] (seed 1, cache in
+/// `dir/cache`); returns the model folder.
+pub fn train_small_carer(dir: &Path, method: &str) -> PathBuf {
+    let model = dir.join(format!("model-{method}"));
+    let o = emo()
+        .args(["train", "--train"])
+        .arg(small_carer_csv(dir))
+        .args(["--method", method, "--seed", "1"])
+        .arg("--cache-dir")
+        .arg(dir.join("cache"))
+        .arg("--out")
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    model
+}
