@@ -6,7 +6,7 @@
 CARGO ?= cargo
 EMO := ./target/release/emo
 
-.PHONY: setup pyenv build demo reference test lint clean-cache bench fuzz gpu-check
+.PHONY: setup pyenv build demo reference test lint clean-cache bench fuzz gpu-check spark-test
 
 setup:
 	@bash scripts/setup.sh
@@ -59,6 +59,14 @@ lint: setup
 
 test: lint pyenv
 	$(CARGO) test --release
+	$(MAKE) spark-test
+
+# emo on a real local Spark (scripts/spark/test_spark.py): local[2], 4 partitions, 3,000
+# GoEmotions texts against one emo process; a killed task retried; a shared cache.
+# PySpark comes from .deps/py (make pyenv), Java 17 from the system.
+spark-test: build pyenv
+	@command -v java >/dev/null || { echo "spark-test: needs Java 17 (java not found)" >&2; exit 1; }
+	$$(bash scripts/pyenv.sh) scripts/spark/test_spark.py
 
 # Fuzzes every reader of outside bytes (tables, named datasets, the embedding
 # cache, saved models) for FUZZ_SECONDS each on stable Rust; exits non-zero on

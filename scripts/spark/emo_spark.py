@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""Label (or embed) a corpus with emo on Apache Spark: one emo process per
+partition, fed through its line protocol (see `emo classify --help`), results
+written as Parquet.
+
+    emo_spark.py --input texts.jsonl --output labels.parquet --bundle emo.tar.gz
+    spark-submit --master yarn --archives emo.tar.gz#emo scripts/spark/emo_spark.py \
+        --input s3a://bucket/texts/ --input-format parquet --output s3a://bucket/labels/ \
+        --partitions 2000 --emo-home ./emo
+
+emo grows no scheduler of its own: Spark splits the input, ships the bundle
+(scripts/spark/pack.sh: the emo binary, libtorch, the model and its encoder)
+with `--archives`, runs a task per partition and retries a failed one. Each
+task checks that emo answered every input line, in order, with the same id,
+and fails otherwise (an emo process that dies mid-partition, a short read), so
+Spark's retry and its output commit protocol give each input exactly one
+output row. Bad texts come back as rows with `error` set, never as gaps.
+
+Columns written: id, label, confidence, top (the --top-k labels with their
+probabilities, when --top-k > 1), error; with --embed: id, vector, error.
+"""
+import argparse
+import json
+import os
+import subprocess
+import threading
+
+# Set by the tests: kill the emo process of this partition on the task's first
+# attempt, after its first output line, to prove that Spark's retry recovers;
+# EMO_SPARK_KILL_MARKER names a file created when it happens.
+KILL_ENV = "EMO_SPARK_KILL_PARTITION"
+KILL_MARKER_ENV = "EMO_SPARK_KILL_MARKER"
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--input", required=True, help="a file or folder (local path, hdfs://, s3a://)")
+    p.add_argument("--input-format", choices=["jsonl", "csv", "parquet", "text"],
+                   help="default: from the extension (.jsonl/.json, .csv, .parquet, else text)")
+    p.add_argument("--text-col", default="text")
+    p.add_argument("--id-col", default="id",
+                   help="the input's id column; without one, ids are the row numbers (0-based)")
+    p.add_argument("--output", required=True, help="Parquet folder to write (replaced)")
+    p.add_argument("--bundle", help="the archive from scripts/spark/pack.sh, shipped with spark.archives")
+    p.add_argument("--emo-home", help="an unpacked bundle every executor sees (image, shared disk)")
+    p.add_argument("--partitions", type=int, default=0, help="repartition to this many (0: keep)")
+    p.add_argument("--master", help="e.g. local[2,4] (2 cores, 4 attempts a task); default: spark-submit's")
+    p.add_argument("--top-k", type=int, default=1)
+    p.add_argument("--embed", action="store_true", help="write vectors instead of labels")
+    p.add_argument("--device", default="cpu", help="emo's --device (cuda on GPU executors)")
+    p.add_argument("--emo-threads", type=int, default=1,
+                   help="libtorch threads of each emo process (its share of the executor's cores)")
+    p.add_argument("--cache-dir", help="an embedding cache shared by the executors of one machine")
+    return p.parse_args(argv)
+
+
+def emo_command(args, home):
+    run = os.path.join(home, "run")
+    encoders = os.path.join(home, "encoder")
+    (name,) = os.listdir(encoders)  # the bundle holds one, under its own name
+    common = ["--input", "-", "--skip-bad-rows", "--id-col", "id", "--device", args.device,
+              "--threads", str(args.emo_threads), "--encoder", os.path.join(encoders, name)]
+    if args.embed:
+        cmd = [run, "embed", "--format", "jsonl", "--out", "-"] + common
+        if args.cache_dir:
+            cmd += ["--cache-dir", args.cache_dir]
+        else:
+            cmd += ["--no-cache"]
+        return cmd
+    cmd = [run, "classify", "--model", os.path.join(home, "model"), "--input-format", "jsonl",
+           "--format", "jsonl", "--top-k", str(args.top_k)] + common
+    if args.cache_dir:
+        cmd += ["--cache", "--cache-dir", args.cache_dir]
+    return cmd
+
+
+def find_home(args):
+    """The unpacked bundle: --emo-home, else where spark.archives put `emo`."""
+    if args.emo_home:
+        return os.path.abspath(args.emo_home)
+    from pyspark import SparkFiles
+    for base in (SparkFiles.getRootDirectory(), os.getcwd()):
+        home = os.path.join(base, "emo")
+        if os.path.exists(os.path.join(home, "run")):
+            return home
+    raise RuntimeError("emo bundle not found: give --bundle (shipped with spark.archives) or --emo-home")
+
+
+def run_partition(args, rows):
+    """Feeds one partition's (id, text) pairs to one emo process and yields its
+    answers; raises (so that Spark retries the task) unless every input line
+    was answered, in order, with its id, and emo exited cleanly."""
+    from pyspark import TaskContext
+    home = find_home(args)
+    ctx = TaskContext.get()
+    kill = (os.environ.get(KILL_ENV) == str(ctx.partitionId()) and ctx.attemptNumber() == 0)
+    sent = []
+    proc = subprocess.Popen(emo_command(args, home), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    errors = []
+
+    def feed():
+        try:
+            for rid, text in rows:
+                rid = str(rid)
+                sent.append(rid)
+                line = json.dumps({"id": rid, "text": text}, ensure_ascii=False)
+                proc.stdin.write(line.encode("utf-8") + b"\n")
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass  # emo died; the count check below reports it
+        except Exception as e:  # noqa: BLE001 — reported by the task
+            errors.append(e)
+
+    def drain():
+        errors.append(proc.stderr.read().decode("utf-8", "replace"))
+
+    writer = threading.Thread(target=feed)
+    err_reader = threading.Thread(target=drain)
+    writer.start()
+    err_reader.start()
+    answered = 0
+    for raw in proc.stdout:
+        out = json.loads(raw)
+        if kill and answered == 0:
+            proc.kill()
+            marker = os.environ.get(KILL_MARKER_ENV)
+            if marker:
+                open(marker, "a").close()
+        yield out
+        answered += 1
+    writer.join()
+    code = proc.wait()
+    err_reader.join()
+    stderr = errors[-1] if errors else ""
+    if code != 0 or answered != len(sent):
+        raise RuntimeError(f"emo exited with {code} after answering {answered} of {len(sent)} "
+                           f"lines in partition {ctx.partitionId()}: {stderr.strip()[-500:]}")
+
+
+def checked(args, rows):
+    """run_partition, with each answer's id held to the input's, in order."""
+    ids = []
+
+    def remember():
+        for rid, text in rows:
+            ids.append(str(rid))
+            yield rid, text
+
+    for i, out in enumerate(run_partition(args, remember())):
+        if i >= len(ids) or out["id"] != ids[i]:
+            raise RuntimeError(f"emo's answer {i} has id {out['id']!r}, expected "
+                               f"{ids[i] if i < len(ids) else 'none'!r}")
+        if args.embed:
+            yield (out["id"], out.get("vector"), out.get("error"))
+        else:
+            top = [(t["label"], float(t["confidence"])) for t in out.get("top", [])] or None
+            conf = out.get("confidence")
+            yield (out["id"], out.get("label"), None if conf is None else float(conf), top,
+                   out.get("error"))
+
+
+def read_input(spark, args):
+    fmt = args.input_format
+    if fmt is None:
+        low = args.input.rstrip("/").lower()
+        fmt = ("jsonl" if low.endswith((".jsonl", ".json", ".ndjson")) else
+               "csv" if low.endswith(".csv") else
+               "parquet" if low.endswith(".parquet") else "text")
+    if fmt == "jsonl":
+        df = spark.read.json(args.input)
+    elif fmt == "csv":
+        df = spark.read.option("header", True).option("multiLine", True).option("escape", '"').csv(args.input)
+    elif fmt == "parquet":
+        df = spark.read.parquet(args.input)
+    else:
+        df = spark.read.text(args.input).withColumnRenamed("value", args.text_col)
+    if args.text_col not in df.columns:
+        raise SystemExit(f"emo_spark: {args.input}: no column '{args.text_col}' (columns: {', '.join(df.columns)})")
+    if args.id_col in df.columns:
+        return df.select(df[args.id_col].cast("string"), df[args.text_col].cast("string")).rdd.map(tuple)
+    # No id column: the row number, stable for a given input.
+    return df.select(df[args.text_col].cast("string")).rdd.zipWithIndex().map(lambda r: (str(r[1]), r[0][0]))
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    from pyspark.sql import SparkSession
+    from pyspark.sql import types as T
+    builder = SparkSession.builder.appName("emo")
+    if args.master:
+        builder = builder.master(args.master)
+    if args.bundle:
+        builder = builder.config("spark.archives", f"{os.path.abspath(args.bundle)}#emo")
+    for key in (KILL_ENV, KILL_MARKER_ENV):
+        if key in os.environ:
+            builder = builder.config(f"spark.executorEnv.{key}", os.environ[key])
+    spark = builder.getOrCreate()
+    rows = read_input(spark, args)
+    if args.partitions:
+        rows = rows.repartition(args.partitions)
+    if args.embed:
+        schema = T.StructType([T.StructField("id", T.StringType()),
+                               T.StructField("vector", T.ArrayType(T.FloatType())),
+                               T.StructField("error", T.StringType())])
+    else:
+        top = T.ArrayType(T.StructType([T.StructField("label", T.StringType()),
+                                        T.StructField("confidence", T.DoubleType())]))
+        schema = T.StructType([T.StructField("id", T.StringType()), T.StructField("label", T.StringType()),
+                               T.StructField("confidence", T.DoubleType()), T.StructField("top", top),
+                               T.StructField("error", T.StringType())])
+    out = rows.mapPartitions(lambda part: checked(args, part))
+    spark.createDataFrame(out, schema).write.mode("overwrite").parquet(args.output)
+    spark.stop()
+
+
+if __name__ == "__main__":
+    main()
