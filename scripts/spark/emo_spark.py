@@ -91,6 +91,11 @@ def run_partition(args, rows):
     answers; raises (so that Spark retries the task) unless every input line
     was answered, in order, with its id, and emo exited cleanly."""
     from pyspark import TaskContext
+    import itertools
+    first = next(rows, None)
+    if first is None:
+        return  # an empty partition (repartition leaves some): no emo to start
+    rows = itertools.chain([first], rows)
     home = find_home(args)
     ctx = TaskContext.get()
     kill = (os.environ.get(KILL_ENV) == str(ctx.partitionId()) and ctx.attemptNumber() == 0)

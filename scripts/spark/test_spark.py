@@ -67,7 +67,9 @@ def same_as_alone(rows, alone, what):
     check(all(len(r["top"]) == 2 and r["error"] is None for r in rows), f"{what}: top-2 kept, no errors")
 
 
-def main():
+def prepare():
+    """N GoEmotions test texts as texts.jsonl (ids g0, g1, …), a small ib model
+    trained on CARER, and the bundle (pack.sh --link), all under WORK."""
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
     texts = [line.split("\t")[0] for line in
@@ -87,6 +89,10 @@ def main():
          "--cache-dir", WORK / "train-cache", "--out", WORK / "model"])
     run(["bash", ROOT / "scripts" / "spark" / "pack.sh", WORK / "model", WORK / "emo.tar.gz", "--link"])
 
+
+def main():
+    prepare()
+
     r, alone_secs = run([EMO, "classify", "--model", WORK / "model", "--input", WORK / "texts.jsonl",
                          "--format", "jsonl", "--top-k", "2", "--threads", "2"])
     alone = {o["id"]: o for o in map(json.loads, r.stdout.splitlines())}
@@ -102,6 +108,21 @@ def main():
                            WORK / "out-b.parquet", cache)
     check(marker.exists(), "an emo process was killed in partition 1's first attempt")
     same_as_alone(rows, alone, f"Spark job with the killed task retried ({secs:.1f} s)")
+
+    # More partitions than texts, and a text that is not one: empty partitions
+    # start no emo, the bad text comes back as a row with its error, not a gap.
+    (WORK / "few.jsonl").write_text('{"id":"a","text":"what a lovely day"}\n'
+                                    '{"id":"b","text":"   "}\n{"id":"c","text":"i am furious"}\n')
+    r, secs = run([sys.executable, ROOT / "scripts" / "spark" / "emo_spark.py", "--master", "local[2]",
+                   "--input", WORK / "few.jsonl", "--output", WORK / "out-few.parquet",
+                   "--bundle", WORK / "emo.tar.gz", "--partitions", "6"])
+    from pyspark.sql import SparkSession
+    spark = SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false").getOrCreate()
+    few = {r["id"]: r.asDict() for r in spark.read.parquet(str(WORK / "out-few.parquet")).collect()}
+    spark.stop()
+    check(sorted(few) == ["a", "b", "c"] and few["b"]["error"] == "empty text" and few["b"]["label"] is None
+          and few["a"]["label"] is not None and few["c"]["error"] is None,
+          "3 texts over 6 partitions: one row each, the blank one answered with its error")
 
     # The shared cache: every shard sound, the whole input already in it.
     r, _ = run([EMO, "embed", "--input", WORK / "texts.jsonl", "--cache-dir", cache,
