@@ -27,7 +27,11 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--texts", type=int, default=6000)
     p.add_argument("--partitions", type=int, default=8)
+    p.add_argument("--render", action="store_true", help="rewrite the .md from the .json only")
     args = p.parse_args()
+    if args.render:
+        render(json.loads((OUT / "bench-spark.json").read_text()))
+        return
     t.N = args.texts
     work = t.WORK.parent / "spark-bench"
     t.WORK = work
@@ -68,32 +72,44 @@ def main():
         "spark_fixed_seconds": fixed,
     }
     (OUT / "bench-spark.json").write_text(json.dumps(result, indent=2) + "\n")
+    render(result)
+
+
+def render(result):
+    """reports/bench-spark.md from the measurements (`--render` redoes only this)."""
+    n, parts = result["texts"], result["partitions"]
+    alone = {int(k): v for k, v in result["alone_seconds"].items()}
+    spark = {int(k): v for k, v in result["spark_seconds"].items()}
+    fixed, start = result["spark_fixed_seconds"], result["emo_start_seconds"]
+    marginal = n / max(spark[2] - fixed, 1e-9)
     rows = [
         f"| one emo process, 1 thread | {alone[1]:.1f} | {n / alone[1]:.0f} |",
         f"| one emo process, 2 threads | {alone[2]:.1f} | {n / alone[2]:.0f} |",
-        f"| Spark `local[1]`, {args.partitions} partitions | {spark[1]:.1f} | {n / spark[1]:.0f} |",
-        f"| Spark `local[2]`, {args.partitions} partitions | {spark[2]:.1f} | {n / spark[2]:.0f} |",
+        f"| Spark `local[1]`, {parts} partitions | {spark[1]:.1f} | {n / spark[1]:.0f} |",
+        f"| Spark `local[2]`, {parts} partitions | {spark[2]:.1f} | {n / spark[2]:.0f} |",
     ]
     md = f"""# emo on Spark (local)
 
-`python3 scripts/spark/bench_spark.py --texts {n} --partitions {args.partitions}` (part of `make bench`),
-{os.cpu_count()} cores, GoEmotions test texts, `emo classify` (top-1), no embedding cache.
-Spark times are whole `emo_spark.py` runs: JVM and session start, reading JSONL, the emo
-processes, writing Parquet.
+`python3 scripts/spark/bench_spark.py --texts {n} --partitions {parts}` (part of `make bench`),
+{result["cores"]} cores, GoEmotions test texts, `emo classify` (top-1), no embedding cache, one
+run each (this machine is shared: repeated runs moved these by up to 25%). Spark times are
+whole `emo_spark.py` runs: JVM and session start, reading JSONL, the emo processes, writing
+Parquet.
 
 | run | seconds | texts/s |
 |---|---|---|
 {chr(10).join(rows)}
 
 - `local[2]` against `local[1]`: {spark[1] / spark[2]:.2f}× the throughput.
-- Spark against one emo process with the same cores: {alone[2] / spark[2]:.2f}× (`local[2]` vs 2 threads).
+- Spark `local[2]` against one emo process with the same 2 cores: {alone[2] / spark[2]:.2f}× the throughput.
 - Spark's fixed cost, the same `local[2]` job over 16 texts: {fixed:.1f} s (JVM and session,
   unpacking the bundle, a task and an emo start-up per partition, Parquet). Beyond it,
-  `local[2]` labels {n / max(spark[2] - fixed, 1e-9):.0f} texts/s, {n / max(spark[2] - fixed, 1e-9) / (n / alone[2]):.2f}× one emo process with 2 threads: on one
-  machine Spark costs a fixed start, not a rate; it pays off on corpora that need many.
+  `local[2]` labels {marginal:.0f} texts/s, {marginal / (n / alone[2]):.2f}× one emo process with 2 threads
+  (Spark's JVM and Python workers share the same 2 cores). On one machine Spark adds cost;
+  it is for corpora that need many machines.
 - Start-up of one emo process (load libtorch, the model and the encoder; classify one text),
-  median of 3: {statistics.median(starts):.2f} s. Each partition pays it once: with partitions of
-  10,000 texts it is about {100 * statistics.median(starts) / (10000 / (n / alone[1]) + statistics.median(starts)):.0f}% of a task at this machine's speed.
+  median of 3: {start:.2f} s. Each partition pays it once: with partitions of 10,000 texts it
+  is about {100 * start / (10000 / (n / alone[1]) + start):.0f}% of a one-thread task at this machine's speed.
 """
     (OUT / "bench-spark.md").write_text(md)
     print(md)

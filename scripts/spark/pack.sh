@@ -12,7 +12,7 @@
 # Usage: scripts/spark/pack.sh MODEL_DIR OUT.tar.gz [--link]
 # --link stores libtorch and the encoder as symbolic links to this checkout
 # instead of copies: for executors on this machine (the local test), where it
-# saves packing 800 MB. A cluster needs the copies (the default), or an image
+# saves packing 520 MB. A cluster needs the copies (the default), or an image
 # that has them (then point emo_spark.py --emo-home at the unpacked folder).
 set -euo pipefail
 
