@@ -30,6 +30,20 @@ fn jsonl(n: usize, bad: &[usize]) -> (String, Vec<String>) {
     (out, texts)
 }
 
+/// `emo classify --model MODEL` reading JSONL from standard input, writing JSONL.
+fn classify_stdin(model: &std::path::Path) -> assert_cmd::Command {
+    let mut cmd = emo();
+    cmd.args(["classify", "--model"]).arg(model).args([
+        "--input",
+        "-",
+        "--input-format",
+        "jsonl",
+        "--format",
+        "jsonl",
+    ]);
+    cmd
+}
+
 fn lines(stdout: &[u8]) -> Vec<Value> {
     String::from_utf8_lossy(stdout)
         .lines()
@@ -44,17 +58,7 @@ fn classify_answers_every_line_in_order_with_the_callers_id() {
     // More lines than one chunk (2,048), bad ones in both chunks.
     let bad = [5, 700, 2100];
     let (input, texts) = jsonl(2300, &bad);
-    let o = emo()
-        .args(["classify", "--model"])
-        .arg(&model)
-        .args([
-            "--input",
-            "-",
-            "--input-format",
-            "jsonl",
-            "--format",
-            "jsonl",
-        ])
+    let o = classify_stdin(&model)
         .args(["--top-k", "2", "--skip-bad-rows", "--cache", "--cache-dir"])
         .arg(dir.path().join("cache"))
         .write_stdin(input.clone())
@@ -122,20 +126,7 @@ fn classify_answers_every_line_in_order_with_the_callers_id() {
 
     // Without --skip-bad-rows the stage stops at the first bad line, naming
     // its line and id, before writing anything.
-    let o = emo()
-        .args(["classify", "--model"])
-        .arg(&model)
-        .args([
-            "--input",
-            "-",
-            "--input-format",
-            "jsonl",
-            "--format",
-            "jsonl",
-        ])
-        .write_stdin(input)
-        .output()
-        .unwrap();
+    let o = classify_stdin(&model).write_stdin(input).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(o.stdout.is_empty(), "nothing half-written");
     let err = String::from_utf8_lossy(&o.stderr);

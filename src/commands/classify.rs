@@ -108,6 +108,17 @@ impl Out {
         Ok(())
     }
 
+    /// One JSON value: an element of the array (json) or a line (jsonl).
+    fn json(&mut self, v: &serde_json::Value) -> Result<()> {
+        if self.format == OutputFormat::Json {
+            let sep = if self.first { "" } else { "," };
+            write!(self.sink.w, "{sep}\n  {v}")?;
+        } else {
+            writeln!(self.sink.w, "{v}")?;
+        }
+        Ok(())
+    }
+
     fn item(&mut self, r: &Labelled) -> Result<()> {
         match self.format {
             OutputFormat::Json | OutputFormat::Jsonl => {
@@ -119,16 +130,7 @@ impl Out {
                         .map(|(l, p)| json!({ "label": l, "confidence": p }))
                         .collect();
                 }
-                if self.format == OutputFormat::Json {
-                    write!(
-                        self.sink.w,
-                        "{}\n  {}",
-                        if self.first { "" } else { "," },
-                        v
-                    )?;
-                } else {
-                    writeln!(self.sink.w, "{v}")?;
-                }
+                self.json(&v)?;
             }
             OutputFormat::Csv | OutputFormat::Tsv => {
                 let mut cells = vec![r.id.clone(), r.text.clone()];
@@ -168,17 +170,11 @@ impl Out {
     fn error(&mut self, id: &str, line: usize, reason: &str) -> Result<()> {
         match self.format {
             OutputFormat::Json | OutputFormat::Jsonl => {
-                let v = crate::stream::error_record(line, &Some(id.to_string()), reason);
-                if self.format == OutputFormat::Json {
-                    write!(
-                        self.sink.w,
-                        "{}\n  {}",
-                        if self.first { "" } else { "," },
-                        v
-                    )?;
-                } else {
-                    writeln!(self.sink.w, "{v}")?;
-                }
+                self.json(&crate::stream::error_record(
+                    line,
+                    &Some(id.to_string()),
+                    reason,
+                ))?;
             }
             OutputFormat::Csv | OutputFormat::Tsv => {
                 let mut cells = vec![id.to_string(); 1];
