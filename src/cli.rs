@@ -107,6 +107,12 @@ pub struct RunArgs {
     /// CPU threads for libtorch [default: libtorch's choice, one per core]
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub threads: Option<u64>,
+
+    /// Arithmetic of the encoder: fp32; bf16 (matrix products and attention in bfloat16,
+    /// layer norms, pooling and the vectors in f32); fp16 (CUDA only); auto (bf16 on a GPU,
+    /// fp32 on the CPU)
+    #[arg(long, value_enum, default_value = "fp32")]
+    pub precision: crate::embed::precision::Precision,
 }
 
 /// The encoder, how to run it, and the embedding cache (on by default).

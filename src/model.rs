@@ -44,6 +44,10 @@ pub struct Manifest {
     /// models saved before emo recorded it.
     #[serde(default)]
     pub device: String,
+    /// The precision of the encoder that made the training embeddings (models
+    /// saved before precisions existed were fp32).
+    #[serde(default)]
+    pub precision: crate::embed::precision::Precision,
 }
 
 pub struct SavedModel {
@@ -294,6 +298,7 @@ mod tests {
             head: head.into(),
             validation: serde_json::Value::Null,
             device: "cpu".into(),
+            precision: Default::default(),
             training_data: "t".into(),
         }
     }

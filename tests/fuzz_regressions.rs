@@ -96,6 +96,7 @@ fn model_seed(kind: &str) -> Vec<u8> {
         validation: serde_json::Value::Null,
         training_data: "fuzz".into(),
         device: "cpu".into(),
+        precision: Default::default(),
     };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("m");

@@ -43,6 +43,14 @@ pub fn encoder_for(
     };
     let encoder = load_encoder(Some(&dir), run)?;
     model.check_encoder(encoder.identity(), model_dir)?;
+    if encoder.precision() != model.manifest.precision {
+        eprintln!(
+            "emo: warning: the model was trained on {} embeddings and these are computed in {}: labels can differ on close calls (use --precision {})",
+            model.manifest.precision.name(),
+            encoder.precision().name(),
+            model.manifest.precision.name()
+        );
+    }
     Ok(encoder)
 }
 

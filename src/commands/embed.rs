@@ -24,6 +24,8 @@ struct Sidecar<'a> {
     encoder: &'a EncoderIdentity,
     model_dir: String,
     device: String,
+    /// The encoder's arithmetic (`--precision`): fp32, bf16 or fp16.
+    precision: &'static str,
     dim: usize,
     count: usize,
     stats: EmbedStats,
@@ -232,6 +234,7 @@ pub fn run(args: &EmbedArgs) -> Result<()> {
         encoder: encoder.identity(),
         model_dir: encoder.dir().display().to_string(),
         device: device_name(encoder.device()),
+        precision: encoder.precision().name(),
         dim,
         count,
         stats: stats.clone(),

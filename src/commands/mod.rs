@@ -61,7 +61,10 @@ pub fn load_encoder(dir: Option<&PathBuf>, run: &RunArgs) -> Result<Encoder> {
     }
     let device = run.device.resolve()?;
     let dir = dir.cloned().unwrap_or_else(crate::paths::default_model);
-    Encoder::load(&dir, device)
+    let precision = run.precision.resolve(device)?;
+    let mut encoder = Encoder::load(&dir, device)?;
+    encoder.set_precision(precision);
+    Ok(encoder)
 }
 
 /// Embedding options from the run flags and a cache folder (`None`: no cache).

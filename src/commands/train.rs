@@ -116,6 +116,7 @@ pub fn run(args: &TrainCmdArgs) -> Result<()> {
             }),
             training_data: dataset.name.clone(),
             device: crate::embed::device_name(encoder.device()),
+            precision: encoder.precision(),
         },
         head: fitted.head,
     };

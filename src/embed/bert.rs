@@ -152,6 +152,8 @@ pub struct Bert {
     hidden: i64,
     eps: f64,
     activation: Activation,
+    /// The type of the matrix products and attention ([`super::precision`]).
+    compute: Kind,
 }
 
 /// The tensors of a safetensors file by name, checked one by one as they are taken.
@@ -252,7 +254,31 @@ impl Bert {
             hidden: h,
             eps: config.layer_norm_eps,
             activation: config.hidden_act,
+            compute: Kind::Float,
         })
+    }
+
+    /// Runs the matrix products and attention in `kind` from now on: their
+    /// weights are converted once here; everything else stays f32.
+    pub fn set_compute(&mut self, kind: Kind) {
+        if kind == self.compute {
+            return;
+        }
+        for l in &mut self.layers {
+            for t in [
+                &mut l.qkv_w,
+                &mut l.qkv_b,
+                &mut l.out_w,
+                &mut l.out_b,
+                &mut l.ff_in_w,
+                &mut l.ff_in_b,
+                &mut l.ff_out_w,
+                &mut l.ff_out_b,
+            ] {
+                *t = t.to_kind(kind);
+            }
+        }
+        self.compute = kind;
     }
 
     /// In place where libtorch can: the FFN's activations are the largest tensor
@@ -282,8 +308,10 @@ impl Bert {
         let mut x = self.layer_norm(&emb, &self.emb_ln_w, &self.emb_ln_b);
         let (b, l) = (packed.batch, packed.width);
         let head_dim = self.hidden / self.heads;
+        let ck = self.compute;
         for layer in &self.layers {
-            let qkv = x.linear(&layer.qkv_w, Some(&layer.qkv_b));
+            // Reduced: the products and attention; the residual stream x is f32.
+            let qkv = x.to_kind(ck).linear(&layer.qkv_w, Some(&layer.qkv_b));
             // Packed → padded [b, l, 3, heads, head_dim] for attention only.
             let padded = Tensor::zeros([b * l, 3 * self.hidden], (qkv.kind(), qkv.device()))
                 .index_copy(0, &packed.slots, &qkv)
@@ -304,11 +332,15 @@ impl Bert {
                 .transpose(1, 2)
                 .reshape([b * l, self.hidden])
                 .index_select(0, &packed.slots);
-            let mut attn = context.linear(&layer.out_w, Some(&layer.out_b));
+            let mut attn = context
+                .linear(&layer.out_w, Some(&layer.out_b))
+                .to_kind(Kind::Float);
             let _ = attn.g_add_(&x);
             x = self.layer_norm(&attn, &layer.attn_ln_w, &layer.attn_ln_b);
-            let ff = self.activate(x.linear(&layer.ff_in_w, Some(&layer.ff_in_b)));
-            let mut ff = ff.linear(&layer.ff_out_w, Some(&layer.ff_out_b));
+            let ff = self.activate(x.to_kind(ck).linear(&layer.ff_in_w, Some(&layer.ff_in_b)));
+            let mut ff = ff
+                .linear(&layer.ff_out_w, Some(&layer.ff_out_b))
+                .to_kind(Kind::Float);
             let _ = ff.g_add_(&x);
             x = self.layer_norm(&ff, &layer.ff_ln_w, &layer.ff_ln_b);
         }

@@ -52,9 +52,24 @@ pub struct Cache {
 }
 
 impl Cache {
-    /// Opens (and creates) `root/<identity key>/`, indexing every valid shard.
+    /// Opens (and creates) `root/<identity key>/`, indexing every valid shard:
+    /// the cache of f32 vectors.
     pub fn open(root: &Path, identity: &EncoderIdentity) -> Result<Cache> {
-        let dir = root.join(identity.cache_key());
+        Self::open_at(root, identity, super::precision::Precision::Fp32)
+    }
+
+    /// The cache of vectors computed at `precision`: f32 ones in
+    /// `root/<identity key>/` (as before precisions existed), others in
+    /// `root/<identity key>-<precision>/`, so that they never mix.
+    pub fn open_at(
+        root: &Path,
+        identity: &EncoderIdentity,
+        precision: super::precision::Precision,
+    ) -> Result<Cache> {
+        let dir = match precision {
+            super::precision::Precision::Fp32 => root.join(identity.cache_key()),
+            p => root.join(format!("{}-{}", identity.cache_key(), p.name())),
+        };
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create cache folder {}", dir.display()))?;
         let mut cache = Cache {

@@ -192,6 +192,7 @@ pub struct Encoder {
     device: Device,
     identity: EncoderIdentity,
     dir: PathBuf,
+    precision: super::precision::Precision,
 }
 
 impl Encoder {
@@ -230,7 +231,18 @@ impl Encoder {
             device,
             identity,
             dir: dir.to_path_buf(),
+            precision: super::precision::Precision::Fp32,
         })
+    }
+
+    /// Runs the forward pass at `precision` (already resolved for the device).
+    pub fn set_precision(&mut self, precision: super::precision::Precision) {
+        self.bert.set_compute(precision.compute_kind());
+        self.precision = precision;
+    }
+
+    pub fn precision(&self) -> super::precision::Precision {
+        self.precision
     }
 
     pub fn identity(&self) -> &EncoderIdentity {

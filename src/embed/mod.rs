@@ -6,6 +6,7 @@ pub mod bert;
 pub mod cache;
 pub mod device;
 pub mod encoder;
+pub mod precision;
 
 pub use device::{device_name, DeviceChoice};
 pub use encoder::{Encoder, EncoderIdentity, Pooling};
@@ -92,7 +93,7 @@ impl<'a> Embedder<'a> {
     pub fn new(encoder: &'a Encoder, opts: &EmbedOptions) -> Result<Embedder<'a>> {
         let cache = match &opts.cache_dir {
             Some(dir) => {
-                let c = Cache::open(dir, encoder.identity())?;
+                let c = Cache::open_at(dir, encoder.identity(), encoder.precision())?;
                 for w in &c.warnings {
                     eprintln!("{w}");
                 }
