@@ -89,8 +89,12 @@ def make_model(shape_dir: str, out_dir: str) -> None:
     print(json.dumps({"dir": str(out), "seed": SEED}))
 
 
-def st_embed(model: str, texts_path: str, out_npy: str, device: str, batch: str) -> None:
-    """SentenceTransformer.encode, timed after loading and a warm-up of one batch."""
+def st_embed(model: str, texts_path: str, out_npy: str, device: str, batch: str,
+             precision: str = "fp32") -> None:
+    """SentenceTransformer.encode, timed after loading and a warm-up of one batch;
+    precision bf16 runs it under torch.autocast (the fair peer of emo's bf16)."""
+    import contextlib
+
     import numpy as np
     import torch
     from sentence_transformers import SentenceTransformer
@@ -98,12 +102,16 @@ def st_embed(model: str, texts_path: str, out_npy: str, device: str, batch: str)
     texts = bench.read_lines(texts_path)
     b = int(batch)
     m = SentenceTransformer(model, device=device)
-    m.encode(texts[:b], batch_size=b, show_progress_bar=False)
+    cast = (torch.autocast(device.split(":")[0], dtype=torch.bfloat16) if precision == "bf16"
+            else contextlib.nullcontext())
+    with cast:
+        m.encode(texts[:b], batch_size=b, show_progress_bar=False)
     if device.startswith("cuda"):
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     t0 = time.perf_counter()
-    emb = m.encode(texts, batch_size=b, show_progress_bar=False, convert_to_numpy=True)
+    with cast:
+        emb = m.encode(texts, batch_size=b, show_progress_bar=False, convert_to_numpy=True)
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     seconds = time.perf_counter() - t0
@@ -236,6 +244,37 @@ def check(args) -> int:
                 st.unlink()
         results["embed"][name] = per_batch
 
+    # bf16 (emo --precision bf16; sentence-transformers under autocast) against
+    # the fp32 vectors of the first batch size, at batch 256.
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    results["bf16"] = {}
+    for name, texts in inputs.items():
+        path, b = work / f"{name}.txt", 256
+        fp32 = work / f"{name}-{BATCHES[0]}.safetensors"
+        st16, npy16 = work / f"{name}-bf16.safetensors", work / f"{name}-bf16.npy"
+        run([emo, "embed", "--input", str(path), "--encoder", str(model), "--no-cache",
+             "--device", args.device, "--batch-size", str(b), "--precision", "bf16", "--out", str(st16)],
+            f"emo-{name}-bf16", logs, env, gpu)
+        stats = bench.read_sidecar(st16)["stats"]
+        p = run([sys.executable, __file__, "st-embed", str(model), str(path), str(npy16),
+                 args.device, str(b), "bf16"], f"st-{name}-bf16", logs, env, gpu)
+        pj = json.loads(p["stdout"].strip().splitlines()[-1])
+        a, c = load_file(str(fp32))["embeddings"], load_file(str(st16))["embeddings"]
+        cos = (a * c).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(c, axis=1))
+        row = {"texts": len(texts), "batch": b,
+               "emo_fp32_texts_per_s": results["embed"][name][str(b)]["emo_texts_per_s"],
+               "emo_bf16_texts_per_s": stats["computed"] / stats["seconds"],
+               "st_fp32_texts_per_s": results["embed"][name][str(b)]["st_texts_per_s"],
+               "st_bf16_texts_per_s": pj["texts"] / pj["seconds"],
+               "min_cosine_vs_fp32": float(cos.min()), "mean_cosine_vs_fp32": float(cos.mean())}
+        results["bf16"][name] = row
+        log(f"{name} bf16: emo {row['emo_bf16_texts_per_s']:.0f} texts/s (fp32 {row['emo_fp32_texts_per_s']:.0f}), "
+            f"s-t bf16 {row['st_bf16_texts_per_s']:.0f}, min cosine vs fp32 {row['min_cosine_vs_fp32']:.6f}")
+        npy16.unlink()
+        st16.unlink()
+
     # emo on this device against emo on this machine's CPU, on the short texts.
     sub = work / "cpu-sub.txt"
     n_cpu = 256 if args.quick else 1024
@@ -329,6 +368,20 @@ def render(r: dict) -> str:
                          mb(x["emo_gpu_peak_mb"]), mb(x["st_gpu_peak_mb"]), f"{x['min_cosine']:.7f}"])
     lines.append(bench.md_table(["input", "batch", "texts", "emo texts/s", "s-t texts/s",
                                  "emo/s-t", "emo peak MB", "s-t peak MB", "min cosine"], rows))
+    brows = []
+    for name, x in r.get("bf16", {}).items():
+        brows.append([f"`{name}`", str(x["batch"]), bench.fmt(x["emo_fp32_texts_per_s"]),
+                      bench.fmt(x["emo_bf16_texts_per_s"]), bench.fmt(x["st_fp32_texts_per_s"]),
+                      bench.fmt(x["st_bf16_texts_per_s"]),
+                      f"{x['emo_bf16_texts_per_s'] / x['st_fp32_texts_per_s']:.2f}×",
+                      f"{x['emo_bf16_texts_per_s'] / x['st_bf16_texts_per_s']:.2f}×",
+                      f"{x['min_cosine_vs_fp32']:.6f}", f"{x['mean_cosine_vs_fp32']:.6f}"])
+    if brows:
+        lines += ["", "bf16: emo `--precision bf16` and sentence-transformers under `torch.autocast` "
+                  "(bfloat16), against the fp32 runs above; cosines of emo bf16 against emo fp32:", "",
+                  bench.md_table(["input", "batch", "emo fp32/s", "emo bf16/s", "s-t fp32/s", "s-t bf16/s",
+                                  "emo bf16 / s-t fp32", "emo bf16 / s-t bf16", "min cosine", "mean cosine"],
+                                 brows)]
     d = r["device_vs_cpu"]
     lines += ["", f"emo on `{r['device']}` against emo on this machine's CPU, {d['texts']} texts: "
               f"lowest cosine {d['min_cosine']:.7f}.", ""]
@@ -354,7 +407,7 @@ def main(argv: list[str]) -> int:
         make_model(*argv[1:3])
         return 0
     if argv[:1] == ["st-embed"]:
-        st_embed(*argv[1:6])
+        st_embed(*argv[1:7])
         return 0
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="mode", required=True)
