@@ -319,13 +319,7 @@ pub fn run(args: &ClassifyArgs) -> Result<()> {
     let mut total = 0usize;
     for chunk in crate::stream::chunks(rows, CHUNK) {
         let chunk = chunk?;
-        let good: Vec<Row> = chunk
-            .iter()
-            .filter_map(|r| match r {
-                Record::Row(row) => Some(row.clone()),
-                Record::Bad { .. } => None,
-            })
-            .collect();
+        let good: Vec<Row> = chunk.iter().filter_map(Record::row).cloned().collect();
         let mut labelled = if good.is_empty() {
             Vec::new()
         } else {

@@ -92,10 +92,8 @@ fn stream(args: &EmbedArgs) -> Result<()> {
         let chunk = chunk?;
         let texts: Vec<String> = chunk
             .iter()
-            .filter_map(|r| match r {
-                Record::Row(row) => Some(row.text.clone()),
-                Record::Bad { .. } => None,
-            })
+            .filter_map(Record::row)
+            .map(|row| row.text.clone())
             .collect();
         let m = if texts.is_empty() {
             None

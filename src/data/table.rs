@@ -126,6 +126,16 @@ pub enum Record {
     },
 }
 
+impl Record {
+    /// The good row, if this is one.
+    pub fn row(&self) -> Option<&Row> {
+        match self {
+            Record::Row(row) => Some(row),
+            Record::Bad { .. } => None,
+        }
+    }
+}
+
 type Items = Box<dyn Iterator<Item = Result<Record>>>;
 
 /// Rows of one input, one at a time, so that a million-line file is never held
