@@ -199,12 +199,9 @@ fn draw_subsamples(
         }
     );
     let union_split = profile::rows(train, &union);
-    let slot = dataset
-        .splits
-        .iter_mut()
-        .find(|(n, _)| *n == SplitName::Train)
-        .expect("a training split");
-    slot.1 = union_split;
+    *dataset
+        .split_mut(SplitName::Train)
+        .expect("a training split") = union_split;
     if let Some(vp) = &args.valid_profile {
         let valid = dataset
             .split(SplitName::Validation)
@@ -222,12 +219,9 @@ fn draw_subsamples(
             cut.len(),
             vwant
         );
-        let slot = dataset
-            .splits
-            .iter_mut()
-            .find(|(n, _)| *n == SplitName::Validation)
-            .expect("a validation split");
-        slot.1 = cut;
+        *dataset
+            .split_mut(SplitName::Validation)
+            .expect("a validation split") = cut;
     }
     Ok(Drawn {
         profile: profile.to_string(),

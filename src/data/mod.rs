@@ -89,6 +89,13 @@ impl Dataset {
     pub fn split(&self, name: SplitName) -> Option<&Split> {
         self.splits.iter().find(|(n, _)| *n == name).map(|(_, s)| s)
     }
+
+    pub fn split_mut(&mut self, name: SplitName) -> Option<&mut Split> {
+        self.splits
+            .iter_mut()
+            .find(|(n, _)| *n == name)
+            .map(|(_, s)| s)
+    }
 }
 
 /// A row that was skipped under `--skip-bad-rows`.
