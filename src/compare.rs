@@ -41,15 +41,19 @@ pub fn run(
     // (method index, seed index) of every fit: the first seed's first (later
     // seeds wait for its choices), and among those the deterministic methods
     // (the long L-BFGS fits) first, so that they do not finish last alone.
+    let stochastic: Vec<bool> = entries
+        .iter()
+        .map(|e| (e.build)(config).stochastic())
+        .collect();
     let mut jobs: Vec<(usize, usize)> = Vec::new();
     for k in 0..seeds.len() {
-        for (i, e) in entries.iter().enumerate() {
-            if k == 0 || (e.build)(config).stochastic() {
+        for (i, &s) in stochastic.iter().enumerate() {
+            if k == 0 || s {
                 jobs.push((i, k));
             }
         }
     }
-    jobs.sort_by_key(|&(i, k)| (k, (entries[i].build)(config).stochastic()));
+    jobs.sort_by_key(|&(i, k)| (k, stochastic[i]));
     // What each method chose on the first seed, once its fit is done.
     let choices: Vec<(Mutex<Option<Option<serde_json::Value>>>, Condvar)> =
         entries.iter().map(|_| Default::default()).collect();

@@ -204,10 +204,10 @@ where
     Ok(last_epoch_loss)
 }
 
-/// The candidates' learning rates shaped to scale a parameter of `dims`
-/// dimensions whose first dimension holds `per_candidate` entries per candidate
-/// (a scalar for one candidate).
-fn lr_column(lrs: &[f64], per_candidate: usize, dims: usize, device: tch::Device) -> Tensor {
+/// One value per candidate (a learning rate, a weight decay) shaped to scale a
+/// parameter of `dims` dimensions whose first dimension holds `per_candidate`
+/// entries per candidate (a scalar for one candidate).
+fn per_candidate(lrs: &[f64], per_candidate: usize, dims: usize, device: tch::Device) -> Tensor {
     if lrs.len() == 1 {
         return Tensor::from(lrs[0] as f32).to(device);
     }
@@ -235,7 +235,7 @@ where
         .iter()
         .map(|p| {
             let per = p.size().first().map_or(1, |&n| n as usize / run.lrs.len());
-            lr_column(&run.lrs, per, p.dim(), p.device())
+            per_candidate(&run.lrs, per, p.dim(), p.device())
         })
         .collect();
     let mut velocity: Vec<Tensor> = params.iter().map(|p| p.zeros_like()).collect();
@@ -326,10 +326,13 @@ pub fn train_linear_candidates(
         .map(|v| Tensor::from_slice(v).to(dev));
     let wds: Vec<f64> = candidates.iter().map(|k| k.weight_decay).collect();
     let any_wd = wds.iter().any(|&d| d > 0.0);
-    let wd_w = lr_column(&wds, c, 2, dev);
+    let wd_w = per_candidate(&wds, c, 2, dev);
     let wd_l = Tensor::from_slice(&wds.iter().map(|&d| d as f32).collect::<Vec<_>>()).to(dev);
     let lrs: Vec<f64> = candidates.iter().map(|k| k.lr).collect();
-    let (lr_w, lr_b) = (lr_column(&lrs, c, 2, dev), lr_column(&lrs, c, 1, dev));
+    let (lr_w, lr_b) = (
+        per_candidate(&lrs, c, 2, dev),
+        per_candidate(&lrs, c, 1, dev),
+    );
     let run = SgdRun {
         sampler: spec.sampler,
         epochs: spec.epochs,

@@ -345,8 +345,16 @@ impl<'a> Context<'a> {
     /// adjustment choose a stage-1 head together with their τ.
     pub fn stage1(&self) -> Result<Vec<Trial>> {
         let search = self.stage1_search();
-        let key = |s: &serde_json::Map<String, serde_json::Value>| {
-            ["lr", "epochs", "weight_decay"].map(|k| s.get(k).cloned())
+        // A stage-1 head is known by its learning rate, epochs and weight decay.
+        let key = |lr: f64, epochs: usize, wd: f64| {
+            [
+                serde_json::json!(lr),
+                serde_json::json!(epochs),
+                serde_json::json!(wd),
+            ]
+        };
+        let key_of = |t: &Trial| {
+            ["lr", "epochs", "weight_decay"].map(|k| t.settings.get(k).cloned().unwrap_or_default())
         };
         let mut cache = self.stage1.lock().expect("no panic while training");
         let mut out = Vec::new();
@@ -358,15 +366,9 @@ impl<'a> Context<'a> {
             let want: Vec<_> = one
                 .candidates()
                 .iter()
-                .map(|c| {
-                    let mut s = sweep::settings_of(c.lr, epochs, epochs);
-                    s.insert("weight_decay".into(), serde_json::json!(c.weight_decay));
-                    key(&s)
-                })
+                .map(|c| key(c.lr, epochs, c.weight_decay))
                 .collect();
-            let missing = want
-                .iter()
-                .any(|k| !cache.iter().any(|t| key(&t.settings) == *k));
+            let missing = want.iter().any(|k| !cache.iter().any(|t| key_of(t) == *k));
             if missing {
                 // A pass trains the whole search of one epoch count side by side.
                 let cfg = self.config;
@@ -378,7 +380,7 @@ impl<'a> Context<'a> {
                     purpose: "joint/instance-balanced",
                 })?;
                 for t in trials {
-                    if !cache.iter().any(|c| key(&c.settings) == key(&t.settings)) {
+                    if !cache.iter().any(|c| key_of(c) == key_of(&t)) {
                         cache.push(t);
                     }
                 }
@@ -386,7 +388,7 @@ impl<'a> Context<'a> {
             for k in &want {
                 let t = cache
                     .iter()
-                    .find(|t| key(&t.settings) == *k)
+                    .find(|t| key_of(t) == *k)
                     .expect("trained above");
                 out.push(t.clone());
             }
