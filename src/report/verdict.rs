@@ -91,23 +91,20 @@ pub struct Contrast<'a> {
     pub macro_f1: Change,
 }
 
+/// How a sentence names the rare-third recall of `n` classes.
+fn rare_recall(n: usize) -> String {
+    format!(
+        "the recall of the {n} rarest {}",
+        if n == 1 { "class" } else { "classes" }
+    )
+}
+
 pub fn contrast_sentence(c: &Contrast) -> String {
     format!(
         "Against {}, {} {}; it {}; and it {}.",
         c.baseline,
         c.method,
-        clause(
-            &format!(
-                "the recall of the {} rarest {}",
-                c.rare_classes,
-                if c.rare_classes == 1 {
-                    "class"
-                } else {
-                    "classes"
-                }
-            ),
-            &c.rare_recall
-        ),
+        clause(&rare_recall(c.rare_classes), &c.rare_recall),
         clause("accuracy", &c.accuracy),
         clause("macro-F1", &c.macro_f1),
     )
@@ -162,8 +159,8 @@ fn title(study: &Study, i: usize) -> String {
 }
 
 /// The verdict's sentences, in order.
-/// The contrast of method `m` with `base` over training subsamples: on
-/// macro-F1, rare-third recall and accuracy (the order of `stats`), how many
+/// The contrast of method `m` with `base` over training subsamples: on each
+/// statistic of [`super::subsamples::SHOWN`] (the order of `stats`), how many
 /// subsamples it won and the mean paired difference with its t-interval.
 fn subsample_sentence(
     study: &Study,
@@ -174,18 +171,14 @@ fn subsample_sentence(
     stats: &[Vec<super::subsamples::OverSubsamples>],
 ) -> String {
     let n = sub.seeds.len();
-    let labels = [
-        "macro-F1".to_string(),
-        format!(
-            "the recall of the {rare} rarest {}",
-            if rare == 1 { "class" } else { "classes" }
-        ),
-        "accuracy".to_string(),
-    ];
-    let parts: Vec<String> = stats
+    let parts: Vec<String> = super::subsamples::SHOWN
         .iter()
-        .zip(&labels)
-        .map(|(per_method, label)| {
+        .zip(stats)
+        .map(|(&stat, per_method)| {
+            let label = match stat {
+                Stat::FewRecall => rare_recall(rare),
+                other => other.label().to_string(),
+            };
             let (o, b) = (&per_method[m], &per_method[base]);
             let p = o.vs_ib.as_ref().expect("a method other than ib has a difference");
             let sure = if p.low > 0.0 {
@@ -221,7 +214,7 @@ pub fn verdict(study: &Study, a: &Analysis) -> Vec<String> {
     let mut out = Vec::new();
     let index = |name: &str| study.methods.iter().position(|m| m.name == name);
     let over_subsamples: Option<Vec<Vec<super::subsamples::OverSubsamples>>> =
-        [Stat::MacroF1, Stat::FewRecall, Stat::Accuracy]
+        super::subsamples::SHOWN
             .iter()
             .map(|&s| super::subsamples::analyse(study, s, &a.rare))
             .collect();
