@@ -283,26 +283,9 @@ pub struct Candidate {
     pub weight_decay: f64,
 }
 
-/// Trains `W·x + b` with cross-entropy under `spec`. Returns (W, b).
-pub fn train_linear(
-    train: &Features,
-    spec: &LinearSpec,
-    cfg: &TrainConfig,
-    seed: u64,
-) -> Result<(Tensor, Tensor)> {
-    let one = Candidate {
-        lr: cfg.lr,
-        weight_decay: cfg.weight_decay,
-    };
-    train_linear_candidates(train, spec, cfg, seed, &[one])?
-        .pop()
-        .flatten()
-        .ok_or_else(|| anyhow::anyhow!("training diverged; lower --lr"))
-}
-
-/// Trains one head per candidate side by side: the same start, the same
-/// batches in the same order, different learning rates and weight decays, the
-/// L heads stacked into one `[L·C, d]` matrix so that each step is one matrix
+/// Trains `W·x + b` with cross-entropy under `spec`, one head per candidate,
+/// side by side: the same start, the same batches in the same order, different
+/// learning rates and weight decays, the L heads stacked into one `[L·C, d]` matrix so that each step is one matrix
 /// product for all. Honest sharing: a candidate's head is what training it
 /// alone would give (to rounding), because no candidate's numbers enter
 /// another's. `None` for a candidate that diverged.
@@ -424,7 +407,7 @@ mod tests {
         Features::new("test", &m, &labels, c, tch::Device::Cpu).unwrap()
     }
 
-    /// The closed-form cross-entropy gradient of `train_linear` against autograd
+    /// The closed-form cross-entropy gradient of `train_linear_candidates` against autograd
     /// on the same loss: same sampler, same initial weights, same schedule, so the
     /// trained weights must agree to rounding — with class weights, a training
     /// offset and weight decay all on, where a wrong term would show.
@@ -447,7 +430,15 @@ mod tests {
             train_offset: Some(offset.shallow_clone()),
             purpose: "check",
         };
-        let (w, b) = train_linear(&train, &spec, &cfg, 1).unwrap();
+        let one = Candidate {
+            lr: cfg.lr,
+            weight_decay: cfg.weight_decay,
+        };
+        let (w, b) = train_linear_candidates(&train, &spec, &cfg, 1, &[one])
+            .unwrap()
+            .pop()
+            .flatten()
+            .unwrap();
 
         let mut rng = rng_for(1, "check");
         let (w0, b0) = init_linear(c, d, &mut rng, tch::Device::Cpu);
