@@ -285,8 +285,8 @@ pub struct Candidate {
 
 /// Trains `W·x + b` with cross-entropy under `spec`, one head per candidate,
 /// side by side: the same start, the same batches in the same order, different
-/// learning rates and weight decays, the L heads stacked into one `[L·C, d]` matrix so that each step is one matrix
-/// product for all. Honest sharing: a candidate's head is what training it
+/// learning rates and weight decays, the L heads stacked into one `[L·C, d]`
+/// matrix so that each step is one matrix product for all. Honest sharing: a candidate's head is what training it
 /// alone would give (to rounding), because no candidate's numbers enter
 /// another's. `None` for a candidate that diverged.
 pub fn train_linear_candidates(
