@@ -100,6 +100,31 @@ fn bf16_vectors_are_cached_apart_and_models_remember_their_precision() {
     assert_eq!(embed("fp32"), fp32, "and f32 not the bf16 ones");
     assert_eq!(embed("bf16"), bf16);
 
+    // Nor do their default files: a bf16 run beside an fp32 one keeps both.
+    let texts = common::write(dir.path(), "few.txt", b"what a lovely surprise\n");
+    for precision in ["fp32", "bf16"] {
+        let o = emo()
+            .current_dir(dir.path())
+            .args(["embed", "--input"])
+            .arg(&texts)
+            .args(["--precision", precision, "--cache-dir"])
+            .arg(&cache)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let files = common::listing(&dir.path().join("reports/embeddings"));
+    assert_eq!(
+        files,
+        [
+            "few-bf16.json",
+            "few-bf16.safetensors",
+            "few.json",
+            "few.safetensors"
+        ],
+        "{files:?}"
+    );
+
     // A model trained on bf16 embeddings says so, and classify warns when the
     // vectors it is given are computed otherwise.
     let model = train_small_carer(dir.path(), "ncm");
@@ -118,5 +143,30 @@ fn bf16_vectors_are_cached_apart_and_models_remember_their_precision() {
     assert!(
         err.contains("the model was trained on fp32 embeddings and these are computed in bf16"),
         "{err}"
+    );
+
+    // A report says which arithmetic its vectors came from, in every form it takes.
+    let out = dir.path().join("eval-bf16");
+    let o = emo()
+        .args(["evaluate", "--model"])
+        .arg(&model)
+        .arg("--data")
+        .arg(common::small_carer_csv(dir.path()))
+        .args(["--precision", "bf16", "--cache-dir"])
+        .arg(&cache)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(report["precision"], "bf16");
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(summary.contains("precision bf16"), "{summary}");
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(
+        html.contains(" in bf16."),
+        "index.html does not name the precision"
     );
 }

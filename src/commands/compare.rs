@@ -133,6 +133,7 @@ pub fn run(args: &CompareArgs) -> Result<()> {
         seeds,
         encoder: encoder.identity().clone(),
         device: device_name(device),
+        precision: encoder.precision().name(),
         command: std::env::args().collect::<Vec<_>>().join(" "),
         methods,
         subsamples,

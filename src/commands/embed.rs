@@ -5,6 +5,7 @@ use super::{embed_options, load_encoder, load_input};
 use crate::cli::EmbedArgs;
 use crate::data::table::Record;
 use crate::embed::cache::text_key;
+use crate::embed::precision::Precision;
 use crate::embed::{device_name, EmbedStats, Embedder, EncoderIdentity};
 use anyhow::{Context as _, Result};
 use safetensors::tensor::Dtype;
@@ -154,10 +155,16 @@ pub fn run(args: &EmbedArgs) -> Result<()> {
         seen.len()
     };
 
+    // Vectors of another precision get their own default file: a bf16 run
+    // must not silently replace the fp32 vectors a later comparison needs.
     let out = args.out.clone().unwrap_or_else(|| {
+        let suffix = match encoder.precision() {
+            Precision::Fp32 => String::new(),
+            p => format!("-{}", p.name()),
+        };
         PathBuf::from("reports")
             .join("embeddings")
-            .join(format!("{}.safetensors", dataset.name))
+            .join(format!("{}{suffix}.safetensors", dataset.name))
     });
     let mut file = StreamingSafetensors::new(&out)?;
 

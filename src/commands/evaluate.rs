@@ -114,6 +114,7 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
         seeds: vec![m.seed],
         encoder: encoder.identity().clone(),
         device: device_name(device),
+        precision: encoder.precision().name(),
         command: std::env::args().collect::<Vec<_>>().join(" "),
         methods: vec![MethodRuns {
             name: method.map(|e| e.name).unwrap_or("model"),

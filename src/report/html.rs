@@ -180,10 +180,11 @@ impl Writer for IndexHtml {
         writeln!(
             h,
             "<p class=\"note\">Files: <a href=\"summary.md\">summary.md</a>, <a href=\"metrics.json\">metrics.json</a>, \
-             <a href=\"predictions.csv\">predictions.csv</a>. Encoder {} (sha256 {}…) on {}. Command: <code>{}</code></p></body></html>",
+             <a href=\"predictions.csv\">predictions.csv</a>. Encoder {} (sha256 {}…) on {} in {}. Command: <code>{}</code></p></body></html>",
             esc(&study.encoder.name),
             &study.encoder.weights_sha256[..12],
             esc(&study.device),
+            study.precision,
             esc(&study.command)
         )?;
         crate::atomic::write(&dir.join("index.html"), h.as_bytes())?;

@@ -93,6 +93,7 @@ impl Writer for MetricsJson {
             "zero_division": 0,
             "encoder": study.encoder,
             "device": study.device,
+            "precision": study.precision,
             "seeds": study.seeds,
             "config": study.config,
             "recommended": analysis.recommendation.as_ref().map(|r| json!({

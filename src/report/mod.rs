@@ -105,6 +105,9 @@ pub struct Study {
     pub seeds: Vec<u64>,
     pub encoder: EncoderIdentity,
     pub device: String,
+    /// The encoder's arithmetic the vectors came from (`--precision`): a
+    /// study of bf16 vectors must say so wherever its numbers go.
+    pub precision: &'static str,
     /// What the command line asked for, for the record.
     pub command: String,
     pub methods: Vec<MethodRuns>,

@@ -202,10 +202,11 @@ impl Writer for SummaryMd {
         }
         writeln!(
             s,
-            "\nEncoder {} (sha256 {}…), device {}, seed(s) {:?}.\n\nCommand: `{}`",
+            "\nEncoder {} (sha256 {}…), device {}, precision {}, seed(s) {:?}.\n\nCommand: `{}`",
             study.encoder.name,
             &study.encoder.weights_sha256[..12],
             study.device,
+            study.precision,
             study.seeds,
             study.command
         )?;

@@ -421,6 +421,7 @@ mod tests {
             seeds: vec![0],
             encoder: crate::fuzzing::encoder_identity(4),
             device: "cpu".into(),
+            precision: "fp32",
             command: String::new(),
             methods: vec![
                 method("ib", "instance-balanced sampling", &ib),
