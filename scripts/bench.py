@@ -32,7 +32,15 @@ What is measured, and why:
    the larger sizes use a random-weight 1-layer BERT with MiniLM's tokenizer and 384-dim
    output, created by this script, so 1,000,000 texts fit in a bench. Its numbers measure the
    pipeline (reading, tokenizing, batching, writing), not model speed.
-5. gpu -- not measured unless the run used `--device cuda`; nothing is invented.
+5. precision -- emo `--precision bf16` against emo fp32 and Python sentence-transformers fp32
+   and bf16 autocast; bf16 vectors against fp32; compare-sampling on GoEmotions and CARER
+   from bf16 vectors against fp32, per method with a paired-bootstrap interval
+   (scripts/bench_precision.py). On a CPU without native bf16 the first bf16 embedding of
+   the two datasets takes about an hour (PyTorch emulates bf16 there); the cache keeps it.
+6. gpu -- not measured unless the run used `--device cuda`; nothing is invented.
+
+Sections not run (`--only`) keep what the previous report at `--out` says of them, marked
+with the date and commit they come from, so a partial rerun does not erase the rest.
 
 Fairness: every emo process gets `--threads T` and `--device` (cpu by default, so a GPU
 machine does not compare emo on CUDA with Python on the CPU); every Python measurement
@@ -69,7 +77,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEPS = ROOT / ".deps"
 MODEL_DIR = DEPS / "models" / "all-MiniLM-L6-v2"
 DATASETS = DEPS / "datasets"
-SECTIONS = ("embed", "heads", "cache", "scale")
+SECTIONS = ("embed", "heads", "cache", "scale", "precision")
 LONG_TARGETS = (40, 80, 120, 160, 200, 240)  # words per `long` text, cycled
 RSS_TARGET_MB = 1500
 TINY_FILES = (
@@ -112,22 +120,31 @@ def read_lines(path: str | Path) -> list[str]:
     return lines
 
 
-def helper_py_embed(path: str, out_npy: str, threads: str, batch: str, device: str) -> None:
-    """Python sentence-transformers: time model.encode only (load and warm-up excluded)."""
+def helper_py_embed(path: str, out_npy: str, threads: str, batch: str, device: str,
+                    precision: str = "fp32") -> None:
+    """Python sentence-transformers: time model.encode only (load and warm-up excluded).
+    precision bf16 runs it under torch.autocast(bfloat16), Python's own half-precision path
+    and so the fair peer of emo's --precision bf16."""
+    import contextlib
+
     import numpy as np
 
     threads_n, batch_n = int(threads), int(batch)
     with limit_threads(threads_n):
+        import torch
         from sentence_transformers import SentenceTransformer
 
         texts = read_lines(path)
         t0 = time.perf_counter()
         model = SentenceTransformer(str(MODEL_DIR), device=device)
         load_s = time.perf_counter() - t0
-        model.encode(texts[:64], batch_size=batch_n, show_progress_bar=False)
-        t0 = time.perf_counter()
-        emb = model.encode(texts, batch_size=batch_n, show_progress_bar=False, convert_to_numpy=True)
-        seconds = time.perf_counter() - t0
+        cast = (torch.autocast(device.split(":")[0], dtype=torch.bfloat16) if precision == "bf16"
+                else contextlib.nullcontext())
+        with cast:
+            model.encode(texts[:64], batch_size=batch_n, show_progress_bar=False)
+            t0 = time.perf_counter()
+            emb = model.encode(texts, batch_size=batch_n, show_progress_bar=False, convert_to_numpy=True)
+            seconds = time.perf_counter() - t0
     np.save(out_npy, np.asarray(emb, dtype=np.float32))
     # Outside the timed region: how many texts the model truncates.
     max_len = int(model.max_seq_length)
@@ -787,6 +804,47 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+TITLES = {"embed": "1. Embedding (frozen MiniLM)", "heads": "2. Training heads",
+          "cache": "3. Embedding cache", "scale": "4. Scaling: throughput and peak memory",
+          "precision": "5. Half precision (bf16)"}
+
+
+def previous_sections(out: Path) -> dict:
+    """The sections an earlier report at `out` (and its .json) holds: name -> {markdown,
+    raw, from}. Sections that report did not run, or that failed, are left out."""
+    try:
+        text = out.read_text(encoding="utf-8")
+        old = json.loads(out.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        return {}
+    meta = old.get("meta", {})
+    by_title = {t: n for n, t in TITLES.items()}
+    found, name, lines = {}, None, []
+
+    def close():
+        if name is None:
+            return
+        body = "\n".join(lines).strip()
+        if body.startswith("*Not rerun by this command: "):
+            body = body.partition("\n")[2].strip()
+        if body.startswith("Not run (") or body.startswith("**Failed**"):
+            return
+        prov = (meta.get("sections") or {}).get(name) or {
+            k: meta.get(k) for k in ("date", "commit", "command")}
+        found[name] = {"markdown": body, "raw": old.get("sections", {}).get(name), "from": prov}
+
+    for line in text.split("\n"):
+        if line.startswith("## "):
+            close()
+            title = line[3:].strip()
+            name, lines = by_title.get(title), []
+            # A title not in TITLES (the GPU section) ends the section before it.
+        elif name is not None:
+            lines.append(line)
+    close()
+    return found
+
+
 def render(meta: dict, results: dict, args) -> str:
     m = meta["machine"]
     v = m["versions"]
@@ -808,19 +866,20 @@ def render(meta: dict, results: dict, args) -> str:
         + f"; the bench took {meta['seconds'] / 60:.1f} min",
         "",
     ]
-    titles = {"embed": "1. Embedding (frozen MiniLM)", "heads": "2. Training heads",
-              "cache": "3. Embedding cache", "scale": "4. Scaling: throughput and peak memory"}
     body = []
     for name in SECTIONS:
-        body.append(f"## {titles[name]}\n")
+        body.append(f"## {TITLES[name]}\n")
         res = results.get(name)
         if res is None:
             body.append("Not run (`--only`).\n")
         elif "error" in res:
             body.append(f"**Failed**: {res['error']}\n")
         else:
+            if "from" in res:
+                body.append(f"*Not rerun by this command: from the run of {res['from']['date']} "
+                            f"at `{res['from']['commit']}` (`{res['from']['command']}`).*\n")
             body.append(res["markdown"] + "\n")
-    body.append("## 5. GPU\n")
+    body.append(f"## {len(SECTIONS) + 1}. GPU\n")
     body.append(section_gpu(args, results) + "\n")
     return "\n".join(head + body)
 
@@ -840,7 +899,7 @@ def parse_args(argv):
     p.add_argument("--scale", default=None, help="texts per scale run, comma list (default 10000,100000,1000000)")
     p.add_argument("--scale-minilm-max", type=int, default=10000,
                    help="largest scale size run with the real MiniLM (default 10000)")
-    p.add_argument("--only", default=",".join(SECTIONS), help="sections to run: embed,heads,cache,scale")
+    p.add_argument("--only", default=",".join(SECTIONS), help="sections to run: " + ",".join(SECTIONS) + " (the others are kept from the report at --out)")
     p.add_argument("--out", default="reports/bench.md", help="report (bench.json beside it)")
     p.add_argument("--emo", default="./target/release/emo", help="the emo binary")
     args = p.parse_args(argv)
@@ -892,7 +951,11 @@ def main(argv) -> int:
     with tempfile.TemporaryDirectory(dir=DEPS / "tmp", prefix="bench-") as tmp:
         w = Path(tmp)
         runner = Runner(w, emo, args.threads, args.batch_size, args.device)
-        funcs = {"embed": section_embed, "heads": section_heads, "cache": section_cache, "scale": section_scale}
+        sys.modules.setdefault("bench", sys.modules[__name__])
+        from bench_precision import section_precision
+
+        funcs = {"embed": section_embed, "heads": section_heads, "cache": section_cache,
+                 "scale": section_scale, "precision": section_precision}
         for name in SECTIONS:
             if name not in args.only:
                 continue
@@ -906,6 +969,12 @@ def main(argv) -> int:
                 results[name] = {"error": str(e)}
                 failed = True
             log(f"== {name} done in {time.perf_counter() - t0:.0f} s")
+    here = {k: meta[k] for k in ("date", "commit", "command")}
+    meta["sections"] = {name: here for name in results}
+    for name, res in previous_sections(out).items():
+        if name not in results:
+            results[name] = res
+            meta["sections"][name] = res["from"]
     meta["seconds"] = time.perf_counter() - t_start
     meta["load_average_end"] = os.getloadavg()[0]
     end_sha = sha256_file(emo)
