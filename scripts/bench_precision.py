@@ -209,12 +209,16 @@ def read_predictions(path: Path) -> tuple[list[str], dict[str, list[str]]]:
     return header, cols
 
 
-def chosen_settings(run: dict) -> dict:
-    """What the tuner chose, without the scores it chose by."""
-    c = dict(run.get("chosen") or {})
-    for k in ("trials", "validation", "tuned_on_seed"):
-        c.pop(k, None)
-    return c
+DIAGNOSTICS = {"validation", "gradient_max", "iterations", "converged", "tuned_on_seed"}
+
+
+def chosen_settings(x):
+    """What the tuner chose (metrics.json `chosen`), without the scores it chose by, its
+    trials and curves (lists), or the optimiser's diagnostics."""
+    if isinstance(x, dict):
+        return {k: chosen_settings(v) for k, v in x.items()
+                if k not in DIAGNOSTICS and not isinstance(v, list)}
+    return x
 
 
 def downstream(r: B.Runner, args, w: Path) -> tuple[list, str, dict]:
@@ -267,7 +271,7 @@ def downstream(r: B.Runner, args, w: Path) -> tuple[list, str, dict]:
             inside = lo_d <= 0 <= hi_d
             if not inside:
                 outside.append(method)
-            same = chosen_settings(runs32[0]) == chosen_settings(runs16[0])
+            same = chosen_settings(runs32[0].get("chosen")) == chosen_settings(runs16[0].get("chosen"))
             agree = sum(p == q for p, q in zip(p32[method], p16[method])) / len(y)
             m32_, m16_ = sum(f32) / len(f32), sum(f16) / len(f16)
             per_method[method] = {"fp32": f32, "bf16": f16, "first_seed_difference": d,
