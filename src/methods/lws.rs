@@ -106,7 +106,7 @@ impl Method for Lws {
                     );
                     let v: Vec<f64> =
                         Vec::try_from(f.to_kind(Kind::Double).to_device(tch::Device::Cpu))?;
-                    all_scales.push((settings.clone(), v));
+                    all_scales.push(v);
                     trials.push(Trial {
                         settings,
                         weights: finite.then(|| {
@@ -119,13 +119,8 @@ impl Method for Lws {
                 }
             }
         }
-        let (trial, mut chosen) = sweep::choose(ctx, trials)?;
-        let scales = all_scales
-            .into_iter()
-            .find(|(s, _)| *s == trial.settings)
-            .map(|(_, v)| v)
-            .expect("every trial's scales are kept");
-        chosen.insert("scales".into(), serde_json::json!(scales));
+        let (index, trial, mut chosen) = sweep::choose(ctx, trials)?;
+        chosen.insert("scales".into(), serde_json::json!(all_scales[index]));
         Ok(Fitted {
             head: trial.head().expect("a chosen trial has a head"),
             chosen: serde_json::Value::Object(chosen),

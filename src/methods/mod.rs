@@ -398,7 +398,8 @@ impl<'a> Context<'a> {
 
     /// The stage-1 head validation prefers, and the record of that choice.
     pub fn stage1_chosen(&self) -> Result<(Trial, serde_json::Map<String, serde_json::Value>)> {
-        sweep::choose(self, self.stage1()?)
+        let (_, trial, chosen) = sweep::choose(self, self.stage1()?)?;
+        Ok((trial, chosen))
     }
 
     /// The validation score of a head by the configured statistic (macro-F1

@@ -122,18 +122,20 @@ pub fn pick<T>(scored: Vec<(T, Map<String, Value>, Option<f64>)>) -> Option<Pick
 }
 
 /// Scores every trial on validation and returns the best (ties keep the
-/// earlier), with its settings and validation score and, when there was a
-/// choice, every trial's score under `trials`.
-pub fn choose(ctx: &Context, trials: Vec<Trial>) -> Result<(Trial, Map<String, Value>)> {
+/// earlier): its index among `trials`, so that a caller can find what it kept
+/// beside each trial, the trial, and its settings and validation score with,
+/// when there was a choice, every trial's score under `trials`.
+pub fn choose(ctx: &Context, trials: Vec<Trial>) -> Result<(usize, Trial, Map<String, Value>)> {
     let n = trials.len();
     let scored = trials
-        .into_iter()
-        .map(|t| {
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
             let score = t.head().map(|h| ctx.score(&h)).transpose()?;
-            Ok((t.clone(), t.settings, score))
+            Ok((i, t.settings.clone(), score))
         })
         .collect::<Result<Vec<_>>>()?;
-    let (trial, mut settings, score, record) = pick(scored)
+    let (index, mut settings, score, record) = pick(scored)
         .ok_or_else(|| anyhow::anyhow!("training diverged for every setting tried; lower --lr"))?;
     settings.insert("validation".into(), json!(score));
     settings.insert("by".into(), json!(ctx.config.select));
@@ -143,12 +145,16 @@ pub fn choose(ctx: &Context, trials: Vec<Trial>) -> Result<(Trial, Map<String, V
     if n > 1 {
         settings.insert("trials".into(), Value::Array(record));
     }
-    Ok((trial, settings))
+    let trial = trials
+        .into_iter()
+        .nth(index)
+        .expect("pick returns an index it was given");
+    Ok((index, trial, settings))
 }
 
 /// The head of the best trial, with its record as what the method chose.
 pub fn fitted(ctx: &Context, trials: Vec<Trial>) -> Result<Fitted> {
-    let (trial, chosen) = choose(ctx, trials)?;
+    let (_, trial, chosen) = choose(ctx, trials)?;
     Ok(Fitted {
         head: trial.head().expect("a chosen trial has a head"),
         chosen: Value::Object(chosen),
