@@ -221,6 +221,61 @@ def chosen_settings(x):
     return x
 
 
+def compare_reports(dir32: Path, dir16: Path, name: str) -> tuple[str, dict]:
+    """Two compare-sampling reports of the same data, one from fp32 vectors and one from
+    bf16: per method the macro-F1 of each (mean of seeds), the difference, its paired
+    bootstrap interval on the first seed's predictions, whether the tuner chose the same
+    settings and how often the labels agree. Returns (markdown, raw)."""
+    reports = {}
+    for precision, out in (("fp32", dir32), ("bf16", dir16)):
+        metrics = json.loads((out / "metrics.json").read_text())
+        if metrics.get("precision", "fp32") != precision:
+            raise B.BenchError(f"{out}/metrics.json says precision {metrics.get('precision')}, "
+                               f"not {precision}")
+        reports[precision] = (metrics, read_predictions(out / "predictions.csv"))
+    (m32, (h32, p32)), (m16, (h16, p16)) = reports["fp32"], reports["bf16"]
+    if p32["id"] != p16["id"] or p32["true"] != p16["true"] or h32 != h16:
+        raise B.BenchError(f"{name}: the two reports' predictions.csv do not line up")
+    classes = m32["classes"]
+    index = {c: i for i, c in enumerate(classes)}
+    y = [index[c] for c in p32["true"]]
+    rows, per_method, outside = [], {}, []
+    for method in h32[2:]:
+        runs32, runs16 = m32["methods"][method]["runs"], m16["methods"][method]["runs"]
+        f32 = [x["test"]["macro avg"]["f1-score"] for x in runs32]
+        f16 = [x["test"]["macro avg"]["f1-score"] for x in runs16]
+        a32, b16, d, lo_d, hi_d = paired_bootstrap(
+            y, [index[c] for c in p32[method]], [index[c] for c in p16[method]], len(classes))
+        if abs(a32 - f32[0]) > 1e-9 or abs(b16 - f16[0]) > 1e-9:
+            raise B.BenchError(f"{name} {method}: macro-F1 from predictions.csv ({a32:.6f}, "
+                               f"{b16:.6f}) differs from metrics.json ({f32[0]:.6f}, {f16[0]:.6f})")
+        inside = lo_d <= 0 <= hi_d
+        if not inside:
+            outside.append(method)
+        same = chosen_settings(runs32[0].get("chosen")) == chosen_settings(runs16[0].get("chosen"))
+        agree = sum(p == q for p, q in zip(p32[method], p16[method])) / len(y)
+        mean32, mean16 = sum(f32) / len(f32), sum(f16) / len(f16)
+        per_method[method] = {"fp32": f32, "bf16": f16, "first_seed_difference": d,
+                              "ci95": [lo_d, hi_d], "zero_inside": inside,
+                              "same_choice": same, "prediction_agreement": agree}
+        rows.append([f"`{method}`", f"{100 * mean32:.2f}", f"{100 * mean16:.2f}",
+                     f"{100 * (mean16 - mean32):+.2f}", f"{100 * d:+.2f}",
+                     f"{100 * lo_d:+.2f} to {100 * hi_d:+.2f}", "yes" if inside else "**no**",
+                     "yes" if same else "no", f"{100 * agree:.1f}%"])
+    rec = (m32.get("recommended") or {}).get("method"), (m16.get("recommended") or {}).get("method")
+    seeds = len(m32.get("seeds") or [1])
+    verdict = ("Every method's difference is inside its interval of zero." if not outside else
+               f"Outside its interval of zero: {', '.join(f'`{m}`' for m in outside)}.")
+    part = (
+        f"**{name}** ({len(y):,} test texts; {seeds} seed{'s' if seeds != 1 else ''}; "
+        f"recommended on validation: `{rec[0]}` from fp32, `{rec[1]}` from bf16). {verdict}\n\n"
+        + B.md_table(["method", "fp32 macro-F1 %", "bf16 macro-F1 %", "Δ mean of seeds",
+                      "Δ first seed", "95% CI (paired bootstrap)", "0 inside",
+                      "same tuned settings", "same label"], rows))
+    return part, {"methods": per_method, "recommended": {"fp32": rec[0], "bf16": rec[1]},
+                  "outside": outside}
+
+
 def downstream(r: B.Runner, args, w: Path) -> tuple[list, str, dict]:
     raw, cos_rows, parts = {}, [], []
     seeds = "1" if args.quick else "3"
@@ -248,51 +303,10 @@ def downstream(r: B.Runner, args, w: Path) -> tuple[list, str, dict]:
             r.run_emo(f"prec-{ds}-compare-{precision}", "compare-sampling", "--dataset", ds,
                       "--seeds", seeds, "--precision", precision, "--batch-size",
                       str(args.batch_size), "--out", str(out))
-            metrics = json.loads((out / "metrics.json").read_text())
-            if metrics.get("precision") != precision:
-                raise B.BenchError(f"{out}/metrics.json says precision {metrics.get('precision')}")
-            reports[precision] = (metrics, read_predictions(out / "predictions.csv"))
-        (m32, (h32, p32)), (m16, (h16, p16)) = reports["fp32"], reports["bf16"]
-        if p32["id"] != p16["id"] or p32["true"] != p16["true"] or h32 != h16:
-            raise B.BenchError(f"{ds}: the two reports' predictions.csv do not line up")
-        classes = m32["classes"]
-        index = {c: i for i, c in enumerate(classes)}
-        y = [index[c] for c in p32["true"]]
-        rows, per_method, outside = [], {}, []
-        for method in h32[2:]:
-            runs32, runs16 = m32["methods"][method]["runs"], m16["methods"][method]["runs"]
-            f32 = [x["test"]["macro avg"]["f1-score"] for x in runs32]
-            f16 = [x["test"]["macro avg"]["f1-score"] for x in runs16]
-            a32, b16, d, lo_d, hi_d = paired_bootstrap(
-                y, [index[c] for c in p32[method]], [index[c] for c in p16[method]], len(classes))
-            if abs(a32 - f32[0]) > 1e-9 or abs(b16 - f16[0]) > 1e-9:
-                raise B.BenchError(f"{ds} {method}: macro-F1 from predictions.csv ({a32:.6f}, "
-                                   f"{b16:.6f}) differs from metrics.json ({f32[0]:.6f}, {f16[0]:.6f})")
-            inside = lo_d <= 0 <= hi_d
-            if not inside:
-                outside.append(method)
-            same = chosen_settings(runs32[0].get("chosen")) == chosen_settings(runs16[0].get("chosen"))
-            agree = sum(p == q for p, q in zip(p32[method], p16[method])) / len(y)
-            m32_, m16_ = sum(f32) / len(f32), sum(f16) / len(f16)
-            per_method[method] = {"fp32": f32, "bf16": f16, "first_seed_difference": d,
-                                  "ci95": [lo_d, hi_d], "zero_inside": inside,
-                                  "same_choice": same, "prediction_agreement": agree}
-            rows.append([f"`{method}`", f"{100 * m32_:.2f}", f"{100 * m16_:.2f}",
-                         f"{100 * (m16_ - m32_):+.2f}", f"{100 * d:+.2f}",
-                         f"{100 * lo_d:+.2f} to {100 * hi_d:+.2f}", "yes" if inside else "**no**",
-                         "yes" if same else "no", f"{100 * agree:.1f}%"])
-        rec = (m32.get("recommended") or {}).get("method"), (m16.get("recommended") or {}).get("method")
-        raw[ds] = {"methods": per_method, "recommended": {"fp32": rec[0], "bf16": rec[1]},
-                   "seeds": int(seeds), "outside": outside}
-        verdict = (f"Every method's difference is inside its interval of zero."
-                   if not outside else
-                   f"Outside its interval of zero: {', '.join(f'`{m}`' for m in outside)}.")
-        parts.append(
-            f"**{ds}** ({len(y):,} test texts; {seeds} seed{'s' if seeds != '1' else ''}; "
-            f"recommended on validation: `{rec[0]}` from fp32, `{rec[1]}` from bf16). {verdict}\n\n"
-            + B.md_table(["method", "fp32 macro-F1 %", "bf16 macro-F1 %", "Δ mean of seeds",
-                          "Δ first seed", "95% CI (paired bootstrap)", "0 inside",
-                          "same tuned settings", "same label"], rows))
+            reports[precision] = out
+        part, raw[ds] = compare_reports(reports["fp32"], reports["bf16"], ds)
+        raw[ds]["seeds"] = int(seeds)
+        parts.append(part)
     text = (
         "macro-F1 (%) of every method trained on fp32 vectors and on bf16 vectors of the same "
         "texts, with the same seeds and the same `--tune` search, each choosing on its own "

@@ -16,14 +16,19 @@ What it measures (all on --device, cuda there; the same script rehearses on cpu 
 2. emo on --device against emo on the CPU of the same machine (lowest cosine);
 3. `emo embed --dataset goemotions` on --device (all three splits, into the cache), then
    `emo compare-sampling` on those cached vectors on --device and on the CPU: head-training
-   time (timings.json), the command's time and macro-F1 of every method.
+   time (timings.json), the command's time and macro-F1 of every method;
+4. half precision: `emo embed --precision bf16` (and fp16 on CUDA) against SentenceTransformer
+   under torch.autocast to the same type, at batch 256, with cosines against fp32;
+5. the downstream effect of bf16: GoEmotions embedded in bf16 on --device and the same
+   comparison from it, each method's macro-F1 difference from the fp32 report with its
+   paired-bootstrap interval (scripts/bench_precision.py).
 It writes gpu_check.md, gpu_check.json and logs.tar.gz (every command's stdout and stderr)
 into the output folder. Nothing is estimated: a number that could not be measured is "—".
 
 Modes:
     gpu_check.py run --device cuda --out DIR [--emo PATH] [--home DIR] [--quick]
     gpu_check.py make-model SHAPE_DIR OUT_DIR      the random MiniLM-shaped folder
-    gpu_check.py st-embed MODEL TEXTS OUT.npy DEVICE BATCH   (helper, prints JSON)
+    gpu_check.py st-embed MODEL TEXTS OUT.npy DEVICE BATCH [PRECISION]   (helper, prints JSON)
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ import bench  # noqa: E402  (inputs, tables and cosine helpers shared with make 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 1234
 BATCHES = (64, 256, 1024)
+HALF = ("bf16", "fp16")  # fp16 on CUDA only
 # Files of a sentence-transformers MiniLM folder besides its weights: what travels.
 SHAPE_FILES = (
     "config.json",
@@ -102,7 +108,8 @@ def st_embed(model: str, texts_path: str, out_npy: str, device: str, batch: str,
     texts = bench.read_lines(texts_path)
     b = int(batch)
     m = SentenceTransformer(model, device=device)
-    cast = (torch.autocast(device.split(":")[0], dtype=torch.bfloat16) if precision == "bf16"
+    dtypes = {"bf16": torch.bfloat16, "fp16": torch.float16}
+    cast = (torch.autocast(device.split(":")[0], dtype=dtypes[precision]) if precision in dtypes
             else contextlib.nullcontext())
     with cast:
         m.encode(texts[:b], batch_size=b, show_progress_bar=False)
@@ -244,36 +251,40 @@ def check(args) -> int:
                 st.unlink()
         results["embed"][name] = per_batch
 
-    # bf16 (emo --precision bf16; sentence-transformers under autocast) against
-    # the fp32 vectors of the first batch size, at batch 256.
+    # Half precision (emo --precision P; sentence-transformers under autocast to P)
+    # against the fp32 vectors of the first batch size, at batch 256: bf16, and fp16
+    # where the device is CUDA (emo refuses fp16 on a CPU).
     import numpy as np
     from safetensors.numpy import load_file
 
-    results["bf16"] = {}
-    for name, texts in inputs.items():
-        path, b = work / f"{name}.txt", 256
-        fp32 = work / f"{name}-{BATCHES[0]}.safetensors"
-        st16, npy16 = work / f"{name}-bf16.safetensors", work / f"{name}-bf16.npy"
-        run([emo, "embed", "--input", str(path), "--encoder", str(model), "--no-cache",
-             "--device", args.device, "--batch-size", str(b), "--precision", "bf16", "--out", str(st16)],
-            f"emo-{name}-bf16", logs, env, gpu)
-        stats = bench.read_sidecar(st16)["stats"]
-        p = run([sys.executable, __file__, "st-embed", str(model), str(path), str(npy16),
-                 args.device, str(b), "bf16"], f"st-{name}-bf16", logs, env, gpu)
-        pj = json.loads(p["stdout"].strip().splitlines()[-1])
-        a, c = load_file(str(fp32))["embeddings"], load_file(str(st16))["embeddings"]
-        cos = (a * c).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(c, axis=1))
-        row = {"texts": len(texts), "batch": b,
-               "emo_fp32_texts_per_s": results["embed"][name][str(b)]["emo_texts_per_s"],
-               "emo_bf16_texts_per_s": stats["computed"] / stats["seconds"],
-               "st_fp32_texts_per_s": results["embed"][name][str(b)]["st_texts_per_s"],
-               "st_bf16_texts_per_s": pj["texts"] / pj["seconds"],
-               "min_cosine_vs_fp32": float(cos.min()), "mean_cosine_vs_fp32": float(cos.mean())}
-        results["bf16"][name] = row
-        log(f"{name} bf16: emo {row['emo_bf16_texts_per_s']:.0f} texts/s (fp32 {row['emo_fp32_texts_per_s']:.0f}), "
-            f"s-t bf16 {row['st_bf16_texts_per_s']:.0f}, min cosine vs fp32 {row['min_cosine_vs_fp32']:.6f}")
-        npy16.unlink()
-        st16.unlink()
+    results["half"] = {}
+    for prec in HALF if args.device.startswith("cuda") else HALF[:1]:
+        results["half"][prec] = {}
+        for name, texts in inputs.items():
+            path, b = work / f"{name}.txt", 256
+            fp32 = work / f"{name}-{BATCHES[0]}.safetensors"
+            st16, npy16 = work / f"{name}-{prec}.safetensors", work / f"{name}-{prec}.npy"
+            run([emo, "embed", "--input", str(path), "--encoder", str(model), "--no-cache",
+                 "--device", args.device, "--batch-size", str(b), "--precision", prec, "--out", str(st16)],
+                f"emo-{name}-{prec}", logs, env, gpu)
+            stats = bench.read_sidecar(st16)["stats"]
+            p = run([sys.executable, __file__, "st-embed", str(model), str(path), str(npy16),
+                     args.device, str(b), prec], f"st-{name}-{prec}", logs, env, gpu)
+            pj = json.loads(p["stdout"].strip().splitlines()[-1])
+            a, c = load_file(str(fp32))["embeddings"], load_file(str(st16))["embeddings"]
+            cos = (a * c).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(c, axis=1))
+            row = {"texts": len(texts), "batch": b,
+                   "emo_fp32_texts_per_s": results["embed"][name][str(b)]["emo_texts_per_s"],
+                   "emo_half_texts_per_s": stats["computed"] / stats["seconds"],
+                   "st_fp32_texts_per_s": results["embed"][name][str(b)]["st_texts_per_s"],
+                   "st_half_texts_per_s": pj["texts"] / pj["seconds"],
+                   "min_cosine_vs_fp32": float(cos.min()), "mean_cosine_vs_fp32": float(cos.mean())}
+            results["half"][prec][name] = row
+            log(f"{name} {prec}: emo {row['emo_half_texts_per_s']:.0f} texts/s (fp32 "
+                f"{row['emo_fp32_texts_per_s']:.0f}), s-t {prec} {row['st_half_texts_per_s']:.0f}, "
+                f"min cosine vs fp32 {row['min_cosine_vs_fp32']:.6f}")
+            npy16.unlink()
+            st16.unlink()
 
     # emo on this device against emo on this machine's CPU, on the short texts.
     sub = work / "cpu-sub.txt"
@@ -308,6 +319,23 @@ def check(args) -> int:
                                    / len(m["runs"]) for name, m in metrics["methods"].items()}}
         log(f"compare-sampling on {dev}: {r['wall']:.1f} s, heads {heads[dev]['head_seconds']:.1f} s")
     results["heads"] = heads
+
+    # The downstream effect of bf16 on the device: GoEmotions embedded in bf16, the same
+    # comparison from those vectors, and each method's macro-F1 difference from the fp32
+    # report above with its paired-bootstrap interval (scripts/bench_precision.py).
+    import bench_precision
+
+    run([emo, "embed", "--dataset", "goemotions", "--encoder", str(model), "--device", args.device,
+         "--precision", "bf16", "--out", str(work / "goemotions-bf16.safetensors")],
+        "emo-goemotions-bf16", logs, env, gpu)
+    rep16 = work / "compare-bf16"
+    run([emo, "compare-sampling", "--dataset", "goemotions", "--encoder", str(model),
+         "--device", args.device, "--precision", "bf16", "--seeds", "1", "--out", str(rep16)],
+        "compare-bf16", logs, env, gpu)
+    part, raw = bench_precision.compare_reports(
+        work / f"compare-{args.device.replace(':', '-')}", rep16, f"GoEmotions on {args.device}")
+    results["downstream_bf16"] = {"markdown": part, **raw}
+    log(f"compare-sampling from bf16 vectors: outside zero: {raw['outside'] or 'none'}")
     results["seconds"] = time.perf_counter() - t_start
     (out_dir / "gpu_check.json").write_text(json.dumps(results, indent=2) + "\n")
     (out_dir / "gpu_check.md").write_text(render(results))
@@ -369,19 +397,22 @@ def render(r: dict) -> str:
     lines.append(bench.md_table(["input", "batch", "texts", "emo texts/s", "s-t texts/s",
                                  "emo/s-t", "emo peak MB", "s-t peak MB", "min cosine"], rows))
     brows = []
-    for name, x in r.get("bf16", {}).items():
-        brows.append([f"`{name}`", str(x["batch"]), bench.fmt(x["emo_fp32_texts_per_s"]),
-                      bench.fmt(x["emo_bf16_texts_per_s"]), bench.fmt(x["st_fp32_texts_per_s"]),
-                      bench.fmt(x["st_bf16_texts_per_s"]),
-                      f"{x['emo_bf16_texts_per_s'] / x['st_fp32_texts_per_s']:.2f}×",
-                      f"{x['emo_bf16_texts_per_s'] / x['st_bf16_texts_per_s']:.2f}×",
-                      f"{x['min_cosine_vs_fp32']:.6f}", f"{x['mean_cosine_vs_fp32']:.6f}"])
+    for prec, per_input in r.get("half", {}).items():
+        for name, x in per_input.items():
+            brows.append([prec, f"`{name}`", str(x["batch"]), bench.fmt(x["emo_fp32_texts_per_s"]),
+                          bench.fmt(x["emo_half_texts_per_s"]), bench.fmt(x["st_fp32_texts_per_s"]),
+                          bench.fmt(x["st_half_texts_per_s"]),
+                          f"{x['emo_half_texts_per_s'] / x['emo_fp32_texts_per_s']:.2f}×",
+                          f"{x['emo_half_texts_per_s'] / x['st_fp32_texts_per_s']:.2f}×",
+                          f"{x['emo_half_texts_per_s'] / x['st_half_texts_per_s']:.2f}×",
+                          f"{x['min_cosine_vs_fp32']:.6f}", f"{x['mean_cosine_vs_fp32']:.6f}"])
     if brows:
-        lines += ["", "bf16: emo `--precision bf16` and sentence-transformers under `torch.autocast` "
-                  "(bfloat16), against the fp32 runs above; cosines of emo bf16 against emo fp32:", "",
-                  bench.md_table(["input", "batch", "emo fp32/s", "emo bf16/s", "s-t fp32/s", "s-t bf16/s",
-                                  "emo bf16 / s-t fp32", "emo bf16 / s-t bf16", "min cosine", "mean cosine"],
-                                 brows)]
+        lines += ["", "Half precision: emo `--precision P` and sentence-transformers under "
+                  "`torch.autocast` to P, against the fp32 runs above; cosines of emo P against "
+                  "emo fp32:", "",
+                  bench.md_table(["P", "input", "batch", "emo fp32/s", "emo P/s", "s-t fp32/s",
+                                  "s-t P/s", "emo P / emo fp32", "emo P / s-t fp32",
+                                  "emo P / s-t P", "min cosine", "mean cosine"], brows)]
     d = r["device_vs_cpu"]
     lines += ["", f"emo on `{r['device']}` against emo on this machine's CPU, {d['texts']} texts: "
               f"lowest cosine {d['min_cosine']:.7f}.", ""]
@@ -398,6 +429,11 @@ def render(r: dict) -> str:
                  "(whole command: reading the cache, training, evaluating, writing the report):")
     lines += ["", bench.md_table(["device", "head training s", "command s", "methods",
                                   "best test macro-F1 (random encoder)"], hrows)]
+    if "downstream_bf16" in r:
+        lines += ["", "The same comparison from bf16 vectors computed on the device, against the "
+                  "fp32 report above (random encoder, one seed; Δ = bf16 − fp32 in points, the "
+                  "interval a paired bootstrap over the test texts):", "",
+                  r["downstream_bf16"]["markdown"]]
     lines += ["", f"Whole check: {r['seconds']:.0f} s.", ""]
     return "\n".join(lines)
 
