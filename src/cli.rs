@@ -109,8 +109,9 @@ pub struct RunArgs {
     pub threads: Option<u64>,
 
     /// Arithmetic of the encoder: fp32; bf16 (matrix products and attention in bfloat16,
-    /// layer norms, pooling and the vectors in f32); fp16 (CUDA only); auto (bf16 on a GPU
-    /// or on a CPU with native bf16, AVX-512 BF16; fp32 elsewhere). fp32 is the default:
+    /// layer norms, pooling and the vectors in f32); fp16 (CUDA only); auto (bf16 on an
+    /// Ampere or later GPU, fp16 on Turing or Volta, bf16 on a CPU with native bf16, AVX-512
+    /// BF16; fp32 elsewhere). fp32 is the default:
     /// it is what sentence-transformers computes, and bf16 on a CPU without native
     /// support is emulated and several times slower
     #[arg(long, value_enum, default_value = "fp32")]

@@ -113,6 +113,35 @@ pub fn cuda_devices() -> Result<usize, String> {
     }
 }
 
+/// The compute capability (major, minor) of GPU `index`, asked of the CUDA
+/// runtime that libtorch already loaded (`cudaDeviceGetAttribute`, looked up
+/// by name so that emo links no CUDA library); `None` where there is no
+/// runtime or it cannot tell. Half precision depends on it: bf16 has tensor
+/// cores from compute capability 8.0 (Ampere) on, fp16 from 7.0.
+pub fn cuda_capability(index: usize) -> Option<(i32, i32)> {
+    type GetAttribute = unsafe extern "C" fn(*mut i32, i32, i32) -> i32;
+    // cudaDevAttrComputeCapabilityMajor and ...Minor in cuda_runtime_api.h.
+    const MAJOR: i32 = 75;
+    const MINOR: i32 = 76;
+    let index = i32::try_from(index).ok()?;
+    let name = CString::new("cudaDeviceGetAttribute").expect("no NUL");
+    // SAFETY: dlsym on RTLD_DEFAULT with a valid C string has no preconditions; the
+    // symbol, when found, is the CUDA runtime's function of exactly this signature,
+    // called with pointers to live integers.
+    unsafe {
+        let f = libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr());
+        if f.is_null() {
+            return None;
+        }
+        let f: GetAttribute = std::mem::transmute::<*mut libc::c_void, GetAttribute>(f);
+        let (mut major, mut minor) = (0i32, 0i32);
+        if f(&mut major, MAJOR, index) != 0 || f(&mut minor, MINOR, index) != 0 {
+            return None;
+        }
+        Some((major, minor))
+    }
+}
+
 /// `dlopen(name, RTLD_NOW | RTLD_GLOBAL)`: global, so that libtorch's registries
 /// see the CUDA kernels the library registers as it loads. Never unloaded.
 fn load_global(name: &str) -> Result<(), String> {

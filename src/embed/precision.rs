@@ -20,7 +20,8 @@ pub enum Precision {
     Bf16,
     /// float16 matrix products and attention (CUDA only)
     Fp16,
-    /// bf16 on a GPU or a CPU with native bf16 (AVX-512 BF16), fp32 otherwise
+    /// bf16 on an Ampere or later GPU or a CPU with native bf16 (AVX-512 BF16), fp16 on
+    /// Turing or Volta GPUs, fp32 otherwise
     Auto,
 }
 
@@ -33,7 +34,20 @@ impl Precision {
             )),
             (Precision::Auto, Device::Cpu) if cpu_has_bf16() => Ok(Precision::Bf16),
             (Precision::Auto, Device::Cpu) => Ok(Precision::Fp32),
+            (Precision::Auto, Device::Cuda(i)) => {
+                Ok(auto_for_gpu(super::device::cuda_capability(i)))
+            }
             (Precision::Auto, _) => Ok(Precision::Bf16),
+            (Precision::Bf16, Device::Cuda(i)) => {
+                if let Some((major, minor)) = super::device::cuda_capability(i) {
+                    if major < 8 {
+                        eprintln!(
+                            "emo: note: this GPU (compute capability {major}.{minor}) has no bf16 tensor cores: bf16 runs slowly on it; --precision fp16 (or auto) is the fast half precision here"
+                        );
+                    }
+                }
+                Ok(Precision::Bf16)
+            }
             (Precision::Bf16, Device::Cpu) if !cpu_has_bf16() => {
                 eprintln!(
                     "emo: note: this CPU has no native bfloat16 arithmetic (AVX-512 BF16): bf16 is emulated, several times slower than fp32 (measured 5.4× slower on an AVX2 EPYC)"
@@ -63,6 +77,20 @@ impl Precision {
     }
 }
 
+/// What `auto` picks on a GPU of compute capability `capability`: bf16 where it
+/// has tensor cores (8.0, Ampere, on), fp16 on Volta and Turing (7.x: a T4 or a
+/// V100 multiplies bf16 slowly but fp16 fast), fp32 before that; bf16 when the
+/// runtime cannot tell, as every GPU libtorch 2.11's CUDA 13 supports is 7.5 or
+/// later and most are 8.0 or later.
+pub fn auto_for_gpu(capability: Option<(i32, i32)>) -> Precision {
+    match capability {
+        Some((major, _)) if major >= 8 => Precision::Bf16,
+        Some((7, _)) => Precision::Fp16,
+        Some(_) => Precision::Fp32,
+        None => Precision::Bf16,
+    }
+}
+
 /// Whether this CPU multiplies bfloat16 natively (AVX-512 BF16), where bf16
 /// matrix products are faster than f32 ones; elsewhere libtorch emulates them.
 pub fn cpu_has_bf16() -> bool {
@@ -73,5 +101,45 @@ pub fn cpu_has_bf16() -> bool {
     #[cfg(not(target_arch = "x86_64"))]
     {
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_follows_the_gpu_generation() {
+        assert_eq!(auto_for_gpu(Some((9, 0))), Precision::Bf16); // H100/H200
+        assert_eq!(auto_for_gpu(Some((8, 6))), Precision::Bf16); // A10, RTX 30xx
+        assert_eq!(auto_for_gpu(Some((7, 5))), Precision::Fp16); // T4
+        assert_eq!(auto_for_gpu(Some((7, 0))), Precision::Fp16); // V100
+        assert_eq!(auto_for_gpu(Some((6, 1))), Precision::Fp32);
+        assert_eq!(auto_for_gpu(None), Precision::Bf16);
+    }
+
+    #[test]
+    fn auto_on_the_cpu_follows_native_bf16_and_fp16_is_refused() {
+        let want = if cpu_has_bf16() {
+            Precision::Bf16
+        } else {
+            Precision::Fp32
+        };
+        assert_eq!(Precision::Auto.resolve(Device::Cpu).unwrap(), want);
+        assert_eq!(
+            Precision::Fp32.resolve(Device::Cpu).unwrap(),
+            Precision::Fp32
+        );
+        let err = Precision::Fp16.resolve(Device::Cpu).unwrap_err();
+        assert!(err.to_string().contains("needs a CUDA device"), "{err}");
+    }
+
+    #[test]
+    fn asking_a_machine_without_a_gpu_for_its_capability_answers_none() {
+        // Here the CUDA runtime is either absent or finds no device: either way the
+        // lookup must come back empty rather than fail or crash.
+        if crate::embed::device::cuda_devices().is_err() {
+            assert_eq!(crate::embed::device::cuda_capability(0), None);
+        }
     }
 }
