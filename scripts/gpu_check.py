@@ -295,6 +295,13 @@ def check(args) -> int:
         run([emo, "embed", "--input", str(sub), "--encoder", str(model), "--no-cache",
              "--device", dev, "--out", str(out)], f"emo-sub-{dev}", logs, env, gpu)
     results["device_vs_cpu"] = {"texts": n_cpu, "min_cosine": min_cosine_st(dev_st, cpu_st)}
+    # What --precision auto picks here (on CUDA: from the GPU's compute capability).
+    auto_st = work / "sub-auto.safetensors"
+    run([emo, "embed", "--input", str(sub), "--encoder", str(model), "--no-cache",
+         "--device", args.device, "--precision", "auto", "--out", str(auto_st)], "emo-sub-auto",
+        logs, env, gpu)
+    results["auto_precision"] = bench.read_sidecar(auto_st)["precision"]
+    log(f"--precision auto on {args.device}: {results['auto_precision']}")
     log(f"emo {args.device} vs emo cpu: min cosine {results['device_vs_cpu']['min_cosine']:.7f}")
 
     # GoEmotions through the random encoder into the cache, then heads on the cached vectors.
@@ -415,7 +422,8 @@ def render(r: dict) -> str:
                                   "emo P / s-t P", "min cosine", "mean cosine"], brows)]
     d = r["device_vs_cpu"]
     lines += ["", f"emo on `{r['device']}` against emo on this machine's CPU, {d['texts']} texts: "
-              f"lowest cosine {d['min_cosine']:.7f}.", ""]
+              f"lowest cosine {d['min_cosine']:.7f}. `--precision auto` chose "
+              f"{r.get('auto_precision', '—')} on `{r['device']}`.", ""]
     g = r["goemotions_embed"]
     lines += [f"`emo embed --dataset goemotions` (every split, {g['computed']:,} texts computed): "
               f"{g['seconds']:.1f} s of embedding, {g['wall']:.1f} s for the whole command, "
