@@ -167,20 +167,8 @@ fn evaluate_writes_a_report_for_one_model() {
     let dir = tempfile::tempdir().unwrap();
     let model = train(dir.path(), "ncm");
     let out = dir.path().join("eval");
-    let o = emo()
-        .args(["evaluate", "--model"])
-        .arg(&model)
-        .arg("--data")
-        .arg(common::small_carer_csv(dir.path()))
-        .arg("--cache-dir")
-        .arg(dir.path().join("cache"))
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
+    let (report, stdout) =
+        common::evaluate_small_carer(dir.path(), &model, &dir.path().join("cache"), &out, &[]);
     let acc = report["methods"]["ncm"]["runs"][0]["test"]["accuracy"]
         .as_f64()
         .unwrap();
@@ -195,7 +183,7 @@ fn evaluate_writes_a_report_for_one_model() {
         verdict.contains(&format!("scored accuracy {:.1}% (95% CI ", 100.0 * acc)),
         "{verdict}"
     );
-    assert!(String::from_utf8_lossy(&o.stdout).starts_with(verdict));
+    assert!(stdout.starts_with(verdict));
     for f in [
         "summary.md",
         "index.html",

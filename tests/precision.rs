@@ -147,20 +147,8 @@ fn bf16_vectors_are_cached_apart_and_models_remember_their_precision() {
 
     // A report says which arithmetic its vectors came from, in every form it takes.
     let out = dir.path().join("eval-bf16");
-    let o = emo()
-        .args(["evaluate", "--model"])
-        .arg(&model)
-        .arg("--data")
-        .arg(common::small_carer_csv(dir.path()))
-        .args(["--precision", "bf16", "--cache-dir"])
-        .arg(&cache)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
+    let (report, _) =
+        common::evaluate_small_carer(dir.path(), &model, &cache, &out, &["--precision", "bf16"]);
     assert_eq!(report["precision"], "bf16");
     let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
     assert!(summary.contains("precision bf16"), "{summary}");

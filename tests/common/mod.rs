@@ -82,3 +82,31 @@ pub fn train_small_carer(dir: &Path, method: &str) -> PathBuf {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     model
 }
+
+/// `emo evaluate --model MODEL` on [`small_carer_csv`] with the cache in
+/// `cache`, report in `out` and `extra` arguments; returns the report's
+/// metrics.json and what the command printed.
+pub fn evaluate_small_carer(
+    dir: &Path,
+    model: &Path,
+    cache: &Path,
+    out: &Path,
+    extra: &[&str],
+) -> (serde_json::Value, String) {
+    let o = emo()
+        .args(["evaluate", "--model"])
+        .arg(model)
+        .arg("--data")
+        .arg(small_carer_csv(dir))
+        .args(extra)
+        .arg("--cache-dir")
+        .arg(cache)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report =
+        serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
+    (report, String::from_utf8(o.stdout).unwrap())
+}
