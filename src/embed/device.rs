@@ -124,12 +124,11 @@ pub fn cuda_capability(index: usize) -> Option<(i32, i32)> {
     const MAJOR: i32 = 75;
     const MINOR: i32 = 76;
     let index = i32::try_from(index).ok()?;
-    let name = CString::new("cudaDeviceGetAttribute").expect("no NUL");
     // SAFETY: dlsym on RTLD_DEFAULT with a valid C string has no preconditions; the
     // symbol, when found, is the CUDA runtime's function of exactly this signature,
     // called with pointers to live integers.
     unsafe {
-        let f = libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr());
+        let f = libc::dlsym(libc::RTLD_DEFAULT, c"cudaDeviceGetAttribute".as_ptr());
         if f.is_null() {
             return None;
         }

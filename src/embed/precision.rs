@@ -50,7 +50,7 @@ impl Precision {
             }
             (Precision::Bf16, Device::Cpu) if !cpu_has_bf16() => {
                 eprintln!(
-                    "emo: note: this CPU has no native bfloat16 arithmetic (AVX-512 BF16): bf16 is emulated, several times slower than fp32 (measured 5.4× slower on an AVX2 EPYC)"
+                    "emo: note: this CPU has no native bfloat16 arithmetic (AVX-512 BF16): bf16 is emulated, several times slower than fp32 (7× slower on an AVX2 EPYC in emo's benchmark)"
                 );
                 Ok(Precision::Bf16)
             }
