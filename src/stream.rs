@@ -78,13 +78,8 @@ where
     })
 }
 
-/// The id a bad line is answered with: the caller's if it could be read, else
-/// the line number.
-pub fn bad_id(line: usize, id: &Option<String>) -> String {
-    id.clone().unwrap_or_else(|| line.to_string())
-}
-
-/// The JSON answer to a bad input line.
-pub fn error_record(line: usize, id: &Option<String>, reason: &str) -> serde_json::Value {
-    serde_json::json!({ "id": bad_id(line, id), "line": line, "error": reason })
+/// The JSON answer to a bad input line, carrying the id it is answered with
+/// ([`crate::data::table::id_or_line`]).
+pub fn error_record(line: usize, id: &str, reason: &str) -> serde_json::Value {
+    serde_json::json!({ "id": id, "line": line, "error": reason })
 }

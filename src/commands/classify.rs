@@ -175,17 +175,14 @@ impl Out {
     }
 
     /// The answer to a bad input line (with `--skip-bad-rows`).
-    fn error(&mut self, id: &str, line: usize, reason: &str) -> Result<()> {
+    fn error(&mut self, line: usize, id: Option<&str>, reason: &str) -> Result<()> {
+        let id = crate::data::table::id_or_line(id, line);
         match self.format {
             OutputFormat::Json | OutputFormat::Jsonl => {
-                self.json(&crate::stream::error_record(
-                    line,
-                    &Some(id.to_string()),
-                    reason,
-                ))?;
+                self.json(&crate::stream::error_record(line, &id, reason))?;
             }
             OutputFormat::Csv | OutputFormat::Tsv => {
-                let mut cells = vec![id.to_string(); 1];
+                let mut cells = vec![id.clone()];
                 cells.resize(2 + 2 * self.top_k, String::new());
                 cells.push(format!("line {line}: {reason}"));
                 self.record(&cells)?;
@@ -270,13 +267,10 @@ pub fn run(args: &ClassifyArgs) -> Result<()> {
         text_col: args.text_col.clone(),
         label_col: None,
         has_header: !args.no_header,
-        id_col: Some(
-            args.id_col
-                .clone()
-                .unwrap_or_else(|| crate::data::table::Column::Name("id".into())),
-        ),
-        id_required: args.id_col.is_some(),
-    };
+        id_col: None,
+        id_required: false,
+    }
+    .with_ids(args.id_col.as_ref());
     let rows: Box<dyn Iterator<Item = Result<Record>> + '_> = match &args.input {
         Some(path) => Box::new(RowReader::open(path, &spec, &mut bad)?.records()),
         None if !args.texts.is_empty() => Box::new(args.texts.iter().enumerate().map(|(i, t)| {
@@ -339,9 +333,7 @@ pub fn run(args: &ClassifyArgs) -> Result<()> {
         for r in &chunk {
             match r {
                 Record::Row(_) => out.item(&labelled.next().expect("one result per good row"))?,
-                Record::Bad { line, id, reason } => {
-                    out.error(&crate::stream::bad_id(*line, id), *line, reason)?
-                }
+                Record::Bad { line, id, reason } => out.error(*line, id.as_deref(), reason)?,
             }
         }
         // A downstream reader (a pipe) sees each chunk as soon as it is done.

@@ -70,13 +70,7 @@ fn stream(args: &EmbedArgs) -> Result<()> {
             "--out - and .jsonl output stream an --input file or standard input, not a named dataset"
         ));
     };
-    let mut spec = args.input.table.spec(false);
-    spec.id_col = Some(
-        args.id_col
-            .clone()
-            .unwrap_or_else(|| crate::data::table::Column::Name("id".into())),
-    );
-    spec.id_required = args.id_col.is_some();
+    let spec = args.input.table.spec(false).with_ids(args.id_col.as_ref());
     let mut bad = crate::data::BadRows::skipping(args.input.table.skip_bad_rows);
     let records = crate::data::table::RowReader::open(path, &spec, &mut bad)?.records();
     let encoder = load_encoder(args.encoder.encoder.as_ref(), &args.encoder.run)?;
@@ -118,7 +112,8 @@ fn stream(args: &EmbedArgs) -> Result<()> {
                     )
                 }
                 Record::Bad { line, id, reason } => {
-                    crate::stream::error_record(*line, id, reason).to_string()
+                    let id = crate::data::table::id_or_line(id.as_deref(), *line);
+                    crate::stream::error_record(*line, &id, reason).to_string()
                 }
             };
             writeln!(sink.w, "{line}")?;

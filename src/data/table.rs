@@ -84,6 +84,19 @@ pub struct TableSpec {
     pub id_required: bool,
 }
 
+impl TableSpec {
+    /// The spec of a pipeline stage, which carries each row's id to its answer:
+    /// read from `id_col` when given (every row must then have one), else from
+    /// an `id` column or field where the input has one.
+    pub fn with_ids(self, id_col: Option<&Column>) -> TableSpec {
+        TableSpec {
+            id_col: Some(id_col.cloned().unwrap_or_else(|| Column::Name("id".into()))),
+            id_required: id_col.is_some(),
+            ..self
+        }
+    }
+}
+
 impl Default for TableSpec {
     fn default() -> Self {
         TableSpec {
@@ -110,8 +123,14 @@ pub struct Row {
 impl Row {
     /// The id a result carries: the caller's, else the line number.
     pub fn id_or_line(&self) -> String {
-        self.id.clone().unwrap_or_else(|| self.line.to_string())
+        id_or_line(self.id.as_deref(), self.line)
     }
+}
+
+/// The id an answer to input line `line` carries, good or bad: the caller's
+/// `id` if it could be read, else the line number.
+pub fn id_or_line(id: Option<&str>, line: usize) -> String {
+    id.map_or_else(|| line.to_string(), str::to_string)
 }
 
 /// What a format parser yields: a good row, or a bad one with its line, the
