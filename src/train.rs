@@ -205,15 +205,15 @@ where
 }
 
 /// One value per candidate (a learning rate, a weight decay) shaped to scale a
-/// parameter of `dims` dimensions whose first dimension holds `per_candidate`
-/// entries per candidate (a scalar for one candidate).
-fn per_candidate(lrs: &[f64], per_candidate: usize, dims: usize, device: tch::Device) -> Tensor {
-    if lrs.len() == 1 {
-        return Tensor::from(lrs[0] as f32).to(device);
+/// parameter of `dims` dimensions whose first dimension holds `rows` entries
+/// per candidate (a scalar for one candidate).
+fn per_candidate(values: &[f64], rows: usize, dims: usize, device: tch::Device) -> Tensor {
+    if values.len() == 1 {
+        return Tensor::from(values[0] as f32).to(device);
     }
-    let v: Vec<f32> = lrs
+    let v: Vec<f32> = values
         .iter()
-        .flat_map(|&l| std::iter::repeat_n(l as f32, per_candidate))
+        .flat_map(|&l| std::iter::repeat_n(l as f32, rows))
         .collect();
     let mut shape = vec![v.len() as i64];
     shape.resize(dims.max(1), 1);
