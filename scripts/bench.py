@@ -123,24 +123,18 @@ def read_lines(path: str | Path) -> list[str]:
 def helper_py_embed(path: str, out_npy: str, threads: str, batch: str, device: str,
                     precision: str = "fp32") -> None:
     """Python sentence-transformers: time model.encode only (load and warm-up excluded).
-    precision bf16 runs it under torch.autocast(bfloat16), Python's own half-precision path
-    and so the fair peer of emo's --precision bf16."""
-    import contextlib
-
+    precision bf16 runs it under torch.autocast(bfloat16) (see `autocast`)."""
     import numpy as np
 
     threads_n, batch_n = int(threads), int(batch)
     with limit_threads(threads_n):
-        import torch
         from sentence_transformers import SentenceTransformer
 
         texts = read_lines(path)
         t0 = time.perf_counter()
         model = SentenceTransformer(str(MODEL_DIR), device=device)
         load_s = time.perf_counter() - t0
-        cast = (torch.autocast(device.split(":")[0], dtype=torch.bfloat16) if precision == "bf16"
-                else contextlib.nullcontext())
-        with cast:
+        with autocast(device, precision):
             model.encode(texts[:64], batch_size=batch_n, show_progress_bar=False)
             t0 = time.perf_counter()
             emb = model.encode(texts, batch_size=batch_n, show_progress_bar=False, convert_to_numpy=True)
@@ -402,16 +396,36 @@ def read_sidecar(safetensors: Path) -> dict:
     return json.loads(side.read_text())
 
 
+def cosines(a, b) -> tuple[float, float]:
+    """Lowest and mean cosine between the rows of two vector sets, in float64."""
+    import numpy as np
+
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise BenchError(f"{a.shape} against {b.shape} vectors: rows do not line up")
+    c = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    return float(c.min()), float(c.mean())
+
+
 def min_cosine(emo_st: Path, py_npy: Path) -> float:
     import numpy as np
     from safetensors.numpy import load_file
 
-    a = load_file(str(emo_st))["embeddings"].astype(np.float64)
-    b = np.load(py_npy).astype(np.float64)
-    if a.shape != b.shape:
-        raise BenchError(f"emo gave {a.shape} vectors, Python {b.shape}: rows do not line up")
-    cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
-    return float(cos.min())
+    return cosines(load_file(str(emo_st))["embeddings"], np.load(py_npy))[0]
+
+
+def autocast(device: str, precision: str):
+    """Python's own half-precision path, the fair peer of emo's --precision: torch.autocast
+    to bf16 or fp16 on `device`'s type, nothing for fp32."""
+    import contextlib
+
+    import torch
+
+    dtypes = {"bf16": torch.bfloat16, "fp16": torch.float16}
+    if precision not in dtypes:
+        return contextlib.nullcontext()
+    return torch.autocast(device.split(":")[0], dtype=dtypes[precision])
 
 
 def sha256_file(path: Path) -> str | None:

@@ -57,17 +57,6 @@ def native_bf16() -> dict:
             "native": bool(found) or bool(onednn)}
 
 
-def cosines(a, b) -> tuple[float, float]:
-    import numpy as np
-
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    if a.shape != b.shape:
-        raise B.BenchError(f"{a.shape} against {b.shape} vectors: rows do not line up")
-    c = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
-    return float(c.min()), float(c.mean())
-
-
 def load(path: Path, name: str = "embeddings"):
     from safetensors.numpy import load_file
 
@@ -117,9 +106,9 @@ def speed(r: B.Runner, args, w: Path) -> tuple[str, list, dict]:
                 one[side], vec[side] = run_side(r, args, w, name, path, side)
                 B.log(f"precision: {name} rep {rep + 1}/{args.reps} {side}: "
                       f"{one[side]['texts_per_s']:.1f} texts/s")
-            one["emo_bf16_vs_emo_fp32"] = cosines(vec["emo-bf16"], vec["emo-fp32"])
-            one["py_bf16_vs_py_fp32"] = cosines(vec["py-bf16"], vec["py-fp32"])
-            one["emo_bf16_vs_py_fp32"] = cosines(vec["emo-bf16"], vec["py-fp32"])
+            one["emo_bf16_vs_emo_fp32"] = B.cosines(vec["emo-bf16"], vec["emo-fp32"])
+            one["py_bf16_vs_py_fp32"] = B.cosines(vec["py-bf16"], vec["py-fp32"])
+            one["emo_bf16_vs_py_fp32"] = B.cosines(vec["emo-bf16"], vec["py-fp32"])
             reps.append(one)
         tps = {s: B.median(x[s]["texts_per_s"] for x in reps) for s in SIDES}
         raw[name] = {"texts": len(texts), "reps": reps, "texts_per_s": tps}
@@ -164,7 +153,7 @@ def fixture_cosines(r: B.Runner, args, w: Path) -> tuple[list, dict]:
         st = w / f"prec-fixture-{precision}.safetensors"
         r.run_emo(f"prec-fixture-{precision}", "embed", "--input", str(path), "--no-cache",
                   "--precision", precision, "--out", str(st))
-        out[precision] = cosines(load(st), ref)
+        out[precision] = B.cosines(load(st), ref)
         rows.append(["parity fixture (sentence-transformers fp32)", f"emo {precision}",
                      B.fmt(len(items)), f"{out[precision][0]:.6f}", f"{out[precision][1]:.6f}"])
     return rows, out
@@ -294,7 +283,7 @@ def downstream(r: B.Runner, args, w: Path) -> tuple[list, str, dict]:
                       f"({res['wall']:.0f} s)")
             vec[precision] = load(st, "test.embeddings")
             st.unlink(missing_ok=True)
-        lo, mean = cosines(vec["bf16"], vec["fp32"])
+        lo, mean = B.cosines(vec["bf16"], vec["fp32"])
         cos_rows.append([f"{ds} test", "emo bf16 against emo fp32", B.fmt(len(vec["fp32"])),
                          f"{lo:.6f}", f"{mean:.6f}"])
         reports = {}

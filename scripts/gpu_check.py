@@ -98,9 +98,7 @@ def make_model(shape_dir: str, out_dir: str) -> None:
 def st_embed(model: str, texts_path: str, out_npy: str, device: str, batch: str,
              precision: str = "fp32") -> None:
     """SentenceTransformer.encode, timed after loading and a warm-up of one batch;
-    precision bf16 runs it under torch.autocast (the fair peer of emo's bf16)."""
-    import contextlib
-
+    precision bf16 or fp16 runs it under torch.autocast (`bench.autocast`)."""
     import numpy as np
     import torch
     from sentence_transformers import SentenceTransformer
@@ -108,16 +106,13 @@ def st_embed(model: str, texts_path: str, out_npy: str, device: str, batch: str,
     texts = bench.read_lines(texts_path)
     b = int(batch)
     m = SentenceTransformer(model, device=device)
-    dtypes = {"bf16": torch.bfloat16, "fp16": torch.float16}
-    cast = (torch.autocast(device.split(":")[0], dtype=dtypes[precision]) if precision in dtypes
-            else contextlib.nullcontext())
-    with cast:
+    with bench.autocast(device, precision):
         m.encode(texts[:b], batch_size=b, show_progress_bar=False)
     if device.startswith("cuda"):
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     t0 = time.perf_counter()
-    with cast:
+    with bench.autocast(device, precision):
         emb = m.encode(texts, batch_size=b, show_progress_bar=False, convert_to_numpy=True)
     if device.startswith("cuda"):
         torch.cuda.synchronize()
@@ -254,7 +249,6 @@ def check(args) -> int:
     # Half precision (emo --precision P; sentence-transformers under autocast to P)
     # against the fp32 vectors of the first batch size, at batch 256: bf16, and fp16
     # where the device is CUDA (emo refuses fp16 on a CPU).
-    import numpy as np
     from safetensors.numpy import load_file
 
     results["half"] = {}
@@ -271,14 +265,14 @@ def check(args) -> int:
             p = run([sys.executable, __file__, "st-embed", str(model), str(path), str(npy16),
                      args.device, str(b), prec], f"st-{name}-{prec}", logs, env, gpu)
             pj = json.loads(p["stdout"].strip().splitlines()[-1])
-            a, c = load_file(str(fp32))["embeddings"], load_file(str(st16))["embeddings"]
-            cos = (a * c).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(c, axis=1))
+            lowest, mean = bench.cosines(load_file(str(fp32))["embeddings"],
+                                         load_file(str(st16))["embeddings"])
             row = {"texts": len(texts), "batch": b,
                    "emo_fp32_texts_per_s": results["embed"][name][str(b)]["emo_texts_per_s"],
                    "emo_half_texts_per_s": stats["computed"] / stats["seconds"],
                    "st_fp32_texts_per_s": results["embed"][name][str(b)]["st_texts_per_s"],
                    "st_half_texts_per_s": pj["texts"] / pj["seconds"],
-                   "min_cosine_vs_fp32": float(cos.min()), "mean_cosine_vs_fp32": float(cos.mean())}
+                   "min_cosine_vs_fp32": lowest, "mean_cosine_vs_fp32": mean}
             results["half"][prec][name] = row
             log(f"{name} {prec}: emo {row['emo_half_texts_per_s']:.0f} texts/s (fp32 "
                 f"{row['emo_fp32_texts_per_s']:.0f}), s-t {prec} {row['st_half_texts_per_s']:.0f}, "
@@ -374,13 +368,10 @@ def write_goemotions_subset(src: Path, dest: Path, per_label: int = 40) -> None:
 
 
 def min_cosine_st(a: Path, b: Path) -> float:
-    import numpy as np
-
-    npy = b.with_suffix(".npy")
+    """The lowest cosine between the vectors of two `emo embed` files."""
     from safetensors.numpy import load_file
 
-    np.save(npy, next(iter(load_file(str(b)).values())))
-    return bench.min_cosine(a, npy)
+    return bench.cosines(load_file(str(a))["embeddings"], load_file(str(b))["embeddings"])[0]
 
 
 def mb(x) -> str:
