@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import bench as B
+import bench_common as B  # the helpers make bench shares (not bench.py itself: it imports this module)
 
 ROOT = B.ROOT
 FIXTURE = ROOT / "tests" / "fixtures" / "parity_minilm.json"

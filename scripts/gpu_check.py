@@ -46,7 +46,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench  # noqa: E402  (inputs, tables and cosine helpers shared with make bench)
+import bench_common  # noqa: E402  (inputs, tables and cosine helpers shared with make bench)
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 1234
@@ -98,21 +98,21 @@ def make_model(shape_dir: str, out_dir: str) -> None:
 def st_embed(model: str, texts_path: str, out_npy: str, device: str, batch: str,
              precision: str = "fp32") -> None:
     """SentenceTransformer.encode, timed after loading and a warm-up of one batch;
-    precision bf16 or fp16 runs it under torch.autocast (`bench.autocast`)."""
+    precision bf16 or fp16 runs it under torch.autocast (`bench_common.autocast`)."""
     import numpy as np
     import torch
     from sentence_transformers import SentenceTransformer
 
-    texts = bench.read_lines(texts_path)
+    texts = bench_common.read_lines(texts_path)
     b = int(batch)
     m = SentenceTransformer(model, device=device)
-    with bench.autocast(device, precision):
+    with bench_common.autocast(device, precision):
         m.encode(texts[:b], batch_size=b, show_progress_bar=False)
     if device.startswith("cuda"):
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     t0 = time.perf_counter()
-    with bench.autocast(device, precision):
+    with bench_common.autocast(device, precision):
         emb = m.encode(texts, batch_size=b, show_progress_bar=False, convert_to_numpy=True)
     if device.startswith("cuda"):
         torch.cuda.synchronize()
@@ -209,14 +209,14 @@ def check(args) -> int:
     run([sys.executable, __file__, "make-model", str(Path(args.shape).resolve()), str(model)],
         "make-model", logs)
 
-    bench.DATASETS = home / "datasets"
-    test = bench.dedupe(bench.goemotions_texts("test"))
+    bench_common.DATASETS = home / "datasets"
+    test = bench_common.dedupe(bench_common.goemotions_texts("test"))
     inputs = {"short": test[:300] if args.quick else test,
-              "long": bench.make_long(test, 48 if args.quick else 1000)}
+              "long": bench_common.make_long(test, 48 if args.quick else 1000)}
     results: dict = {"device": args.device, "quick": args.quick, "seed": SEED, "embed": {}}
     for name, texts in inputs.items():
         path = work / f"{name}.txt"
-        bench.write_lines(path, texts)
+        bench_common.write_lines(path, texts)
         per_batch = {}
         for b in BATCHES:
             st = work / f"{name}-{b}.safetensors"
@@ -224,7 +224,7 @@ def check(args) -> int:
             r = run([emo, "embed", "--input", str(path), "--encoder", str(model), "--no-cache",
                      "--device", args.device, "--batch-size", str(b), "--out", str(st)],
                     f"emo-{name}-{b}", logs, env, gpu)
-            stats = bench.read_sidecar(st)["stats"]
+            stats = bench_common.read_sidecar(st)["stats"]
             p = run([sys.executable, __file__, "st-embed", str(model), str(path), str(npy),
                      args.device, str(b)], f"st-{name}-{b}", logs, env, gpu)
             pj = json.loads(p["stdout"].strip().splitlines()[-1])
@@ -235,7 +235,7 @@ def check(args) -> int:
                 "emo_gpu_peak_mb": r["gpu_peak_mb"],
                 "st_gpu_peak_mb": p["gpu_peak_mb"],
                 "st_torch_peak_allocated_mb": pj.get("torch_peak_allocated_mb"),
-                "min_cosine": bench.min_cosine(st, npy),
+                "min_cosine": bench_common.min_cosine(st, npy),
             }
             row["ratio"] = row["emo_texts_per_s"] / row["st_texts_per_s"]
             per_batch[str(b)] = row
@@ -261,11 +261,11 @@ def check(args) -> int:
             run([emo, "embed", "--input", str(path), "--encoder", str(model), "--no-cache",
                  "--device", args.device, "--batch-size", str(b), "--precision", prec, "--out", str(st16)],
                 f"emo-{name}-{prec}", logs, env, gpu)
-            stats = bench.read_sidecar(st16)["stats"]
+            stats = bench_common.read_sidecar(st16)["stats"]
             p = run([sys.executable, __file__, "st-embed", str(model), str(path), str(npy16),
                      args.device, str(b), prec], f"st-{name}-{prec}", logs, env, gpu)
             pj = json.loads(p["stdout"].strip().splitlines()[-1])
-            lowest, mean = bench.cosines(load_file(str(fp32))["embeddings"],
+            lowest, mean = bench_common.cosines(load_file(str(fp32))["embeddings"],
                                          load_file(str(st16))["embeddings"])
             row = {"texts": len(texts), "batch": b,
                    "emo_fp32_texts_per_s": results["embed"][name][str(b)]["emo_texts_per_s"],
@@ -283,7 +283,7 @@ def check(args) -> int:
     # emo on this device against emo on this machine's CPU, on the short texts.
     sub = work / "cpu-sub.txt"
     n_cpu = 256 if args.quick else 1024
-    bench.write_lines(sub, inputs["short"][:n_cpu])
+    bench_common.write_lines(sub, inputs["short"][:n_cpu])
     dev_st, cpu_st = work / "sub-dev.safetensors", work / "sub-cpu.safetensors"
     for dev, out in ((args.device, dev_st), ("cpu", cpu_st)):
         run([emo, "embed", "--input", str(sub), "--encoder", str(model), "--no-cache",
@@ -294,14 +294,14 @@ def check(args) -> int:
     run([emo, "embed", "--input", str(sub), "--encoder", str(model), "--no-cache",
          "--device", args.device, "--precision", "auto", "--out", str(auto_st)], "emo-sub-auto",
         logs, env, gpu)
-    results["auto_precision"] = bench.read_sidecar(auto_st)["precision"]
+    results["auto_precision"] = bench_common.read_sidecar(auto_st)["precision"]
     log(f"--precision auto on {args.device}: {results['auto_precision']}")
     log(f"emo {args.device} vs emo cpu: min cosine {results['device_vs_cpu']['min_cosine']:.7f}")
 
     # GoEmotions through the random encoder into the cache, then heads on the cached vectors.
     r = run([emo, "embed", "--dataset", "goemotions", "--encoder", str(model), "--device", args.device,
              "--out", str(work / "goemotions.safetensors")], "emo-goemotions", logs, env, gpu)
-    stats = bench.read_sidecar(work / "goemotions.safetensors")["stats"]
+    stats = bench_common.read_sidecar(work / "goemotions.safetensors")["stats"]
     results["goemotions_embed"] = {"texts": stats["texts"], "computed": stats["computed"],
                                    "seconds": stats["seconds"], "wall": r["wall"],
                                    "gpu_peak_mb": r["gpu_peak_mb"]}
@@ -311,7 +311,7 @@ def check(args) -> int:
         rep = work / f"compare-{dev.replace(':', '-')}"
         r = run([emo, "compare-sampling", "--dataset", "goemotions", "--encoder", str(model),
                  "--device", dev, "--seeds", "1", "--out", str(rep)], f"compare-{dev}", logs, env, gpu)
-        timings = bench.timings_seconds(rep)
+        timings = bench_common.timings_seconds(rep)
         metrics = json.loads((rep / "metrics.json").read_text())
         heads[dev] = {"wall": r["wall"], "head_seconds": sum(timings.values()),
                       "methods": sorted(timings),
@@ -371,7 +371,7 @@ def min_cosine_st(a: Path, b: Path) -> float:
     """The lowest cosine between the vectors of two `emo embed` files."""
     from safetensors.numpy import load_file
 
-    return bench.cosines(load_file(str(a))["embeddings"], load_file(str(b))["embeddings"])[0]
+    return bench_common.cosines(load_file(str(a))["embeddings"], load_file(str(b))["embeddings"])[0]
 
 
 def mb(x) -> str:
@@ -389,17 +389,17 @@ def render(r: dict) -> str:
     rows = []
     for name, per in r["embed"].items():
         for b, x in per.items():
-            rows.append([f"`{name}`", b, bench.fmt(x["texts"]), bench.fmt(x["emo_texts_per_s"]),
-                         bench.fmt(x["st_texts_per_s"]), f"{x['ratio']:.2f}×",
+            rows.append([f"`{name}`", b, bench_common.fmt(x["texts"]), bench_common.fmt(x["emo_texts_per_s"]),
+                         bench_common.fmt(x["st_texts_per_s"]), f"{x['ratio']:.2f}×",
                          mb(x["emo_gpu_peak_mb"]), mb(x["st_gpu_peak_mb"]), f"{x['min_cosine']:.7f}"])
-    lines.append(bench.md_table(["input", "batch", "texts", "emo texts/s", "s-t texts/s",
+    lines.append(bench_common.md_table(["input", "batch", "texts", "emo texts/s", "s-t texts/s",
                                  "emo/s-t", "emo peak MB", "s-t peak MB", "min cosine"], rows))
     brows = []
     for prec, per_input in r.get("half", {}).items():
         for name, x in per_input.items():
-            brows.append([prec, f"`{name}`", str(x["batch"]), bench.fmt(x["emo_fp32_texts_per_s"]),
-                          bench.fmt(x["emo_half_texts_per_s"]), bench.fmt(x["st_fp32_texts_per_s"]),
-                          bench.fmt(x["st_half_texts_per_s"]),
+            brows.append([prec, f"`{name}`", str(x["batch"]), bench_common.fmt(x["emo_fp32_texts_per_s"]),
+                          bench_common.fmt(x["emo_half_texts_per_s"]), bench_common.fmt(x["st_fp32_texts_per_s"]),
+                          bench_common.fmt(x["st_half_texts_per_s"]),
                           f"{x['emo_half_texts_per_s'] / x['emo_fp32_texts_per_s']:.2f}×",
                           f"{x['emo_half_texts_per_s'] / x['st_fp32_texts_per_s']:.2f}×",
                           f"{x['emo_half_texts_per_s'] / x['st_half_texts_per_s']:.2f}×",
@@ -408,7 +408,7 @@ def render(r: dict) -> str:
         lines += ["", "Half precision: emo `--precision P` and sentence-transformers under "
                   "`torch.autocast` to P, against the fp32 runs above; cosines of emo P against "
                   "emo fp32:", "",
-                  bench.md_table(["P", "input", "batch", "emo fp32/s", "emo P/s", "s-t fp32/s",
+                  bench_common.md_table(["P", "input", "batch", "emo fp32/s", "emo P/s", "s-t fp32/s",
                                   "s-t P/s", "emo P / emo fp32", "emo P / s-t fp32",
                                   "emo P / s-t P", "min cosine", "mean cosine"], brows)]
     d = r["device_vs_cpu"]
@@ -426,7 +426,7 @@ def render(r: dict) -> str:
                       str(len(h["methods"])), f"{best[0]} {100 * best[1]:.1f}"])
     lines.append("`compare-sampling --dataset goemotions --seeds 1` on those cached vectors "
                  "(whole command: reading the cache, training, evaluating, writing the report):")
-    lines += ["", bench.md_table(["device", "head training s", "command s", "methods",
+    lines += ["", bench_common.md_table(["device", "head training s", "command s", "methods",
                                   "best test macro-F1 (random encoder)"], hrows)]
     if "downstream_bf16" in r:
         lines += ["", "The same comparison from bf16 vectors computed on the device, against the "
@@ -451,7 +451,7 @@ def main(argv: list[str]) -> int:
     c.add_argument("--out", required=True)
     c.add_argument("--emo", default=str(ROOT / "target" / "release" / "emo"))
     c.add_argument("--home", default=str(ROOT / ".deps"), help="folder holding datasets/goemotions")
-    c.add_argument("--shape", default=str(bench.MODEL_DIR),
+    c.add_argument("--shape", default=str(bench_common.MODEL_DIR),
                    help="MiniLM folder to take config and tokenizer files from (weights unused)")
     c.add_argument("--quick", action="store_true", help="fewer texts: a rehearsal on a CPU")
     args = p.parse_args(argv)
