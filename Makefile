@@ -6,7 +6,7 @@
 CARGO ?= cargo
 EMO := ./target/release/emo
 
-.PHONY: setup pyenv build demo reference test lint clean-cache bench fuzz gpu-check spark-test
+.PHONY: setup pyenv build demo reference test links lint clean-cache bench fuzz gpu-check spark-test
 
 setup:
 	@bash scripts/setup.sh
@@ -35,8 +35,9 @@ demo: build
 	  "I miss my grandmother every day." \
 	  "lol that's hilarious"
 
-# Regenerates the committed reference results and the README's tables from them
-# (GoEmotions and CARER, 3 seeds; CARER's small-data study over 10 training subsamples).
+# Regenerates the committed reference results (GoEmotions and CARER, 3 seeds; CARER's
+# small-data study over 10 training subsamples) and, from them, the results tables in
+# docs/results.md and the README's short table (scripts/readme_results.py).
 reference: build
 	$(EMO) compare-sampling --dataset goemotions --seeds 3 --out reports/goemotions
 	$(EMO) compare-sampling --dataset carer --seeds 3 --out reports/carer
@@ -57,7 +58,12 @@ lint: setup
 	$(CARGO) fmt --check
 	$(CARGO) clippy --release --all-targets -- -D warnings
 
-test: lint pyenv
+# Every relative link and image in README.md and docs/ names a file that exists, and every
+# #anchor a heading (scripts/check_links.py, standard-library Python): first, as it takes a second.
+links:
+	python3 scripts/check_links.py
+
+test: links lint pyenv
 	$(CARGO) test --release
 	$(MAKE) spark-test
 

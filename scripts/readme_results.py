@@ -1,13 +1,23 @@
 #!/usr/bin/env python3
-"""Copy the reference results (reports/reference/*/summary.md tables) into README.md,
-between the <!-- results:begin --> and <!-- results:end --> markers. Run by
-`make reference` after it regenerates the reports, so the README never drifts."""
+"""Copy the reference results (reports/reference/*/summary.md tables) into the documentation,
+so that the numbers people read never drift from the committed reports. Run by
+`make reference` after it regenerates the reports.
+
+- docs/results.md, between <!-- results:begin --> and <!-- results:end -->: every table
+  (test metrics, differences from `ib`, the small-data study), with the verdicts.
+- README.md, between <!-- headline:begin --> and <!-- headline:end -->: the short table of
+  the front door, a few methods and columns taken from the same tables.
+
+Each file must hold exactly one pair of its markers."""
 import pathlib
 import re
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-readme = ROOT / "README.md"
-parts = []
+RESULTS = ROOT / "docs" / "results.md"
+README = ROOT / "README.md"
+
+# The front door's rows: the baseline, the remedies worth knowing, the practitioner's baseline.
+HEADLINE_METHODS = ["ib", "cb", "sqrt", "logit-adjust", "reweight-en", "logreg", "logreg-balanced"]
 
 
 def sections(summary: str) -> dict[str, str]:
@@ -23,9 +33,43 @@ def table(body: str) -> str:
     return "\n".join(l for l in body.splitlines() if l.startswith("|"))
 
 
+def cells(body: str) -> dict[str, dict[str, str]]:
+    """A section's markdown table as {method: {column: cell}} (method without backticks).
+    Where a header repeats (the subsample table's "beat ib"), the first column wins."""
+    lines = table(body).splitlines()
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    out = {}
+    for line in lines[2:]:
+        row = [c.strip() for c in line.strip("|").split("|")]
+        out[row[0].strip("`")] = {h: v for h, v in reversed(list(zip(header, row)))}
+    return out
+
+
+def mean(cell: str) -> str:
+    """"≈ 0.4835 ± 0.0080" -> "0.4835"; "**+0.2446 [+0.1532, +0.3363]**" -> "+0.2446"."""
+    return cell.replace("*", "").replace("≈", "").strip().split(" ")[0]
+
+
+def summary_of(name: str) -> dict[str, str]:
+    return sections((ROOT / "reports" / "reference" / name / "summary.md").read_text())
+
+
+def replace_block(path: pathlib.Path, marker: str, content: str) -> None:
+    begin, end = f"<!-- {marker}:begin -->", f"<!-- {marker}:end -->"
+    text = path.read_text()
+    block = f"{begin}\n{content}{end}"
+    new, n = re.subn(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
+    assert n == 1, f"{path.relative_to(ROOT)} needs exactly one {marker} block"
+    path.write_text(new)
+    print(f"{path.relative_to(ROOT)}: {marker} updated")
+
+
+full = {name: summary_of(name) for name in ["goemotions", "carer", "carer-small"]}
+
+# docs/results.md: everything.
+parts = []
 for name in ["goemotions", "carer"]:
-    summary = (ROOT / "reports" / "reference" / name / "summary.md").read_text()
-    s = sections(summary)
+    s = full[name]
     verdict = "\n\n".join(f"> {p}" for p in s["Verdict"].split("\n\n"))
     intro = s["Test metrics"].split("\n\n")[0]
     diff = next(t for t in s if t.startswith("Difference from"))
@@ -36,16 +80,27 @@ for name in ["goemotions", "carer"]:
         f"{diff} (95% paired bootstrap interval; bold: the interval excludes zero):\n\n{table(s[diff])}\n"
     )
 # The small-data study: CARER cut to the seed author's profile, 10 subsamples.
-summary = (ROOT / "reports" / "reference" / "carer-small" / "summary.md").read_text()
-s = sections(summary)
+s = full["carer-small"]
 verdict = "\n\n".join(f"> {p}" for p in s["Verdict"].split("\n\n") if p.startswith("Over "))
 over = next(t for t in s if t.startswith("Over ") and "subsamples" in t)
 parts.append(
     f"**carer, small data** — {s[over].split(chr(10) + chr(10))[0]}\n\n{verdict}\n\n{table(s[over])}\n"
 )
-text = readme.read_text()
-block = "<!-- results:begin -->\n" + "\n".join(parts) + "<!-- results:end -->"
-new, n = re.subn(r"<!-- results:begin -->.*?<!-- results:end -->", block, text, flags=re.S)
-assert n == 1, "README.md needs exactly one results block"
-readme.write_text(new)
-print("README.md results updated")
+replace_block(RESULTS, "results", "\n".join(parts))
+
+# README.md: the short table.
+go, carer = cells(full["goemotions"]["Test metrics"]), cells(full["carer"]["Test metrics"])
+go_diff = cells(full["goemotions"][next(t for t in full["goemotions"] if t.startswith("Difference from"))])
+small = cells(full["carer-small"][over])
+rows = [
+    "| method | GoEmotions accuracy | GoEmotions macro-F1 | GoEmotions rare-third recall, change from `ib` "
+    "| CARER accuracy | CARER macro-F1 | CARER small data: macro-F1 |",
+    "|---|---|---|---|---|---|---|",
+]
+for m in HEADLINE_METHODS:
+    rare = "—" if m == "ib" else mean(go_diff[m]["Δ rare-third recall"])
+    rows.append(
+        f"| `{m}` | {mean(go[m]['accuracy'])} | {mean(go[m]['macro-F1'])} | {rare} "
+        f"| {mean(carer[m]['accuracy'])} | {mean(carer[m]['macro-F1'])} | {mean(small[m]['macro-F1'])} |"
+    )
+replace_block(README, "headline", "\n".join(rows) + "\n")
