@@ -7,6 +7,7 @@
 //! ImageNet settings (weight decay 5e-4) do not carry over: on unit-norm 384-d
 //! embeddings such decay keeps W tiny and the head collapses to the majority.
 
+use crate::candidate::Candidate;
 use crate::features::Features;
 use crate::sampling::{Sampler, SamplerKind};
 use anyhow::Result;
@@ -56,8 +57,8 @@ pub struct TrainConfig {
     pub logreg_max_iterations: usize,
     /// How many settings each SGD-trained head tries before validation chooses
     /// ([`crate::tune::Search`]). Models saved before tuning existed were untuned.
-    #[serde(default = "crate::tune::Tune::none")]
-    pub tune: crate::tune::Tune,
+    #[serde(default = "crate::candidate::Tune::none")]
+    pub tune: crate::candidate::Tune,
     /// The validation statistic that chooses every hyper-parameter (and, in a
     /// comparison, the recommended method).
     pub select: crate::metrics::Stat,
@@ -82,7 +83,7 @@ impl Default for TrainConfig {
             logreg_c_grid: vec![0.1, 1.0, 10.0, 100.0],
             logreg_tolerance: 1e-5,
             logreg_max_iterations: 1000,
-            tune: crate::tune::Tune::Quick,
+            tune: crate::candidate::Tune::Quick,
             select: crate::metrics::Stat::MacroF1,
         }
     }
@@ -194,11 +195,12 @@ where
         let sum: Vec<f64> = Vec::try_from(sum.to_kind(Kind::Double).to_device(tch::Device::Cpu))?;
         last_epoch_loss = sum.iter().map(|l| l / steps_per_epoch as f64).collect();
         if last_epoch_loss.iter().all(|l| !l.is_finite()) {
-            anyhow::bail!(
+            // The learning rate is the user's to lower: an input error (exit 2).
+            return Err(crate::input_error!(
                 "training diverged (loss {} at epoch {}); lower --lr",
                 last_epoch_loss[0],
                 epoch + 1
-            );
+            ));
         }
     }
     Ok(last_epoch_loss)
@@ -274,13 +276,6 @@ pub struct LinearSpec<'a> {
     pub class_weights: Option<Vec<f32>>,
     pub train_offset: Option<Tensor>,
     pub purpose: &'a str,
-}
-
-/// The settings in which candidates of one training pass differ.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Candidate {
-    pub lr: f64,
-    pub weight_decay: f64,
 }
 
 /// Trains `W·x + b` with cross-entropy under `spec`, one head per candidate,

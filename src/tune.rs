@@ -6,28 +6,8 @@
 //! settings, and the configured settings are always in it and tried first, so
 //! that a tie keeps them.
 
-use crate::train::{Candidate, TrainConfig};
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Tune {
-    /// The configured settings only (--lr, --epochs, --weight-decay, --q, --beta)
-    None,
-    /// Learning rate ×{1, ¼, 4} and epochs ×{1, 2}
-    #[default]
-    Quick,
-    /// Learning rate ×{1, ⅛, ¼, ½, 2, 4}, epochs ×{1, ½, 2, 4}, weight decay
-    /// {configured, 1e-5, 1e-4}, q {configured, 0.25, 0.75}, β {configured, 0.99, 0.9999}
-    Full,
-}
-
-impl Tune {
-    /// What models saved before tuning existed used.
-    pub fn none() -> Tune {
-        Tune::None
-    }
-}
+use crate::candidate::{Candidate, Tune};
+use crate::train::TrainConfig;
 
 /// The settings one method tries, each list starting with the configured value.
 #[derive(Debug, Clone, PartialEq)]

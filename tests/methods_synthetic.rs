@@ -387,7 +387,7 @@ fn the_search_recovers_from_a_poor_learning_rate() {
         )
     };
     let (untuned, lr0) = score(&TrainConfig {
-        tune: emo::tune::Tune::None,
+        tune: emo::candidate::Tune::None,
         ..slow.clone()
     });
     let (tuned, lr) = score(&slow);

@@ -9,50 +9,22 @@
 //! stops the stage (exit 2, the message naming line and id) or, with
 //! `--skip-bad-rows`, is answered with an error record — never a silent gap.
 
-use super::{embed_options, load_encoder};
+use super::load::{embed_options, encoder_for};
 use crate::cli::{ClassifyArgs, OutputFormat};
 use crate::data::table::{Record, Row, RowReader, TableSpec};
 use crate::data::BadRows;
-use crate::embed::{Embedder, Encoder, Matrix};
+use crate::embed::{Embedder, Matrix};
 use crate::input_error;
 use crate::model::SavedModel;
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use tch::Kind;
 
 /// Texts embedded and classified per step: large enough to batch well, small
 /// enough that a million-line input never sits in memory.
 const CHUNK: usize = 2048;
-
-/// The encoder a model needs: `--encoder`, else the folder recorded at
-/// training, else the default one. Its identity is checked against the model.
-pub fn encoder_for(
-    model: &SavedModel,
-    model_dir: &Path,
-    explicit: Option<&PathBuf>,
-    run: &crate::cli::RunArgs,
-) -> Result<Encoder> {
-    let recorded = PathBuf::from(&model.manifest.encoder_dir);
-    let dir = match explicit {
-        Some(d) => d.clone(),
-        None if recorded.is_dir() => recorded,
-        None => crate::paths::default_model(),
-    };
-    let encoder = load_encoder(Some(&dir), run)?;
-    model.check_encoder(encoder.identity(), model_dir)?;
-    if encoder.precision() != model.manifest.precision {
-        eprintln!(
-            "emo: warning: the model was trained on {} embeddings and these are computed in {}: labels can differ on close calls (use --precision {})",
-            model.manifest.precision.name(),
-            encoder.precision().name(),
-            model.manifest.precision.name()
-        );
-    }
-    Ok(encoder)
-}
 
 /// One classified text.
 struct Labelled {

@@ -2,20 +2,17 @@
 //! (cached), every method, test metrics — printed as a table and saved with the
 //! config that produced it.
 
-use super::{embed_options, embed_splits, load_encoder};
-use crate::cli::{CompareArgs, StudyDataArgs};
+use super::load::{embed_options, embed_splits, load_encoder, load_study_data};
+use crate::cli::CompareArgs;
 use crate::compare;
 use crate::data::profile;
-use crate::data::split::stratified;
-use crate::data::table::read_rows;
-use crate::data::{index_labels, named, BadRows, Dataset, Split, SplitName};
+use crate::data::{Dataset, SplitName};
 use crate::embed::device_name;
 use crate::features::Features;
 use crate::input_error;
 use crate::methods::check_splits;
 use crate::report::{self, Study};
 use anyhow::Result;
-use std::path::Path;
 
 pub fn run(args: &CompareArgs) -> Result<()> {
     let config = args.train.config()?;
@@ -229,90 +226,4 @@ fn draw_subsamples(
         seeds,
         rows,
     })
-}
-
-/// Reads a named dataset, or the user's files with labels, into train,
-/// validation and test splits (carving missing ones out of --train, stratified
-/// and seeded; a test split only when given or split off). Returns notes for stderr (skipped rows, classes too small to split).
-pub fn load_study_data(args: &StudyDataArgs, seed: u64) -> Result<(Dataset, Vec<String>)> {
-    if let Some(name) = &args.dataset {
-        return Ok((named::load(name, &crate::paths::datasets())?, Vec::new()));
-    }
-    let train_path = args
-        .train
-        .as_ref()
-        .expect("clap requires --dataset or --train");
-    let spec = args.table.spec(true);
-    let mut bad = BadRows::skipping(args.table.skip_bad_rows);
-    let train_rows = read_rows(train_path, &spec, &mut bad)?;
-    let labels: Vec<String> = train_rows
-        .iter()
-        .map(|r| r.label.clone().unwrap_or_default())
-        .collect();
-    let (classes, train_labels) = index_labels(&labels);
-    let train = Split::from_rows(train_path, &train_rows, train_labels);
-    let mut read_other = |path: &Path| -> Result<Split> {
-        let rows = read_rows(path, &spec, &mut bad)?;
-        let mut ys = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let label = r.label.as_deref().unwrap_or_default();
-            let y = classes
-                .binary_search_by(|c| c.as_str().cmp(label))
-                .map_err(|_| {
-                    input_error!(
-                        "{}: line {}: label '{label}' does not occur in the training data {}",
-                        path.display(),
-                        r.line,
-                        train_path.display()
-                    )
-                })?;
-            ys.push(y);
-        }
-        Ok(Split::from_rows(path, &rows, ys))
-    };
-    let valid = args.valid.as_deref().map(&mut read_other).transpose()?;
-    let test = args.test.as_deref().map(&mut read_other).transpose()?;
-    let c = classes.len();
-    let mut notes: Vec<String> = bad.summary();
-    let (train, valid, test) = match (valid, test, &args.split) {
-        (_, _, Some(fr)) => {
-            let [tr, va, te] =
-                <[Split; 3]>::try_from(stratified(&train, c, &fr.0, seed)).expect("three parts");
-            (tr, va, Some(te))
-        }
-        (Some(v), t, None) => (train, v, t),
-        (None, t, None) => {
-            let f = args.valid_fraction;
-            if !(f > 0.0 && f < 1.0) {
-                return Err(input_error!("--valid-fraction must be in (0, 1), got {f}"));
-            }
-            let [tr, va] = <[Split; 2]>::try_from(stratified(&train, c, &[1.0 - f, f], seed))
-                .expect("two parts");
-            notes.push(format!(
-                "validation: a stratified {:.0}% of {} (seed {seed})",
-                f * 100.0,
-                train_path.display()
-            ));
-            (tr, va, t)
-        }
-    };
-    let name = train_path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "data".into());
-    Ok((
-        Dataset {
-            name,
-            classes,
-            splits: [
-                Some((SplitName::Train, train)),
-                Some((SplitName::Validation, valid)),
-                test.map(|t| (SplitName::Test, t)),
-            ]
-            .into_iter()
-            .flatten()
-            .collect(),
-        },
-        notes,
-    ))
 }

@@ -1,7 +1,7 @@
 //! `emo embed`: vectors for a dataset or a file, written as safetensors plus a
 //! JSON sidecar that says exactly which encoder made them.
 
-use super::{embed_options, load_encoder, load_input};
+use super::load::{embed_options, load_encoder, load_input};
 use crate::cli::EmbedArgs;
 use crate::data::table::Record;
 use crate::embed::cache::text_key;

@@ -1,8 +1,7 @@
 //! `emo evaluate`: a saved model on fresh labelled data, with the same report
 //! (pictures, metrics, summary, index.html) as compare-sampling, for one model.
 
-use super::classify::encoder_for;
-use super::{embed_options, embed_splits};
+use super::load::{embed_options, embed_splits, encoder_for};
 use crate::cli::EvaluateArgs;
 use crate::data::table::read_rows;
 use crate::data::{named, BadRows, Dataset, Split, SplitName};

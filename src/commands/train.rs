@@ -1,8 +1,7 @@
 //! `emo train`: fit one method and save it as a model folder that `classify`
 //! and `evaluate` load.
 
-use super::compare::load_study_data;
-use super::{embed_options, embed_splits, load_encoder};
+use super::load::{embed_options, embed_splits, load_encoder, load_study_data};
 use crate::cli::TrainCmdArgs;
 use crate::data::SplitName;
 use crate::input_error;

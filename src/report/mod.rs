@@ -5,6 +5,7 @@
 
 pub mod analysis;
 mod confusion;
+mod format;
 mod html;
 mod metrics_json;
 mod per_class;

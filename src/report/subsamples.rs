@@ -5,7 +5,7 @@
 //! subsample, its mean ± s.d. over subsamples, its paired difference from
 //! `ib` with a 95% t-interval over subsamples, and how many subsamples it won.
 
-use super::verdict::points;
+use super::format::points;
 use super::Study;
 use crate::metrics::Stat;
 use serde::Serialize;

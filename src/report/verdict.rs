@@ -5,6 +5,7 @@
 //! intervals (`--bootstrap 0`) it gives the numbers and no direction words.
 
 use super::analysis::{Analysis, Recommendation, FEW_TEST_EXAMPLES};
+use super::format::points;
 use super::Study;
 use crate::metrics::Stat;
 use crate::uncertainty::Interval;
@@ -35,23 +36,6 @@ impl Change {
 
 fn pct(x: f64) -> String {
     format!("{:.1}%", 100.0 * x)
-}
-
-pub fn points(x: f64) -> String {
-    let v = 100.0 * x;
-    // −0.0 reads oddly; a true zero prints as 0.0.
-    let v = if v.abs() < 0.05 { 0.0 } else { v };
-    format!(
-        "{}{:.1}",
-        if v > 0.0 {
-            "+"
-        } else if v < 0.0 {
-            "−"
-        } else {
-            ""
-        },
-        v.abs()
-    )
 }
 
 fn ci(d: &Interval) -> String {

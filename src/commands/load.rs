@@ -1,0 +1,230 @@
+//! What the commands build from their arguments before any work: datasets (one
+//! input file, or train/validation/test for a study), encoders (fresh, or the one
+//! a saved model was trained with) and their embeddings. It sits below the
+//! command modules so that each command uses it and none imports another.
+
+use crate::cli::{InputArgs, RunArgs, StudyDataArgs};
+use crate::data::split::stratified;
+use crate::data::table::read_rows;
+use crate::data::{index_labels, named, BadRows, Dataset, Split, SplitName};
+use crate::embed::{device_name, embed_texts, EmbedOptions, Encoder, Matrix};
+use crate::features::Features;
+use crate::input_error;
+use crate::model::SavedModel;
+use anyhow::Result;
+use std::path::{Path, PathBuf};
+
+/// Reads `--dataset` or `--input` into a [`Dataset`]. A file becomes one split
+/// (`train`), labelled when `--label-col` is given. Skipped rows are reported
+/// on stderr.
+pub fn load_input(args: &InputArgs) -> Result<Dataset> {
+    if let Some(name) = &args.dataset {
+        return named::load(name, &crate::paths::datasets());
+    }
+    let path = args
+        .input
+        .as_ref()
+        .expect("clap requires --dataset or --input");
+    let spec = args.table.spec(false);
+    let mut bad = BadRows::skipping(args.table.skip_bad_rows);
+    let rows = read_rows(path, &spec, &mut bad)?;
+    for line in bad.summary() {
+        eprintln!("emo: {line}");
+    }
+    let (classes, labels) = if spec.label_col.is_some() {
+        let names: Vec<String> = rows
+            .iter()
+            .map(|r| r.label.clone().unwrap_or_default())
+            .collect();
+        index_labels(&names)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let split = Split::from_rows(path, &rows, labels);
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "input".into());
+    Ok(Dataset {
+        name,
+        classes,
+        splits: vec![(SplitName::Train, split)],
+    })
+}
+
+/// Loads the encoder (`dir`, default all-MiniLM-L6-v2) on the chosen device,
+/// after applying `--threads`.
+pub fn load_encoder(dir: Option<&PathBuf>, run: &RunArgs) -> Result<Encoder> {
+    if let Some(n) = run.threads {
+        tch::set_num_threads(n as i32);
+    }
+    let device = run.device.resolve()?;
+    let dir = dir.cloned().unwrap_or_else(crate::paths::default_model);
+    let precision = run.precision.resolve(device)?;
+    let mut encoder = Encoder::load(&dir, device)?;
+    encoder.set_precision(precision);
+    Ok(encoder)
+}
+
+/// Embedding options from the run flags and a cache folder (`None`: no cache).
+pub fn embed_options(run: &RunArgs, cache_dir: Option<PathBuf>) -> EmbedOptions {
+    EmbedOptions {
+        batch_size: run.batch_size as usize,
+        cache_dir,
+        ..EmbedOptions::default()
+    }
+}
+
+/// Embeds every split of `dataset` in one pass (one progress bar, one cache
+/// lookup) and returns one [`Features`] per split, in the dataset's order.
+pub fn embed_splits(
+    dataset: &Dataset,
+    encoder: &Encoder,
+    opts: &EmbedOptions,
+) -> Result<Vec<Features>> {
+    let all: Vec<String> = dataset
+        .splits
+        .iter()
+        .flat_map(|(_, s)| s.texts.iter().cloned())
+        .collect();
+    let (matrix, stats) = embed_texts(encoder, &all, opts)?;
+    eprintln!(
+        "emo: {} texts embedded on {} ({} from cache, {} computed, {:.1} s)",
+        stats.texts,
+        device_name(encoder.device()),
+        stats.cache_hits,
+        stats.computed,
+        stats.seconds
+    );
+    let mut feats = Vec::new();
+    let mut offset = 0;
+    for (name, split) in &dataset.splits {
+        let rows = Matrix {
+            rows: split.len(),
+            cols: matrix.cols,
+            data: matrix.data[offset * matrix.cols..(offset + split.len()) * matrix.cols].to_vec(),
+        };
+        offset += split.len();
+        feats.push(Features::new(
+            &format!("{} {name} split", dataset.name),
+            &rows,
+            &split.labels,
+            dataset.classes.len(),
+            encoder.device(),
+        )?);
+    }
+    Ok(feats)
+}
+
+/// The encoder a model needs: `--encoder`, else the folder recorded at
+/// training, else the default one. Its identity is checked against the model.
+pub fn encoder_for(
+    model: &SavedModel,
+    model_dir: &Path,
+    explicit: Option<&PathBuf>,
+    run: &crate::cli::RunArgs,
+) -> Result<Encoder> {
+    let recorded = PathBuf::from(&model.manifest.encoder_dir);
+    let dir = match explicit {
+        Some(d) => d.clone(),
+        None if recorded.is_dir() => recorded,
+        None => crate::paths::default_model(),
+    };
+    let encoder = load_encoder(Some(&dir), run)?;
+    model.check_encoder(encoder.identity(), model_dir)?;
+    if encoder.precision() != model.manifest.precision {
+        eprintln!(
+            "emo: warning: the model was trained on {} embeddings and these are computed in {}: labels can differ on close calls (use --precision {})",
+            model.manifest.precision.name(),
+            encoder.precision().name(),
+            model.manifest.precision.name()
+        );
+    }
+    Ok(encoder)
+}
+
+/// Reads a named dataset, or the user's files with labels, into train,
+/// validation and test splits (carving missing ones out of --train, stratified
+/// and seeded; a test split only when given or split off). Returns notes for stderr (skipped rows, classes too small to split).
+pub fn load_study_data(args: &StudyDataArgs, seed: u64) -> Result<(Dataset, Vec<String>)> {
+    if let Some(name) = &args.dataset {
+        return Ok((named::load(name, &crate::paths::datasets())?, Vec::new()));
+    }
+    let train_path = args
+        .train
+        .as_ref()
+        .expect("clap requires --dataset or --train");
+    let spec = args.table.spec(true);
+    let mut bad = BadRows::skipping(args.table.skip_bad_rows);
+    let train_rows = read_rows(train_path, &spec, &mut bad)?;
+    let labels: Vec<String> = train_rows
+        .iter()
+        .map(|r| r.label.clone().unwrap_or_default())
+        .collect();
+    let (classes, train_labels) = index_labels(&labels);
+    let train = Split::from_rows(train_path, &train_rows, train_labels);
+    let mut read_other = |path: &Path| -> Result<Split> {
+        let rows = read_rows(path, &spec, &mut bad)?;
+        let mut ys = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let label = r.label.as_deref().unwrap_or_default();
+            let y = classes
+                .binary_search_by(|c| c.as_str().cmp(label))
+                .map_err(|_| {
+                    input_error!(
+                        "{}: line {}: label '{label}' does not occur in the training data {}",
+                        path.display(),
+                        r.line,
+                        train_path.display()
+                    )
+                })?;
+            ys.push(y);
+        }
+        Ok(Split::from_rows(path, &rows, ys))
+    };
+    let valid = args.valid.as_deref().map(&mut read_other).transpose()?;
+    let test = args.test.as_deref().map(&mut read_other).transpose()?;
+    let c = classes.len();
+    let mut notes: Vec<String> = bad.summary();
+    let (train, valid, test) = match (valid, test, &args.split) {
+        (_, _, Some(fr)) => {
+            let [tr, va, te] =
+                <[Split; 3]>::try_from(stratified(&train, c, &fr.0, seed)).expect("three parts");
+            (tr, va, Some(te))
+        }
+        (Some(v), t, None) => (train, v, t),
+        (None, t, None) => {
+            let f = args.valid_fraction;
+            if !(f > 0.0 && f < 1.0) {
+                return Err(input_error!("--valid-fraction must be in (0, 1), got {f}"));
+            }
+            let [tr, va] = <[Split; 2]>::try_from(stratified(&train, c, &[1.0 - f, f], seed))
+                .expect("two parts");
+            notes.push(format!(
+                "validation: a stratified {:.0}% of {} (seed {seed})",
+                f * 100.0,
+                train_path.display()
+            ));
+            (tr, va, t)
+        }
+    };
+    let name = train_path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "data".into());
+    Ok((
+        Dataset {
+            name,
+            classes,
+            splits: [
+                Some((SplitName::Train, train)),
+                Some((SplitName::Validation, valid)),
+                test.map(|t| (SplitName::Test, t)),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
+        },
+        notes,
+    ))
+}
