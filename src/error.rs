@@ -38,3 +38,128 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
         1
     }
 }
+
+/// The one line and exit code for an error that reached `main`. libtorch's own
+/// messages carry a C++ backtrace over dozens of lines; only their first line is
+/// kept, with a hint where the user can act (memory: exit 2).
+pub fn describe(err: &anyhow::Error) -> (String, i32) {
+    for cause in err.chain() {
+        if let Some(tch::TchError::Torch(msg)) = cause.downcast_ref::<tch::TchError>() {
+            return torch_line(msg);
+        }
+    }
+    (format!("{err:#}"), exit_code(err))
+}
+
+/// The same for a panic: tch panics on most libtorch failures (its tensor
+/// operations unwrap), so a panic whose message holds a libtorch error becomes
+/// that error's one line; any other panic is a bug in emo, said in one line with
+/// where it happened.
+pub fn describe_panic(msg: &str, location: Option<&str>) -> (String, i32) {
+    // tch's panics read `... Err value: Torch("first line\nException raised from ...")`,
+    // the message Debug-escaped.
+    if let Some(i) = msg.find("Torch(\"") {
+        let body = &msg[i + "Torch(\"".len()..];
+        let body = body.split("\\n").next().unwrap_or(body);
+        return torch_line(body.trim_end_matches("\")"));
+    }
+    let first = msg.lines().next().unwrap_or_default();
+    let at = location.map(|l| format!(" at {l}")).unwrap_or_default();
+    (
+        format!("internal error: {first}{at} (a bug in emo: please report it)"),
+        1,
+    )
+}
+
+fn torch_line(msg: &str) -> (String, i32) {
+    let first = msg.lines().next().unwrap_or_default().trim();
+    if first.contains("out of memory") || first.contains("can't allocate memory") {
+        (
+            format!("libtorch ran out of memory: {first}; lower --batch-size (texts per batch) or use a device with more memory"),
+            2,
+        )
+    } else {
+        (
+            format!("libtorch: {first} (an internal error: please report it)"),
+            1,
+        )
+    }
+}
+
+/// The text a panic was raised with.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic without a message".into()
+    }
+}
+
+/// Replaces Rust's multi-line panic report with [`describe_panic`]'s one line on
+/// stderr. The exit code is `main`'s to set, after unwinding has removed any
+/// half-written output.
+pub fn one_line_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let loc = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()));
+        let (line, _) = describe_panic(&panic_message(info.payload()), loc.as_deref());
+        eprintln!("emo: error: {line}");
+    }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A real libtorch failure, raised the way tch raises it, comes out as one
+    /// line without the C++ backtrace.
+    #[test]
+    fn a_libtorch_panic_is_one_line() {
+        let payload = std::panic::catch_unwind(|| {
+            let _ = tch::Tensor::zeros([2, 3], tch::kind::FLOAT_CPU)
+                .matmul(&tch::Tensor::zeros([4, 5], tch::kind::FLOAT_CPU));
+        })
+        .unwrap_err();
+        let raw = panic_message(payload.as_ref());
+        assert!(raw.contains("Torch("), "tch's panic shape changed: {raw}");
+        let (line, code) = describe_panic(&raw, None);
+        assert_eq!(line.lines().count(), 1, "{line}");
+        assert!(line.starts_with("libtorch: "), "{line}");
+        assert!(line.contains("cannot be multiplied"), "{line}");
+        assert!(!line.contains("Exception raised"), "{line}");
+        assert_eq!(code, 1);
+        // The same failure through a fallible call, as an error value.
+        let err = tch::Tensor::zeros([2, 3], tch::kind::FLOAT_CPU)
+            .f_matmul(&tch::Tensor::zeros([4, 5], tch::kind::FLOAT_CPU))
+            .unwrap_err();
+        let (line, code) = describe(&anyhow::Error::new(err));
+        assert_eq!((line.lines().count(), code), (1, 1), "{line}");
+        assert!(line.contains("cannot be multiplied"), "{line}");
+    }
+
+    #[test]
+    fn running_out_of_memory_is_the_users_to_fix() {
+        let (line, code) = describe_panic(
+            r#"called `Result::unwrap()` on an `Err` value: Torch("CUDA out of memory. Tried to allocate 20.00 GiB\nException raised from malloc at ...")"#,
+            None,
+        );
+        assert_eq!(code, 2);
+        assert!(
+            line.contains("CUDA out of memory. Tried to allocate 20.00 GiB"),
+            "{line}"
+        );
+        assert!(
+            line.contains("--batch-size") && !line.contains("Exception"),
+            "{line}"
+        );
+        let (line, code) = describe_panic("index out of bounds", Some("src/x.rs:3"));
+        assert_eq!(code, 1);
+        assert_eq!(
+            line,
+            "internal error: index out of bounds at src/x.rs:3 (a bug in emo: please report it)"
+        );
+    }
+}

@@ -1,21 +1,31 @@
 //! The `emo` binary: parse the command line, dispatch, map errors to exit codes.
 
-use clap::Parser;
-use emo::cli::{Cli, Command};
+use emo::cli::Command;
 
 fn main() {
     emo::embed::encoder::configure_process();
     emo::atomic::report_file_size_limit();
-    let cli = Cli::parse();
-    let result = match cli.command {
+    emo::error::one_line_panics();
+    let cli = emo::cli::parse();
+    // Unwinding (rather than exiting inside the panic hook) lets the half-written
+    // report folders clean themselves up; the hook has already said what happened.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match cli.command {
         Command::Embed(args) => emo::commands::embed::run(&args),
         Command::CompareSampling(args) => emo::commands::compare::run(&args),
         Command::Train(args) => emo::commands::train::run(&args),
         Command::Classify(args) => emo::commands::classify::run(&args),
         Command::Evaluate(args) => emo::commands::evaluate::run(&args),
-    };
-    if let Err(err) = result {
-        eprintln!("emo: error: {err:#}");
-        std::process::exit(emo::error::exit_code(&err));
+    }));
+    match result {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => {
+            let (line, code) = emo::error::describe(&err);
+            eprintln!("emo: error: {line}");
+            std::process::exit(code);
+        }
+        Err(payload) => {
+            let msg = emo::error::panic_message(payload.as_ref());
+            std::process::exit(emo::error::describe_panic(&msg, None).1);
+        }
     }
 }

@@ -122,3 +122,83 @@ fn unknown_dataset_and_bad_model_folder() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("config.json: missing"), "{stderr}");
 }
+
+/// Runs `emo ARGS…` expecting a problem the user can fix: exit 2, one line on
+/// stderr, nothing in `out`.
+fn flag_error(dir: &std::path::Path, args: &[&str]) -> String {
+    let out_dir = dir.join("out");
+    let o = emo()
+        .args(args)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
+    // Progress notes may come first; the error is one line, and the last.
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("error")).collect();
+    assert_eq!(errors.len(), 1, "one error line: {stderr}");
+    assert!(errors[0].starts_with("emo: error: "), "{stderr}");
+    assert_eq!(stderr.trim().lines().last(), Some(errors[0]), "{stderr}");
+    assert!(listing(&out_dir).is_empty(), "nothing written");
+    errors[0].to_string()
+}
+
+#[test]
+fn grids_are_bounded_before_anything_is_allocated() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flag, grid) in [
+        ("--tau-grid", "0:1e15:1"),
+        ("--logreg-c-grid", "1:1e9:1"),
+        ("--tau-grid", "0:1:1e-300"),
+    ] {
+        let err = flag_error(
+            dir.path(),
+            &["compare-sampling", "--dataset", "carer", flag, grid],
+        );
+        assert!(err.contains(flag) && err.contains("at most 1000"), "{err}");
+    }
+}
+
+#[test]
+fn flags_clap_refuses_are_one_line_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = flag_error(
+        dir.path(),
+        &["compare-sampling", "--dataset", "carer", "--no-such-flag"],
+    );
+    assert!(err.contains("--no-such-flag"), "{err}");
+    // A missing required flag: the line still names what is missing.
+    let err = flag_error(dir.path(), &["train", "--method", "crt"]);
+    assert!(
+        err.contains("--dataset") || err.contains("--train"),
+        "{err}"
+    );
+}
+
+/// A learning rate so large that every candidate diverges is the user's to
+/// lower: exit 2 and one line saying so, as the README's exit codes promise.
+#[test]
+fn a_diverging_learning_rate_is_a_flag_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = common::small_carer_csv(dir.path());
+    let cache = dir.path().join("cache");
+    let err = flag_error(
+        dir.path(),
+        &[
+            "train",
+            "--train",
+            data.to_str().unwrap(),
+            "--method",
+            "ib",
+            "--lr",
+            "1e300",
+            "--cache-dir",
+            cache.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        err.contains("diverged") && err.contains("lower --lr"),
+        "{err}"
+    );
+}

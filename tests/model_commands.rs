@@ -66,6 +66,15 @@ fn train_then_classify_in_every_format() {
         None,
     );
     assert_eq!(code, Some(0), "{err}");
+    // Results on stdout and nothing else on stderr: not a word about devices on a
+    // CPU build of libtorch (or on a usable GPU); one note only where a CUDA build
+    // finds no GPU.
+    match emo::embed::device::cuda_status() {
+        Err(emo::embed::device::NoCuda::Unusable(_)) => {
+            assert_eq!(err.lines().count(), 1, "one device note: {err}")
+        }
+        _ => assert_eq!(err, "", "classify printed on stderr"),
+    }
     let json: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
     assert_eq!(json.len(), 3);
     for (item, text) in json.iter().zip(TEXTS) {

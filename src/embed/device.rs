@@ -13,13 +13,14 @@ use anyhow::Result;
 use std::ffi::{CStr, CString};
 use std::fmt;
 use std::str::FromStr;
-use std::sync::OnceLock;
+use std::sync::{Once, OnceLock};
 use tch::Device;
 
 /// The `--device` flag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DeviceChoice {
-    /// The first GPU when CUDA is usable, else the CPU (with a note on stderr).
+    /// The first GPU when CUDA is usable, else the CPU: silently with a CPU build of
+    /// libtorch, with one note on stderr when a CUDA build cannot reach a GPU.
     #[default]
     Auto,
     Cpu,
@@ -56,14 +57,18 @@ impl fmt::Display for DeviceChoice {
 
 impl DeviceChoice {
     /// The device to use. `cuda` that cannot be had is an input error (exit 2)
-    /// saying why; `auto` falls back to the CPU and says why on stderr.
+    /// saying why; `auto` falls back to the CPU, and says why on stderr (once per
+    /// process) only when a CUDA build is installed but unusable.
     pub fn resolve(self) -> Result<Device> {
         match self {
             DeviceChoice::Cpu => Ok(Device::Cpu),
-            DeviceChoice::Auto => match cuda_devices() {
+            DeviceChoice::Auto => match cuda_status() {
                 Ok(_) => Ok(Device::Cuda(0)),
-                Err(why) => {
-                    eprintln!("emo: note: --device auto runs on the CPU: {why}");
+                // Whoever installed the CPU build chose the CPU: nothing to say.
+                Err(NoCuda::CpuBuild(_)) => Ok(Device::Cpu),
+                Err(NoCuda::Unusable(why)) => {
+                    static SAID: Once = Once::new();
+                    SAID.call_once(|| eprintln!("emo: note: --device auto runs on the CPU: {why}"));
                     Ok(Device::Cpu)
                 }
             },
@@ -90,27 +95,48 @@ pub fn device_name(device: Device) -> String {
     }
 }
 
+/// Why CUDA cannot be had: the installed libtorch is a CPU build (a choice, not a
+/// fault), or it is a CUDA build that finds no driver or no GPU (worth a note).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoCuda {
+    CpuBuild(String),
+    Unusable(String),
+}
+
+impl fmt::Display for NoCuda {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NoCuda::CpuBuild(why) | NoCuda::Unusable(why) => f.write_str(why),
+        }
+    }
+}
+
 /// How many GPUs libtorch can use, or why none.
-pub fn cuda_devices() -> Result<usize, String> {
+pub fn cuda_status() -> Result<usize, NoCuda> {
     static LOADED: OnceLock<Result<(), String>> = OnceLock::new();
     LOADED
         .get_or_init(|| load_global("libtorch_cuda.so"))
         .as_ref()
         .map_err(|e| {
-            format!(
+            NoCuda::CpuBuild(format!(
                 "this libtorch has no CUDA support ({e}); install the CUDA build with `EMO_GPU=1 make setup`"
-            )
+            ))
         })?;
     match tch::Cuda::device_count() {
         n if n > 0 => Ok(n as usize),
-        _ if load_global("libcuda.so.1").is_err() => {
-            Err("no NVIDIA driver is installed (libcuda.so.1 not found)".into())
-        }
-        _ => Err(match std::env::var("CUDA_VISIBLE_DEVICES") {
+        _ if load_global("libcuda.so.1").is_err() => Err(NoCuda::Unusable(
+            "no NVIDIA driver is installed (libcuda.so.1 not found)".into(),
+        )),
+        _ => Err(NoCuda::Unusable(match std::env::var("CUDA_VISIBLE_DEVICES") {
             Ok(v) => format!("the NVIDIA driver shows no usable GPU (CUDA_VISIBLE_DEVICES={v:?})"),
             Err(_) => "the NVIDIA driver shows no usable GPU (none present, or the driver is older than libtorch's CUDA 13 needs)".into(),
-        }),
+        })),
     }
+}
+
+/// [`cuda_status`] with the reason as text.
+pub fn cuda_devices() -> Result<usize, String> {
+    cuda_status().map_err(|e| e.to_string())
 }
 
 /// The compute capability (major, minor) of GPU `index`, asked of the CUDA

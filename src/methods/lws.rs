@@ -31,7 +31,9 @@ impl Method for Lws {
             .filter(|t| t.weights.is_some())
             .collect();
         if stage1.is_empty() {
-            anyhow::bail!("training diverged for every stage-1 setting tried; lower --lr");
+            return Err(crate::input_error!(
+                "training diverged for every stage-1 setting tried; lower --lr"
+            ));
         }
         let cfg = ctx.config;
         let search = ctx.search(cfg.stage2_epochs);

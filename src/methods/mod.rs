@@ -459,7 +459,7 @@ impl<'a> Context<'a> {
             .collect::<Result<Vec<_>>>()?;
         let n = scored.len();
         let (best, settings, _, record) = sweep::pick(scored).ok_or_else(|| {
-            anyhow::anyhow!("training diverged for every setting tried; lower --lr")
+            crate::input_error!("training diverged for every setting tried; lower --lr")
         })?;
         let (mut fitted, _) = best.expect("a scored trial has a head");
         fitted.chosen["by"] = serde_json::json!(self.config.select);

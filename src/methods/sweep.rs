@@ -135,8 +135,9 @@ pub fn choose(ctx: &Context, trials: Vec<Trial>) -> Result<(usize, Trial, Map<St
             Ok((i, t.settings.clone(), score))
         })
         .collect::<Result<Vec<_>>>()?;
-    let (index, mut settings, score, record) = pick(scored)
-        .ok_or_else(|| anyhow::anyhow!("training diverged for every setting tried; lower --lr"))?;
+    let (index, mut settings, score, record) = pick(scored).ok_or_else(|| {
+        crate::input_error!("training diverged for every setting tried; lower --lr")
+    })?;
     settings.insert("validation".into(), json!(score));
     settings.insert("by".into(), json!(ctx.config.select));
     if let Some(seed) = ctx.tuned_on_seed() {

@@ -4,7 +4,7 @@
 //! licence, `assets/fonts/`), so reports render the same on a machine with no
 //! system fonts at all.
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -73,13 +73,28 @@ where
     F: FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Result<()>,
 {
     register_font();
-    let root = BitMapBackend::new(path, size).into_drawing_area();
-    root.fill(&WHITE)
-        .map_err(|e| anyhow::anyhow!("drawing {}: {e}", path.display()))?;
-    draw(&root)?;
-    root.present()
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-    Ok(())
+    let mut pixels = vec![0u8; size.0 as usize * size.1 as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, size).into_drawing_area();
+        root.fill(&WHITE)
+            .map_err(|e| anyhow::anyhow!("drawing {}: {e}", path.display()))?;
+        draw(&root)?;
+        root.present()
+            .map_err(|e| anyhow::anyhow!("drawing {}: {e}", path.display()))?;
+    }
+    // Encoded here and written by emo itself rather than by plotters, whose error
+    // drops the operating system's: a full disk or a read-only folder must reach
+    // the user as that (exit 2, see error.rs), not as an internal failure.
+    let mut encoded = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut encoded, size.0, size.1);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        enc.write_header()
+            .and_then(|mut w| w.write_image_data(&pixels))
+            .map_err(|e| anyhow::anyhow!("encoding {}: {e}", path.display()))?;
+    }
+    std::fs::write(path, &encoded).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// A labelled grid of coloured cells: `values[r][c]` in [0, 1] sets the colour,
