@@ -312,26 +312,39 @@ impl Bert {
         for layer in &self.layers {
             // Reduced: the products and attention; the residual stream x is f32.
             let qkv = x.to_kind(ck).linear(&layer.qkv_w, Some(&layer.qkv_b));
-            // Packed → padded [b, l, 3, heads, head_dim] for attention only.
-            let padded = Tensor::zeros([b * l, 3 * self.hidden], (qkv.kind(), qkv.device()))
-                .index_copy(0, &packed.slots, &qkv)
+            // Packed → padded [b, l, 3, heads, head_dim] for attention only. A
+            // batch of equal lengths (long texts cut at the model's limit, mostly)
+            // is already that layout: no copy, and no mask, which lets libtorch's
+            // fused attention take its unmasked path, as transformers does.
+            let qkv = if packed.ragged {
+                Tensor::zeros([b * l, 3 * self.hidden], (qkv.kind(), qkv.device())).index_copy(
+                    0,
+                    &packed.slots,
+                    &qkv,
+                )
+            } else {
+                qkv
+            };
+            let padded = qkv
                 .view([b, l, 3, self.heads, head_dim])
                 .permute([2, 0, 3, 1, 4]);
             let context = Tensor::scaled_dot_product_attention(
                 &padded.get(0),
                 &padded.get(1),
                 &padded.get(2),
-                Some(&packed.attention_mask),
+                packed.ragged.then_some(&packed.attention_mask),
                 0.0,
                 false,
                 None,
                 false,
             );
             // [b, heads, l, head_dim] → [b * l, hidden] → back to packed rows.
-            let context = context
-                .transpose(1, 2)
-                .reshape([b * l, self.hidden])
-                .index_select(0, &packed.slots);
+            let context = context.transpose(1, 2).reshape([b * l, self.hidden]);
+            let context = if packed.ragged {
+                context.index_select(0, &packed.slots)
+            } else {
+                context
+            };
             let mut attn = context
                 .linear(&layer.out_w, Some(&layer.out_b))
                 .to_kind(Kind::Float);
@@ -359,6 +372,9 @@ pub struct Packing {
     pub slots: Tensor,
     /// `[batch, 1, 1, width]`, true where a key is a real token.
     pub attention_mask: Tensor,
+    /// Whether any sentence is shorter than `width`: without padding, packed rows
+    /// are the padded layout and attention needs no mask.
+    pub ragged: bool,
 }
 
 impl Packing {
@@ -380,6 +396,7 @@ impl Packing {
         }
         let t = |v: &[i64]| Tensor::from_slice(v).to(device);
         let packing = Packing {
+            ragged: total != batch.len() * width,
             batch: batch.len() as i64,
             width: width as i64,
             positions: t(&positions),
