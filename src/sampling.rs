@@ -187,31 +187,75 @@ mod tests {
         (labels, counts)
     }
 
-    fn frequencies(kind: SamplerKind, epochs: usize, at_epoch: Option<usize>) -> Vec<f64> {
+    /// Empirical class frequencies over `passes` epochs of N draws each, every
+    /// one drawn as epoch `at_epoch` (or the pass's own index) of `total_epochs`.
+    fn frequencies(
+        kind: SamplerKind,
+        passes: usize,
+        total_epochs: usize,
+        at_epoch: Option<usize>,
+    ) -> (Vec<f64>, usize) {
         let (labels, counts) = labels();
         let mut s = Sampler::new(kind, &labels, counts.len(), ChaCha8Rng::seed_from_u64(7));
         let mut hits = vec![0usize; counts.len()];
         let mut total = 0;
-        for e in 0..epochs {
-            let idx = s.epoch(at_epoch.unwrap_or(e), epochs);
+        for e in 0..passes {
+            let idx = s.epoch(at_epoch.unwrap_or(e), total_epochs);
             assert_eq!(idx.len(), labels.len(), "an epoch is N draws");
             for i in idx {
                 hits[labels[i]] += 1;
                 total += 1;
             }
         }
-        hits.iter().map(|&h| h as f64 / total as f64).collect()
+        (
+            hits.iter().map(|&h| h as f64 / total as f64).collect(),
+            total,
+        )
     }
 
-    /// Empirical class frequencies within 0.01 (absolute) of the formula over
-    /// 40 epochs of 1,440 draws (57,600 draws: a binomial s.d. of at most 0.0021).
-    fn assert_matches(kind: SamplerKind, at_epoch: Option<usize>) {
+    /// The class probabilities written out from the paper's formulas (Kang et
+    /// al. 2020, eq. 1 and the progressively-balanced schedule), independently
+    /// of [`SamplerKind::class_probabilities`], which the sampler draws from:
+    /// power q: n_j^q / Σ_k n_k^q; progressive at epoch t of T:
+    /// (1 − t/T)·n_j/N + (t/T)·1/C.
+    fn paper(kind: SamplerKind, epoch: usize, total_epochs: usize) -> Vec<f64> {
         let (_, counts) = labels();
-        let got = frequencies(kind, 40, at_epoch);
-        let want = kind.class_probabilities(&counts, at_epoch.unwrap_or(0), 40);
-        for (g, w) in got.iter().zip(&want) {
-            assert!((g - w).abs() < 0.01, "{kind:?}: got {got:?}, want {want:?}");
+        let n: f64 = counts.iter().map(|&c| c as f64).sum();
+        let c = counts.len() as f64;
+        match kind {
+            SamplerKind::InstanceBalanced => counts.iter().map(|&k| k as f64 / n).collect(),
+            SamplerKind::ClassBalanced { .. } => vec![1.0 / c; counts.len()],
+            SamplerKind::Power { q } => {
+                let z: f64 = counts.iter().map(|&k| (k as f64).powf(q)).sum();
+                counts.iter().map(|&k| (k as f64).powf(q) / z).collect()
+            }
+            SamplerKind::Progressive => {
+                let t = epoch as f64 / total_epochs as f64;
+                counts
+                    .iter()
+                    .map(|&k| (1.0 - t) * (k as f64 / n) + t / c)
+                    .collect()
+            }
         }
+    }
+
+    /// Empirical class frequencies over `passes` epochs of 1,440 draws against
+    /// `want`, each within five binomial standard deviations (at 100 passes,
+    /// 144,000 draws: at most 0.0066 absolute), plus one draw for rounding.
+    fn assert_frequencies(kind: SamplerKind, passes: usize, at_epoch: Option<usize>, want: &[f64]) {
+        let (got, draws) = frequencies(kind, passes, 40, at_epoch);
+        assert_eq!(got.len(), want.len());
+        for (j, (g, w)) in got.iter().zip(want).enumerate() {
+            let tolerance = 5.0 * (w * (1.0 - w) / draws as f64).sqrt() + 1.0 / draws as f64;
+            assert!(
+                (g - w).abs() <= tolerance,
+                "{kind:?} at epoch {at_epoch:?} of 40, class {j}: got {g:.5}, want {w:.5} (± {tolerance:.5}); all got {got:?}, want {want:?}"
+            );
+        }
+    }
+
+    fn assert_matches(kind: SamplerKind, at_epoch: Option<usize>) {
+        assert_frequencies(kind, 100, at_epoch, &paper(kind, at_epoch.unwrap_or(0), 40));
     }
 
     #[test]
@@ -256,12 +300,32 @@ mod tests {
 
     #[test]
     fn power_and_progressive_follow_their_formulas() {
-        assert_matches(SamplerKind::Power { q: 0.5 }, None);
-        assert_matches(SamplerKind::Power { q: 0.0 }, None);
-        assert_matches(SamplerKind::Power { q: 1.0 }, None);
-        assert_matches(SamplerKind::Progressive, Some(0));
-        assert_matches(SamplerKind::Progressive, Some(20));
-        assert_matches(SamplerKind::Progressive, Some(39));
+        for q in [0.5, 0.0, 1.0, 0.25] {
+            assert_matches(SamplerKind::Power { q }, None);
+        }
+        // Square-root sampling by hand: √1000, √300, √100, √30, √10 over their
+        // sum 67.583 (and q = 0, 1 are the class- and instance-balanced rates).
+        let sqrt = [0.46791, 0.25629, 0.14797, 0.08104, 0.04679];
+        for (p, w) in paper(SamplerKind::Power { q: 0.5 }, 0, 40).iter().zip(sqrt) {
+            assert!((p - w).abs() < 1e-5, "{p} vs {w}");
+        }
+        assert_frequencies(SamplerKind::Power { q: 0.0 }, 100, None, &[0.2; 5]);
+        let ib = [
+            1000.0 / 1440.0,
+            300.0 / 1440.0,
+            100.0 / 1440.0,
+            30.0 / 1440.0,
+            10.0 / 1440.0,
+        ];
+        assert_frequencies(SamplerKind::Power { q: 1.0 }, 100, None, &ib);
+        // Progressive starts instance-balanced, is halfway at epoch 20 of 40,
+        // and nearly class-balanced at the last.
+        assert_frequencies(SamplerKind::Progressive, 100, Some(0), &ib);
+        for epoch in [10, 20, 39] {
+            assert_matches(SamplerKind::Progressive, Some(epoch));
+        }
+        let halfway: Vec<f64> = ib.iter().map(|p| 0.5 * p + 0.5 * 0.2).collect();
+        assert_frequencies(SamplerKind::Progressive, 100, Some(20), &halfway);
         let (_, counts) = labels();
         let p = SamplerKind::Progressive.class_probabilities(&counts, 40, 40);
         assert!(

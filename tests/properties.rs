@@ -24,6 +24,29 @@ fn labelled() -> impl Strategy<Value = (usize, Vec<usize>, Vec<usize>)> {
     })
 }
 
+/// A sampler's class probabilities from the paper's formulas (Kang et al.
+/// 2020), written out here rather than taken from the sampler: power q,
+/// n_j^q / Σ_k n_k^q; progressive at epoch t of T, (1 − t/T)·n_j/N + (t/T)·1/C.
+fn paper_rates(kind: SamplerKind, counts: &[usize], epoch: usize, total: usize) -> Vec<f64> {
+    let n: f64 = counts.iter().map(|&k| k as f64).sum();
+    let c = counts.len() as f64;
+    match kind {
+        SamplerKind::Power { q } => {
+            let z: f64 = counts.iter().map(|&k| (k as f64).powf(q)).sum();
+            counts.iter().map(|&k| (k as f64).powf(q) / z).collect()
+        }
+        SamplerKind::Progressive => {
+            let t = epoch as f64 / total as f64;
+            counts
+                .iter()
+                .map(|&k| (1.0 - t) * k as f64 / n + t / c)
+                .collect()
+        }
+        SamplerKind::InstanceBalanced => counts.iter().map(|&k| k as f64 / n).collect(),
+        SamplerKind::ClassBalanced { .. } => vec![1.0 / c; counts.len()],
+    }
+}
+
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() < 1e-12
 }
@@ -84,6 +107,7 @@ proptest! {
     fn samplers_draw_n_valid_examples_at_their_class_rates(
         counts in prop::collection::vec(1usize..60, 2..6),
         kind in 0usize..4,
+        q in 0.0f64..1.0,
         seed in any::<u64>(),
     ) {
         let labels: Vec<usize> = counts
@@ -94,7 +118,7 @@ proptest! {
         let kind = [
             SamplerKind::InstanceBalanced,
             SamplerKind::ClassBalanced { k: 1 },
-            SamplerKind::Power { q: 0.5 },
+            SamplerKind::Power { q },
             SamplerKind::Progressive,
         ][kind];
         let mut s = Sampler::new(kind, &labels, counts.len(), ChaCha8Rng::seed_from_u64(seed));
@@ -122,7 +146,29 @@ proptest! {
                     let (lo, hi) = (per.iter().min().unwrap(), per.iter().max().unwrap());
                     prop_assert!(hi - lo <= 2, "{:?}", per);
                 }
-                _ => {}
+                SamplerKind::Power { .. } | SamplerKind::Progressive => {
+                    // Independent draws at the paper's rates: many epochs drawn as
+                    // this one, against the formula written out here.
+                    let want = paper_rates(kind, &counts, epoch, 3);
+                    let (mut hits, mut draws) = (vec![0usize; counts.len()], 0usize);
+                    while draws < 20_000 {
+                        for i in s.epoch(epoch, 3) {
+                            hits[labels[i]] += 1;
+                            draws += 1;
+                        }
+                    }
+                    for (j, (&h, &w)) in hits.iter().zip(&want).enumerate() {
+                        let got = h as f64 / draws as f64;
+                        // Six binomial standard deviations: a false alarm about once
+                        // in 10⁸ classes.
+                        let tolerance = 6.0 * (w * (1.0 - w) / draws as f64).sqrt() + 1.0 / draws as f64;
+                        prop_assert!(
+                            (got - w).abs() <= tolerance,
+                            "{:?} epoch {} of 3, counts {:?}, class {}: got {:.5}, want {:.5} ± {:.5}",
+                            kind, epoch, counts, j, got, w, tolerance
+                        );
+                    }
+                }
             }
         }
     }
