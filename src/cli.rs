@@ -299,7 +299,7 @@ fn parse_grid(s: &str) -> Result<Grid, String> {
         }
         let steps = ((b - a) / step + 1e-9).floor();
         // Checked before anything is allocated: `0:1e15:1` would ask for 10¹⁵ values.
-        if !(steps < MAX_GRID as f64) {
+        if steps.is_nan() || steps >= MAX_GRID as f64 {
             return Err(format!(
                 "start:stop:step gives {} values; a grid takes at most {MAX_GRID}",
                 if steps.is_finite() {
@@ -477,7 +477,7 @@ pub struct CompareArgs {
     pub train: TrainArgs,
 
     /// Methods to compare, comma-separated, or `all` (the default leaves out the
-    /// slow `linfa` reference; see the README's method notes)
+    /// slow `linfa` reference; see docs/methods.md)
     #[arg(
         long,
         value_delimiter = ',',

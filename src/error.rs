@@ -1,5 +1,5 @@
 //! Errors the user can fix (a bad file, a wrong flag) are told apart from bugs so
-//! that the binary can exit with code 2 for them, as documented in the README.
+//! that the binary can exit with code 2 for them, as documented in docs/reliability.md (exit codes).
 
 use std::fmt;
 

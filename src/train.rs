@@ -3,7 +3,7 @@
 //! The defaults live in [`TrainConfig::default`] and nowhere else; the CLI shows
 //! them and every output records the config that was used. They were chosen on
 //! validation splits (never test) of GoEmotions, GoEmotions-Ekman and CARER with
-//! all-MiniLM-L6-v2 embeddings — see the README's design note. The paper's
+//! all-MiniLM-L6-v2 embeddings — see docs/methods.md (defaults). The paper's
 //! ImageNet settings (weight decay 5e-4) do not carry over: on unit-norm 384-d
 //! embeddings such decay keeps W tiny and the head collapses to the majority.
 

@@ -64,7 +64,7 @@ fn converged_logistic_regression_equals_scikit_learn() {
         // Tighter than emo's default (1e-5): on 600 test rows one borderline
         // prediction is 1.7e-3 of accuracy, so the check needs the optimum itself.
         // On GoEmotions the default already gives scikit-learn's test accuracy and
-        // macro-F1 to 4 decimals (README, logistic regression).
+        // macro-F1 to 4 decimals (docs/methods.md, logistic regression).
         let stopping = Stopping {
             gradient_tolerance: 1e-6,
             max_iterations: 5000,

@@ -2,7 +2,7 @@
 //!
 //! emo once loaded BERT through rust-bert; its last release pins libtorch 2.4,
 //! which cannot run on current GPUs, so emo reads `config.json` and
-//! `model.safetensors` itself (see the README). Embedding sentences needs none of
+//! `model.safetensors` itself (docs/design.md, why not rust-bert). Embedding sentences needs none of
 //! what a general BERT carries (decoders, cross-attention, attention outputs), and
 //! on a CPU elementwise chains cost more than the matrix products that do the
 //! work. This pass:
