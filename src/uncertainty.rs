@@ -341,7 +341,46 @@ mod tests {
         let b = bootstrap(&input, 300, 42);
         assert_eq!(a[1].stats, b[1].stats);
         assert_eq!(a[1].diff(Stat::Accuracy).unwrap().sign(), 1);
-        assert_eq!(a[0].stat(Stat::Accuracy).estimate, a[0].stats[0].estimate);
+    }
+
+    /// Cases worked by hand. With n rows of which half are predicted right, a
+    /// redraw of n rows with replacement has Binomial(n, ½) right ones, so the
+    /// bootstrap's accuracies are k/n, and the percentiles follow from the
+    /// binomial distribution function F:
+    /// - n = 16: F(3) = 0.0106, F(4) = 0.0384, F(11) = 0.9616, F(12) = 0.9894, so
+    ///   the 2.5th percentile is 4/16 and the 97.5th 12/16 (a 90% interval would
+    ///   be 5/16 to 11/16);
+    /// - n = 10: F(1) = 0.0107, F(2) = 0.0547, F(7) = 0.9453, F(8) = 0.9893, so 2/10
+    ///   and 8/10 (redraws of 6 rows would give 1/6 to 5/6).
+    ///
+    /// Every F is 0.013 or more from 0.025 or 0.975: at least 7 standard
+    /// deviations of the empirical distribution function over 10,000 redraws.
+    #[test]
+    fn hand_worked_percentile_intervals() {
+        for (n, lo, hi) in [(16, 0.25, 0.75), (10, 0.2, 0.8)] {
+            let labels: Vec<usize> = (0..n).map(|i| i % 2).collect();
+            let pred: Vec<usize> = labels
+                .iter()
+                .enumerate()
+                .map(|(i, &y)| if i < n / 2 { y } else { 1 - y })
+                .collect();
+            let input = Input {
+                labels: &labels,
+                n_classes: 2,
+                methods: vec![vec![&pred]],
+                rare: &[1],
+                baseline: None,
+                present_only: false,
+            };
+            for seed in [1, 2, 3] {
+                let iv = bootstrap(&input, 10_000, seed)[0].stat(Stat::Accuracy);
+                assert_eq!(
+                    (iv.estimate, iv.lo, iv.hi),
+                    (0.5, lo, hi),
+                    "{n} rows, seed {seed}"
+                );
+            }
+        }
     }
 
     #[test]
