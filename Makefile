@@ -6,7 +6,7 @@
 CARGO ?= cargo
 EMO := ./target/release/emo
 
-.PHONY: setup pyenv build demo reference test links lint clean-cache bench fuzz gpu-check spark-test
+.PHONY: setup pyenv build demo reference test links layers lint clean-cache bench fuzz gpu-check spark-test
 
 setup:
 	@bash scripts/setup.sh
@@ -63,7 +63,12 @@ lint: setup
 links:
 	python3 scripts/check_links.py
 
-test: links lint pyenv
+# The layering docs/design.md promises: no import circles in src/ or scripts/, no command
+# module importing another (scripts/check_layers.py, standard-library Python).
+layers:
+	python3 scripts/check_layers.py
+
+test: links layers lint pyenv
 	$(CARGO) test --release
 	$(MAKE) spark-test
 
