@@ -22,14 +22,19 @@ probabilities, when --top-k > 1), error; with --embed: id, vector, error.
 import argparse
 import json
 import os
+import signal
 import subprocess
 import threading
 
 # Set by the tests: kill the emo process of this partition on the task's first
-# attempt, after its first output line, to prove that Spark's retry recovers;
-# EMO_SPARK_KILL_MARKER names a file created when it happens.
+# attempt, after its first output line, to prove that Spark's retry recovers.
 KILL_ENV = "EMO_SPARK_KILL_PARTITION"
-KILL_MARKER_ENV = "EMO_SPARK_KILL_MARKER"
+# Set by the tests: a file to which every task attempt that ran emo appends one JSON line,
+# {"partition", "attempt" (Spark's TaskContext.attemptNumber(): 0 first, 1 the first retry),
+# "sent", "answered", "exit" (emo's exit status; -9: SIGKILL)}, and on the attempt that was
+# told to kill, "killed_while_running": emo had not exited when it was killed (poll() found
+# it running) and SIGKILL is what ended it.
+ATTEMPT_LOG_ENV = "EMO_SPARK_ATTEMPT_LOG"
 
 
 def parse_args(argv=None):
@@ -99,6 +104,7 @@ def run_partition(args, rows):
     home = find_home(args)
     ctx = TaskContext.get()
     kill = (os.environ.get(KILL_ENV) == str(ctx.partitionId()) and ctx.attemptNumber() == 0)
+    running_at_kill = False
     sent = []
     proc = subprocess.Popen(emo_command(args, home), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
@@ -128,19 +134,37 @@ def run_partition(args, rows):
     for raw in proc.stdout:
         out = json.loads(raw)
         if kill and answered == 0:
-            proc.kill()
-            marker = os.environ.get(KILL_MARKER_ENV)
-            if marker:
-                open(marker, "a").close()
+            # poll() reaps an emo that has exited, so None means it is still running.
+            running_at_kill = proc.poll() is None
+            if running_at_kill:
+                proc.kill()
         yield out
         answered += 1
     writer.join()
     code = proc.wait()
     err_reader.join()
     stderr = errors[-1] if errors else ""
+    attempt = {"partition": ctx.partitionId(), "attempt": ctx.attemptNumber(), "sent": len(sent),
+               "answered": answered, "exit": code}
+    if kill:
+        attempt["killed_while_running"] = running_at_kill and code == -signal.SIGKILL
+    log_attempt(attempt)
     if code != 0 or answered != len(sent):
         raise RuntimeError(f"emo exited with {code} after answering {answered} of {len(sent)} "
                            f"lines in partition {ctx.partitionId()}: {stderr.strip()[-500:]}")
+
+
+def log_attempt(record):
+    """Appends `record` to the $EMO_SPARK_ATTEMPT_LOG file, if set, in one write (O_APPEND:
+    the lines of concurrent tasks do not interleave)."""
+    path = os.environ.get(ATTEMPT_LOG_ENV)
+    if not path:
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (json.dumps(record) + "\n").encode("utf-8"))
+    finally:
+        os.close(fd)
 
 
 def checked(args, rows):
@@ -197,7 +221,7 @@ def main(argv=None):
         builder = builder.master(args.master)
     if args.bundle:
         builder = builder.config("spark.archives", f"{os.path.abspath(args.bundle)}#emo")
-    for key in (KILL_ENV, KILL_MARKER_ENV):
+    for key in (KILL_ENV, ATTEMPT_LOG_ENV):
         if key in os.environ:
             builder = builder.config(f"spark.executorEnv.{key}", os.environ[key])
     spark = builder.getOrCreate()

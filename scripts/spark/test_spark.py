@@ -4,9 +4,12 @@ over 3,000 real GoEmotions texts, against one emo process on the same texts.
 
 1. The Spark output equals `emo classify` run alone: one row per input, ids
    intact, the same labels, confidences within 1e-5.
-2. One emo process is killed on purpose in one task (EMO_SPARK_KILL_PARTITION):
-   the job still succeeds through Spark's retry, with no duplicate and no
-   missing id, and the kill is proved to have happened.
+2. One emo process is killed on purpose in one task (EMO_SPARK_KILL_PARTITION)
+   and the job still succeeds through Spark's retry, with no duplicate and no
+   missing id. Every task attempt logs itself (EMO_SPARK_ATTEMPT_LOG), which
+   proves both halves: partition 1's first attempt killed an emo that was still
+   running (it had not exited, and SIGKILL ended it) and failed, and a later
+   attempt of partition 1 (Spark's attempt number > 0) answered every line.
 3. Two executors shared one embedding cache: afterwards every shard opens
    (no corruption warning) and the whole input is served from it.
 Exits non-zero on the first failure. Writes under .deps/tmp/spark-test.
@@ -67,6 +70,24 @@ def same_as_alone(rows, alone, what):
     check(all(len(r["top"]) == 2 and r["error"] is None for r in rows), f"{what}: top-2 kept, no errors")
 
 
+def check_killed_and_retried(attempts, partition, partitions):
+    """From the attempt log: `partition`'s first attempt killed a running emo and failed,
+    a later attempt of it answered every line, and every partition succeeded once."""
+    mine = sorted((a for a in attempts if a["partition"] == partition), key=lambda a: a["attempt"])
+    first = [a for a in mine if a["attempt"] == 0]
+    check(len(first) == 1 and first[0].get("killed_while_running") is True,
+          f"partition {partition}'s first attempt killed a running emo (SIGKILL ended it: exit "
+          f"{first[0]['exit'] if first else '-'}, after {first[0]['answered'] if first else '-'} "
+          f"of {first[0]['sent'] if first else '-'} answers)")
+    ok = [a for a in mine if a["exit"] == 0 and a["answered"] == a["sent"]]
+    check(ok and all(a["attempt"] > 0 for a in ok),
+          f"partition {partition} was retried: attempt(s) {[a['attempt'] for a in ok]} answered "
+          f"every line, the killed attempt 0 did not count")
+    done = sorted(a["partition"] for a in attempts if a["exit"] == 0 and a["answered"] == a["sent"])
+    check(done == list(range(partitions)),
+          f"each of the {partitions} partitions succeeded exactly once (successful attempts: {done})")
+
+
 def prepare():
     """N GoEmotions test texts as texts.jsonl (ids g0, g1, …), a small ib model
     trained on CARER, and the bundle (pack.sh --link), all under WORK."""
@@ -103,10 +124,11 @@ def main():
     print(f"spark-test: local[2], 4 partitions: {secs:.1f} s")
     same_as_alone(rows, alone, "Spark job")
 
-    marker = WORK / "killed"
-    rows, secs = spark_job({"EMO_SPARK_KILL_PARTITION": "1", "EMO_SPARK_KILL_MARKER": str(marker)},
+    log = WORK / "attempts.jsonl"
+    rows, secs = spark_job({"EMO_SPARK_KILL_PARTITION": "1", "EMO_SPARK_ATTEMPT_LOG": str(log)},
                            WORK / "out-b.parquet", cache)
-    check(marker.exists(), "an emo process was killed in partition 1's first attempt")
+    attempts = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    check_killed_and_retried(attempts, partition=1, partitions=4)
     same_as_alone(rows, alone, f"Spark job with the killed task retried ({secs:.1f} s)")
 
     # More partitions than texts, and a text that is not one: empty partitions
