@@ -135,11 +135,29 @@ mod tests {
     }
 
     #[test]
-    fn asking_a_machine_without_a_gpu_for_its_capability_answers_none() {
-        // Here the CUDA runtime is either absent or finds no device: either way the
-        // lookup must come back empty rather than fail or crash.
-        if crate::embed::device::cuda_devices().is_err() {
-            assert_eq!(crate::embed::device::cuda_capability(0), None);
+    fn the_capability_is_known_for_each_visible_gpu_and_for_no_other_index() {
+        use crate::embed::device::{cuda_capability, cuda_devices};
+        // No index beyond what the runtime can be asked about has a capability.
+        assert_eq!(cuda_capability(usize::MAX), None);
+        match cuda_devices() {
+            // No CUDA runtime or no device: the lookup comes back empty rather
+            // than failing or crashing.
+            Err(why) => assert_eq!(cuda_capability(0), None, "{why}"),
+            // A GPU machine: each visible GPU has a capability (every GPU the CUDA
+            // 13 runtime supports is 7.5 or later) and auto picks a half precision
+            // for it; the index after the last is not a device.
+            Ok(n) => {
+                for i in 0..n {
+                    let (major, minor) = cuda_capability(i)
+                        .unwrap_or_else(|| panic!("cuda:{i} is visible but has no capability"));
+                    assert!(
+                        (major, minor) >= (7, 5) && (0..10).contains(&minor),
+                        "cuda:{i}: compute capability {major}.{minor}"
+                    );
+                    assert_ne!(auto_for_gpu(Some((major, minor))), Precision::Fp32);
+                }
+                assert_eq!(cuda_capability(n), None, "cuda:{n} is past the last GPU");
+            }
         }
     }
 }
