@@ -78,3 +78,79 @@ fn missing_dataset_folder_says_how_to_install() {
     assert!(emo::error::exit_code(&err) == 2);
     assert!(err.to_string().contains("make setup"), "{err}");
 }
+
+/// Every GoEmotions text with all of its emotions: no row is dropped, the
+/// multi-label counts are those stated for the corpus (16.4% of training texts
+/// carry two to five emotions), and a row's set is its raw label ids.
+#[test]
+fn goemotions_multi_label_views() {
+    use emo::data::{Label, Task};
+    let root = common::datasets_root();
+    let ds = named::load_multi("goemotions-multi", &root).unwrap();
+    assert_eq!(ds.task(), Task::MultiLabel);
+    assert_eq!(ds.classes.len(), 28);
+    assert_eq!(ds.classes[27], "neutral");
+    let sizes: Vec<usize> = ds.splits.iter().map(|(_, s)| s.len()).collect();
+    assert_eq!(sizes, [43_410, 5_426, 5_427]);
+    let several = |s: SplitName| {
+        ds.split(s)
+            .unwrap()
+            .labels
+            .iter()
+            .filter(|y| y.len() >= 2)
+            .count()
+    };
+    assert_eq!(several(SplitName::Train), 7_102);
+    assert_eq!(several(SplitName::Test), 837);
+    let train = ds.split(SplitName::Train).unwrap();
+    assert!(train.labels.iter().all(|y| (1..=5).contains(&y.len())));
+    // The single-label view is exactly the rows with one label.
+    let single = named::load("goemotions", &root).unwrap();
+    assert_eq!(
+        train.labels.iter().filter(|y| y.len() == 1).count(),
+        single.split(SplitName::Train).unwrap().len()
+    );
+    // A row the single-label view drops, against its raw ids in the file.
+    let raw = std::fs::read_to_string(root.join("goemotions/train.tsv")).unwrap();
+    let line = raw.lines().find(|l| l.ends_with("\teczjljm")).unwrap();
+    let mut ids: Vec<usize> = line
+        .split('\t')
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .map(|i| i.parse().unwrap())
+        .collect();
+    ids.sort();
+    let i = train.ids.iter().position(|id| id == "eczjljm").unwrap();
+    assert!(ids.len() >= 2);
+    assert_eq!(train.labels[i].classes(), ids.as_slice());
+    // Class counts count a text once per emotion it carries.
+    let counts = train.class_counts(28);
+    assert_eq!(
+        counts.iter().sum::<usize>(),
+        train.labels.iter().map(|y| y.len()).sum::<usize>()
+    );
+
+    // Ekman: the same rows, emotions mapped to six groups and neutral, merged.
+    let ek = named::load_multi("goemotions-ekman-multi", &root).unwrap();
+    assert_eq!(
+        ek.classes,
+        ["anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral"]
+    );
+    let sizes: Vec<usize> = ek.splits.iter().map(|(_, s)| s.len()).collect();
+    assert_eq!(sizes, [43_410, 5_426, 5_427]);
+    let ek_train = ek.split(SplitName::Train).unwrap();
+    assert_eq!(
+        ek_train.labels.iter().filter(|y| y.len() == 1).count(),
+        39_555,
+        "the single-group rows are the single-label Ekman view"
+    );
+    // The single-label loader names the multi-label views instead of not knowing them.
+    let e = named::load("goemotions-multi", &root)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("multi-label") && e.contains("'goemotions'"),
+        "{e}"
+    );
+}

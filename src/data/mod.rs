@@ -1,28 +1,43 @@
 //! Loading labelled text: the user's own CSV/TSV/JSONL/TXT files ([`table`]) and
 //! the named benchmark datasets ([`named`]). Everything downstream sees only
-//! [`Dataset`] and [`Split`]: texts, integer labels and the class names.
+//! [`Dataset`] and [`Split`]: texts, labels and the class names. A label is one
+//! class index (single-label, the default type) or a [`LabelSet`] (multi-label);
+//! see [`labels`].
 
+pub mod labels;
 pub mod named;
 pub mod profile;
 pub mod split;
 pub mod table;
 
+pub use labels::{Label, LabelSet, Task};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 /// One split of a dataset. `labels[i]` indexes [`Dataset::classes`]; `ids[i]`
 /// says where row `i` came from (a comment id, or `file:line`), so that
 /// predictions can be traced back to the input.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Split {
+#[derive(Debug, Clone, PartialEq)]
+pub struct Split<L = usize> {
     pub texts: Vec<String>,
-    pub labels: Vec<usize>,
+    pub labels: Vec<L>,
     pub ids: Vec<String>,
 }
 
-impl Split {
+// By hand: derive would ask `L: Default`, which a split of no rows does not need.
+impl<L> Default for Split<L> {
+    fn default() -> Self {
+        Split {
+            texts: Vec::new(),
+            labels: Vec::new(),
+            ids: Vec::new(),
+        }
+    }
+}
+
+impl<L: Label> Split<L> {
     /// A split from rows read out of `path`, ids `path:line`.
-    pub fn from_rows(path: &std::path::Path, rows: &[table::Row], labels: Vec<usize>) -> Split {
+    pub fn from_rows(path: &std::path::Path, rows: &[table::Row], labels: Vec<L>) -> Split<L> {
         Split {
             texts: rows.iter().map(|r| r.text.clone()).collect(),
             labels,
@@ -41,11 +56,14 @@ impl Split {
         self.texts.is_empty()
     }
 
-    /// Examples per class, indexed like the dataset's classes.
+    /// Examples per class, indexed like the dataset's classes (a multi-label
+    /// text counts once for each of its classes).
     pub fn class_counts(&self, n_classes: usize) -> Vec<usize> {
         let mut counts = vec![0; n_classes];
-        for &y in &self.labels {
-            counts[y] += 1;
+        for y in &self.labels {
+            for &c in y.classes() {
+                counts[c] += 1;
+            }
         }
         counts
     }
@@ -79,18 +97,23 @@ impl std::fmt::Display for SplitName {
 
 /// Labelled texts with named classes and up to three splits.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Dataset {
+pub struct Dataset<L = usize> {
     pub name: String,
     pub classes: Vec<String>,
-    pub splits: Vec<(SplitName, Split)>,
+    pub splits: Vec<(SplitName, Split<L>)>,
 }
 
-impl Dataset {
-    pub fn split(&self, name: SplitName) -> Option<&Split> {
+impl<L: Label> Dataset<L> {
+    /// Single- or multi-label: a property of the label type, not a flag.
+    pub fn task(&self) -> Task {
+        L::TASK
+    }
+
+    pub fn split(&self, name: SplitName) -> Option<&Split<L>> {
         self.splits.iter().find(|(n, _)| *n == name).map(|(_, s)| s)
     }
 
-    pub fn split_mut(&mut self, name: SplitName) -> Option<&mut Split> {
+    pub fn split_mut(&mut self, name: SplitName) -> Option<&mut Split<L>> {
         self.splits
             .iter_mut()
             .find(|(n, _)| *n == name)

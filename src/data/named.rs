@@ -2,7 +2,7 @@
 //! split, read from the sha256-verified copies that `scripts/setup.sh` installs
 //! (formats and checksums: `data/datasets.tsv`).
 
-use super::{Dataset, Split, SplitName};
+use super::{Dataset, Label, LabelSet, Split, SplitName};
 use crate::input_error;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
@@ -10,17 +10,55 @@ use std::path::{Path, PathBuf};
 /// The names `--dataset` accepts.
 pub const NAMES: [&str; 3] = ["goemotions", "goemotions-ekman", "carer"];
 
-/// Loads a named dataset from `root` (normally [`crate::paths::datasets`]).
+/// The multi-label views: every text with all of its emotions.
+pub const MULTI_NAMES: [&str; 2] = ["goemotions-multi", "goemotions-ekman-multi"];
+
+/// Loads a named single-label dataset from `root` (normally [`crate::paths::datasets`]).
 pub fn load(name: &str, root: &Path) -> Result<Dataset> {
     match name {
         "goemotions" => goemotions(root, false),
         "goemotions-ekman" => goemotions(root, true),
         "carer" => carer(root),
+        multi if MULTI_NAMES.contains(&multi) => Err(input_error!(
+            "dataset '{multi}' is multi-label, which this command does not read yet; '{}' is its single-label view",
+            multi.trim_end_matches("-multi")
+        )),
         other => Err(input_error!(
             "unknown dataset '{other}' (known: {})",
             NAMES.join(", ")
         )),
     }
+}
+
+/// Loads a named multi-label dataset from `root`.
+pub fn load_multi(name: &str, root: &Path) -> Result<Dataset<LabelSet>> {
+    let ekman = match name {
+        "goemotions-multi" => false,
+        "goemotions-ekman-multi" => true,
+        other => {
+            return Err(input_error!(
+                "unknown multi-label dataset '{other}' (known: {})",
+                MULTI_NAMES.join(", ")
+            ))
+        }
+    };
+    let (classes, splits) = goemotions_view(root, ekman)?;
+    Ok(Dataset {
+        name: name.into(),
+        classes,
+        splits: splits
+            .into_iter()
+            .map(|(name, rows)| {
+                let mut s = Split::default();
+                for (text, set, id) in rows {
+                    s.texts.push(text);
+                    s.labels.push(set);
+                    s.ids.push(id);
+                }
+                (name, s)
+            })
+            .collect(),
+    })
 }
 
 fn need(path: PathBuf) -> Result<PathBuf> {
@@ -40,6 +78,39 @@ fn need(path: PathBuf) -> Result<PathBuf> {
 /// Google's `ekman_mapping.json` (neutral stays neutral), and a row is kept
 /// when its labels map to exactly one group.
 fn goemotions(root: &Path, ekman: bool) -> Result<Dataset> {
+    let (classes, splits) = goemotions_view(root, ekman)?;
+    Ok(Dataset {
+        name: if ekman {
+            "goemotions-ekman"
+        } else {
+            "goemotions"
+        }
+        .into(),
+        classes,
+        splits: splits
+            .into_iter()
+            .map(|(name, rows)| {
+                let mut s = Split::default();
+                for (text, set, id) in rows {
+                    if let [only] = set.classes() {
+                        s.texts.push(text);
+                        s.labels.push(*only);
+                        s.ids.push(id);
+                    }
+                }
+                (name, s)
+            })
+            .collect(),
+    })
+}
+
+/// One GoEmotions row: its text, its classes in the view, its comment id.
+type GoRow = (String, LabelSet, String);
+
+/// GoEmotions' classes and every row of its three splits, each with the set of
+/// classes its label ids map to in the view (the 28 labels, or with `ekman` the
+/// six groups and neutral; several emotions of one group count once).
+fn goemotions_view(root: &Path, ekman: bool) -> Result<(Vec<String>, Vec<(SplitName, Vec<GoRow>)>)> {
     let dir = root.join("goemotions");
     let emotions_path = need(dir.join("emotions.txt"))?;
     let emotions: Vec<String> = std::fs::read_to_string(&emotions_path)
@@ -88,30 +159,21 @@ fn goemotions(root: &Path, ekman: bool) -> Result<Dataset> {
         (SplitName::Test, "test.tsv"),
     ] {
         let path = need(dir.join(file))?;
-        splits.push((split, goemotions_split(&path, &class_of)?));
+        splits.push((split, goemotions_rows(&path, &class_of)?));
     }
-    Ok(Dataset {
-        name: if ekman {
-            "goemotions-ekman"
-        } else {
-            "goemotions"
-        }
-        .into(),
-        classes,
-        splits,
-    })
+    Ok((classes, splits))
 }
 
 /// One GoEmotions TSV file: `text<TAB>ids<TAB>comment id`, no header, with
 /// CSV-style quoting ("..." with "" inside) on about 2.5% of texts; the csv
 /// reader undoes the quoting.
-fn goemotions_split(path: &Path, class_of: &[usize]) -> Result<Split> {
+fn goemotions_rows(path: &Path, class_of: &[usize]) -> Result<Vec<GoRow>> {
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(b'\t')
         .has_headers(false)
         .from_path(path)
         .map_err(|e| input_error!("{}: cannot open: {e}", path.display()))?;
-    let mut split = Split::default();
+    let mut rows = Vec::new();
     for rec in reader.records() {
         let rec = rec.map_err(|e| {
             let line = e.position().map(|p| p.line()).unwrap_or(0);
@@ -135,17 +197,15 @@ fn goemotions_split(path: &Path, class_of: &[usize]) -> Result<Split> {
                 .ok_or_else(|| {
                     input_error!("{}: line {line}: bad label id '{id}'", path.display())
                 })?;
-            if !groups.contains(&class_of[id]) {
-                groups.push(class_of[id]);
-            }
+            groups.push(class_of[id]);
         }
-        if let [only] = groups[..] {
-            split.texts.push(rec[0].to_string());
-            split.labels.push(only);
-            split.ids.push(rec[2].to_string());
-        }
+        rows.push((
+            rec[0].to_string(),
+            LabelSet::merged(groups),
+            rec[2].to_string(),
+        ));
     }
-    Ok(split)
+    Ok(rows)
 }
 
 /// Reads `{"group": ["member", ...], ...}` keeping the groups in file order.
