@@ -115,13 +115,13 @@ fn check_against_fixture(batch_size: usize) {
     let mut failures = Vec::new();
     for (i, item) in fx.items.iter().enumerate() {
         let c = cosine(m.row(i), &item.embedding);
-        // Written so that a NaN cosine (a zero or non-finite vector, as a pooling
-        // bug gives on "" or a zero-width space) is the worst and fails: every
-        // comparison with NaN is false.
+        // A NaN cosine (a zero or non-finite vector, as a pooling bug gives on
+        // "" or a zero-width space) is the worst and fails: `c < t` alone is
+        // false for NaN.
         if c.is_nan() || c < worst.0 {
             worst = (c, item.text.chars().take(40).collect());
         }
-        if !(c >= 0.99999) {
+        if c.is_nan() || c < 0.99999 {
             failures.push(format!(
                 "{:?}: cosine {c:.7}",
                 item.text.chars().take(40).collect::<String>()
