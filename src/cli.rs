@@ -118,6 +118,7 @@ impl TableArgs {
             format: self.format,
             text_col: self.text_col.clone(),
             label_col: self.label_col.clone().or(default_label),
+            labels: Default::default(),
             has_header: !self.no_header,
             id_col: None,
             id_required: false,

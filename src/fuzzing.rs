@@ -61,15 +61,48 @@ pub fn table(data: &[u8]) -> Result<()> {
         has_header: opts & 0x20 == 0,
         id_col: (opts & 0x80 != 0).then(|| col("id", 0)),
         id_required: false,
+        labels: Default::default(),
     };
+    // Every input is read both ways, single- and multi-label, so that the label
+    // parsers of both see it without changing what the option byte means. The
+    // seeds are single-label files: only that reading's verdict is returned (a
+    // multi-label reading may refuse them, e.g. a number where a list belongs),
+    // while the multi-label one must not panic either.
+    let multi = TableSpec {
+        labels: crate::data::table::LabelMode {
+            multi: true,
+            ..Default::default()
+        },
+        ..spec.clone()
+    };
+    let _ = read_table(&path, &multi, opts);
+    read_table(&path, &spec, opts)
+}
+
+fn read_table(path: &std::path::Path, spec: &TableSpec, opts: u8) -> Result<()> {
+    use crate::data::table::RawLabel;
     let mut bad = BadRows::skipping(opts & 0x08 != 0);
-    let rows = read_rows(&path, &spec, &mut bad)?;
+    let rows = read_rows(path, spec, &mut bad)?;
     bad.summary();
     // Plain text has no labels to ask for.
-    let labelled = spec.label_col.is_some() && Format::from_path(&path)? != Format::Txt;
+    let labelled = spec.label_col.is_some() && Format::from_path(path)? != Format::Txt;
     for row in rows {
         assert!(!row.text.trim().is_empty(), "blank text accepted: {row:?}");
         assert_eq!(row.label.is_some(), labelled, "{row:?}");
+        match &row.label {
+            Some(RawLabel::Set(names)) => {
+                assert!(spec.labels.multi, "{row:?}");
+                for (i, n) in names.iter().enumerate() {
+                    assert!(!n.trim().is_empty(), "empty label accepted: {row:?}");
+                    assert!(!names[..i].contains(n), "repeated label accepted: {row:?}");
+                }
+            }
+            Some(RawLabel::One(l)) => {
+                assert!(!spec.labels.multi, "{row:?}");
+                assert!(!l.is_empty() && !l.contains(','), "{row:?}");
+            }
+            None => {}
+        }
     }
     Ok(())
 }

@@ -238,6 +238,7 @@ pub fn run(args: &ClassifyArgs) -> Result<()> {
         format: args.input_format,
         text_col: args.text_col.clone(),
         label_col: None,
+        labels: Default::default(),
         has_header: !args.no_header,
         id_col: None,
         id_required: false,

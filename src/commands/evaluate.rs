@@ -51,7 +51,7 @@ fn load(args: &EvaluateArgs, labels: &[String]) -> Result<Dataset> {
     }
     let mut ys = Vec::with_capacity(rows.len());
     for r in &rows {
-        let label = r.label.as_deref().unwrap_or_default();
+        let label = r.single_label().unwrap_or_default();
         ys.push(index(label).ok_or_else(|| {
             input_error!(
                 "{}: line {}: label '{label}' is not one of the model's labels ({})",

@@ -34,7 +34,7 @@ pub fn load_input(args: &InputArgs) -> Result<Dataset> {
     let (classes, labels) = if spec.label_col.is_some() {
         let names: Vec<String> = rows
             .iter()
-            .map(|r| r.label.clone().unwrap_or_default())
+            .map(|r| r.single_label().unwrap_or_default().to_string())
             .collect();
         index_labels(&names)
     } else {
@@ -159,7 +159,7 @@ pub fn load_study_data(args: &StudyDataArgs, seed: u64) -> Result<(Dataset, Vec<
     let train_rows = read_rows(train_path, &spec, &mut bad)?;
     let labels: Vec<String> = train_rows
         .iter()
-        .map(|r| r.label.clone().unwrap_or_default())
+        .map(|r| r.single_label().unwrap_or_default().to_string())
         .collect();
     let (classes, train_labels) = index_labels(&labels);
     let train = Split::from_rows(train_path, &train_rows, train_labels);
@@ -167,7 +167,7 @@ pub fn load_study_data(args: &StudyDataArgs, seed: u64) -> Result<(Dataset, Vec<
         let rows = read_rows(path, &spec, &mut bad)?;
         let mut ys = Vec::with_capacity(rows.len());
         for r in &rows {
-            let label = r.label.as_deref().unwrap_or_default();
+            let label = r.single_label().unwrap_or_default();
             let y = classes
                 .binary_search_by(|c| c.as_str().cmp(label))
                 .map_err(|_| {

@@ -75,6 +75,8 @@ pub struct TableSpec {
     pub text_col: Column,
     /// `None` reads texts only (for embedding or classifying unlabelled text).
     pub label_col: Option<Column>,
+    /// How the label field is read: one label, or a set of them.
+    pub labels: LabelMode,
     /// CSV/TSV: whether the first row names the columns (default yes).
     pub has_header: bool,
     /// The caller's id of each row, carried to the output (pipelines match
@@ -103,6 +105,7 @@ impl Default for TableSpec {
             format: None,
             text_col: Column::Name("text".into()),
             label_col: Some(Column::Name("label".into())),
+            labels: LabelMode::default(),
             has_header: true,
             id_col: None,
             id_required: false,
@@ -110,17 +113,60 @@ impl Default for TableSpec {
     }
 }
 
+/// How a label field reads: one label per text (single-label), or several
+/// (multi-label: CSV/TSV fields split on `sep`, JSONL arrays of strings).
+/// Single-label reading still knows the separator, so that a field holding it
+/// is refused with what to pass, rather than read as one odd class name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelMode {
+    pub multi: bool,
+    pub sep: String,
+}
+
+impl Default for LabelMode {
+    fn default() -> Self {
+        LabelMode {
+            multi: false,
+            sep: ",".into(),
+        }
+    }
+}
+
+/// A row's label as read, in the spec's [`LabelMode`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawLabel {
+    One(String),
+    /// Label names, none repeated; empty for a text with no emotion.
+    Set(Vec<String>),
+}
+
 /// One good row: where it came from, its text, and its label if one was asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
     pub line: usize,
     pub text: String,
-    pub label: Option<String>,
+    pub label: Option<RawLabel>,
     /// The caller's id, when the spec names an id column and the row has one.
     pub id: Option<String>,
 }
 
 impl Row {
+    /// The label of a single-label row (`None` for unlabelled or multi-label rows).
+    pub fn single_label(&self) -> Option<&str> {
+        match &self.label {
+            Some(RawLabel::One(l)) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// The label names of a multi-label row.
+    pub fn label_set(&self) -> Option<&[String]> {
+        match &self.label {
+            Some(RawLabel::Set(s)) => Some(s),
+            _ => None,
+        }
+    }
+
     /// The id a result carries: the caller's, else the line number.
     pub fn id_or_line(&self) -> String {
         id_or_line(self.id.as_deref(), self.line)
@@ -303,14 +349,23 @@ fn text_cell(bytes: &[u8]) -> Result<String, String> {
     Ok(text.to_string())
 }
 
-fn label_cell(bytes: &[u8]) -> Result<String, String> {
+fn label_cell(bytes: &[u8], mode: &LabelMode) -> Result<RawLabel, String> {
     let label = std::str::from_utf8(bytes)
         .map_err(|e| format!("label is not valid UTF-8 (byte {})", e.valid_up_to()))?
         .trim();
+    if mode.multi {
+        return super::labels::split_label_field(label, &mode.sep).map(RawLabel::Set);
+    }
     if label.is_empty() {
         return Err("empty label".into());
     }
-    Ok(label.to_string())
+    if label.contains(mode.sep.as_str()) {
+        return Err(format!(
+            "label '{label}' holds '{}': for texts with several emotions pass --multi-label (and --label-sep if another character separates them)",
+            mode.sep
+        ));
+    }
+    Ok(RawLabel::One(label.to_string()))
 }
 
 /// Finds a column's index in the header (or checks an index against the width).
@@ -370,6 +425,7 @@ fn delimited(path: &Path, reader: Box<dyn Read>, delimiter: u8, spec: &TableSpec
         (None, _) => 0,
     };
     let text_col = resolve(path, &spec.text_col, header.as_deref(), width.max(1))?;
+    let mode = spec.labels.clone();
     let label_col = match &spec.label_col {
         Some(c) => Some(resolve(path, c, header.as_deref(), width.max(1))?),
         None => None,
@@ -408,7 +464,7 @@ fn delimited(path: &Path, reader: Box<dyn Read>, delimiter: u8, spec: &TableSpec
             });
         }
         let row = text_cell(&rec[text_col]).and_then(|text| {
-            let label = label_col.map(|l| label_cell(&rec[l])).transpose()?;
+            let label = label_col.map(|l| label_cell(&rec[l], &mode)).transpose()?;
             Ok((text, label))
         });
         Ok(match row {
@@ -537,13 +593,45 @@ fn txt(path: &Path, reader: Box<dyn Read>) -> Items {
     }))
 }
 
-/// A JSON value as a label: strings as they are, numbers and booleans printed.
-fn json_label(v: &serde_json::Value) -> Result<String, String> {
+/// A JSON value as a label: strings as they are, numbers and booleans printed;
+/// for multi-label data an array of strings (or one string, split on the
+/// separator as in a CSV field).
+fn json_label(field: &str, v: &serde_json::Value, mode: &LabelMode) -> Result<RawLabel, String> {
+    use serde_json::Value;
     match v {
-        serde_json::Value::String(s) => label_cell(s.as_bytes()),
-        serde_json::Value::Number(n) => Ok(n.to_string()),
-        serde_json::Value::Bool(b) => Ok(b.to_string()),
-        other => Err(format!("label must be a string or a number, found {other}")),
+        Value::Array(items) if mode.multi => {
+            let mut names: Vec<String> = Vec::with_capacity(items.len());
+            for item in items {
+                let name = match item {
+                    Value::String(s) => s.trim(),
+                    other => {
+                        return Err(format!(
+                            "field '{field}' must be an array of strings, found {other} in it"
+                        ))
+                    }
+                };
+                if name.is_empty() {
+                    return Err(format!("field '{field}' holds an empty label"));
+                }
+                if names.iter().any(|n| n == name) {
+                    return Err(format!("label '{name}' is given twice in field '{field}'"));
+                }
+                names.push(name.to_string());
+            }
+            Ok(RawLabel::Set(names))
+        }
+        Value::Array(_) => Err(format!(
+            "field '{field}' is an array: for texts with several emotions pass --multi-label"
+        )),
+        Value::String(s) => label_cell(s.as_bytes(), mode),
+        Value::Number(n) if !mode.multi => Ok(RawLabel::One(n.to_string())),
+        Value::Bool(b) if !mode.multi => Ok(RawLabel::One(b.to_string())),
+        other if mode.multi => Err(format!(
+            "field '{field}' must be an array of strings, found {other}"
+        )),
+        other => Err(format!(
+            "field '{field}' must be a string or a number, found {other}"
+        )),
     }
 }
 
@@ -561,6 +649,7 @@ fn jsonl(path: &Path, reader: Box<dyn Read>, spec: &TableSpec) -> Result<Items> 
     let label_field = spec.label_col.as_ref().map(field).transpose()?;
     let id_field = spec.id_col.as_ref().map(field).transpose()?;
     let id_required = spec.id_required;
+    let mode = spec.labels.clone();
     Ok(Box::new(byte_lines(path, reader).filter_map(move |item| {
         let (line, bytes) = match item {
             Ok(x) => x,
@@ -599,7 +688,9 @@ fn jsonl(path: &Path, reader: Box<dyn Read>, spec: &TableSpec) -> Result<Items> 
             };
             let label = match &label_field {
                 Some(f) => Some(json_label(
+                    f,
                     obj.get(f).ok_or_else(|| format!("no field '{f}'"))?,
+                    &mode,
                 )?),
                 None => None,
             };
@@ -639,6 +730,83 @@ mod tests {
         read(ext, bytes, false).0.unwrap_err().to_string()
     }
 
+    fn read_multi(ext: &str, bytes: &[u8], sep: &str) -> Result<Vec<Row>> {
+        let f = file(ext, bytes);
+        let spec = TableSpec {
+            labels: LabelMode {
+                multi: true,
+                sep: sep.into(),
+            },
+            ..TableSpec::default()
+        };
+        read_rows(f.path(), &spec, &mut BadRows::skipping(false))
+    }
+
+    fn names(row: &Row) -> Vec<&str> {
+        row.label_set()
+            .unwrap()
+            .iter()
+            .map(String::as_str)
+            .collect()
+    }
+
+    #[test]
+    fn multi_label_fields_arrays_and_no_emotion() {
+        let rows = read_multi(
+            ".csv",
+            b"text,label\na,\"joy,gratitude\"\nb,\nc,fear\n",
+            ",",
+        )
+        .unwrap();
+        assert_eq!(names(&rows[0]), ["joy", "gratitude"]);
+        assert!(names(&rows[1]).is_empty(), "an empty field is no emotion");
+        assert_eq!(names(&rows[2]), ["fear"]);
+        let rows = read_multi(".tsv", b"text\tlabel\na\tjoy|love\n", "|").unwrap();
+        assert_eq!(names(&rows[0]), ["joy", "love"]);
+        let rows = read_multi(
+            ".jsonl",
+            b"{\"text\":\"a\",\"label\":[\"joy\",\"love\"]}\n{\"text\":\"b\",\"label\":[]}\n{\"text\":\"c\",\"label\":\"fear,joy\"}\n",
+            ",",
+        )
+        .unwrap();
+        assert_eq!(names(&rows[0]), ["joy", "love"]);
+        assert!(names(&rows[1]).is_empty());
+        assert_eq!(names(&rows[2]), ["fear", "joy"]);
+        assert_eq!(rows[0].single_label(), None);
+    }
+
+    #[test]
+    fn bad_multi_label_input_names_line_and_problem() {
+        let e = |ext, bytes: &[u8]| read_multi(ext, bytes, ",").unwrap_err().to_string();
+        assert!(e(".csv", b"text,label\nok,joy\nx,\"joy,,fear\"\n")
+            .contains("line 3: empty label at position 2"));
+        assert!(e(".csv", b"text,label\nx,\"joy,fear,joy\"\n")
+            .contains("line 2: label 'joy' is given twice"));
+        assert!(e(".jsonl", b"{\"text\":\"a\",\"label\":[\"joy\",3]}\n")
+            .contains("line 1: field 'label' must be an array of strings, found 3 in it"));
+        assert!(e(".jsonl", b"{\"text\":\"a\",\"label\":{\"x\":1}}\n")
+            .contains("line 1: field 'label' must be an array of strings"));
+        assert!(
+            e(".jsonl", b"{\"text\":\"a\",\"label\":[\"joy\",\"joy\"]}\n")
+                .contains("line 1: label 'joy' is given twice")
+        );
+        assert!(e(".jsonl", b"{\"text\":\"a\",\"label\":[\" \"]}\n")
+            .contains("line 1: field 'label' holds an empty label"));
+        // A single-label read says what to pass when it meets several labels.
+        let single = err(".csv", b"text,label\nx,\"joy,fear\"\n");
+        assert!(
+            single.contains("line 2: label 'joy,fear' holds ','")
+                && single.contains("--multi-label"),
+            "{single}"
+        );
+        let single = err(".jsonl", b"{\"text\":\"a\",\"label\":[\"joy\"]}\n");
+        assert!(
+            single.contains("line 1: field 'label' is an array")
+                && single.contains("--multi-label"),
+            "{single}"
+        );
+    }
+
     #[test]
     fn csv_with_quotes_and_newlines() {
         let (rows, _) = read(
@@ -650,7 +818,7 @@ mod tests {
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].text, "hi, \"you\"");
         assert_eq!(rows[1].text, "two\nlines");
-        assert_eq!(rows[1].label.as_deref(), Some("anger"));
+        assert_eq!(rows[1].single_label(), Some("anger"));
         assert_eq!((rows[0].line, rows[1].line), (2, 3));
     }
 
@@ -694,7 +862,7 @@ mod tests {
         };
         let rows = read_rows(f.path(), &spec, &mut BadRows::default()).unwrap();
         assert_eq!(rows[1].text, "scared");
-        assert_eq!(rows[1].label.as_deref(), Some("fear"));
+        assert_eq!(rows[1].single_label(), Some("fear"));
     }
 
     #[test]
@@ -734,7 +902,7 @@ mod tests {
             false,
         );
         let rows = rows.unwrap();
-        assert_eq!(rows[0].label.as_deref(), Some("3"));
+        assert_eq!(rows[0].single_label(), Some("3"));
         assert_eq!(rows[1].line, 3);
         let f = file(".txt", b"first\r\n\nsecond\n");
         let rows = read_rows(f.path(), &TableSpec::default(), &mut BadRows::default()).unwrap();
