@@ -107,10 +107,13 @@ fn goemotions(root: &Path, ekman: bool) -> Result<Dataset> {
 /// One GoEmotions row: its text, its classes in the view, its comment id.
 type GoRow = (String, LabelSet, String);
 
+/// A view's class names and its splits' rows.
+type GoView = (Vec<String>, Vec<(SplitName, Vec<GoRow>)>);
+
 /// GoEmotions' classes and every row of its three splits, each with the set of
 /// classes its label ids map to in the view (the 28 labels, or with `ekman` the
 /// six groups and neutral; several emotions of one group count once).
-fn goemotions_view(root: &Path, ekman: bool) -> Result<(Vec<String>, Vec<(SplitName, Vec<GoRow>)>)> {
+fn goemotions_view(root: &Path, ekman: bool) -> Result<GoView> {
     let dir = root.join("goemotions");
     let emotions_path = need(dir.join("emotions.txt"))?;
     let emotions: Vec<String> = std::fs::read_to_string(&emotions_path)
