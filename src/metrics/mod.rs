@@ -7,6 +7,8 @@
 
 use serde::Serialize;
 
+pub mod multilabel;
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClassMetrics {
     pub precision: f64,
@@ -199,11 +201,20 @@ pub struct GroupScore {
 
 /// Scores per shot group; a group with no class (or no class in test) is left out.
 pub fn group_scores(m: &Metrics, train_counts: &[usize], t: GroupThresholds) -> Vec<GroupScore> {
+    group_scores_of(&m.per_class, train_counts, t)
+}
+
+/// [`group_scores`] of per-class metrics, shared with the multi-label metrics so
+/// that both group by one rule.
+fn group_scores_of(
+    per_class: &[ClassMetrics],
+    train_counts: &[usize],
+    t: GroupThresholds,
+) -> Vec<GroupScore> {
     Group::ALL
         .iter()
         .filter_map(|&g| {
-            let members: Vec<&ClassMetrics> = m
-                .per_class
+            let members: Vec<&ClassMetrics> = per_class
                 .iter()
                 .zip(train_counts)
                 .filter(|(c, &n)| Group::of(n, t) == g && c.support > 0)
