@@ -314,8 +314,9 @@ impl Bert {
             let qkv = x.to_kind(ck).linear(&layer.qkv_w, Some(&layer.qkv_b));
             // Packed → padded [b, l, 3, heads, head_dim] for attention only. A
             // batch of equal lengths (long texts cut at the model's limit, mostly)
-            // is already that layout: no copy, and no mask, which lets libtorch's
-            // fused attention take its unmasked path, as transformers does.
+            // is already that layout: no copy. The mask stays even then: on CUDA no
+            // mask lets libtorch pick flash attention, a mask another kernel, and a
+            // vector would then depend (by float noise) on its batch-mates' lengths.
             let qkv = if packed.ragged {
                 Tensor::zeros([b * l, 3 * self.hidden], (qkv.kind(), qkv.device())).index_copy(
                     0,
@@ -332,7 +333,7 @@ impl Bert {
                 &padded.get(0),
                 &padded.get(1),
                 &padded.get(2),
-                packed.ragged.then_some(&packed.attention_mask),
+                Some(&packed.attention_mask),
                 0.0,
                 false,
                 None,
@@ -345,16 +346,12 @@ impl Bert {
             } else {
                 context
             };
-            let mut attn = context
-                .linear(&layer.out_w, Some(&layer.out_b))
-                .to_kind(Kind::Float);
-            let _ = attn.g_add_(&x);
+            // One add that widens the reduced product to f32 on the way (exactly, so
+            // the same numbers) instead of a conversion pass and then an add pass.
+            let attn = &x + context.linear(&layer.out_w, Some(&layer.out_b));
             x = self.layer_norm(&attn, &layer.attn_ln_w, &layer.attn_ln_b);
             let ff = self.activate(x.to_kind(ck).linear(&layer.ff_in_w, Some(&layer.ff_in_b)));
-            let mut ff = ff
-                .linear(&layer.ff_out_w, Some(&layer.ff_out_b))
-                .to_kind(Kind::Float);
-            let _ = ff.g_add_(&x);
+            let ff = &x + ff.linear(&layer.ff_out_w, Some(&layer.ff_out_b));
             x = self.layer_norm(&ff, &layer.ff_ln_w, &layer.ff_ln_b);
         }
         x
@@ -373,7 +370,7 @@ pub struct Packing {
     /// `[batch, 1, 1, width]`, true where a key is a real token.
     pub attention_mask: Tensor,
     /// Whether any sentence is shorter than `width`: without padding, packed rows
-    /// are the padded layout and attention needs no mask.
+    /// already are the padded layout.
     pub ragged: bool,
 }
 
