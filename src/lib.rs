@@ -11,6 +11,7 @@ pub mod cli;
 pub mod commands;
 pub mod compare;
 pub mod data;
+pub mod decision;
 pub mod embed;
 pub mod error;
 pub mod features;

@@ -1,0 +1,260 @@
+//! From per-class probabilities to a multi-label answer. A single-label head
+//! answers with its top class; a multi-label one answers with every class whose
+//! probability passes that class's threshold, and thresholds matter: a rare
+//! emotion's probabilities rarely reach 0.5, so a fixed cut silently drops the
+//! classes rebalancing is meant to recover. Each class's threshold is chosen on
+//! validation, by that class's F1, and is recorded with the model.
+
+use crate::data::LabelSet;
+use serde::Serialize;
+
+/// The threshold every class gets when nothing better is known, and the one the
+/// reports compare tuned thresholds against.
+pub const FIXED: f32 = 0.5;
+
+/// The GoEmotions paper's threshold, reported beside [`FIXED`] so results can be
+/// read against the published ones.
+pub const PAPER: f32 = 0.3;
+
+/// One class's threshold and why it was chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Threshold {
+    pub value: f32,
+    /// The class's F1 on validation at `value`.
+    pub validation_f1: f64,
+    /// Validation texts carrying the class. With none, F1 cannot tell
+    /// thresholds apart and [`FIXED`] is kept.
+    pub validation_positives: usize,
+}
+
+/// What to answer for a text no class passes: no emotion (the answer the data
+/// allows, since a text may carry none), or its most probable class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub enum WhenNonePasses {
+    #[default]
+    NoEmotion,
+    TopLabel,
+}
+
+/// Chooses each class's threshold on validation: the cut that maximises the
+/// class's F1 (2·tp / (2·tp + fp + fn), scikit-learn's definition), placed
+/// halfway between the lowest probability it accepts and the next lower one so
+/// that it does not sit on a validation text's exact score. Ties in F1 go to the
+/// cut nearest [`FIXED`], which keeps the choice deterministic and moves no
+/// threshold further than validation asks. `probs[i][c]` is text `i`'s
+/// probability of class `c`.
+pub fn choose(probs: &[Vec<f32>], truth: &[LabelSet], n_classes: usize) -> Vec<Threshold> {
+    assert_eq!(probs.len(), truth.len(), "one probability row per text");
+    (0..n_classes)
+        .map(|c| {
+            let mut scored: Vec<(f32, bool)> = probs
+                .iter()
+                .zip(truth)
+                .map(|(p, t)| (p[c], t.contains(c)))
+                .collect();
+            choose_one(&mut scored)
+        })
+        .collect()
+}
+
+fn choose_one(scored: &mut [(f32, bool)]) -> Threshold {
+    let positives = scored.iter().filter(|(_, y)| *y).count();
+    if positives == 0 {
+        return Threshold {
+            value: FIXED,
+            validation_f1: 0.0,
+            validation_positives: 0,
+        };
+    }
+    // Highest probability first; each distinct probability is one possible cut.
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let f1 = |tp: usize, fp: usize| 2.0 * tp as f64 / (2 * tp + fp + (positives - tp)) as f64;
+    // Accepting nothing: F1 0 (there are positives), the cut above every score.
+    let mut best = (0.0, f32::INFINITY);
+    let (mut tp, mut fp) = (0, 0);
+    let mut i = 0;
+    while i < scored.len() {
+        let s = scored[i].0;
+        while i < scored.len() && scored[i].0 == s {
+            if scored[i].1 {
+                tp += 1;
+            } else {
+                fp += 1;
+            }
+            i += 1;
+        }
+        let next = scored.get(i).map_or(0.0, |n| n.0);
+        let cut = s / 2.0 + next / 2.0;
+        let score = f1(tp, fp);
+        let nearer = (cut - FIXED).abs() < (best.1 - FIXED).abs();
+        if score > best.0 || (score == best.0 && nearer) {
+            best = (score, cut);
+        }
+    }
+    Threshold {
+        value: best.1.min(1.0),
+        validation_f1: best.0,
+        validation_positives: positives,
+    }
+}
+
+/// The classes of one text: those whose probability reaches their threshold.
+pub fn decide(probs: &[f32], thresholds: &[f32], none: WhenNonePasses) -> LabelSet {
+    assert_eq!(probs.len(), thresholds.len(), "one threshold per class");
+    let passed: Vec<usize> = (0..probs.len())
+        .filter(|&c| probs[c] >= thresholds[c])
+        .collect();
+    if passed.is_empty() && none == WhenNonePasses::TopLabel && !probs.is_empty() {
+        let top = (0..probs.len())
+            .max_by(|&a, &b| probs[a].total_cmp(&probs[b]).then(b.cmp(&a)))
+            .expect("at least one class");
+        return LabelSet::new(vec![top]).expect("one class");
+    }
+    LabelSet::new(passed).expect("each class once")
+}
+
+/// The same threshold for every class.
+pub fn uniform(value: f32, n_classes: usize) -> Vec<f32> {
+    vec![value; n_classes]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Label;
+
+    fn sets(v: &[&[usize]]) -> Vec<LabelSet> {
+        v.iter()
+            .map(|s| LabelSet::new(s.to_vec()).unwrap())
+            .collect()
+    }
+
+    /// Every cut, scored by brute force: the chosen one must be as good as any.
+    fn brute_best_f1(scores: &[f32], truth: &[bool]) -> f64 {
+        let p = truth.iter().filter(|&&y| y).count();
+        let mut cuts: Vec<f32> = scores.to_vec();
+        cuts.push(f32::INFINITY);
+        cuts.iter()
+            .map(|&t| {
+                let tp = scores
+                    .iter()
+                    .zip(truth)
+                    .filter(|(s, y)| **s >= t && **y)
+                    .count();
+                let fp = scores
+                    .iter()
+                    .zip(truth)
+                    .filter(|(s, y)| **s >= t && !**y)
+                    .count();
+                2.0 * tp as f64 / (2 * tp + fp + (p - tp)) as f64
+            })
+            .fold(0.0, f64::max)
+    }
+
+    #[test]
+    fn a_threshold_maximises_its_class_f1_on_validation() {
+        // Class 0: positives score 0.9, 0.4, 0.35; negatives 0.6, 0.3, 0.1.
+        let p0 = [0.9f32, 0.4, 0.35, 0.6, 0.3, 0.1];
+        let y0 = [true, true, true, false, false, false];
+        let probs: Vec<Vec<f32>> = p0.iter().map(|&p| vec![p, 0.2]).collect();
+        let truth = sets(&[&[0], &[0], &[0], &[], &[], &[1]]);
+        let t = choose(&probs, &truth, 2);
+        // Accepting down to 0.35: tp 3, fp 1 → F1 6/7; the cut sits between 0.35 and 0.3.
+        assert!((t[0].validation_f1 - 6.0 / 7.0).abs() < 1e-12, "{t:?}");
+        assert!((t[0].value - 0.325).abs() < 1e-6, "{t:?}");
+        assert_eq!(t[0].validation_positives, 3);
+        assert_eq!(t[0].validation_f1, brute_best_f1(&p0, &y0));
+        // Class 1: one positive at 0.2 among equal scores: accepting all of them
+        // (F1 2/7) is the only way to find it.
+        assert!((t[1].validation_f1 - 2.0 / 7.0).abs() < 1e-12, "{t:?}");
+        assert!(t[1].value <= 0.2);
+    }
+
+    #[test]
+    fn a_class_without_validation_positives_keeps_the_fixed_threshold() {
+        let probs = vec![vec![0.7f32], vec![0.1]];
+        let t = choose(&probs, &sets(&[&[], &[]]), 1);
+        assert_eq!(
+            t[0],
+            Threshold {
+                value: FIXED,
+                validation_f1: 0.0,
+                validation_positives: 0
+            }
+        );
+    }
+
+    #[test]
+    fn ties_in_f1_go_to_the_cut_nearest_the_fixed_one() {
+        // A perfect separation anywhere between 0.8 and 0.2: the cut is 0.5,
+        // halfway, not at an extreme.
+        let probs = vec![vec![0.8f32], vec![0.2]];
+        let t = choose(&probs, &sets(&[&[0], &[]]), 1);
+        assert_eq!(t[0].validation_f1, 1.0);
+        assert!((t[0].value - 0.5).abs() < 1e-6, "{t:?}");
+    }
+
+    #[test]
+    fn chosen_thresholds_match_brute_force_on_random_data() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        for _ in 0..200 {
+            let n = rng.gen_range(1..40);
+            let scores: Vec<f32> = (0..n)
+                .map(|_| (rng.gen_range(0..20) as f32) / 20.0)
+                .collect();
+            let truth: Vec<bool> = (0..n).map(|_| rng.gen_bool(0.3)).collect();
+            if !truth.iter().any(|&y| y) {
+                continue;
+            }
+            let probs: Vec<Vec<f32>> = scores.iter().map(|&s| vec![s]).collect();
+            let sets: Vec<LabelSet> = truth
+                .iter()
+                .map(|&y| LabelSet::new(if y { vec![0] } else { vec![] }).unwrap())
+                .collect();
+            let t = choose(&probs, &sets, 1)[0];
+            let best = brute_best_f1(&scores, &truth);
+            assert!(
+                (t.validation_f1 - best).abs() < 1e-12,
+                "{scores:?} {truth:?} {t:?}"
+            );
+            // And the F1 recorded is what the cut actually gives.
+            let p = truth.iter().filter(|&&y| y).count();
+            let tp = scores
+                .iter()
+                .zip(&truth)
+                .filter(|(s, y)| **s >= t.value && **y)
+                .count();
+            let fp = scores
+                .iter()
+                .zip(&truth)
+                .filter(|(s, y)| **s >= t.value && !**y)
+                .count();
+            let got = 2.0 * tp as f64 / (2 * tp + fp + (p - tp)) as f64;
+            assert!(
+                (got - t.validation_f1).abs() < 1e-12,
+                "{scores:?} {truth:?} {t:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn decisions_take_every_class_that_passes_or_none() {
+        let th = [0.5f32, 0.3, 0.9];
+        assert_eq!(
+            decide(&[0.6, 0.31, 0.2], &th, WhenNonePasses::NoEmotion).classes(),
+            &[0, 1]
+        );
+        assert!(decide(&[0.1, 0.2, 0.8], &th, WhenNonePasses::NoEmotion).is_empty());
+        assert_eq!(
+            decide(&[0.1, 0.2, 0.8], &th, WhenNonePasses::TopLabel).classes(),
+            &[2]
+        );
+        // A probability equal to its threshold passes.
+        assert_eq!(
+            decide(&[0.5, 0.0, 0.0], &th, WhenNonePasses::NoEmotion).classes(),
+            &[0]
+        );
+        assert_eq!(uniform(PAPER, 2), [0.3, 0.3]);
+    }
+}
