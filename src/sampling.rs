@@ -9,7 +9,14 @@
 //!   examples from each visited class's own shuffled cycle);
 //! - power q: n_j^q / Σ n_i^q (q = 1 instance-, q = 0 class-balanced, q = ½ square-root);
 //! - progressively-balanced: (1 − t/T)·n_j/N + (t/T)·1/C at epoch t of T.
+//!
+//! Multi-label data uses the same samplers: a text belongs to every class it
+//! carries, so n_j counts the texts carrying class j, and class-aware sampling
+//! draws a class and then a text that carries it (its multi-label counterpart).
+//! A text with no emotion belongs to no class: only instance-balanced sampling
+//! visits it.
 
+use crate::data::Label;
 use rand::seq::SliceRandom;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -97,11 +104,18 @@ pub struct Sampler {
 }
 
 impl Sampler {
-    pub fn new(kind: SamplerKind, labels: &[usize], n_classes: usize, rng: ChaCha8Rng) -> Sampler {
+    pub fn new<L: Label>(
+        kind: SamplerKind,
+        labels: &[L],
+        n_classes: usize,
+        rng: ChaCha8Rng,
+    ) -> Sampler {
         let mut rng = rng;
         let mut members = vec![Vec::new(); n_classes];
-        for (i, &y) in labels.iter().enumerate() {
-            members[y].push(i);
+        for (i, y) in labels.iter().enumerate() {
+            for &c in y.classes() {
+                members[c].push(i);
+            }
         }
         let counts: Vec<usize> = members.iter().map(Vec::len).collect();
         let per_class = members
@@ -348,5 +362,60 @@ mod tests {
         };
         assert_eq!(run(11), run(11));
         assert_ne!(run(11), run(12));
+    }
+
+    /// Multi-label class-aware sampling: a class drawn uniformly, then a text
+    /// carrying it. Class 0 is carried by 90 texts, class 1 by 9 and class 2 by
+    /// one text that also carries class 0; 20 texts carry nothing. A third of the
+    /// draws must come from each class's texts; the text of class 2 is drawn for
+    /// class 2 (a third) and, as one of class 0's 90, for class 0 too.
+    #[test]
+    fn class_aware_sampling_of_label_sets() {
+        use crate::data::LabelSet;
+        let set = |v: &[usize]| LabelSet::new(v.to_vec()).unwrap();
+        let mut labels: Vec<LabelSet> = (0..89).map(|_| set(&[0])).collect();
+        labels.extend((0..9).map(|_| set(&[1])));
+        labels.push(set(&[0, 2]));
+        labels.extend((0..20).map(|_| set(&[])));
+        let n = labels.len();
+        let mut s = Sampler::new(
+            SamplerKind::ClassBalanced { k: 1 },
+            &labels,
+            3,
+            ChaCha8Rng::seed_from_u64(3),
+        );
+        let epochs = 300;
+        let mut hits = vec![0usize; n];
+        for e in 0..epochs {
+            for i in s.epoch(e, epochs) {
+                hits[i] += 1;
+            }
+        }
+        let draws = (n * epochs) as f64;
+        let share =
+            |range: std::ops::Range<usize>| hits[range].iter().sum::<usize>() as f64 / draws;
+        let third = 1.0 / 3.0;
+        // Class 1's texts: a third of the draws.
+        assert!((share(89..98) - third).abs() < 0.01, "{}", share(89..98));
+        // The text carrying 0 and 2: all of class 2's third, plus 1/90 of class 0's.
+        let both = share(98..99);
+        assert!((both - (third + third / 90.0)).abs() < 0.01, "{both}");
+        // No-emotion texts belong to no class: class-aware sampling never visits them.
+        assert_eq!(share(99..n), 0.0);
+        // Instance-balanced sampling still visits every text once per epoch.
+        let mut ib = Sampler::new(
+            SamplerKind::InstanceBalanced,
+            &labels,
+            3,
+            ChaCha8Rng::seed_from_u64(3),
+        );
+        let mut once = ib.epoch(0, 1);
+        once.sort();
+        assert_eq!(once, (0..n).collect::<Vec<_>>());
+        // Power sampling counts a text once per class it carries.
+        assert_eq!(
+            SamplerKind::Power { q: 1.0 }.class_probabilities(&s.counts, 0, 1),
+            [90.0 / 100.0, 9.0 / 100.0, 1.0 / 100.0]
+        );
     }
 }
