@@ -44,6 +44,26 @@ pub struct Problem<'a> {
     pub c: f64,
 }
 
+/// What [`minimise`] needs of an objective: its scaled value and gradient in
+/// f64, a preconditioner, and the switch from f32 to f64 products.
+trait Smooth {
+    /// The scaled objective and its gradient at θ.
+    fn value_and_gradient(&self, theta: &Tensor) -> (f64, Tensor);
+    /// An approximate inverse Hessian applied to a parameter-shaped vector: the
+    /// initial one of L-BFGS's two-loop recursion.
+    fn precondition(&self, v: &Tensor) -> Tensor;
+    /// Whether the products with the features still run in f32.
+    fn fast(&self) -> bool;
+    /// From here on, the products in f64 too.
+    fn polish(&mut self);
+    /// Polishes, then the objective and gradient at θ in f64: the values the
+    /// line search compares must all come from one precision.
+    fn polished_at(&mut self, theta: &Tensor) -> (f64, Tensor) {
+        self.polish();
+        tch::no_grad(|| self.value_and_gradient(theta))
+    }
+}
+
 /// The problem as the solver uses it. The softmax, the objective, the
 /// parameters and the L-BFGS pairs are always f64; the two matrix products with
 /// the features, which are the cost, start in f32 and move to f64 for the last
@@ -106,22 +126,15 @@ impl Objective {
             n_classes: p.n_classes as i64,
         }
     }
+}
 
-    /// Whether the products still run in f32.
+impl Smooth for Objective {
     fn fast(&self) -> bool {
         self.x.kind() == Kind::Float
     }
 
-    /// From here on, the products in f64 too.
     fn polish(&mut self) {
         self.x = self.x.to_kind(Kind::Double);
-    }
-
-    /// Polishes, then the objective and gradient at θ in f64: the values the
-    /// line search compares must all come from one precision.
-    fn polished_at(&mut self, theta: &Tensor) -> (f64, Tensor) {
-        self.polish();
-        tch::no_grad(|| self.value_and_gradient(theta))
     }
 
     /// The scaled objective and its gradient at θ = [W (C×d, row-major), b (C)].
@@ -147,17 +160,16 @@ impl Objective {
             Tensor::cat(&[gw.flatten(0, -1), gb], 0),
         )
     }
-}
 
-impl Objective {
-    /// The preconditioner applied to a parameter-shaped vector: the W part times
-    /// (S + δI)⁻¹, the bias part as it is.
+    /// The W part times (S + δI)⁻¹, the bias part as it is.
     fn precondition(&self, v: &Tensor) -> Tensor {
         let (c, d) = (self.n_classes, self.x.size()[1]);
         let w = v.narrow(0, 0, c * d).view([c, d]).mm(&self.precond);
         Tensor::cat(&[w.flatten(0, -1), v.narrow(0, c * d, c)], 0)
     }
+}
 
+impl Objective {
     /// (W, b) of the original features → θ in centred coordinates.
     fn theta_of(&self, w: &Tensor, b: &Tensor) -> Tensor {
         let w = w.to_kind(Kind::Double);
@@ -189,18 +201,36 @@ pub fn fit(
     stopping: Stopping,
     start: Option<(&Tensor, &Tensor)>,
 ) -> Result<(Tensor, Tensor, Convergence)> {
-    if p.c <= 0.0 || !p.c.is_finite() {
-        bail!("logistic regression: C must be positive, got {}", p.c);
-    }
+    check_c(p.c)?;
     let (c, d) = (p.n_classes as i64, p.x.size()[1]);
     let device = p.x.device();
-    // Below this gradient, f32 products are too coarse for the line search.
-    const F32_UNTIL: f64 = 1e-5;
     let mut objective = Objective::new(p);
-    let mut theta = match start {
+    let theta = match start {
         Some((w, b)) => objective.theta_of(w, b),
         None => Tensor::zeros([c * d + c], (Kind::Double, device)),
     };
+    let (theta, convergence) = minimise(&mut objective, theta, stopping);
+    let (w, b) = objective.head_of(&theta);
+    Ok((w, b, convergence))
+}
+
+fn check_c(c: f64) -> Result<()> {
+    if c <= 0.0 || !c.is_finite() {
+        bail!("logistic regression: C must be positive, got {c}");
+    }
+    Ok(())
+}
+
+/// Full-batch preconditioned L-BFGS from θ, shared by the multinomial and the
+/// binary fits so that both stop by the same rules.
+fn minimise(
+    objective: &mut impl Smooth,
+    theta: Tensor,
+    stopping: Stopping,
+) -> (Tensor, Convergence) {
+    let mut theta = theta;
+    // Below this gradient, f32 products are too coarse for the line search.
+    const F32_UNTIL: f64 = 1e-5;
     const MEMORY: usize = 10;
     let mut history: VecDeque<(Tensor, Tensor, f64)> = VecDeque::with_capacity(MEMORY);
     let (mut f, mut g) = tch::no_grad(|| objective.value_and_gradient(&theta));
@@ -277,17 +307,15 @@ pub fn fit(
             gmax = max_abs(&g);
         }
     }
-    let (w, b) = objective.head_of(&theta);
-    Ok((
-        w,
-        b,
+    (
+        theta,
         Convergence {
             iterations,
             gradient_max: gmax,
             converged: gmax <= stopping.gradient_tolerance,
             objective: f,
         },
-    ))
+    )
 }
 
 /// scikit-learn's `class_weight='balanced'`: n / (K · n_y) for each row.
