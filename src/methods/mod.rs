@@ -14,6 +14,7 @@ pub mod linfa_lr;
 pub mod logit_adjust;
 pub mod logreg;
 pub mod lws;
+pub mod multi;
 pub mod ncm;
 pub mod reweight;
 pub mod sweep;

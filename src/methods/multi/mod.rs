@@ -1,0 +1,121 @@
+//! Multi-label methods: one sigmoid per class, a text gets every class whose
+//! probability passes that class's threshold. Each method is one file behind
+//! [`MultiMethod`]; [`REGISTRY`] lists them, as [`super::REGISTRY`] lists the
+//! single-label ones, so the registry a study reads says which task a method
+//! serves. Every method ends the same way: per-class thresholds chosen on
+//! validation ([`crate::decision::choose`]), and any setting it searches chosen
+//! by the validation macro-F1 those thresholds give — never by test data, which
+//! the context does not hold.
+
+pub mod bce;
+pub mod ovr_logreg;
+
+use crate::data::LabelSet;
+use crate::decision::{self, Threshold};
+use crate::features::Features;
+use crate::head::Head;
+use crate::sampling::SamplerKind;
+use crate::train::TrainConfig;
+use anyhow::Result;
+use tch::Kind;
+
+/// A way of getting a multi-label head from training features.
+pub trait MultiMethod {
+    fn fit(&self, ctx: &MultiContext) -> Result<MultiFitted>;
+
+    /// Whether another seed can give another head; deterministic methods are
+    /// fitted once per study.
+    fn stochastic(&self) -> bool {
+        true
+    }
+}
+
+/// What a multi-label method sees: training and validation features, the
+/// training config, the seed.
+pub struct MultiContext<'a> {
+    pub train: &'a Features<LabelSet>,
+    pub valid: &'a Features<LabelSet>,
+    pub config: &'a TrainConfig,
+    pub seed: u64,
+}
+
+/// A fitted head, its per-class thresholds, and what the method chose.
+pub struct MultiFitted {
+    pub head: Head,
+    pub thresholds: Vec<Threshold>,
+    pub chosen: serde_json::Value,
+}
+
+impl MultiContext<'_> {
+    /// Each validation text's probability of each class under `head`.
+    pub fn validation_probabilities(&self, head: &Head) -> Result<Vec<Vec<f32>>> {
+        probabilities(head, self.valid)
+    }
+
+    /// `head`'s thresholds chosen on validation, and the validation macro-F1
+    /// they give (the mean over classes of each class's F1 at its threshold,
+    /// scikit-learn's macro average with zero_division=0).
+    pub fn thresholds(&self, head: &Head) -> Result<(Vec<Threshold>, f64)> {
+        let probs = self.validation_probabilities(head)?;
+        let t = decision::choose(&probs, &self.valid.labels, self.valid.n_classes);
+        let macro_f1 = t.iter().map(|t| t.validation_f1).sum::<f64>() / t.len().max(1) as f64;
+        Ok((t, macro_f1))
+    }
+}
+
+/// Sigmoid probabilities `[n][C]` of `head` on `features`.
+pub fn probabilities<L>(head: &Head, features: &Features<L>) -> Result<Vec<Vec<f32>>> {
+    let p = head
+        .logits(&features.x)?
+        .sigmoid()
+        .to_kind(Kind::Float)
+        .to_device(tch::Device::Cpu);
+    Ok(Vec::<Vec<f32>>::try_from(&p)?)
+}
+
+/// One registry line, as for single-label methods.
+pub struct MultiEntry {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub summary: &'static str,
+    pub build: fn(&TrainConfig) -> Box<dyn MultiMethod>,
+}
+
+/// Every multi-label method, in the order reports list them.
+pub const REGISTRY: &[MultiEntry] = &[
+    MultiEntry {
+        name: "bce",
+        title: "binary cross-entropy",
+        summary: "one sigmoid per class, plain BCE, instance-balanced sampling (stage 1)",
+        build: |_| Box::new(bce::Bce(SamplerKind::InstanceBalanced)),
+    },
+    MultiEntry {
+        name: "class-aware",
+        title: "class-aware sampling",
+        summary: "BCE, a class drawn uniformly and then a text that carries it",
+        build: |_| Box::new(bce::Bce(SamplerKind::ClassBalanced { k: 1 })),
+    },
+    MultiEntry {
+        name: "sqrt",
+        title: "square-root sampling",
+        summary: "BCE, classes drawn in proportion to the square root of their counts",
+        build: |cfg| Box::new(bce::Bce(SamplerKind::Power { q: cfg.q })),
+    },
+    MultiEntry {
+        name: "ovr-logreg",
+        title: "one-vs-rest logistic regression",
+        summary: "one logistic regression per class fitted to convergence, C on validation",
+        build: |_| Box::new(ovr_logreg::OvrLogReg { balanced: false }),
+    },
+    MultiEntry {
+        name: "ovr-logreg-balanced",
+        title: "balanced one-vs-rest logistic regression",
+        summary: "as ovr-logreg, each class's positives and negatives weighted to equal halves",
+        build: |_| Box::new(ovr_logreg::OvrLogReg { balanced: true }),
+    },
+];
+
+/// The registry line of `name`.
+pub fn find(name: &str) -> Option<&'static MultiEntry> {
+    REGISTRY.iter().find(|e| e.name == name)
+}
