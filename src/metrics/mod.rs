@@ -83,17 +83,7 @@ impl Metrics {
             .collect();
         let total: usize = per_class.iter().map(|m| m.support).sum();
         let correct: usize = (0..n_classes).map(|c| confusion[c][c]).sum();
-        let weighted = |f: fn(&ClassMetrics) -> f64| -> f64 {
-            if total == 0 {
-                0.0
-            } else {
-                per_class
-                    .iter()
-                    .map(|m| f(m) * m.support as f64)
-                    .sum::<f64>()
-                    / total as f64
-            }
-        };
+        let weighted = |f: fn(&ClassMetrics) -> f64| support_weighted(&per_class, f);
         Metrics {
             accuracy: ratio(correct, total),
             macro_precision: mean(per_class.iter().map(|m| m.precision)),
@@ -119,6 +109,21 @@ impl Metrics {
                 .map(|m| m.f1),
         )
     }
+}
+
+/// The mean of `f` over classes weighted by support, scikit-learn's "weighted"
+/// average; 0 when no class has support (scikit-learn then takes a plain mean,
+/// and every per-class value is 0 there).
+pub(crate) fn support_weighted(per_class: &[ClassMetrics], f: fn(&ClassMetrics) -> f64) -> f64 {
+    let total: usize = per_class.iter().map(|m| m.support).sum();
+    if total == 0 {
+        return 0.0;
+    }
+    per_class
+        .iter()
+        .map(|m| f(m) * m.support as f64)
+        .sum::<f64>()
+        / total as f64
 }
 
 #[cfg(test)]

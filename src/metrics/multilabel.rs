@@ -179,19 +179,7 @@ impl MultiLabelMetrics {
         let support: usize = per_class.iter().map(|m| m.support).sum();
         let predicted: usize = per_class.iter().map(|m| m.predicted).sum();
         let tp_all: usize = confusion.iter().map(|m| m[1][1]).sum();
-        // scikit-learn falls back to a plain mean when every support is 0; then every
-        // tp is 0 and so is every per-class value, so 0 is that mean.
-        let weighted = |f: fn(&ClassMetrics) -> f64| -> f64 {
-            if support == 0 {
-                0.0
-            } else {
-                per_class
-                    .iter()
-                    .map(|m| f(m) * m.support as f64)
-                    .sum::<f64>()
-                    / support as f64
-            }
-        };
+        let weighted = |f: fn(&ClassMetrics) -> f64| super::support_weighted(&per_class, f);
         let per_text = |sum: f64| if n == 0 { 0.0 } else { sum / n as f64 };
 
         let average_precision: Vec<f64> = (0..c)
