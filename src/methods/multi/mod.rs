@@ -87,19 +87,46 @@ pub const REGISTRY: &[MultiEntry] = &[
         name: "bce",
         title: "binary cross-entropy",
         summary: "one sigmoid per class, plain BCE, instance-balanced sampling (stage 1)",
-        build: |_| Box::new(bce::Bce(SamplerKind::InstanceBalanced)),
+        build: |_| Box::new(bce::Bce(SamplerKind::InstanceBalanced, bce::Loss::Plain)),
     },
     MultiEntry {
         name: "class-aware",
         title: "class-aware sampling",
         summary: "BCE, a class drawn uniformly and then a text that carries it",
-        build: |_| Box::new(bce::Bce(SamplerKind::ClassBalanced { k: 1 })),
+        build: |_| {
+            Box::new(bce::Bce(
+                SamplerKind::ClassBalanced { k: 1 },
+                bce::Loss::Plain,
+            ))
+        },
     },
     MultiEntry {
         name: "sqrt",
         title: "square-root sampling",
         summary: "BCE, classes drawn in proportion to the square root of their counts",
-        build: |cfg| Box::new(bce::Bce(SamplerKind::Power { q: cfg.q })),
+        build: |cfg| Box::new(bce::Bce(SamplerKind::Power { q: cfg.q }, bce::Loss::Plain)),
+    },
+    MultiEntry {
+        name: "reweight-bce",
+        title: "re-weighted BCE",
+        summary: "BCE with each class's positives weighted by its negatives-to-positives ratio",
+        build: |_| {
+            Box::new(bce::Bce(
+                SamplerKind::InstanceBalanced,
+                bce::Loss::Reweighted,
+            ))
+        },
+    },
+    MultiEntry {
+        name: "logit-adjust-bce",
+        title: "logit-adjusted BCE",
+        summary: "BCE with each logit shifted by τ·log-odds of its class prior while training",
+        build: |_| {
+            Box::new(bce::Bce(
+                SamplerKind::InstanceBalanced,
+                bce::Loss::LogitAdjusted { tau: 1.0 },
+            ))
+        },
     },
     MultiEntry {
         name: "ovr-logreg",
