@@ -595,10 +595,20 @@ mod tests {
         let mut objective = Objective::new(&p);
         objective.polish();
         let theta = theta.to_kind(Kind::Double);
-        let (_, g) = objective.value_and_gradient(&theta);
-        for i in [0usize, 4, 7, 14, 15, 17] {
+        assert_gradient_is_derivative(&objective, &theta, [0usize, 4, 7, 14, 15, 17]);
+    }
+
+    /// Central differences of `objective` on the `coords` of θ (f64) against its
+    /// analytic gradient.
+    fn assert_gradient_is_derivative(
+        objective: &impl Smooth,
+        theta: &Tensor,
+        coords: impl IntoIterator<Item = usize>,
+    ) {
+        let (_, g) = objective.value_and_gradient(theta);
+        for i in coords {
             let h = 1e-4;
-            let mut plus = Vec::<f64>::try_from(&theta).unwrap();
+            let mut plus = Vec::<f64>::try_from(theta).unwrap();
             let mut minus = plus.clone();
             plus[i] += h;
             minus[i] -= h;
@@ -642,22 +652,7 @@ mod tests {
                 .map(|_| rng.gen_range(-0.5f64..0.5))
                 .collect::<Vec<_>>(),
         );
-        let (_, g) = objective.value_and_gradient(&theta);
-        for i in 0..=d {
-            let h = 1e-4;
-            let mut plus = Vec::<f64>::try_from(&theta).unwrap();
-            let mut minus = plus.clone();
-            plus[i] += h;
-            minus[i] -= h;
-            let (fp, _) = objective.value_and_gradient(&Tensor::from_slice(&plus));
-            let (fm, _) = objective.value_and_gradient(&Tensor::from_slice(&minus));
-            let numeric = (fp - fm) / (2.0 * h);
-            let analytic = g.double_value(&[i as i64]);
-            assert!(
-                (numeric - analytic).abs() < 1e-8,
-                "coordinate {i}: numeric {numeric}, analytic {analytic}"
-            );
-        }
+        assert_gradient_is_derivative(&objective, &theta, 0..=d);
     }
 
     /// A label that no training text (or every one) carries gets scikit-learn's

@@ -42,23 +42,7 @@ pub fn load_multi(name: &str, root: &Path) -> Result<Dataset<LabelSet>> {
             ))
         }
     };
-    let (classes, splits) = goemotions_view(root, ekman)?;
-    Ok(Dataset {
-        name: name.into(),
-        classes,
-        splits: splits
-            .into_iter()
-            .map(|(name, rows)| {
-                let mut s = Split::default();
-                for (text, set, id) in rows {
-                    s.texts.push(text);
-                    s.labels.push(set);
-                    s.ids.push(id);
-                }
-                (name, s)
-            })
-            .collect(),
-    })
+    goemotions_dataset(name, root, ekman, Some)
 }
 
 fn need(path: PathBuf) -> Result<PathBuf> {
@@ -78,27 +62,41 @@ fn need(path: PathBuf) -> Result<PathBuf> {
 /// Google's `ekman_mapping.json` (neutral stays neutral), and a row is kept
 /// when its labels map to exactly one group.
 fn goemotions(root: &Path, ekman: bool) -> Result<Dataset> {
+    let name = if ekman {
+        "goemotions-ekman"
+    } else {
+        "goemotions"
+    };
+    goemotions_dataset(name, root, ekman, |set| match set.classes() {
+        [only] => Some(*only),
+        _ => None,
+    })
+}
+
+/// A GoEmotions view as a dataset whose rows are those `label` gives a label
+/// (the single-label views keep the one-class rows, the multi-label views all).
+fn goemotions_dataset<L>(
+    name: &str,
+    root: &Path,
+    ekman: bool,
+    label: impl Fn(LabelSet) -> Option<L>,
+) -> Result<Dataset<L>> {
     let (classes, splits) = goemotions_view(root, ekman)?;
     Ok(Dataset {
-        name: if ekman {
-            "goemotions-ekman"
-        } else {
-            "goemotions"
-        }
-        .into(),
+        name: name.into(),
         classes,
         splits: splits
             .into_iter()
-            .map(|(name, rows)| {
+            .map(|(split, rows)| {
                 let mut s = Split::default();
                 for (text, set, id) in rows {
-                    if let [only] = set.classes() {
+                    if let Some(y) = label(set) {
                         s.texts.push(text);
-                        s.labels.push(*only);
+                        s.labels.push(y);
                         s.ids.push(id);
                     }
                 }
-                (name, s)
+                (split, s)
             })
             .collect(),
     })
