@@ -103,7 +103,13 @@ pub fn run(
                         }
                     }
                 }
-                let run = fit_one((entries[i].build)(config).as_ref(), &ctx, &test);
+                // A panic (tch panics on most libtorch failures) becomes this job's
+                // error: a dead worker would leave the later seeds of its method
+                // waiting for a first-seed choice that never comes.
+                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    fit_one((entries[i].build)(config).as_ref(), &ctx, &test)
+                }))
+                .unwrap_or_else(|p| Err(crate::error::panic_error(p.as_ref())));
                 if k == 0 {
                     *slot.lock().expect("no panic while training") =
                         Some(run.as_ref().ok().map(|r| r.chosen.clone()));

@@ -97,17 +97,35 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// Replaces Rust's multi-line panic report with [`describe_panic`]'s one line on
-/// stderr. The exit code is `main`'s to set, after unwinding has removed any
-/// half-written output.
+/// Where the last panic happened, kept by the hook for the one line that
+/// reports it (a payload carries no location).
+static LAST_PANIC_AT: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Replaces Rust's multi-line panic report: the hook only notes where the panic
+/// happened, and whoever catches it ([`panic_error`]: `main`, or a worker that
+/// turns its panic into that job's error) says it in one line. Printing in the
+/// hook would say it twice when a worker's panic then fails the command.
 pub fn one_line_panics() {
     std::panic::set_hook(Box::new(|info| {
-        let loc = info
+        let at = info
             .location()
             .map(|l| format!("{}:{}", l.file(), l.line()));
-        let (line, _) = describe_panic(&panic_message(info.payload()), loc.as_deref());
-        eprintln!("emo: error: {line}");
+        if let Ok(mut last) = LAST_PANIC_AT.lock() {
+            *last = at;
+        }
     }));
+}
+
+/// A caught panic as an error: [`describe_panic`]'s one line, an input error
+/// (exit 2) when the user can act on it.
+pub fn panic_error(payload: &(dyn std::any::Any + Send)) -> anyhow::Error {
+    let at = LAST_PANIC_AT.lock().ok().and_then(|l| l.clone());
+    let (line, code) = describe_panic(&panic_message(payload), at.as_deref());
+    if code == 2 {
+        crate::input_error!("{line}")
+    } else {
+        anyhow::anyhow!("{line}")
+    }
 }
 
 #[cfg(test)]
@@ -131,6 +149,11 @@ mod tests {
         assert!(line.contains("cannot be multiplied"), "{line}");
         assert!(!line.contains("Exception raised"), "{line}");
         assert_eq!(code, 1);
+        // Caught, it is one error line, exit 1.
+        let err = panic_error(payload.as_ref());
+        assert_eq!(exit_code(&err), 1);
+        assert!(err.to_string().starts_with("libtorch: "), "{err}");
+        assert_eq!(err.to_string().lines().count(), 1);
         // The same failure through a fallible call, as an error value.
         let err = tch::Tensor::zeros([2, 3], tch::kind::FLOAT_CPU)
             .f_matmul(&tch::Tensor::zeros([4, 5], tch::kind::FLOAT_CPU))

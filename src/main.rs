@@ -8,7 +8,7 @@ fn main() {
     emo::error::one_line_panics();
     let cli = emo::cli::parse();
     // Unwinding (rather than exiting inside the panic hook) lets the half-written
-    // report folders clean themselves up; the hook has already said what happened.
+    // report folders clean themselves up before the one line is said.
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match cli.command {
         Command::Embed(args) => emo::commands::embed::run(&args),
         Command::CompareSampling(args) => emo::commands::compare::run(&args),
@@ -24,8 +24,9 @@ fn main() {
             std::process::exit(code);
         }
         Err(payload) => {
-            let msg = emo::error::panic_message(payload.as_ref());
-            std::process::exit(emo::error::describe_panic(&msg, None).1);
+            let err = emo::error::panic_error(payload.as_ref());
+            eprintln!("emo: error: {err}");
+            std::process::exit(emo::error::exit_code(&err));
         }
     }
 }
