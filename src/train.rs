@@ -65,6 +65,25 @@ pub struct TrainConfig {
     pub select: crate::metrics::Stat,
 }
 
+impl TrainConfig {
+    /// When the converged logistic regressions (multinomial and one-vs-rest) stop.
+    pub fn logreg_stopping(&self) -> crate::logreg::Stopping {
+        crate::logreg::Stopping {
+            gradient_tolerance: self.logreg_tolerance,
+            max_iterations: self.logreg_max_iterations,
+        }
+    }
+
+    /// The C grid in the order the logistic regressions fit it: weakest C first,
+    /// so that each fit starts from the previous, more regularised optimum, which
+    /// is close and cheap to leave.
+    pub fn logreg_c_path(&self) -> Vec<f64> {
+        let mut grid = self.logreg_c_grid.clone();
+        grid.sort_by(f64::total_cmp);
+        grid
+    }
+}
+
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {

@@ -5,7 +5,7 @@
 
 use super::{Context, Fitted, Method};
 use crate::head::Head;
-use crate::logreg::{balanced_sample_weights, fit, Problem, Stopping};
+use crate::logreg::{balanced_sample_weights, fit, Problem};
 use anyhow::Result;
 
 pub struct LogReg {
@@ -22,18 +22,11 @@ impl Method for LogReg {
         let weights = self
             .balanced
             .then(|| balanced_sample_weights(&train.counts(), &train.y));
-        let stopping = Stopping {
-            gradient_tolerance: cfg.logreg_tolerance,
-            max_iterations: cfg.logreg_max_iterations,
-        };
-        // Weakest C first: each fit starts from the previous, more regularised
-        // optimum, which is close and cheap to leave.
-        let mut grid = cfg.logreg_c_grid.clone();
-        grid.sort_by(f64::total_cmp);
+        let stopping = cfg.logreg_stopping();
         let mut curve = Vec::new();
         let mut best: Option<(f64, f64, Head, serde_json::Value)> = None;
         let mut start: Option<(tch::Tensor, tch::Tensor)> = None;
-        for c in grid {
+        for c in cfg.logreg_c_path() {
             let problem = Problem {
                 x: &train.x,
                 y: &train.y,

@@ -6,7 +6,7 @@
 
 use super::{MultiContext, MultiFitted, MultiMethod};
 use crate::head::Head;
-use crate::logreg::{fit_ovr, OvrProblem, Stopping};
+use crate::logreg::{fit_ovr, OvrProblem};
 use anyhow::Result;
 use serde_json::json;
 
@@ -21,17 +21,11 @@ impl MultiMethod for OvrLogReg {
 
     fn fit(&self, ctx: &MultiContext) -> Result<MultiFitted> {
         let cfg = ctx.config;
-        let stopping = Stopping {
-            gradient_tolerance: cfg.logreg_tolerance,
-            max_iterations: cfg.logreg_max_iterations,
-        };
-        // Weakest C first, each fit starting from the previous optimum.
-        let mut grid = cfg.logreg_c_grid.clone();
-        grid.sort_by(f64::total_cmp);
+        let stopping = cfg.logreg_stopping();
         let mut curve = Vec::new();
         let mut best: Option<(f64, MultiFitted)> = None;
         let mut start: Option<(tch::Tensor, tch::Tensor)> = None;
-        for c in grid {
+        for c in cfg.logreg_c_path() {
             let problem = OvrProblem {
                 x: &ctx.train.x,
                 y: &ctx.train.y,
