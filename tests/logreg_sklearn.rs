@@ -2,22 +2,14 @@
 //! (lbfgs to tol 1e-10), plain and `class_weight='balanced'`, on the fixture made by
 //! scripts/make_logreg_fixture.py: the same optimum, so the same test predictions.
 
+mod common;
 use emo::logreg::{balanced_sample_weights, fit, Problem, Stopping};
 use emo::metrics::Metrics;
 use serde_json::Value;
 use tch::Tensor;
 
 fn floats(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|row| {
-            row.as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_f64().unwrap() as f32)
-        })
-        .collect()
+    common::matrix_cells(v, |x| x.as_f64().unwrap() as f32)
 }
 
 fn labels(v: &Value) -> Vec<usize> {
@@ -30,11 +22,7 @@ fn labels(v: &Value) -> Vec<usize> {
 
 #[test]
 fn converged_logistic_regression_equals_scikit_learn() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/sklearn_logreg.json"
-    );
-    let fx: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let fx: Value = common::fixture("sklearn_logreg.json");
     let (k, d) = (
         fx["n_classes"].as_u64().unwrap() as usize,
         fx["dim"].as_u64().unwrap() as i64,

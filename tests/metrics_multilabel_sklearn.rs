@@ -4,6 +4,7 @@
 //! float32 values written exactly, so both sides rank the very same numbers and
 //! see the very same ties.
 
+mod common;
 use emo::metrics::multilabel::{Average, Indicator, MultiLabelMetrics};
 use emo::metrics::GroupThresholds;
 use serde_json::Value;
@@ -42,11 +43,7 @@ fn check_average(a: &Average, b: &Value, what: &str) {
 
 #[test]
 fn multilabel_metrics_equal_scikit_learn() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/sklearn_multilabel.json"
-    );
-    let fx: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let fx: Value = common::fixture("sklearn_multilabel.json");
     let cases = fx["cases"].as_array().unwrap();
     assert_eq!(cases.len(), 8);
     for case in cases {

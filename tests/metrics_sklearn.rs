@@ -2,6 +2,7 @@
 //! by scripts/make_sklearn_fixture.py and committed). Agreement is to 1e-12:
 //! the same definitions, not approximations of them.
 
+mod common;
 use emo::metrics::Metrics;
 use serde_json::Value;
 
@@ -12,11 +13,7 @@ fn close(a: f64, b: &Value, what: &str) {
 
 #[test]
 fn metrics_equal_scikit_learn() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/sklearn_metrics.json"
-    );
-    let fx: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let fx: Value = common::fixture("sklearn_metrics.json");
     let cases = fx["cases"].as_array().unwrap();
     assert_eq!(cases.len(), 5);
     for case in cases {

@@ -4,6 +4,7 @@
 //! scripts/make_ovr_logreg_fixture.py: the same optimum, so every held-out
 //! prediction at probability 0.5 is the same.
 
+mod common;
 use emo::logreg::{fit_ovr, OvrProblem, Stopping};
 use serde_json::Value;
 use tch::Tensor;
@@ -19,38 +20,16 @@ fn numbers(v: &Value) -> Vec<f64> {
 
 /// A matrix of strings, each the shortest decimal of an f32.
 fn floats32(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|row| {
-            row.as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_str().unwrap().parse::<f32>().unwrap())
-        })
-        .collect()
+    common::matrix_cells(v, |x| x.as_str().unwrap().parse::<f32>().unwrap())
 }
 
 fn indicator(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|row| {
-            row.as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_u64().unwrap() as f32)
-        })
-        .collect()
+    common::matrix_cells(v, |x| x.as_u64().unwrap() as f32)
 }
 
 #[test]
 fn one_vs_rest_logistic_regression_equals_scikit_learn() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/sklearn_ovr_logreg.json"
-    );
-    let fx: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let fx: Value = common::fixture("sklearn_ovr_logreg.json");
     let (k, d) = (
         fx["n_classes"].as_u64().unwrap() as usize,
         fx["dim"].as_u64().unwrap() as usize,

@@ -14,6 +14,23 @@ pub fn datasets_root() -> PathBuf {
     }
 }
 
+/// A committed fixture under `tests/fixtures/`, parsed.
+pub fn fixture(name: &str) -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// The cells of a JSON matrix (an array of rows), row after row, each read by `cell`.
+pub fn matrix_cells<T>(m: &serde_json::Value, cell: impl Fn(&serde_json::Value) -> T) -> Vec<T> {
+    m.as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|row| row.as_array().unwrap().iter().map(&cell))
+        .collect()
+}
+
 /// The `emo` binary built for this test run.
 pub fn emo() -> assert_cmd::Command {
     assert_cmd::Command::cargo_bin("emo").expect("binary built")
