@@ -70,12 +70,7 @@ fn problem(seed: u64) -> Problem {
 
 fn fit(p: &Problem, name: &str, seed: u64) -> MultiFitted {
     let cfg = TrainConfig::default();
-    let ctx = MultiContext {
-        train: &p.train,
-        valid: &p.valid,
-        config: &cfg,
-        seed,
-    };
+    let ctx = MultiContext::new(&p.train, &p.valid, &cfg, seed);
     (multi::find(name).unwrap().build)(&cfg).fit(&ctx).unwrap()
 }
 

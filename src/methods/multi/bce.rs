@@ -13,7 +13,6 @@ use super::{MultiContext, MultiFitted, MultiMethod};
 use crate::methods::sweep::{config_for, settings_of};
 use crate::sampling::SamplerKind;
 use crate::train::{effective_epochs, train_bce_candidates, BceSpec};
-use crate::tune::Search;
 use anyhow::Result;
 use serde_json::json;
 
@@ -72,7 +71,7 @@ impl MultiMethod for Bce {
     fn fit(&self, ctx: &MultiContext) -> Result<MultiFitted> {
         let cfg = ctx.config;
         let (pos_weights, train_offset) = self.1.spec_parts(ctx.train);
-        let search = Search::new(cfg.tune, cfg, cfg.epochs);
+        let search = ctx.search(cfg.epochs);
         let candidates = search.candidates();
         let mut curve = Vec::new();
         let mut best: Option<(f64, MultiFitted)> = None;
@@ -117,6 +116,9 @@ impl MultiMethod for Bce {
             crate::input_error!("training diverged for every setting tried; lower --lr")
         })?;
         fitted.chosen["curve"] = serde_json::Value::Array(curve);
+        if let Some(seed) = ctx.tuned_on_seed() {
+            fitted.chosen["tuned_on_seed"] = json!(seed);
+        }
         Ok(fitted)
     }
 }

@@ -16,6 +16,7 @@ use crate::features::Features;
 use crate::head::Head;
 use crate::sampling::SamplerKind;
 use crate::train::TrainConfig;
+use crate::tune::Search;
 use anyhow::Result;
 use tch::Kind;
 
@@ -31,12 +32,17 @@ pub trait MultiMethod {
 }
 
 /// What a multi-label method sees: training and validation features, the
-/// training config, the seed.
+/// training config, the seed, and — on a study's later seeds — what the method
+/// chose on the first one.
 pub struct MultiContext<'a> {
     pub train: &'a Features<LabelSet>,
     pub valid: &'a Features<LabelSet>,
     pub config: &'a TrainConfig,
     pub seed: u64,
+    /// The settings chosen on an earlier seed, and that seed: a study searches
+    /// on its first seed and trains the others with the same settings, so that
+    /// their spread measures the seed, not the search (as single-label studies).
+    fixed: Option<(u64, serde_json::Map<String, serde_json::Value>)>,
 }
 
 /// A fitted head, its per-class thresholds, and what the method chose.
@@ -46,7 +52,47 @@ pub struct MultiFitted {
     pub chosen: serde_json::Value,
 }
 
-impl MultiContext<'_> {
+impl<'a> MultiContext<'a> {
+    pub fn new(
+        train: &'a Features<LabelSet>,
+        valid: &'a Features<LabelSet>,
+        config: &'a TrainConfig,
+        seed: u64,
+    ) -> MultiContext<'a> {
+        MultiContext {
+            train,
+            valid,
+            config,
+            seed,
+            fixed: None,
+        }
+    }
+
+    /// This context with the settings `chosen` on `seed` (a fit's
+    /// [`MultiFitted::chosen`]; its `settings` object where it has one) in
+    /// place of the search.
+    pub fn tuned_on(mut self, seed: u64, chosen: &serde_json::Value) -> MultiContext<'a> {
+        let settings = chosen.get("settings").unwrap_or(chosen);
+        if let Some(map) = settings.as_object() {
+            self.fixed = Some((seed, map.clone()));
+        }
+        self
+    }
+
+    /// The seed whose choice this context reuses, if any.
+    pub fn tuned_on_seed(&self) -> Option<u64> {
+        self.fixed.as_ref().map(|(s, _)| *s)
+    }
+
+    /// The settings a head whose configured schedule is `epochs` long tries:
+    /// the `--tune` search, or the one setting chosen on an earlier seed.
+    pub fn search(&self, epochs: usize) -> Search {
+        match &self.fixed {
+            Some((_, chosen)) => Search::fixed(chosen, self.config, epochs),
+            None => Search::new(self.config.tune, self.config, epochs),
+        }
+    }
+
     /// Each validation text's probability of each class under `head`.
     pub fn validation_probabilities(&self, head: &Head) -> Result<Vec<Vec<f32>>> {
         probabilities(head, self.valid)
