@@ -1,7 +1,7 @@
 //! The command line: clap definitions only. Each subcommand's arguments are one
 //! struct that `main.rs` hands to the matching function in [`crate::commands`].
 
-use crate::data::table::{Column, Format, TableSpec};
+use crate::data::table::{Column, Format, LabelMode, TableSpec};
 use crate::embed::DeviceChoice;
 use crate::train::TrainConfig;
 use clap::{Args, Parser, Subcommand};
@@ -105,6 +105,16 @@ pub struct TableArgs {
     #[arg(long)]
     pub no_header: bool,
 
+    /// Texts carry a set of emotions: the label field holds several, split on
+    /// --label-sep (JSONL: an array of strings); an empty field is a text with no emotion
+    #[arg(long)]
+    pub multi_label: bool,
+
+    /// With --multi-label: what separates the labels of one CSV/TSV field
+    #[arg(long, default_value = ",", requires = "multi_label",
+          value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub label_sep: String,
+
     /// Skip malformed rows (reported on stderr with a count) instead of stopping at the first
     #[arg(long)]
     pub skip_bad_rows: bool,
@@ -118,7 +128,10 @@ impl TableArgs {
             format: self.format,
             text_col: self.text_col.clone(),
             label_col: self.label_col.clone().or(default_label),
-            labels: Default::default(),
+            labels: LabelMode {
+                multi: self.multi_label,
+                sep: self.label_sep.clone(),
+            },
             has_header: !self.no_header,
             id_col: None,
             id_required: false,
@@ -239,6 +252,7 @@ pub struct EmbedArgs {
 #[derive(Args, Debug, Clone)]
 pub struct StudyDataArgs {
     /// A named dataset with its official splits: goemotions, goemotions-ekman, carer
+    /// (single-label); goemotions-multi, goemotions-ekman-multi (every text, its set of labels)
     #[arg(long, conflicts_with_all = ["train", "valid", "test"], required_unless_present = "train")]
     pub dataset: Option<String>,
 
@@ -477,14 +491,16 @@ pub struct CompareArgs {
     #[command(flatten)]
     pub train: TrainArgs,
 
-    /// Methods to compare, comma-separated, or `all` (the default leaves out the
-    /// slow `linfa` reference; see docs/methods.md)
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = crate::methods::DEFAULT_COMPARISON
-    )]
-    pub methods: Vec<String>,
+    /// Methods to compare, comma-separated, or `all`. Single-label data: the default
+    /// leaves out the slow `linfa` reference (see docs/methods.md). Multi-label data:
+    /// the multi-label methods, all by default
+    #[arg(long, value_delimiter = ',')]
+    pub methods: Option<Vec<String>>,
+
+    /// Multi-label data: a text no label passes gets its most probable label
+    /// instead of none ("no emotion" is otherwise a valid answer)
+    #[arg(long)]
+    pub at_least_one: bool,
 
     /// Seed of every random choice (splits, profile, sampling, initialisation)
     #[arg(long, default_value_t = 0)]

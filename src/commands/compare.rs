@@ -2,11 +2,14 @@
 //! (cached), every method, test metrics — printed as a table and saved with the
 //! config that produced it.
 
-use super::load::{embed_options, embed_splits, load_encoder, load_study_data};
+use super::load::{
+    embed_options, embed_splits, load_encoder, load_study_data, load_study_data_multi, task_of,
+};
 use crate::cli::CompareArgs;
 use crate::compare;
 use crate::data::profile;
-use crate::data::{Dataset, SplitName};
+use crate::data::{Dataset, LabelSet, SplitName, Task};
+use crate::decision::WhenNonePasses;
 use crate::embed::device_name;
 use crate::features::Features;
 use crate::input_error;
@@ -14,11 +17,28 @@ use crate::methods::check_splits;
 use crate::report::{self, Study};
 use anyhow::Result;
 
+/// Single- or multi-label is decided here, once, from the data asked for.
 pub fn run(args: &CompareArgs) -> Result<()> {
+    match task_of(&args.data) {
+        Task::SingleLabel => run_single(args),
+        Task::MultiLabel => run_multi(args),
+    }
+}
+
+fn run_single(args: &CompareArgs) -> Result<()> {
     let config = args.train.config()?;
     let thresholds = args.groups.thresholds()?;
+    if args.at_least_one {
+        return Err(input_error!(
+            "--at-least-one is for multi-label data (--multi-label or a *-multi dataset)"
+        ));
+    }
     // Refuse unknown method names before any work.
-    let method_names = crate::methods::expand(&args.methods)?;
+    let default: Vec<String> = crate::methods::DEFAULT_COMPARISON
+        .split(',')
+        .map(String::from)
+        .collect();
+    let method_names = crate::methods::expand(args.methods.as_ref().unwrap_or(&default))?;
     let seeds: Vec<u64> = (0..args.seeds.max(1))
         .map(|i| args.seed + i as u64)
         .collect();
@@ -139,6 +159,111 @@ pub fn run(args: &CompareArgs) -> Result<()> {
     study.analyse(study.config.select, args.bootstrap, args.seed);
     report::write(&study, &out)?;
     print!("{}", report::terminal_table(&study));
+    println!("\nreport: {}", out.join("index.html").display());
+    Ok(())
+}
+
+/// The multi-label study: the same flow as [`run_single`] over multi-label
+/// features, methods and report.
+fn run_multi(args: &CompareArgs) -> Result<()> {
+    use crate::report::multilabel::{self, MultiStudy};
+    let config = args.train.config()?;
+    let thresholds = args.groups.thresholds()?;
+    if config.select != crate::metrics::Stat::MacroF1 {
+        return Err(input_error!(
+            "--select: multi-label studies choose settings, thresholds and the recommended method by validation macro-F1 only"
+        ));
+    }
+    if args.train_profile.is_some() {
+        return Err(input_error!(
+            "--train-profile: subsample studies are single-label only"
+        ));
+    }
+    let method_names = crate::methods::multi::expand(args.methods.as_deref())?;
+    let seeds: Vec<u64> = (0..args.seeds.max(1))
+        .map(|i| args.seed + i as u64)
+        .collect();
+    let (dataset, notes) = load_study_data_multi(&args.data, args.seed)?;
+    for n in &notes {
+        eprintln!("emo: {n}");
+    }
+    let c = dataset.classes.len();
+    let split = |name| dataset.split(name);
+    if split(SplitName::Test).is_none_or(|s| s.is_empty()) {
+        return Err(input_error!(
+            "{}: no test data: give --test FILE (not empty) or --split 0.8,0.1,0.1",
+            dataset.name
+        ));
+    }
+    let train_split = split(SplitName::Train).expect("a training split");
+    let valid_split = split(SplitName::Validation).expect("a validation split");
+    let missing: Vec<&str> = valid_split
+        .class_counts(c)
+        .iter()
+        .enumerate()
+        .filter(|(_, &n)| n == 0)
+        .map(|(k, _)| dataset.classes[k].as_str())
+        .collect();
+    if !missing.is_empty() {
+        eprintln!(
+            "emo: warning: no validation text carries {}: their thresholds stay at 0.5",
+            missing.join(", ")
+        );
+    }
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| report::default_folder(&dataset.name));
+    report::check_writable(&out)?;
+
+    let encoder = load_encoder(args.encoder.encoder.as_ref(), &args.encoder.run)?;
+    let feats = embed_splits(
+        &dataset,
+        &encoder,
+        &embed_options(&args.encoder.run, args.encoder.cache.folder()),
+    )?;
+    let [train, valid, test] = <[Features<LabelSet>; 3]>::try_from(feats)
+        .map_err(|_| anyhow::anyhow!("three splits expected"))?;
+    let when_none = if args.at_least_one {
+        WhenNonePasses::TopLabel
+    } else {
+        WhenNonePasses::NoEmotion
+    };
+    let methods = compare::multilabel::run(
+        &method_names,
+        &train,
+        &valid,
+        &test,
+        &config,
+        &seeds,
+        when_none,
+    )?;
+    let test_split = split(SplitName::Test).expect("checked above");
+    let (train_texts, cooccurrence) = multilabel::cooccurrence(&train_split.labels, c);
+    let mut study = MultiStudy {
+        dataset: dataset.name.clone(),
+        classes: dataset.classes.clone(),
+        train_counts: train.counts(),
+        validation_counts: valid.counts(),
+        test_counts: test.counts(),
+        train_texts,
+        cooccurrence,
+        test_ids: test_split.ids.clone(),
+        test_labels: test_split.labels.clone(),
+        when_none,
+        thresholds,
+        config,
+        seeds,
+        encoder: encoder.identity().clone(),
+        device: device_name(encoder.device()),
+        precision: encoder.precision().name(),
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        methods,
+        analysis: None,
+    };
+    study.analyse(args.bootstrap, args.seed);
+    multilabel::write(&study, &out)?;
+    print!("{}", multilabel::terminal_table(&study));
     println!("\nreport: {}", out.join("index.html").display());
     Ok(())
 }

@@ -4,11 +4,12 @@
 //! command modules so that each command uses it and none imports another.
 
 use crate::cli::{InputArgs, RunArgs, StudyDataArgs};
-use crate::data::split::stratified;
-use crate::data::table::read_rows;
-use crate::data::{index_labels, named, BadRows, Dataset, Split, SplitName};
+use crate::data::labels::index_label_sets;
+use crate::data::split::{stratified, stratified_multi};
+use crate::data::table::{read_rows, Row};
+use crate::data::{index_labels, named, BadRows, Dataset, Label, LabelSet, Split, SplitName, Task};
 use crate::embed::{device_name, embed_texts, EmbedOptions, Encoder, Matrix};
-use crate::features::Features;
+use crate::features::{Features, Targets};
 use crate::input_error;
 use crate::model::SavedModel;
 use anyhow::Result;
@@ -77,11 +78,11 @@ pub fn embed_options(run: &RunArgs, cache_dir: Option<PathBuf>) -> EmbedOptions 
 
 /// Embeds every split of `dataset` in one pass (one progress bar, one cache
 /// lookup) and returns one [`Features`] per split, in the dataset's order.
-pub fn embed_splits(
-    dataset: &Dataset,
+pub fn embed_splits<L: Targets>(
+    dataset: &Dataset<L>,
     encoder: &Encoder,
     opts: &EmbedOptions,
-) -> Result<Vec<Features>> {
+) -> Result<Vec<Features<L>>> {
     let all: Vec<String> = dataset
         .splits
         .iter()
@@ -143,13 +144,118 @@ pub fn encoder_for(
     Ok(encoder)
 }
 
-/// Reads a named dataset, or the user's files with labels, into train,
-/// validation and test splits (carving missing ones out of --train, stratified
-/// and seeded; a test split only when given or split off). Returns notes for stderr (skipped rows, classes too small to split).
+/// Whether a study's data is multi-label — decided here, once, from the named
+/// dataset or `--multi-label`, and carried by the label type from then on.
+pub fn task_of(args: &StudyDataArgs) -> Task {
+    let named_multi = args
+        .dataset
+        .as_deref()
+        .is_some_and(|n| named::MULTI_NAMES.contains(&n));
+    if named_multi || args.table.multi_label {
+        Task::MultiLabel
+    } else {
+        Task::SingleLabel
+    }
+}
+
+/// How a study reads one kind of label from the user's files: the classes and
+/// labels of the training rows, a later file's label in those classes, and how
+/// missing splits are carved out of the training file.
+trait StudyLabel: Label + Sized {
+    fn index(rows: &[Row]) -> (Vec<String>, Vec<Self>);
+    /// The label of `row` in `classes`, or the first name not among them.
+    fn lookup(row: &Row, classes: &[String]) -> Result<Self, String>;
+    fn stratified(
+        split: &Split<Self>,
+        n_classes: usize,
+        fractions: &[f64],
+        seed: u64,
+    ) -> Vec<Split<Self>>;
+}
+
+impl StudyLabel for usize {
+    fn index(rows: &[Row]) -> (Vec<String>, Vec<usize>) {
+        let names: Vec<String> = rows
+            .iter()
+            .map(|r| r.single_label().unwrap_or_default().to_string())
+            .collect();
+        index_labels(&names)
+    }
+
+    fn lookup(row: &Row, classes: &[String]) -> Result<usize, String> {
+        let label = row.single_label().unwrap_or_default();
+        classes
+            .binary_search_by(|c| c.as_str().cmp(label))
+            .map_err(|_| label.to_string())
+    }
+
+    fn stratified(split: &Split, n_classes: usize, fractions: &[f64], seed: u64) -> Vec<Split> {
+        stratified(split, n_classes, fractions, seed)
+    }
+}
+
+impl StudyLabel for LabelSet {
+    fn index(rows: &[Row]) -> (Vec<String>, Vec<LabelSet>) {
+        let names: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| r.label_set().unwrap_or_default().to_vec())
+            .collect();
+        index_label_sets(&names)
+    }
+
+    fn lookup(row: &Row, classes: &[String]) -> Result<LabelSet, String> {
+        let mut set = Vec::new();
+        for name in row.label_set().unwrap_or_default() {
+            set.push(
+                classes
+                    .binary_search_by(|c| c.as_str().cmp(name))
+                    .map_err(|_| name.clone())?,
+            );
+        }
+        Ok(LabelSet::new(set).expect("the reader refuses repeated labels"))
+    }
+
+    fn stratified(
+        split: &Split<LabelSet>,
+        n_classes: usize,
+        fractions: &[f64],
+        seed: u64,
+    ) -> Vec<Split<LabelSet>> {
+        stratified_multi(split, n_classes, fractions, seed)
+    }
+}
+
+/// Reads a named single-label dataset, or the user's files with labels, into
+/// train, validation and test splits (carving missing ones out of --train,
+/// stratified and seeded; a test split only when given or split off). Returns
+/// notes for stderr (skipped rows, classes too small to split).
 pub fn load_study_data(args: &StudyDataArgs, seed: u64) -> Result<(Dataset, Vec<String>)> {
     if let Some(name) = &args.dataset {
         return Ok((named::load(name, &crate::paths::datasets())?, Vec::new()));
     }
+    load_study_files(args, seed)
+}
+
+/// [`load_study_data`] for multi-label data: a multi-label named dataset, or
+/// the user's files read with `--multi-label` (splits carved out stratified by
+/// each text's rarest label).
+pub fn load_study_data_multi(
+    args: &StudyDataArgs,
+    seed: u64,
+) -> Result<(Dataset<LabelSet>, Vec<String>)> {
+    if let Some(name) = &args.dataset {
+        return Ok((
+            named::load_multi(name, &crate::paths::datasets())?,
+            Vec::new(),
+        ));
+    }
+    load_study_files(args, seed)
+}
+
+fn load_study_files<L: StudyLabel>(
+    args: &StudyDataArgs,
+    seed: u64,
+) -> Result<(Dataset<L>, Vec<String>)> {
     let train_path = args
         .train
         .as_ref()
@@ -157,27 +263,20 @@ pub fn load_study_data(args: &StudyDataArgs, seed: u64) -> Result<(Dataset, Vec<
     let spec = args.table.spec(true);
     let mut bad = BadRows::skipping(args.table.skip_bad_rows);
     let train_rows = read_rows(train_path, &spec, &mut bad)?;
-    let labels: Vec<String> = train_rows
-        .iter()
-        .map(|r| r.single_label().unwrap_or_default().to_string())
-        .collect();
-    let (classes, train_labels) = index_labels(&labels);
+    let (classes, train_labels) = L::index(&train_rows);
     let train = Split::from_rows(train_path, &train_rows, train_labels);
-    let mut read_other = |path: &Path| -> Result<Split> {
+    let mut read_other = |path: &Path| -> Result<Split<L>> {
         let rows = read_rows(path, &spec, &mut bad)?;
         let mut ys = Vec::with_capacity(rows.len());
         for r in &rows {
-            let label = r.single_label().unwrap_or_default();
-            let y = classes
-                .binary_search_by(|c| c.as_str().cmp(label))
-                .map_err(|_| {
-                    input_error!(
-                        "{}: line {}: label '{label}' does not occur in the training data {}",
-                        path.display(),
-                        r.line,
-                        train_path.display()
-                    )
-                })?;
+            let y = L::lookup(r, &classes).map_err(|label| {
+                input_error!(
+                    "{}: line {}: label '{label}' does not occur in the training data {}",
+                    path.display(),
+                    r.line,
+                    train_path.display()
+                )
+            })?;
             ys.push(y);
         }
         Ok(Split::from_rows(path, &rows, ys))
@@ -188,8 +287,8 @@ pub fn load_study_data(args: &StudyDataArgs, seed: u64) -> Result<(Dataset, Vec<
     let mut notes: Vec<String> = bad.summary();
     let (train, valid, test) = match (valid, test, &args.split) {
         (_, _, Some(fr)) => {
-            let [tr, va, te] =
-                <[Split; 3]>::try_from(stratified(&train, c, &fr.0, seed)).expect("three parts");
+            let [tr, va, te] = <[Split<L>; 3]>::try_from(L::stratified(&train, c, &fr.0, seed))
+                .map_err(|_| anyhow::anyhow!("three parts"))?;
             (tr, va, Some(te))
         }
         (Some(v), t, None) => (train, v, t),
@@ -198,8 +297,8 @@ pub fn load_study_data(args: &StudyDataArgs, seed: u64) -> Result<(Dataset, Vec<
             if !(f > 0.0 && f < 1.0) {
                 return Err(input_error!("--valid-fraction must be in (0, 1), got {f}"));
             }
-            let [tr, va] = <[Split; 2]>::try_from(stratified(&train, c, &[1.0 - f, f], seed))
-                .expect("two parts");
+            let [tr, va] = <[Split<L>; 2]>::try_from(L::stratified(&train, c, &[1.0 - f, f], seed))
+                .map_err(|_| anyhow::anyhow!("two parts"))?;
             notes.push(format!(
                 "validation: a stratified {:.0}% of {} (seed {seed})",
                 f * 100.0,

@@ -2,7 +2,7 @@
 //! split: each class is divided in the same proportions, with a seeded shuffle,
 //! so small classes are not left out of one side by chance.
 
-use super::Split;
+use super::{Label, LabelSet, Split};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -12,9 +12,46 @@ use rand_chacha::ChaCha8Rng;
 /// as there are parts gets at least one example in every part; a class with
 /// fewer stays whole in the first part (the caller warns about it).
 pub fn stratified(split: &Split, n_classes: usize, fractions: &[f64], seed: u64) -> Vec<Split> {
+    parts_of(
+        split,
+        stratified_rows(&split.labels, n_classes, fractions, seed),
+    )
+}
+
+/// [`stratified`] for multi-label texts, each text stratified by its rarest
+/// label (by count in `split`; texts with no label form a stratum of their
+/// own). Every label a text carries cannot be balanced at once; the rarest is
+/// the one a chance split would most likely leave out of a part, so each
+/// class's rarest-label texts are divided in the given proportions.
+pub fn stratified_multi(
+    split: &Split<LabelSet>,
+    n_classes: usize,
+    fractions: &[f64],
+    seed: u64,
+) -> Vec<Split<LabelSet>> {
+    let counts = split.class_counts(n_classes);
+    let keys: Vec<usize> = split
+        .labels
+        .iter()
+        .map(|set| {
+            set.classes()
+                .iter()
+                .copied()
+                .min_by_key(|&c| (counts[c], c))
+                .unwrap_or(n_classes)
+        })
+        .collect();
+    parts_of(
+        split,
+        stratified_rows(&keys, n_classes + 1, fractions, seed),
+    )
+}
+
+/// Row indices of each part, stratified by `keys` (one stratum per key value).
+fn stratified_rows(keys: &[usize], n_keys: usize, fractions: &[f64], seed: u64) -> Vec<Vec<usize>> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut by_class = vec![Vec::new(); n_classes];
-    for (i, &y) in split.labels.iter().enumerate() {
+    let mut by_class = vec![Vec::new(); n_keys];
+    for (i, &y) in keys.iter().enumerate() {
         by_class[y].push(i);
     }
     let mut parts: Vec<Vec<usize>> = vec![Vec::new(); fractions.len()];
@@ -41,12 +78,16 @@ pub fn stratified(split: &Split, n_classes: usize, fractions: &[f64], seed: u64)
         }
     }
     parts
+}
+
+fn parts_of<L: Clone>(split: &Split<L>, parts: Vec<Vec<usize>>) -> Vec<Split<L>> {
+    parts
         .into_iter()
         .map(|mut idx| {
             idx.sort_unstable();
             Split {
                 texts: idx.iter().map(|&i| split.texts[i].clone()).collect(),
-                labels: idx.iter().map(|&i| split.labels[i]).collect(),
+                labels: idx.iter().map(|&i| split.labels[i].clone()).collect(),
                 ids: idx.iter().map(|&i| split.ids[i].clone()).collect(),
             }
         })
@@ -102,5 +143,29 @@ mod tests {
             stratified(&s, 3, &[0.9, 0.1], 1),
             stratified(&s, 3, &[0.9, 0.1], 2)
         );
+    }
+
+    #[test]
+    fn multi_label_splits_keep_each_rarest_label_on_every_side() {
+        // Class 2 is rare (4 texts, each also carrying frequent class 0).
+        let mut labels = Vec::new();
+        for i in 0..40 {
+            labels.push(LabelSet::new(if i % 10 == 0 { vec![0, 2] } else { vec![i % 2] }).unwrap());
+        }
+        labels.push(LabelSet::new(vec![]).unwrap());
+        labels.push(LabelSet::new(vec![]).unwrap());
+        let n = labels.len();
+        let s = Split {
+            texts: (0..n).map(|i| format!("t{i}")).collect(),
+            labels,
+            ids: (0..n).map(|i| i.to_string()).collect(),
+        };
+        let parts = stratified_multi(&s, 3, &[0.5, 0.5], 7);
+        assert_eq!(parts.iter().map(|p| p.len()).sum::<usize>(), n);
+        for p in &parts {
+            assert_eq!(p.class_counts(3)[2], 2, "the rare class is halved");
+            assert_eq!(p.labels.iter().filter(|l| l.is_empty()).count(), 1);
+        }
+        assert_eq!(stratified_multi(&s, 3, &[0.5, 0.5], 7), parts, "seeded");
     }
 }

@@ -248,6 +248,67 @@ impl MultiLabelMetrics {
     }
 }
 
+/// The multi-label headline numbers that get intervals, differences and verdicts.
+/// Rare-third F1 is the mean F1 of the rarest third of the classes by training
+/// count (every one counted, as macro-F1 counts them); rare-third recall
+/// averages over those that occur in the scored texts only, as the
+/// single-label [`super::Stat::FewRecall`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MultiStat {
+    MacroF1,
+    MicroF1,
+    SamplesF1,
+    RareF1,
+    RareRecall,
+}
+
+impl MultiStat {
+    pub const ALL: [MultiStat; 5] = [
+        MultiStat::MacroF1,
+        MultiStat::MicroF1,
+        MultiStat::SamplesF1,
+        MultiStat::RareF1,
+        MultiStat::RareRecall,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            MultiStat::MacroF1 => "macro-F1",
+            MultiStat::MicroF1 => "micro-F1",
+            MultiStat::SamplesF1 => "samples-F1",
+            MultiStat::RareF1 => "rare-third F1",
+            MultiStat::RareRecall => "rare-third recall",
+        }
+    }
+
+    /// The statistic of `m`; `rare` lists the rarest third of the classes. NaN
+    /// for rare-third recall when no rare class occurs.
+    pub fn value(self, m: &MultiLabelMetrics, rare: &[usize]) -> f64 {
+        match self {
+            MultiStat::MacroF1 => m.macro_avg.f1,
+            MultiStat::MicroF1 => m.micro_avg.f1,
+            MultiStat::SamplesF1 => m.samples_avg.f1,
+            MultiStat::RareF1 => {
+                rare.iter().map(|&c| m.per_class[c].f1).sum::<f64>() / rare.len().max(1) as f64
+            }
+            MultiStat::RareRecall => {
+                let present: Vec<f64> = rare
+                    .iter()
+                    .map(|&c| &m.per_class[c])
+                    .filter(|c| c.support > 0)
+                    .map(|c| c.recall)
+                    .collect();
+                if present.is_empty() {
+                    f64::NAN
+                } else {
+                    present.iter().sum::<f64>() / present.len() as f64
+                }
+            }
+        }
+    }
+}
+
 /// One class's average precision as scikit-learn's `average_precision_score`:
 /// the step integral Σ (Rₖ − Rₖ₋₁)·Pₖ over the distinct scores in decreasing order,
 /// texts with equal scores entering together (so a tie between a positive and a

@@ -10,7 +10,7 @@ use std::path::Path;
 
 pub struct IndexHtml;
 
-fn esc(s: &str) -> String {
+pub(super) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -19,7 +19,7 @@ fn esc(s: &str) -> String {
 
 /// Escapes `s` and turns its Markdown `code` and **bold** spans into HTML, so
 /// the sentences and cells shared with summary.md read the same in both.
-fn inline(s: &str) -> String {
+pub(super) fn inline(s: &str) -> String {
     let mut out = String::new();
     let (mut code, mut bold) = (false, false);
     let e = esc(s);

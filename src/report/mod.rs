@@ -8,6 +8,7 @@ mod confusion;
 mod format;
 mod html;
 mod metrics_json;
+pub mod multilabel;
 mod per_class;
 mod plot;
 mod predictions;
@@ -268,12 +269,25 @@ pub fn check_writable(out: &Path) -> Result<()> {
 /// Writes the whole report to `out`, replacing an earlier report there only
 /// once the new one is complete.
 pub fn write(study: &Study, out: &Path) -> Result<Vec<String>> {
+    write_folder(out, |dir| {
+        let mut files = Vec::new();
+        for w in writers() {
+            files.extend(w.write(study, dir)?);
+        }
+        Ok(files)
+    })
+}
+
+/// Runs `fill` on a temporary folder beside `out` and moves the folder to
+/// `out` when it succeeded, replacing what was there: a failed run never
+/// leaves a partial report where a complete one is expected.
+fn write_folder(
+    out: &Path,
+    fill: impl FnOnce(&Path) -> Result<Vec<String>>,
+) -> Result<Vec<String>> {
     let (parent, tmp) = staging(out)?;
     crate::atomic::set_mode(tmp.path(), 0o755)?;
-    let mut files = Vec::new();
-    for w in writers() {
-        files.extend(w.write(study, tmp.path())?);
-    }
+    let files = fill(tmp.path())?;
     if out.exists() {
         let old = parent.join(format!(
             ".emo-old-{}",

@@ -15,11 +15,11 @@ use std::path::Path;
 pub struct TradeoffPngs;
 
 /// One method's point: estimates (seed means) and intervals when bootstrapped.
-struct Point {
-    name: &'static str,
-    x: Interval,
-    y: Interval,
-    colour: f64,
+pub(crate) struct Point {
+    pub name: &'static str,
+    pub x: Interval,
+    pub y: Interval,
+    pub colour: f64,
 }
 
 /// Indices of the points no other point beats on both coordinates (ties kept).
@@ -131,16 +131,16 @@ fn padded_range(lo: f64, hi: f64) -> std::ops::Range<f64> {
 }
 
 /// The words of one scatter picture.
-struct Labels<'a> {
-    title: &'a str,
-    x: &'a str,
-    y: &'a str,
-    note: &'a str,
-    colour: &'a str,
+pub(crate) struct Labels<'a> {
+    pub title: &'a str,
+    pub x: &'a str,
+    pub y: &'a str,
+    pub note: &'a str,
+    pub colour: &'a str,
 }
 
 /// Draws a scatter of `pts` with error bars, labels and (optionally) the front.
-fn scatter(path: &Path, words: &Labels, pts: &[Point], front: bool) -> Result<()> {
+pub(crate) fn scatter(path: &Path, words: &Labels, pts: &[Point], front: bool) -> Result<()> {
     let Labels {
         title,
         x: x_desc,

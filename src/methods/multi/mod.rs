@@ -188,6 +188,30 @@ pub const REGISTRY: &[MultiEntry] = &[
     },
 ];
 
+/// The method names a study runs: `names` with `all` expanded (every
+/// registered method when `names` is not given); an unknown name is an input
+/// error listing the known ones.
+pub fn expand(names: Option<&[String]>) -> Result<Vec<String>> {
+    let all = || REGISTRY.iter().map(|e| e.name.to_string());
+    let Some(names) = names else {
+        return Ok(all().collect());
+    };
+    let mut out = Vec::new();
+    for name in names {
+        if name == "all" {
+            out.extend(all());
+        } else if find(name).is_some() {
+            out.push(name.clone());
+        } else {
+            return Err(crate::input_error!(
+                "unknown multi-label method '{name}' (known: {})",
+                all().collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
+    Ok(out)
+}
+
 /// The registry line of `name`.
 pub fn find(name: &str) -> Option<&'static MultiEntry> {
     REGISTRY.iter().find(|e| e.name == name)

@@ -16,6 +16,8 @@
 //! interpolated as numpy's default). A per-class recall is undefined on a redraw
 //! without that class; such redraws are left out of that class's interval.
 
+pub mod multilabel;
+
 use crate::metrics::{Metrics, Stat};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -174,7 +176,7 @@ pub fn quantile(values: &mut [f64], q: f64) -> f64 {
     }
 }
 
-fn interval(estimate: f64, draws: &mut [f64]) -> Interval {
+pub(crate) fn interval(estimate: f64, draws: &mut [f64]) -> Interval {
     let tail = (1.0 - CONFIDENCE) / 2.0;
     Interval {
         estimate,

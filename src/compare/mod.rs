@@ -3,6 +3,8 @@
 //! reported), once per seed for the methods that depend on one.
 
 use crate::features::Features;
+pub mod multilabel;
+
 use crate::methods::{self, Context, Method, SharedStage1};
 use crate::metrics::Metrics;
 use crate::report::{MethodRuns, Run};
@@ -38,13 +40,61 @@ pub fn run(
         .iter()
         .map(|n| methods::lookup(n))
         .collect::<Result<Vec<_>>>()?;
-    // (method index, seed index) of every fit: the first seed's first (later
-    // seeds wait for its choices), and among those the deterministic methods
-    // (the long L-BFGS fits) first, so that they do not finish last alone.
     let stochastic: Vec<bool> = entries
         .iter()
         .map(|e| (e.build)(config).stochastic())
         .collect();
+    let stage1: Vec<SharedStage1> = seeds.iter().map(|_| SharedStage1::default()).collect();
+    let labels: Vec<&str> = entries.iter().map(|e| e.name).collect();
+    let runs = schedule(
+        &labels,
+        &stochastic,
+        seeds,
+        || {
+            (
+                train.shallow_clone(),
+                valid.shallow_clone(),
+                test.shallow_clone(),
+            )
+        },
+        |(train, valid, test), i, k, first| {
+            let mut ctx = Context::sharing(train, valid, config, seeds[k], stage1[k].clone());
+            if let Some(chosen) = first {
+                ctx = ctx.tuned_on(seeds[0], chosen);
+            }
+            fit_one((entries[i].build)(config).as_ref(), &ctx, test)
+        },
+        |run: &Run| run.chosen.clone(),
+    )?;
+    Ok(entries
+        .iter()
+        .zip(runs)
+        .map(|(e, runs)| MethodRuns {
+            name: e.name,
+            title: e.title,
+            summary: e.summary,
+            runs,
+        })
+        .collect())
+}
+
+/// Runs `fit(state, method, seed index, first seed's choice)` for every method
+/// on the first seed and for the stochastic ones on every later seed, side by
+/// side on `--threads` workers (each with its own `state`, since tensors cannot
+/// be shared between threads), and returns each method's runs in seed order.
+/// A later seed of a method waits for its first seed's fit and receives what
+/// that fit chose (`chosen`); the first error in report order is returned.
+pub(crate) fn schedule<S: Send, R: Send>(
+    names: &[&str],
+    stochastic: &[bool],
+    seeds: &[u64],
+    state: impl Fn() -> S,
+    fit: impl Fn(&S, usize, usize, Option<&serde_json::Value>) -> Result<R> + Sync,
+    chosen: impl Fn(&R) -> serde_json::Value + Sync,
+) -> Result<Vec<Vec<R>>> {
+    // (method index, seed index) of every fit: the first seed's first (later
+    // seeds wait for its choices), and among those the deterministic methods
+    // (the long L-BFGS fits) first, so that they do not finish last alone.
     let mut jobs: Vec<(usize, usize)> = Vec::new();
     for k in 0..seeds.len() {
         for (i, &s) in stochastic.iter().enumerate() {
@@ -55,9 +105,8 @@ pub fn run(
     }
     jobs.sort_by_key(|&(i, k)| (k, stochastic[i]));
     // What each method chose on the first seed, once its fit is done.
-    let choices: Vec<(Mutex<Option<Option<serde_json::Value>>>, Condvar)> =
-        entries.iter().map(|_| Default::default()).collect();
-    let stage1: Vec<SharedStage1> = seeds.iter().map(|_| SharedStage1::default()).collect();
+    type Choice = Mutex<Option<Option<serde_json::Value>>>;
+    let choices: Vec<(Choice, Condvar)> = names.iter().map(|_| Default::default()).collect();
     let bar = ProgressBar::new(jobs.len() as u64);
     bar.set_style(
         ProgressStyle::with_template("training {bar:20} {pos}/{len} {msg}")
@@ -68,24 +117,19 @@ pub fn run(
     let intra_op = tch::get_num_threads();
     tch::set_num_threads(1);
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<Run>>>> =
+    let results: Mutex<Vec<Option<Result<R>>>> =
         Mutex::new((0..jobs.len()).map(|_| None).collect());
     std::thread::scope(|scope| {
         for _ in 0..workers {
-            let (train, valid, test) = (
-                train.shallow_clone(),
-                valid.shallow_clone(),
-                test.shallow_clone(),
-            );
-            let (jobs, stage1, next, results, bar, entries, choices) =
-                (&jobs, &stage1, &next, &results, &bar, &entries, &choices);
+            let state = state();
+            let (jobs, next, results, bar, choices, fit, chosen) =
+                (&jobs, &next, &results, &bar, &choices, &fit, &chosen);
             scope.spawn(move || loop {
                 let j = next.fetch_add(1, Ordering::SeqCst);
                 let Some(&(i, k)) = jobs.get(j) else { break };
-                let seed = seeds[k];
-                bar.set_message(format!("{} (seed {seed})", entries[i].name));
-                let mut ctx = Context::sharing(&train, &valid, config, seed, stage1[k].clone());
+                bar.set_message(format!("{} (seed {})", names[i], seeds[k]));
                 let (slot, ready) = &choices[i];
+                let mut first = None;
                 if k > 0 {
                     // The first seed's fit of this method was taken before any
                     // later job, so it is running or done: waiting cannot deadlock.
@@ -94,9 +138,9 @@ pub fn run(
                         choice = ready.wait(choice).expect("no panic while training");
                     }
                     match choice.as_ref().expect("checked") {
-                        Some(chosen) => ctx = ctx.tuned_on(seeds[0], chosen),
+                        Some(c) => first = Some(c.clone()),
                         None => {
-                            let e = anyhow::anyhow!("{}: the first seed failed", entries[i].name);
+                            let e = anyhow::anyhow!("{}: the first seed failed", names[i]);
                             results.lock().expect("no panic while training")[j] = Some(Err(e));
                             bar.inc(1);
                             continue;
@@ -107,12 +151,12 @@ pub fn run(
                 // error: a dead worker would leave the later seeds of its method
                 // waiting for a first-seed choice that never comes.
                 let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    fit_one((entries[i].build)(config).as_ref(), &ctx, &test)
+                    fit(&state, i, k, first.as_ref())
                 }))
                 .unwrap_or_else(|p| Err(crate::error::panic_error(p.as_ref())));
                 if k == 0 {
                     *slot.lock().expect("no panic while training") =
-                        Some(run.as_ref().ok().map(|r| r.chosen.clone()));
+                        Some(run.as_ref().ok().map(chosen));
                     ready.notify_all();
                 }
                 results.lock().expect("no panic while training")[j] = Some(run);
@@ -123,24 +167,15 @@ pub fn run(
     tch::set_num_threads(intra_op);
     bar.finish_and_clear();
 
-    let mut out: Vec<MethodRuns> = entries
-        .iter()
-        .map(|e| MethodRuns {
-            name: e.name,
-            title: e.title,
-            summary: e.summary,
-            runs: Vec::new(),
-        })
-        .collect();
-    let results = results.into_inner().expect("no panic while training");
+    let mut out: Vec<Vec<R>> = names.iter().map(|_| Vec::new()).collect();
+    let mut results = results.into_inner().expect("no panic while training");
     // The first error in report order is the one worth showing (a later
     // seed's "the first seed failed" only follows from it).
     let mut order: Vec<usize> = (0..jobs.len()).collect();
     order.sort_by_key(|&j| jobs[j]);
-    let mut results: Vec<Option<Result<Run>>> = results;
     for j in order {
         let run = results[j].take().expect("every job ran")?;
-        out[jobs[j].0].runs.push(run);
+        out[jobs[j].0].push(run);
     }
     Ok(out)
 }

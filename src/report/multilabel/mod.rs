@@ -1,0 +1,238 @@
+//! The report of a multi-label study: the same folder as a single-label one
+//! (summary.md, metrics.json, predictions.csv, pictures, index.html), with what
+//! multi-label answers need — metrics at the chosen per-class thresholds and at
+//! the fixed 0.5 and 0.3, the thresholds themselves, which labels each method
+//! predicts for each true label beside how the labels co-occur in training, and
+//! micro- against macro-F1 as the trade-off. Built in a temporary folder and
+//! moved into place when complete, as [`super::write`].
+
+mod html;
+mod json;
+mod pictures;
+mod summary;
+pub mod verdict;
+
+use crate::data::{Label, LabelSet};
+use crate::decision::{Threshold, WhenNonePasses};
+use crate::embed::EncoderIdentity;
+use crate::metrics::multilabel::{MultiLabelMetrics, MultiStat};
+use crate::metrics::{thirds, GroupThresholds};
+use crate::train::TrainConfig;
+use crate::uncertainty::multilabel::{bootstrap_multi, MultiInput, MultiIntervals};
+use anyhow::Result;
+use std::path::Path;
+
+/// One fit of one multi-label method (one seed).
+pub struct MultiRun {
+    pub seed: u64,
+    /// Per class, chosen on validation.
+    pub thresholds: Vec<Threshold>,
+    /// At the chosen thresholds.
+    pub validation: MultiLabelMetrics,
+    pub test: MultiLabelMetrics,
+    /// Test at every threshold 0.5 ([`crate::decision::FIXED`]).
+    pub test_fixed: MultiLabelMetrics,
+    /// Test at every threshold 0.3 ([`crate::decision::PAPER`]).
+    pub test_paper: MultiLabelMetrics,
+    pub test_predictions: Vec<LabelSet>,
+    pub test_probabilities: Vec<Vec<f32>>,
+    pub chosen: serde_json::Value,
+    pub weight_norms: Option<Vec<f64>>,
+    pub seconds: f64,
+}
+
+/// A method's runs: one per seed when it is stochastic, else one.
+pub struct MultiMethodRuns {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub summary: &'static str,
+    pub runs: Vec<MultiRun>,
+}
+
+impl MultiMethodRuns {
+    /// The run shown in pictures and per-class tables: the first seed's.
+    pub fn shown(&self) -> &MultiRun {
+        &self.runs[0]
+    }
+
+    /// Mean and sample standard deviation over the runs of `f` of each run.
+    pub fn spread(&self, f: impl Fn(&MultiRun) -> f64) -> (f64, f64) {
+        super::mean_sd(self.runs.iter().map(f))
+    }
+}
+
+/// Everything a multi-label report shows, gathered once by the command.
+pub struct MultiStudy {
+    pub dataset: String,
+    pub classes: Vec<String>,
+    pub train_counts: Vec<usize>,
+    pub validation_counts: Vec<usize>,
+    pub test_counts: Vec<usize>,
+    /// Training texts, those with no label, and those with two or more.
+    pub train_texts: [usize; 3],
+    /// `[a][b]`: training texts carrying both a and b (`[a][a]`: carrying a).
+    pub cooccurrence: Vec<Vec<usize>>,
+    pub test_ids: Vec<String>,
+    pub test_labels: Vec<LabelSet>,
+    pub when_none: WhenNonePasses,
+    pub thresholds: GroupThresholds,
+    pub config: TrainConfig,
+    pub seeds: Vec<u64>,
+    pub encoder: EncoderIdentity,
+    pub device: String,
+    pub precision: &'static str,
+    pub command: String,
+    pub methods: Vec<MultiMethodRuns>,
+    /// Set by [`MultiStudy::analyse`], which the command calls before reporting.
+    pub analysis: Option<MultiAnalysis>,
+}
+
+/// What is computed from the runs once, for every writer.
+pub struct MultiAnalysis {
+    /// The rarest third of the classes by training count.
+    pub rare: Vec<usize>,
+    /// The stage-1 head (`bce`) when it ran: differences are taken against it.
+    pub baseline: Option<usize>,
+    /// The method with the best mean validation macro-F1 (test never chooses).
+    pub recommended: Option<usize>,
+    /// Per method; `None` when `--bootstrap 0`.
+    pub intervals: Option<Vec<MultiIntervals>>,
+    pub resamples: usize,
+}
+
+impl MultiAnalysis {
+    pub fn method(&self, m: usize) -> Option<&MultiIntervals> {
+        self.intervals.as_ref().map(|v| &v[m])
+    }
+}
+
+/// Training texts, empty ones and ones with two or more labels, and the label
+/// co-occurrence counts.
+pub fn cooccurrence(labels: &[LabelSet], n_classes: usize) -> ([usize; 3], Vec<Vec<usize>>) {
+    let mut co = vec![vec![0; n_classes]; n_classes];
+    let (mut none, mut several) = (0, 0);
+    for set in labels {
+        none += set.is_empty() as usize;
+        several += (set.len() > 1) as usize;
+        for &a in set.classes() {
+            for &b in set.classes() {
+                co[a][b] += 1;
+            }
+        }
+    }
+    ([labels.len(), none, several], co)
+}
+
+impl MultiStudy {
+    /// Chooses the recommended method (validation macro-F1) and bootstraps the
+    /// test texts `resamples` times (0: none), seeded.
+    pub fn analyse(&mut self, resamples: usize, seed: u64) {
+        let rare = thirds(&self.train_counts).1;
+        let baseline = self.methods.iter().position(|m| m.name == "bce");
+        let recommended = (0..self.methods.len()).max_by(|&a, &b| {
+            let v = |i: usize| self.methods[i].spread(|r| r.validation.macro_avg.f1).0;
+            v(a).total_cmp(&v(b)).then(b.cmp(&a))
+        });
+        let intervals = (resamples > 0).then(|| {
+            let input = MultiInput {
+                truth: &self.test_labels,
+                n_classes: self.classes.len(),
+                methods: self
+                    .methods
+                    .iter()
+                    .map(|m| m.runs.iter().map(|r| &r.test_predictions[..]).collect())
+                    .collect(),
+                rare: &rare,
+                baseline,
+            };
+            bootstrap_multi(&input, resamples, seed)
+        });
+        self.analysis = Some(MultiAnalysis {
+            rare,
+            baseline,
+            recommended,
+            intervals,
+            resamples,
+        });
+    }
+
+    pub fn analysis(&self) -> &MultiAnalysis {
+        self.analysis
+            .as_ref()
+            .expect("MultiStudy::analyse runs before any report is written")
+    }
+
+    /// Class indices from most to least frequent in training (ties by name).
+    pub fn order(&self) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.classes.len()).collect();
+        order.sort_by(|&a, &b| {
+            self.train_counts[b]
+                .cmp(&self.train_counts[a])
+                .then(self.classes[a].cmp(&self.classes[b]))
+        });
+        order
+    }
+
+    /// Mean over the runs of a statistic on test at the chosen thresholds.
+    pub fn test_mean(&self, m: usize, s: MultiStat) -> f64 {
+        let rare = &self.analysis().rare;
+        self.methods[m].spread(|r| s.value(&r.test, rare)).0
+    }
+}
+
+/// Writes the whole report to `out`, replacing an earlier report there only
+/// once the new one is complete.
+pub fn write(study: &MultiStudy, out: &Path) -> Result<Vec<String>> {
+    super::write_folder(out, |dir| {
+        let mut files = Vec::new();
+        files.extend(summary::write(study, dir)?);
+        files.extend(json::write(study, dir)?);
+        files.extend(write_predictions(study, dir)?);
+        files.extend(pictures::write(study, dir)?);
+        files.extend(html::write(study, dir)?);
+        Ok(files)
+    })
+}
+
+/// `predictions.csv`: each test text's id, its true labels and every method's
+/// (first seed), labels joined by `,` within a field.
+fn write_predictions(study: &MultiStudy, dir: &Path) -> Result<Vec<String>> {
+    let names = |set: &LabelSet| {
+        set.classes()
+            .iter()
+            .map(|&c| study.classes[c].as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    crate::atomic::write_with(&dir.join("predictions.csv"), |out| {
+        let mut w = csv::Writer::from_writer(out);
+        let mut header = vec!["id".to_string(), "true".to_string()];
+        header.extend(study.methods.iter().map(|m| m.name.to_string()));
+        w.write_record(&header)?;
+        for (i, id) in study.test_ids.iter().enumerate() {
+            let mut row = vec![id.clone(), names(&study.test_labels[i])];
+            row.extend(
+                study
+                    .methods
+                    .iter()
+                    .map(|m| names(&m.shown().test_predictions[i])),
+            );
+            w.write_record(&row)?;
+        }
+        w.flush()?;
+        Ok(())
+    })?;
+    Ok(vec!["predictions.csv".into()])
+}
+
+/// The summary table for the terminal, columns aligned, after the verdict.
+pub fn terminal_table(study: &MultiStudy) -> String {
+    let (header, rows) = summary::table(study);
+    let mut out = String::new();
+    for v in verdict::verdict(study) {
+        out.push_str(&v);
+        out.push_str("\n\n");
+    }
+    out.push_str(&super::aligned(&header, &rows));
+    out
+}

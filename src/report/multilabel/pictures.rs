@@ -1,0 +1,202 @@
+//! The pictures of a multi-label report. `label-confusion-<method>.png`: for
+//! each true label, which labels the method predicts on the test texts that
+//! carry it (counts, and as a share of those texts; the last column is the
+//! texts given no label at all) — a multi-label answer has no single
+//! "predicted class", so this is the confusion matrix's counterpart, and its
+//! off-diagonal cells are partly legitimate co-occurrence. Hence
+//! `cooccurrence.png` beside it: how often the labels come together in the
+//! training data. `tradeoff.png`: micro-F1 against macro-F1 per method, with
+//! intervals and rare-third recall as colour.
+
+use super::MultiStudy;
+use crate::data::Label;
+use crate::metrics::multilabel::MultiStat;
+use crate::report::confusion::cell_size;
+use crate::report::plot::{png, Grid};
+use crate::report::tradeoff::{scatter, Labels, Point};
+use crate::uncertainty::Interval;
+use anyhow::Result;
+use std::path::Path;
+
+/// Colour by log count (so that a few frequent cells do not wash out the rest),
+/// text the count; and the row-normalised share in percent.
+fn panels(counts: &[Vec<usize>], row_totals: &[usize]) -> [(Vec<Vec<f64>>, Vec<Vec<String>>); 2] {
+    let max = counts.iter().flatten().copied().max().unwrap_or(1).max(1) as f64;
+    let colour: Vec<Vec<f64>> = counts
+        .iter()
+        .map(|r| {
+            r.iter()
+                .map(|&v| (v as f64 + 1.0).ln() / (max + 1.0).ln())
+                .collect()
+        })
+        .collect();
+    let text: Vec<Vec<String>> = counts
+        .iter()
+        .map(|r| {
+            r.iter()
+                .map(|&v| if v > 0 { v.to_string() } else { String::new() })
+                .collect()
+        })
+        .collect();
+    let share: Vec<Vec<f64>> = counts
+        .iter()
+        .zip(row_totals)
+        .map(|(r, &t)| {
+            r.iter()
+                .map(|&v| if t > 0 { v as f64 / t as f64 } else { 0.0 })
+                .collect()
+        })
+        .collect();
+    let share_text = share
+        .iter()
+        .map(|r| {
+            r.iter()
+                .map(|&v| {
+                    if v >= 0.005 {
+                        format!("{:.0}", v * 100.0)
+                    } else {
+                        String::new()
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    [(colour, text), (share, share_text)]
+}
+
+/// Two grids side by side: counts and row shares.
+#[allow(clippy::too_many_arguments)]
+fn two_panels(
+    path: &Path,
+    title: &str,
+    row_title: &str,
+    col_title: &str,
+    rows: &[String],
+    cols: &[String],
+    counts: &[Vec<usize>],
+    row_totals: &[usize],
+) -> Result<()> {
+    let [(c_values, c_texts), (s_values, s_texts)] = panels(counts, row_totals);
+    let title_counts = format!("{title} — counts");
+    let title_share = format!("{title} — % of the texts carrying the row's label");
+    let left = Grid {
+        title: &title_counts,
+        row_title,
+        col_title,
+        rows,
+        cols,
+        values: c_values,
+        texts: c_texts,
+        cell: cell_size(rows.len()),
+    };
+    let right = Grid {
+        title: &title_share,
+        values: s_values,
+        texts: s_texts,
+        ..left.labels_only()
+    };
+    let (w, h) = left.size();
+    png(path, (w * 2, h), |root| {
+        let (a, b) = root.split_horizontally(w);
+        left.draw(&a)?;
+        right.draw(&b)
+    })
+}
+
+pub fn write(study: &MultiStudy, dir: &Path) -> Result<Vec<String>> {
+    let order = study.order();
+    let names: Vec<String> = order
+        .iter()
+        .map(|&c| format!("{} ({})", study.classes[c], study.train_counts[c]))
+        .collect();
+    let mut files = Vec::new();
+
+    let co: Vec<Vec<usize>> = order
+        .iter()
+        .map(|&a| order.iter().map(|&b| study.cooccurrence[a][b]).collect())
+        .collect();
+    let totals: Vec<usize> = order.iter().map(|&a| study.cooccurrence[a][a]).collect();
+    two_panels(
+        &dir.join("cooccurrence.png"),
+        "Training labels that come together",
+        "label (training count)",
+        "also carries",
+        &names,
+        &names,
+        &co,
+        &totals,
+    )?;
+    files.push("cooccurrence.png".to_string());
+
+    let mut cols = names.clone();
+    cols.push("(no label)".into());
+    let truth_totals: Vec<usize> = order.iter().map(|&c| study.test_counts[c]).collect();
+    for m in &study.methods {
+        let run = m.shown();
+        let c = study.classes.len();
+        let mut counts = vec![vec![0usize; c + 1]; c];
+        for (truth, pred) in study.test_labels.iter().zip(&run.test_predictions) {
+            for &t in truth.classes() {
+                if pred.is_empty() {
+                    counts[t][c] += 1;
+                }
+                for &p in pred.classes() {
+                    counts[t][p] += 1;
+                }
+            }
+        }
+        let mut col_order = order.clone();
+        col_order.push(c);
+        let ordered: Vec<Vec<usize>> = order
+            .iter()
+            .map(|&t| col_order.iter().map(|&p| counts[t][p]).collect())
+            .collect();
+        let file = format!("label-confusion-{}.png", m.name);
+        two_panels(
+            &dir.join(&file),
+            m.name,
+            "true label (training count)",
+            "predicted labels",
+            &names,
+            &cols,
+            &ordered,
+            &truth_totals,
+        )?;
+        files.push(file);
+    }
+
+    let a = study.analysis();
+    let stat = |i: usize, s: MultiStat| match a.method(i) {
+        Some(iv) => iv.stat(s),
+        None => Interval::point(study.test_mean(i, s)),
+    };
+    let pts: Vec<Point> = (0..study.methods.len())
+        .map(|i| Point {
+            name: study.methods[i].name,
+            x: stat(i, MultiStat::MicroF1),
+            y: stat(i, MultiStat::MacroF1),
+            colour: study.test_mean(i, MultiStat::RareRecall),
+        })
+        .collect();
+    let bars = if a.intervals.is_some() {
+        "bars: 95% bootstrap intervals"
+    } else {
+        "no intervals (--bootstrap 0)"
+    };
+    scatter(
+        &dir.join("tradeoff.png"),
+        &Labels {
+            title: "Micro-F1 against macro-F1 per method (test, thresholds chosen on validation)",
+            x: "micro-F1 (every label decision counts the same: the frequent labels dominate)",
+            y: "macro-F1 (every label counts the same)",
+            note: &format!(
+                "Orange ring and line: Pareto front (no method is better on both axes); {bars}."
+            ),
+            colour: &format!("recall of the {} rarest labels", a.rare.len()),
+        },
+        &pts,
+        true,
+    )?;
+    files.push("tradeoff.png".into());
+    Ok(files)
+}
