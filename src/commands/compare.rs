@@ -245,6 +245,7 @@ fn run_multi(args: &CompareArgs) -> Result<()> {
         classes: dataset.classes.clone(),
         train_counts: train.counts(),
         validation_counts: valid.counts(),
+        validation_texts: valid.len(),
         test_counts: test.counts(),
         train_texts,
         cooccurrence,

@@ -98,14 +98,30 @@ impl<'a> MultiContext<'a> {
         probabilities(head, self.valid)
     }
 
-    /// `head`'s thresholds chosen on validation, and the validation macro-F1
-    /// they give (the mean over classes of each class's F1 at its threshold,
-    /// scikit-learn's macro average with zero_division=0).
+    /// `head`'s per-class thresholds and the score settings are compared by:
+    /// the held-out validation macro-F1 of the threshold source
+    /// [`decision::pick_source`] picks for this head (validation alone, or
+    /// training and validation pooled), so that a candidate whose thresholds
+    /// merely fit validation's few rare positives is not preferred for it.
     pub fn thresholds(&self, head: &Head) -> Result<(Vec<Threshold>, f64)> {
-        let probs = self.validation_probabilities(head)?;
-        let t = decision::choose(&probs, &self.valid.labels, self.valid.n_classes);
-        let macro_f1 = t.iter().map(|t| t.validation_f1).sum::<f64>() / t.len().max(1) as f64;
-        Ok((t, macro_f1))
+        let valid_probs = self.validation_probabilities(head)?;
+        let train_probs = probabilities(head, self.train)?;
+        let train = decision::Scored {
+            probs: &train_probs,
+            truth: &self.train.labels,
+        };
+        let valid = decision::Scored {
+            probs: &valid_probs,
+            truth: &self.valid.labels,
+        };
+        let c = self.valid.n_classes;
+        let (source, scores) = decision::pick_source(train, valid, c);
+        let t = decision::choose_from(source, train, valid, c);
+        let k = decision::ThresholdSource::ALL
+            .iter()
+            .position(|&s| s == source)
+            .expect("in ALL");
+        Ok((t, scores[k]))
     }
 }
 

@@ -67,6 +67,7 @@ pub struct MultiStudy {
     pub classes: Vec<String>,
     pub train_counts: Vec<usize>,
     pub validation_counts: Vec<usize>,
+    pub validation_texts: usize,
     pub test_counts: Vec<usize>,
     /// Training texts, those with no label, and those with two or more.
     pub train_texts: [usize; 3],

@@ -20,7 +20,10 @@ use std::path::Path;
 
 /// Colour by log count (so that a few frequent cells do not wash out the rest),
 /// text the count; and the row-normalised share in percent.
-fn panels(counts: &[Vec<usize>], row_totals: &[usize]) -> [(Vec<Vec<f64>>, Vec<Vec<String>>); 2] {
+/// A grid's cell colours and cell texts.
+type Cells = (Vec<Vec<f64>>, Vec<Vec<String>>);
+
+fn panels(counts: &[Vec<usize>], row_totals: &[usize]) -> [Cells; 2] {
     let max = counts.iter().flatten().copied().max().unwrap_or(1).max(1) as f64;
     let colour: Vec<Vec<f64>> = counts
         .iter()

@@ -25,6 +25,18 @@ fn spread_cell(study: &MultiStudy, m: usize, f: impl Fn(&super::MultiRun) -> f64
     }
 }
 
+/// Where a method's runs chose their thresholds ("validation", or
+/// "training+validation"; both names when its seeds differ).
+fn threshold_sources(m: &super::MultiMethodRuns) -> String {
+    let mut names: Vec<&str> = m
+        .runs
+        .iter()
+        .filter_map(|r| r.thresholds.first().map(|t| t.source.name()))
+        .collect();
+    names.dedup();
+    names.join(" / ")
+}
+
 /// The headline table: test metrics at the thresholds each method chose on
 /// validation, macro-F1 at the fixed 0.5 and 0.3 beside them.
 pub fn table(study: &MultiStudy) -> Table {
@@ -40,6 +52,7 @@ pub fn table(study: &MultiStudy) -> Table {
         "macro-F1 @0.5",
         "macro-F1 @0.3",
         "valid. macro-F1",
+        "thresholds from",
     ]
     .map(String::from)
     .to_vec();
@@ -57,6 +70,7 @@ pub fn table(study: &MultiStudy) -> Table {
                 spread_cell(study, m, |r| r.test_fixed.macro_avg.f1),
                 spread_cell(study, m, |r| r.test_paper.macro_avg.f1),
                 spread_cell(study, m, |r| r.validation.macro_avg.f1),
+                threshold_sources(&study.methods[m]),
             ]
         })
         .collect();
@@ -198,8 +212,10 @@ pub fn sections(study: &MultiStudy) -> Vec<(String, String, Table)> {
         .collect();
     out.push((
         "Per class: test F1 @ threshold".into(),
-        "Each method's test F1 per class (first seed) and the threshold it chose for the class on validation; \
-         a class with no validation positive keeps 0.5. Classes from most to least frequent in training."
+        "Each method's test F1 per class (first seed) and the class's threshold. Thresholds maximise each class's F1 \
+         on validation, or on training and validation pooled, whichever of the two gives the better macro-F1 when \
+         validation is halved (choose on one half, score the other); a class no such text carries keeps 0.5. \
+         Classes from most to least frequent in training."
             .into(),
         (header, rows),
     ));
@@ -213,7 +229,7 @@ fn settings(study: &MultiStudy) -> String {
          A text gets every label whose probability passes that label's threshold; when none passes: {}. \
          Seeds {:?}. Encoder {} ({}) on {}. Command: `{}`",
         study.classes.len(),
-        study.validation_counts.iter().sum::<usize>().max(0),
+        study.validation_texts,
         study.test_labels.len(),
         match study.when_none {
             crate::decision::WhenNonePasses::NoEmotion => "no emotion",
