@@ -115,12 +115,16 @@ fn fit_one(
     let vprobs = multi::probabilities(&fitted.head, ctx.valid)?;
     let tprobs = multi::probabilities(&fitted.head, test)?;
     let (validation, _) = score(&vprobs, &ctx.valid.labels, &th, when_none);
+    // The held-out score methods choose their settings by, the same for every
+    // method whatever it records: what recommends a method.
+    let (_, validation_score) = ctx.thresholds(&fitted.head)?;
     let (test_metrics, test_predictions) = score(&tprobs, &test.labels, &th, when_none);
     let at = |v: f32| score(&tprobs, &test.labels, &decision::uniform(v, c), when_none).0;
     Ok(MultiRun {
         seed: ctx.seed,
         thresholds: fitted.thresholds,
         validation,
+        validation_score,
         test: test_metrics,
         test_fixed: at(decision::FIXED),
         test_paper: at(decision::PAPER),

@@ -80,6 +80,7 @@ pub fn write(study: &MultiStudy, dir: &Path) -> Result<Vec<String>> {
                         "test_at_0.5": report(&r.test_fixed),
                         "test_at_0.3": report(&r.test_paper),
                         "validation": report(&r.validation),
+                        "validation_score": r.validation_score,
                         "chosen": r.chosen,
                         "weight_norms": r.weight_norms,
                     })
@@ -131,7 +132,7 @@ pub fn write(study: &MultiStudy, dir: &Path) -> Result<Vec<String>> {
         "config": study.config,
         "recommended": a.recommended.map(|r| json!({
             "method": study.methods[r].name,
-            "rule": "the best mean over seeds of validation macro-F1 at the method's own validation thresholds; test never chooses",
+            "rule": "the best mean over seeds of validation_score: validation macro-F1 on each half of validation at thresholds chosen without that half; test never chooses",
         })),
         "verdict": verdict::verdict(study),
         "rare_classes": a.rare.iter().map(|&c| &study.classes[c]).collect::<Vec<_>>(),

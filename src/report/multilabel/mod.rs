@@ -29,6 +29,11 @@ pub struct MultiRun {
     pub thresholds: Vec<Threshold>,
     /// At the chosen thresholds.
     pub validation: MultiLabelMetrics,
+    /// Validation macro-F1 held out from the thresholds: the mean over the two
+    /// halves of validation of the macro-F1 on one half at thresholds chosen
+    /// without it ([`crate::decision::pick_source`]). Thresholds fitted on all
+    /// of validation flatter `validation`; this is what recommends a method.
+    pub validation_score: f64,
     pub test: MultiLabelMetrics,
     /// Test at every threshold 0.5 ([`crate::decision::FIXED`]).
     pub test_fixed: MultiLabelMetrics,
@@ -94,7 +99,8 @@ pub struct MultiAnalysis {
     pub rare: Vec<usize>,
     /// The stage-1 head (`bce`) when it ran: differences are taken against it.
     pub baseline: Option<usize>,
-    /// The method with the best mean validation macro-F1 (test never chooses).
+    /// The method with the best mean held-out validation macro-F1
+    /// ([`MultiRun::validation_score`]; test never chooses).
     pub recommended: Option<usize>,
     /// Per method; `None` when `--bootstrap 0`.
     pub intervals: Option<Vec<MultiIntervals>>,
@@ -131,7 +137,7 @@ impl MultiStudy {
         let rare = thirds(&self.train_counts).1;
         let baseline = self.methods.iter().position(|m| m.name == "bce");
         let recommended = (0..self.methods.len()).max_by(|&a, &b| {
-            let v = |i: usize| self.methods[i].spread(|r| r.validation.macro_avg.f1).0;
+            let v = |i: usize| self.methods[i].spread(|r| r.validation_score).0;
             v(a).total_cmp(&v(b)).then(b.cmp(&a))
         });
         let intervals = (resamples > 0).then(|| {

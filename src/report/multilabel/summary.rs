@@ -51,7 +51,7 @@ pub fn table(study: &MultiStudy) -> Table {
         "macro AP",
         "macro-F1 @0.5",
         "macro-F1 @0.3",
-        "valid. macro-F1",
+        "valid. macro-F1 (held out)",
         "thresholds from",
     ]
     .map(String::from)
@@ -69,7 +69,7 @@ pub fn table(study: &MultiStudy) -> Table {
                 spread_cell(study, m, |r| r.test.macro_average_precision),
                 spread_cell(study, m, |r| r.test_fixed.macro_avg.f1),
                 spread_cell(study, m, |r| r.test_paper.macro_avg.f1),
-                spread_cell(study, m, |r| r.validation.macro_avg.f1),
+                spread_cell(study, m, |r| r.validation_score),
                 threshold_sources(&study.methods[m]),
             ]
         })

@@ -32,10 +32,10 @@ pub fn verdict(study: &MultiStudy) -> Vec<String> {
             None => format!("{:.4}", study.test_mean(r, s)),
         };
         out.push(format!(
-            "Recommended by validation macro-F1: {} (`{}`, {:.4} on validation at its own thresholds). On test: macro-F1 {}, micro-F1 {}, rare-third F1 {}.",
+            "Recommended by validation macro-F1: {} (`{}`, {:.4} on validation halves held out from its thresholds). On test: macro-F1 {}, micro-F1 {}, rare-third F1 {}.",
             method.title,
             method.name,
-            method.spread(|r| r.validation.macro_avg.f1).0,
+            method.spread(|r| r.validation_score).0,
             test(MultiStat::MacroF1),
             test(MultiStat::MicroF1),
             test(MultiStat::RareF1),
