@@ -104,3 +104,36 @@ for m in HEADLINE_METHODS:
         f"| {mean(carer[m]['accuracy'])} | {mean(carer[m]['macro-F1'])} | {mean(small[m]['macro-F1'])} |"
     )
 replace_block(README, "headline", "\n".join(rows) + "\n")
+
+# Multi-label: docs/multilabel.md gets every table and verdict of the GoEmotions-multi and
+# Ekman-multi reference reports; the README a short table from the same summaries.
+MULTILABEL = ROOT / "docs" / "multilabel.md"
+MULTI_NAMES = ["goemotions-multi", "goemotions-ekman-multi"]
+multi = {name: summary_of(name) for name in MULTI_NAMES}
+parts = []
+for name in MULTI_NAMES:
+    s = multi[name]
+    verdict = "\n\n".join(f"> {p}" for p in s["Verdict"].split("\n\n"))
+    intro = s["Test metrics"].split("\n\n")[0]
+    iv = next(t for t in s if t.startswith("Intervals"))
+    parts.append(
+        f"**{name}** — {intro}\n\n{verdict}\n\n{table(s['Test metrics'])}\n\n"
+        f"{iv}: {s[iv].split(chr(10) + chr(10))[0]}\n\n{table(s[iv])}\n"
+    )
+replace_block(MULTILABEL, "multilabel", "\n".join(parts))
+
+go_m = cells(multi["goemotions-multi"]["Test metrics"])
+go_iv = cells(multi["goemotions-multi"][next(t for t in multi["goemotions-multi"] if t.startswith("Intervals"))])
+ek_m = cells(multi["goemotions-ekman-multi"]["Test metrics"])
+rows = [
+    "| method | macro-F1 [95% CI] | micro-F1 | rare-third F1, change from `bce` | macro-F1 at 0.5 | Ekman-multi macro-F1 |",
+    "|---|---|---|---|---|---|",
+]
+for m in go_m:
+    rare = "—" if m == "bce" else mean(go_iv[m]["Δ rare-third F1 vs bce"])
+    ci = go_iv[m]["macro-F1"].split(" ", 1)[1]
+    rows.append(
+        f"| `{m}` | {mean(go_m[m]['macro-F1'])} {ci} | {mean(go_m[m]['micro-F1'])} | {rare} "
+        f"| {mean(go_m[m]['macro-F1 @0.5'])} | {mean(ek_m[m]['macro-F1'])} |"
+    )
+replace_block(README, "multi-headline", "\n".join(rows) + "\n")
