@@ -215,8 +215,10 @@ fn tau_norm_is_invisible_to_per_class_thresholds() {
 }
 
 /// A study's later seeds train the settings the first seed chose, the loss's
-/// own included (τ of logit-adjust-bce; the stage-1 head of tau-norm, whose τ
-/// costs nothing and is chosen again), instead of searching again.
+/// own included (τ of logit-adjust-bce, β of reweight-en-bce; the stage-1 head
+/// of tau-norm, whose τ costs nothing and is chosen again), instead of
+/// searching again. The first seed's choice is altered to values no search
+/// starts from, so that a later seed falling back on the defaults shows.
 #[test]
 fn later_seeds_reuse_the_loss_settings_chosen_on_the_first() {
     let p = problem(2);
@@ -232,13 +234,22 @@ fn later_seeds_reuse_the_loss_settings_chosen_on_the_first() {
             .unwrap();
         let curve = |f: &MultiFitted| f.chosen["curve"].as_array().unwrap().len();
         assert_eq!(curve(&first), searched, "{name}");
-        let ctx = MultiContext::new(&p.train, &p.valid, &cfg, 4).tuned_on(3, &first.chosen);
+        let mut chosen = first.chosen.clone();
+        let settings = chosen["settings"].as_object_mut().unwrap();
+        settings.insert("lr".into(), serde_json::json!(3.0));
+        settings.insert("epochs".into(), serde_json::json!(7));
+        for (k, v) in [("tau", 1.3), ("beta", 0.95)] {
+            if settings.contains_key(k) {
+                settings.insert(k.into(), serde_json::json!(v));
+            }
+        }
+        let ctx = MultiContext::new(&p.train, &p.valid, &cfg, 4).tuned_on(3, &chosen);
         let later = build().fit(&ctx).unwrap();
         assert_eq!(curve(&later), reused, "{name}");
         assert_eq!(later.chosen["tuned_on_seed"], 3, "{name}");
         for k in ["lr", "epochs", "weight_decay", "tau", "beta"] {
             assert_eq!(
-                first.chosen["settings"].get(k),
+                chosen["settings"].get(k),
                 later.chosen["settings"].get(k),
                 "{name}: {k}"
             );
