@@ -480,7 +480,7 @@ fn shaped_sigmoid_loss(
         None => y3.shallow_clone(),
     } + &not_y / lambda;
     if let Some(f) = spec.label_weights {
-        weight = weight * f(y).view([rows, 1, c]);
+        weight *= f(y).view([rows, 1, c]);
     }
     // softplus(−u) = −log σ(u), stable for any u; 1 − σ(u) = σ(−u) without cancellation.
     let softplus_neg: Tensor = u.abs().neg().exp().log1p() + u.neg().relu();
