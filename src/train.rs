@@ -357,19 +357,56 @@ pub fn train_linear_candidates(
 /// How a multi-label linear head is trained from scratch: one sigmoid per class
 /// under binary cross-entropy, with optional per-class weights on the positive
 /// term (re-weighted BCE) and an optional logit offset used only while training
-/// (logit-adjusted BCE).
+/// (logit-adjusted BCE, DB's class-specific bias). The last three fields reshape
+/// each (text, class) term for the losses that are not plain BCE; [`BceSpec::plain`]
+/// leaves them off.
 pub struct BceSpec<'a> {
     pub sampler: SamplerKind,
     pub epochs: usize,
     pub pos_weights: Option<Vec<f32>>,
     pub train_offset: Option<Tensor>,
     pub purpose: &'a str,
+    /// Focal loss's γ (Lin et al. 2017): each term scaled by (1 − p_t)^γ, p_t the
+    /// probability given to the term's true side, so that terms the head already
+    /// gets right fade. 0: none.
+    pub focal_gamma: f64,
+    /// Negative-tolerant regularisation's λ (Wu et al. 2020): a negative's logit
+    /// is multiplied by λ and its term divided by λ, so its gradient saturates
+    /// at a lower loss and the many negatives of a rare class stop pushing it
+    /// down once it is moderately low. 1: none.
+    pub neg_scale: f64,
+    /// A weight for every (text, class) term computed from the batch's label
+    /// rows (`[rows, C]` multi-hot to `[rows, C]`): DB's re-balanced weighting,
+    /// which depends on the other labels a text carries, not only on the class.
+    pub label_weights: Option<&'a dyn Fn(&Tensor) -> Tensor>,
+}
+
+impl<'a> BceSpec<'a> {
+    /// Plain BCE under `sampler`: no weights, offset, focusing or tolerance.
+    pub fn plain(sampler: SamplerKind, epochs: usize, purpose: &'a str) -> BceSpec<'a> {
+        BceSpec {
+            sampler,
+            epochs,
+            pos_weights: None,
+            train_offset: None,
+            purpose,
+            focal_gamma: 0.0,
+            neg_scale: 1.0,
+            label_weights: None,
+        }
+    }
+
+    /// Whether every term is binary cross-entropy (with positive weights at most).
+    fn is_bce(&self) -> bool {
+        self.focal_gamma == 0.0 && self.neg_scale == 1.0 && self.label_weights.is_none()
+    }
 }
 
 /// [`train_linear_candidates`] for multi-label data: the loss of a text is the
 /// sum over classes of each class's binary cross-entropy (so that a class's
 /// gradient is as large as under softmax cross-entropy, and the learning rates
-/// tuned for it carry over), averaged over the batch.
+/// tuned for it carry over), averaged over the batch; focal, negative-tolerant
+/// and label-weighted terms ([`BceSpec`]) sum and average the same way.
 pub fn train_bce_candidates(
     train: &Features<LabelSet>,
     spec: &BceSpec,
@@ -391,10 +428,14 @@ pub fn train_bce_candidates(
         epochs: spec.epochs,
         purpose: spec.purpose,
     };
+    let general = !spec.is_bce();
     train_stacked(train, &stacked, cfg, seed, candidates, |mut logits, y| {
         let rows = logits.size()[0];
         if let Some(off) = &spec.train_offset {
             logits += off;
+        }
+        if general {
+            return shaped_sigmoid_loss(&logits, y, spec, pos_w.as_ref());
         }
         let y = y.view([rows, 1, c]).expand([rows, l, c], false);
         // With pos_weight w: loss = (1 − y)·z + (1 + (w − 1)·y)·softplus(−z), as
@@ -412,6 +453,54 @@ pub fn train_bce_candidates(
         let g: Tensor = (logits.sigmoid() * (&not_y + &weight_pos) - &weight_pos) * scale;
         (loss, g)
     })
+}
+
+/// Loss and logit gradient of the terms that are not plain BCE, for logits
+/// `z` `[rows, L, C]` (training offset added) and multi-hot `y` `[rows, C]`.
+/// Each term is written on its true side's margin u (u = z for a positive,
+/// u = −λz for a negative, so that λ = 1 is BCE's −z) as
+/// c·(1 − σ(u))^γ·softplus(−u), c the term's weight (positive weight or 1/λ,
+/// times the label weight); then ∂/∂u = −c·(1 − σ(u))^γ·(γ·σ(u)·softplus(−u) + 1 − σ(u))
+/// and ∂u/∂z is 1 or −λ. With γ = 0 and λ = 1 this is the BCE gradient.
+fn shaped_sigmoid_loss(
+    z: &Tensor,
+    y: &Tensor,
+    spec: &BceSpec,
+    pos_w: Option<&Tensor>,
+) -> (Tensor, Tensor) {
+    let (rows, c) = (z.size()[0], z.size()[2]);
+    let lambda = spec.neg_scale;
+    let y3 = y.view([rows, 1, c]);
+    let not_y: Tensor = y3.neg() + 1.0;
+    // ∂u/∂z: 1 for a positive, −λ for a negative.
+    let du_dz: Tensor = &y3 * (1.0 + lambda) - lambda;
+    let u = z * &du_dz;
+    let mut weight: Tensor = match pos_w {
+        Some(w) => &y3 * w,
+        None => y3.shallow_clone(),
+    } + &not_y / lambda;
+    if let Some(f) = spec.label_weights {
+        weight *= f(y).view([rows, 1, c]);
+    }
+    // softplus(−u) = −log σ(u), stable for any u; 1 − σ(u) = σ(−u) without cancellation.
+    let softplus_neg: Tensor = u.abs().neg().exp().log1p() + u.neg().relu();
+    let miss = u.neg().sigmoid();
+    let gamma = spec.focal_gamma;
+    let (focus, inner) = if gamma == 0.0 {
+        (None, miss.shallow_clone())
+    } else {
+        (
+            Some(miss.pow_tensor_scalar(gamma)),
+            u.sigmoid() * &softplus_neg * gamma + &miss,
+        )
+    };
+    let (per, dl_du) = match &focus {
+        Some(f) => (&weight * f * &softplus_neg, -(&weight * f * inner)),
+        None => (&weight * &softplus_neg, -(&weight * inner)),
+    };
+    let scale = 1.0 / rows as f64;
+    let loss = per.sum_dim_intlist([0, 2].as_slice(), false, Kind::Float) * scale;
+    (loss, dl_du * du_dz * scale)
 }
 
 /// What the stacked trainer needs besides the loss: the sampler, the epochs and
@@ -606,12 +695,9 @@ mod tests {
         );
     }
 
-    /// The closed-form gradient of `train_bce_candidates` against autograd on
-    /// torch's own `binary_cross_entropy_with_logits` (summed over classes,
-    /// averaged over the batch), with positive weights, a training offset and
-    /// weight decay on, over label sets of zero to three classes.
-    #[test]
-    fn bce_closed_form_gradient_matches_autograd() {
+    /// 300 random texts in 4 classes with label sets of zero to three classes,
+    /// and a config with weight decay on and short batches.
+    fn multi_label_check_data() -> (Features<LabelSet>, TrainConfig) {
         let (n, d, c) = (300usize, 8usize, 4usize);
         let base = random_features(n, d, c, 5);
         let sets: Vec<LabelSet> = (0..n)
@@ -635,14 +721,97 @@ mod tests {
             min_steps: 50,
             ..TrainConfig::default()
         };
+        (train, cfg)
+    }
+
+    /// The closed-form gradients of the shaped sigmoid terms against autograd
+    /// on the losses as their authors' code writes them: torch's BCE with
+    /// logits, focal as (1 − p_t)^γ·BCE with p_t = exp(−BCE) (Lin et al.; the
+    /// DB repository's ResampleLoss), DB as that repository's ResampleLoss
+    /// (`rebalance` weights, `init_bias` added to the logits, negatives' logits
+    /// × λ and weights ÷ λ) with its weights computed here from its formula, not
+    /// by [`crate::methods::multi::db::Db::weights`]. Cases: focal alone (with
+    /// positive weights), DB alone, and DB with focal (the official DB-Focal).
+    #[test]
+    fn focal_and_db_closed_form_gradients_match_autograd() {
+        use crate::methods::multi::db::Db;
+        let (train, cfg) = multi_label_check_data();
+        let db = Db::default();
+        let counts: Vec<f32> = train.counts().iter().map(|&k| k as f32).collect();
+        let inv = Tensor::from_slice(&counts.iter().map(|k| 1.0 / k).collect::<Vec<_>>());
+        let ours = |y: &Tensor| db.weights(y, &inv);
+        let ours: &dyn Fn(&Tensor) -> Tensor = &ours;
+        let bias = Tensor::from_slice(&db.bias(&train.counts(), train.len()));
+        let pos_weights = vec![0.5f32, 1.0, 2.0, 3.0];
+        let pw = Tensor::from_slice(&pos_weights);
+        let one = Candidate {
+            lr: cfg.lr,
+            weight_decay: cfg.weight_decay,
+        };
+        for (name, gamma, is_db) in [
+            ("focal", 2.0, false),
+            ("db", 0.0, true),
+            ("db-focal", 2.0, true),
+        ] {
+            let spec = BceSpec {
+                pos_weights: (!is_db).then(|| pos_weights.clone()),
+                train_offset: is_db.then(|| bias.shallow_clone()),
+                focal_gamma: gamma,
+                neg_scale: if is_db { db.neg_scale } else { 1.0 },
+                label_weights: is_db.then_some(ours),
+                ..BceSpec::plain(SamplerKind::InstanceBalanced, 3, "check")
+            };
+            let (w, b) = train_bce_candidates(&train, &spec, &cfg, 1, &[one])
+                .unwrap()
+                .pop()
+                .flatten()
+                .unwrap();
+            eprintln!("{name}");
+            assert_matches_autograd(&train, &cfg, (&w, &b), |logits, y| {
+                let rows = y.size()[0] as f64;
+                let bce = |z: &Tensor, weight: Option<&Tensor>, pos: Option<&Tensor>| {
+                    z.binary_cross_entropy_with_logits::<&Tensor>(
+                        y,
+                        weight,
+                        pos,
+                        tch::Reduction::None,
+                    )
+                };
+                let (z, weight, pos) = if is_db {
+                    let repeat_rate = y.matmul(&inv).unsqueeze(1);
+                    let r = inv.unsqueeze(0) / repeat_rate;
+                    let weight = ((r - db.mu) * db.beta).sigmoid() + db.alpha;
+                    let z = logits + &bias;
+                    let not_y = y.neg() + 1.0;
+                    let z = &z * &not_y * db.neg_scale + &z * y;
+                    let weight = &weight / db.neg_scale * &not_y + &weight * y;
+                    (z, Some(weight), None)
+                } else {
+                    (logits, None, Some(&pw))
+                };
+                let mut loss = bce(&z, weight.as_ref(), pos);
+                if gamma > 0.0 {
+                    let pt = bce(&z, None, None).neg().exp();
+                    loss = (pt.neg() + 1.0).pow_tensor_scalar(gamma) * loss;
+                }
+                loss.sum(Kind::Float) / rows
+            });
+        }
+    }
+
+    /// The closed-form gradient of `train_bce_candidates` against autograd on
+    /// torch's own `binary_cross_entropy_with_logits` (summed over classes,
+    /// averaged over the batch), with positive weights, a training offset and
+    /// weight decay on, over label sets of zero to three classes.
+    #[test]
+    fn bce_closed_form_gradient_matches_autograd() {
+        let (train, cfg) = multi_label_check_data();
         let pos_weights = vec![0.5f32, 1.0, 2.0, 3.0];
         let offset = Tensor::from_slice(&[0.3f32, -0.2, 0.1, -0.4]);
         let spec = BceSpec {
-            sampler: SamplerKind::InstanceBalanced,
-            epochs: 3,
             pos_weights: Some(pos_weights.clone()),
             train_offset: Some(offset.shallow_clone()),
-            purpose: "check",
+            ..BceSpec::plain(SamplerKind::InstanceBalanced, 3, "check")
         };
         let one = Candidate {
             lr: cfg.lr,

@@ -17,9 +17,19 @@ pub struct Search {
     pub weight_decay: Vec<f64>,
     /// Power-sampling exponents (`sqrt` only).
     pub q: Vec<f64>,
-    /// Effective-number β (`reweight-en` only).
+    /// Effective-number β (`reweight-en`, `reweight-en-bce`).
     pub beta: Vec<f64>,
+    /// τ of logit adjustment applied while training (`logit-adjust-bce`), where
+    /// each τ is its own training run: the configured grid only under full
+    /// tuning, three values around Menon et al.'s τ = 1 under quick tuning,
+    /// their τ = 1 alone under none. (Post-hoc τ, which costs no training,
+    /// searches the whole `tau_grid` at every level.)
+    pub tau: Vec<f64>,
 }
+
+/// Menon et al.'s τ for logit adjustment, the one that makes the adjusted loss
+/// consistent for the balanced error; the training-time τ search starts there.
+pub const LOGIT_ADJUST_TAU: f64 = 1.0;
 
 /// `first` then the rest, without repeats, in order.
 fn led_by<T: PartialEq + Copy>(first: T, rest: impl IntoIterator<Item = T>) -> Vec<T> {
@@ -50,6 +60,7 @@ impl Search {
                 weight_decay: vec![cfg.weight_decay],
                 q: vec![cfg.q],
                 beta: vec![cfg.beta],
+                tau: vec![LOGIT_ADJUST_TAU],
             },
             Tune::Quick => Search {
                 lr: led_by(cfg.lr, [cfg.lr / 4.0, cfg.lr * 4.0]),
@@ -57,6 +68,7 @@ impl Search {
                 weight_decay: vec![cfg.weight_decay],
                 q: vec![cfg.q],
                 beta: vec![cfg.beta],
+                tau: led_by(LOGIT_ADJUST_TAU, [0.5, 1.5]),
             },
             Tune::Full => Search {
                 lr: led_by(cfg.lr, [1.0 / 8.0, 0.25, 0.5, 2.0, 4.0].map(|f| cfg.lr * f)),
@@ -64,6 +76,7 @@ impl Search {
                 weight_decay: led_by(cfg.weight_decay, [1e-5, 1e-4]),
                 q: led_by(cfg.q, [0.25, 0.75]),
                 beta: led_by(cfg.beta, [0.99, 0.9999]),
+                tau: led_by(LOGIT_ADJUST_TAU, cfg.tau_grid.iter().copied()),
             },
         }
     }
@@ -85,6 +98,7 @@ impl Search {
             weight_decay: vec![num("weight_decay", cfg.weight_decay)],
             q: vec![num("q", cfg.q)],
             beta: vec![num("beta", cfg.beta)],
+            tau: vec![num("tau", LOGIT_ADJUST_TAU)],
         }
     }
 
@@ -133,5 +147,11 @@ mod tests {
         let full = Search::new(Tune::Full, &cfg, 6);
         assert_eq!(full.epochs, [6, 3, 12, 24]);
         assert_eq!(full.candidates().len(), 18);
+        assert_eq!(quick.tau, [1.0, 0.5, 1.5]);
+        assert_eq!(
+            full.tau.len(),
+            cfg.tau_grid.len(),
+            "1.0 is in the grid, once"
+        );
     }
 }

@@ -8,7 +8,10 @@
 //! the context does not hold.
 
 pub mod bce;
+pub mod crt;
+pub mod db;
 pub mod ovr_logreg;
+pub mod tau_norm;
 
 use crate::data::LabelSet;
 use crate::decision::{self, Threshold};
@@ -182,11 +185,11 @@ pub const REGISTRY: &[MultiEntry] = &[
     MultiEntry {
         name: "logit-adjust-bce",
         title: "logit-adjusted BCE",
-        summary: "BCE with each logit shifted by τ·log-odds of its class prior while training",
+        summary: "BCE with each logit shifted by τ·log-odds of its class prior while training, τ on validation",
         build: |_| {
             Box::new(bce::Bce(
                 SamplerKind::InstanceBalanced,
-                bce::Loss::LogitAdjusted { tau: 1.0 },
+                bce::Loss::LogitAdjusted,
             ))
         },
     },
@@ -201,6 +204,46 @@ pub const REGISTRY: &[MultiEntry] = &[
         title: "balanced one-vs-rest logistic regression",
         summary: "as ovr-logreg, each class's positives and negatives weighted to equal halves",
         build: |_| Box::new(ovr_logreg::OvrLogReg { balanced: true }),
+    },
+    MultiEntry {
+        name: "reweight-en-bce",
+        title: "effective-number re-weighted BCE",
+        summary: "BCE with positives weighted by E(N−n_j)/E(n_j), Cui et al.'s effective numbers",
+        build: |_| {
+            Box::new(bce::Bce(
+                SamplerKind::InstanceBalanced,
+                bce::Loss::EffectiveNumber,
+            ))
+        },
+    },
+    MultiEntry {
+        name: "focal-bce",
+        title: "focal loss",
+        summary: "sigmoid focal loss (Lin et al.), γ = 2, no α",
+        build: |_| {
+            Box::new(bce::Bce(
+                SamplerKind::InstanceBalanced,
+                bce::Loss::Focal { gamma: 2.0 },
+            ))
+        },
+    },
+    MultiEntry {
+        name: "db",
+        title: "distribution-balanced loss",
+        summary: "class-aware sampling, re-balanced weights and negative-tolerant BCE (Wu et al.)",
+        build: |_| Box::new(db::Db::default()),
+    },
+    MultiEntry {
+        name: "crt",
+        title: "classifier re-training (cRT)",
+        summary: "BCE head retrained from scratch with class-aware sampling, stage-2 schedule",
+        build: |_| Box::new(crt::Crt),
+    },
+    MultiEntry {
+        name: "tau-norm",
+        title: "τ-normalisation",
+        summary: "τ-normalisation of the stage-1 bce head, τ on validation",
+        build: |_| Box::new(tau_norm::TauNorm),
     },
 ];
 
