@@ -142,12 +142,64 @@ pub struct Scored<'a> {
 }
 
 impl Scored<'_> {
-    fn rows(&self, keep: impl Fn(usize) -> bool) -> (Vec<Vec<f32>>, Vec<LabelSet>) {
-        (0..self.truth.len())
-            .filter(|&i| keep(i))
-            .map(|i| (self.probs[i].clone(), self.truth[i].clone()))
-            .unzip()
+    /// Class `c`'s (probability, carries it) pairs of the rows `keep` accepts.
+    fn column<'s, K: Fn(usize) -> bool + 's>(
+        &'s self,
+        c: usize,
+        keep: K,
+    ) -> impl Iterator<Item = (f32, bool)> + 's {
+        self.probs
+            .iter()
+            .zip(self.truth)
+            .enumerate()
+            .filter(move |(i, _)| keep(*i))
+            .map(move |(_, (p, y))| (p[c], y.contains(c)))
     }
+}
+
+/// Which validation rows a choice sees: all of them, or one half.
+#[derive(Clone, Copy)]
+enum Rows {
+    All,
+    Half(usize),
+}
+
+impl Rows {
+    fn keeps(self, i: usize) -> bool {
+        match self {
+            Rows::All => true,
+            Rows::Half(h) => i % 2 == h,
+        }
+    }
+}
+
+/// Class `c`'s threshold chosen on the `rows` of validation, with every
+/// training row too when `pooled`; its validation description is left to the caller.
+fn choose_class(train: Scored, valid: Scored, rows: Rows, pooled: bool, c: usize) -> Threshold {
+    let mut scored: Vec<(f32, bool)> = valid.column(c, |i| rows.keeps(i)).collect();
+    if pooled {
+        scored.extend(train.column(c, |_| true));
+    }
+    choose_one(&mut scored)
+}
+
+/// Thresholds of every class from `source`, chosen on the `rows` of
+/// validation (and all of training when the source pools it).
+fn choose_rows(
+    source: ThresholdSource,
+    train: Scored,
+    valid: Scored,
+    rows: Rows,
+    n_classes: usize,
+) -> Vec<Threshold> {
+    let pooled = source == ThresholdSource::TrainingAndValidation;
+    (0..n_classes)
+        .map(|c| {
+            let mut t = choose_class(train, valid, rows, pooled, c);
+            t.source = source;
+            t
+        })
+        .collect()
 }
 
 /// Per-class thresholds chosen (as [`choose`]) on `source`; each threshold's
@@ -161,18 +213,13 @@ pub fn choose_from(
     match source {
         ThresholdSource::Validation => choose(valid.probs, valid.truth, n_classes),
         ThresholdSource::TrainingAndValidation => {
-            let probs: Vec<Vec<f32>> = train.probs.iter().chain(valid.probs).cloned().collect();
-            let truth: Vec<LabelSet> = train.truth.iter().chain(valid.truth).cloned().collect();
-            let on_validation = choose(valid.probs, valid.truth, n_classes);
-            choose(&probs, &truth, n_classes)
+            choose_rows(source, train, valid, Rows::All, n_classes)
                 .into_iter()
-                .zip(on_validation)
                 .enumerate()
-                .map(|(c, (pooled, v))| Threshold {
-                    value: pooled.value,
-                    validation_f1: class_f1(valid, c, pooled.value),
-                    validation_positives: v.validation_positives,
-                    source: ThresholdSource::TrainingAndValidation,
+                .map(|(c, t)| Threshold {
+                    validation_f1: class_f1(valid, Rows::All, c, t.value),
+                    validation_positives: valid.column(c, |_| true).filter(|(_, y)| *y).count(),
+                    ..t
                 })
                 .collect()
         }
@@ -181,10 +228,10 @@ pub fn choose_from(
 
 /// F1 of class `c` on `split` at threshold `t` (0 with no positive and no
 /// prediction, scikit-learn's zero_division=0).
-fn class_f1(split: Scored, c: usize, t: f32) -> f64 {
+fn class_f1(split: Scored, rows: Rows, c: usize, t: f32) -> f64 {
     let (mut tp, mut fp, mut fn_) = (0usize, 0usize, 0usize);
-    for (p, y) in split.probs.iter().zip(split.truth) {
-        match (y.contains(c), p[c] >= t) {
+    for (p, y) in split.column(c, |i| rows.keeps(i)) {
+        match (y, p >= t) {
             (true, true) => tp += 1,
             (false, true) => fp += 1,
             (true, false) => fn_ += 1,
@@ -206,21 +253,12 @@ fn class_f1(split: Scored, c: usize, t: f32) -> f64 {
 /// (validation on a tie: the rule the paper and most tools use) and each
 /// source's held-out macro-F1, in [`ThresholdSource::ALL`]'s order.
 pub fn pick_source(train: Scored, valid: Scored, n_classes: usize) -> (ThresholdSource, [f64; 2]) {
-    let halves = [valid.rows(|i| i % 2 == 0), valid.rows(|i| i % 2 == 1)];
     let mut scores = [0.0; 2];
     for (k, source) in ThresholdSource::ALL.into_iter().enumerate() {
         for (fit, held) in [(0, 1), (1, 0)] {
-            let fit = Scored {
-                probs: &halves[fit].0,
-                truth: &halves[fit].1,
-            };
-            let held = Scored {
-                probs: &halves[held].0,
-                truth: &halves[held].1,
-            };
-            let t = choose_from(source, train, fit, n_classes);
+            let t = choose_rows(source, train, valid, Rows::Half(fit), n_classes);
             scores[k] += (0..n_classes)
-                .map(|c| class_f1(held, c, t[c].value))
+                .map(|c| class_f1(valid, Rows::Half(held), c, t[c].value))
                 .sum::<f64>()
                 / n_classes.max(1) as f64
                 / 2.0;

@@ -31,20 +31,33 @@ impl MultiMethod for TauNorm {
             settings: Map::new(),
             spec: Box::new(move |epochs| BceSpec::plain(sampler, epochs, "bce")),
         };
-        let grid = &ctx.config.tau_grid;
-        let mut trials = Vec::new();
-        for (settings, head) in bce::trials(ctx, ctx.config.epochs, &[stage1])? {
-            let weight = match head {
-                Some(Head::Linear { weight, .. }) => Some(weight),
-                _ => None,
-            };
-            for &tau in grid {
-                let mut s = settings.clone();
+        // Stage 1 is chosen as `bce` chooses it; τ is then searched on that one
+        // head (τ-normalising every candidate head would multiply the search by
+        // the grid, for choices that validation cannot tell apart).
+        let stage1_fit = bce::choose(
+            ctx,
+            bce::trials(ctx, ctx.config.epochs, &[stage1])?,
+            json!({}),
+        )?;
+        let Head::Linear { weight, .. } = &stage1_fit.head else {
+            anyhow::bail!("tau-norm: the stage-1 head is not linear");
+        };
+        let Some(Value::Object(stage1_settings)) = stage1_fit.chosen.get("settings") else {
+            anyhow::bail!("tau-norm: stage 1 recorded no settings");
+        };
+        let trials: Vec<bce::Trial> = ctx
+            .config
+            .tau_grid
+            .iter()
+            .map(|&tau| {
+                let mut s = stage1_settings.clone();
+                s.remove("validation_macro_f1");
                 s.insert("tau".into(), json!(tau));
-                trials.push((s, weight.as_ref().map(|w| tau_normalise(w, tau))));
-            }
-        }
+                (s, Some(tau_normalise(weight, tau)))
+            })
+            .collect();
         let mut fitted = bce::choose(ctx, trials, json!({"sampler": sampler, "loss": "Plain"}))?;
+        fitted.chosen["stage1_curve"] = stage1_fit.chosen["curve"].clone();
         // τ is chosen again on every seed (it costs no training), as single-label
         // τ-norm does; only the stage-1 settings carry over to later seeds.
         if let Some(Value::Object(settings)) = fitted.chosen.get_mut("settings") {
