@@ -213,7 +213,7 @@ fn settings(study: &MultiStudy) -> String {
          A text gets every label whose probability passes that label's threshold; when none passes: {}. \
          Seeds {:?}. Encoder {} ({}) on {}. Command: `{}`",
         study.classes.len(),
-        study.validation_counts.iter().sum::<usize>().max(0),
+        study.validation_counts.iter().sum::<usize>(),
         study.test_labels.len(),
         match study.when_none {
             crate::decision::WhenNonePasses::NoEmotion => "no emotion",
