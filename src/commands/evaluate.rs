@@ -173,7 +173,7 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
         ));
     }
     match data_task {
-        Task::SingleLabel => run_single(args, model),
+        Task::SingleLabel => run_single(args, model, device),
         Task::MultiLabel => run_multi(args, model),
     }
 }
@@ -196,9 +196,8 @@ fn out_folder(args: &EvaluateArgs) -> Result<std::path::PathBuf> {
     Ok(out)
 }
 
-fn run_single(args: &EvaluateArgs, model: SavedModel) -> Result<()> {
+fn run_single(args: &EvaluateArgs, model: SavedModel, device: tch::Device) -> Result<()> {
     let thresholds = args.groups.thresholds()?;
-    let device = args.run.device.resolve()?;
     let m = &model.manifest;
     let dataset = load(args, &m.labels)?;
     let model_name = model_name(args);
