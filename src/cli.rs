@@ -580,13 +580,21 @@ pub struct TrainCmdArgs {
     #[command(flatten)]
     pub train: TrainArgs,
 
-    /// The method to train (see `emo compare-sampling --help` for the list)
-    #[arg(long, default_value = "ib", conflicts_with = "method_from")]
-    pub method: String,
+    /// The method to train (see docs/methods.md for the list) [default: ib; bce
+    /// for multi-label data, which takes the multi-label methods only]
+    #[arg(long, conflicts_with = "method_from")]
+    pub method: Option<String>,
 
-    /// Train the method a compare-sampling report recommends (its metrics.json or folder)
+    /// Train the method a compare-sampling report recommends (its metrics.json or
+    /// folder); the report must be of the same task (single- or multi-label) as the data
     #[arg(long)]
     pub method_from: Option<PathBuf>,
+
+    /// Multi-label data: the saved model answers a text no label passes with its
+    /// most probable label instead of none (`emo classify --at-least-one` overrides
+    /// per run)
+    #[arg(long)]
+    pub at_least_one: bool,
 
     /// Seed of every random choice
     #[arg(long, default_value_t = 0)]
@@ -645,9 +653,17 @@ pub struct ClassifyArgs {
     #[arg(long)]
     pub skip_bad_rows: bool,
 
-    /// How many most likely labels to give per text
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
-    pub top_k: u32,
+    /// How many most likely labels to give per text [default: 1]. Multi-label
+    /// models answer with every label that passes its threshold whatever K is;
+    /// --top-k K adds the K most probable labels with their probabilities and
+    /// whether each passed (JSON `top`, CSV `label_k`/`probability_k`/`passed_k`)
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub top_k: Option<u32>,
+
+    /// Multi-label models: a text no label passes gets its most probable label
+    /// instead of none [default: what the model was trained with]
+    #[arg(long)]
+    pub at_least_one: bool,
 
     /// Output format: table for people; json, jsonl, csv, tsv for pipelines
     #[arg(long, value_enum, default_value = "table")]

@@ -6,7 +6,7 @@
 //! validation, by that class's F1, and is recorded with the model.
 
 use crate::data::LabelSet;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The threshold every class gets when nothing better is known, and the one the
 /// reports compare tuned thresholds against.
@@ -17,7 +17,7 @@ pub const FIXED: f32 = 0.5;
 pub const PAPER: f32 = 0.3;
 
 /// One class's threshold and why it was chosen.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Threshold {
     pub value: f32,
     /// The class's F1 on validation at `value`.
@@ -32,7 +32,7 @@ pub struct Threshold {
 
 /// What to answer for a text no class passes: no emotion (the answer the data
 /// allows, since a text may carry none), or its most probable class.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum WhenNonePasses {
     #[default]
     NoEmotion,
@@ -112,7 +112,7 @@ fn choose_one(scored: &mut [(f32, bool)]) -> Threshold {
 /// sampling), when its training probabilities are too confident. So neither
 /// source is right for every method, and [`pick_source`] decides per fit, on
 /// validation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ThresholdSource {
     #[default]

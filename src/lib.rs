@@ -23,6 +23,7 @@ pub mod methods;
 pub mod metrics;
 pub mod model;
 pub mod paths;
+pub mod predict;
 pub mod report;
 pub mod sampling;
 pub mod stream;

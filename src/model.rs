@@ -4,6 +4,11 @@
 //! trust: a missing or corrupt file, an unknown format version, tensors whose
 //! shapes disagree with the manifest, or (in [`SavedModel::check_encoder`]) an
 //! encoder other than the one the head was trained on.
+//!
+//! A multi-label model (format 2) also carries what turns its scores into
+//! labels: each class's threshold, chosen on validation when it was trained,
+//! and the rule for a text no class passes. A model is only as good as the
+//! decision saved with it, so classify and evaluate read both from here.
 
 use crate::embed::EncoderIdentity;
 use crate::head::Head;
@@ -15,7 +20,28 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 use tch::{Device, Tensor};
 
-pub const FORMAT_VERSION: u32 = 1;
+/// The version this emo writes. 2 added the task and the multi-label decision;
+/// version 1 folders (single-label, from before) still load.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The oldest version this emo reads.
+const OLDEST_VERSION: u32 = 1;
+
+/// How a multi-label model decides: what `emo train` chose on validation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MultiLabelDecision {
+    /// One per label, in label order, each with the validation F1 it scored and
+    /// the validation texts that carry the class (none: the fixed 0.5 was kept).
+    pub thresholds: Vec<crate::decision::Threshold>,
+    /// A text no class passes: no emotion, or its most probable label
+    /// (`emo train --at-least-one`; `emo classify --at-least-one` overrides).
+    pub when_none: crate::decision::WhenNonePasses,
+    /// Training texts: all, with no label, with two or more — what the
+    /// evaluate report says of the training data it never sees.
+    pub train_texts: [usize; 3],
+    /// `[a][b]`: training texts carrying both a and b.
+    pub cooccurrence: Vec<Vec<usize>>,
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -48,6 +74,22 @@ pub struct Manifest {
     /// saved before precisions existed were fp32).
     #[serde(default)]
     pub precision: crate::embed::precision::Precision,
+    /// Single- or multi-label. Version 1 models predate the field and are
+    /// single-label, which is what the default says.
+    #[serde(default)]
+    pub task: crate::data::Task,
+    /// Multi-label models only: the thresholds and the no-label rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multi_label: Option<MultiLabelDecision>,
+}
+
+impl Manifest {
+    /// Each class's threshold, in label order (multi-label models).
+    pub fn threshold_values(&self) -> Option<Vec<f32>> {
+        self.multi_label
+            .as_ref()
+            .map(|m| m.thresholds.iter().map(|t| t.value).collect())
+    }
 }
 
 pub struct SavedModel {
@@ -176,10 +218,10 @@ impl SavedModel {
             ));
         }
         match raw.get("format_version").and_then(|v| v.as_u64()) {
-            Some(v) if v == FORMAT_VERSION as u64 => {}
+            Some(v) if (OLDEST_VERSION as u64..=FORMAT_VERSION as u64).contains(&v) => {}
             other => {
                 return Err(input_error!(
-                    "{}: model format version {} is not supported (this emo reads version {FORMAT_VERSION})",
+                    "{}: model format version {} is not supported (this emo reads versions {OLDEST_VERSION} to {FORMAT_VERSION})",
                     mpath.display(),
                     other.map(|v| v.to_string()).unwrap_or_else(|| "missing".into())
                 ))
@@ -195,6 +237,29 @@ impl SavedModel {
                 mpath.display(),
                 manifest.train_counts.len()
             ));
+        }
+        match (manifest.task, &manifest.multi_label) {
+            (crate::data::Task::SingleLabel, None) => {}
+            (crate::data::Task::MultiLabel, Some(m)) if m.thresholds.len() == c => {}
+            (crate::data::Task::MultiLabel, Some(m)) => {
+                return Err(input_error!(
+                    "{}: inconsistent manifest ({c} labels, {} thresholds)",
+                    mpath.display(),
+                    m.thresholds.len()
+                ))
+            }
+            (task, _) => {
+                return Err(input_error!(
+                    "{}: inconsistent manifest (a {} model {} multi_label thresholds)",
+                    mpath.display(),
+                    task.name(),
+                    if task == crate::data::Task::MultiLabel {
+                        "without"
+                    } else {
+                        "with"
+                    }
+                ))
+            }
         }
         let hpath = dir.join("head.safetensors");
         let bytes = std::fs::read(&hpath)
@@ -300,6 +365,8 @@ mod tests {
             device: "cpu".into(),
             precision: Default::default(),
             training_data: "t".into(),
+            task: Default::default(),
+            multi_label: None,
         }
     }
 

@@ -202,3 +202,89 @@ fn a_diverging_learning_rate_is_a_flag_problem() {
         "{err}"
     );
 }
+
+/// Bad multi-label rows — an empty label between separators, a label given
+/// twice in one row, a JSONL `labels` value that is not an array of strings —
+/// stop train, evaluate and compare-sampling alike: exit 2, one line naming
+/// the file, the line and the problem, and no model or report folder (nor a
+/// temporary one) left behind.
+#[test]
+fn bad_multi_label_rows_stop_every_command_with_nothing_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let model = common::train_multilabel(dir.path(), "model", &[]);
+    let good = "\"I am so happy today\",joy\n";
+    let bad: [(&str, String, &str); 4] = [
+        (
+            "empty.csv",
+            format!("text,labels\n{good}\"I am angry and scared\",\"anger,,fear\"\n"),
+            "line 3: empty label at position 2",
+        ),
+        (
+            "twice.csv",
+            format!("text,labels\n{good}\"So angry\",\"anger,joy,anger\"\n"),
+            "line 3: label 'anger' is given twice",
+        ),
+        (
+            "number.jsonl",
+            "{\"text\":\"I am so happy\",\"labels\":[\"joy\"]}\n{\"text\":\"so angry\",\"labels\":3}\n"
+                .to_string(),
+            "line 2: field 'labels' must be an array of strings",
+        ),
+        (
+            "mixed.jsonl",
+            "{\"text\":\"I am so happy\",\"labels\":[\"joy\"]}\n{\"text\":\"so angry\",\"labels\":[\"anger\",7]}\n"
+                .to_string(),
+            "line 2: field 'labels' must be an array of strings",
+        ),
+    ];
+    for (name, bytes, needle) in &bad {
+        let files = dir.path().join(format!("in-{name}"));
+        std::fs::create_dir(&files).unwrap();
+        let file = write(&files, name, bytes.as_bytes());
+        let file = file.to_str().unwrap();
+        let table = ["--multi-label", "--label-col", "labels"];
+        let commands: [Vec<&str>; 3] = [
+            vec!["train", "--train", file, "--tune", "none"],
+            vec![
+                "evaluate",
+                "--model",
+                model.to_str().unwrap(),
+                "--data",
+                file,
+            ],
+            vec![
+                "compare-sampling",
+                "--train",
+                file,
+                "--split",
+                "0.6,0.2,0.2",
+            ],
+        ];
+        for args in commands {
+            let work = tempfile::tempdir_in(dir.path()).unwrap();
+            let out = work.path().join("out");
+            let o = emo()
+                .args(&args)
+                .args(table)
+                .arg("--cache-dir")
+                .arg(&cache)
+                .arg("--out")
+                .arg(&out)
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+            assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
+            assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
+            assert!(
+                stderr.contains(&format!("{name}: {needle}")),
+                "{args:?}: {stderr}"
+            );
+            assert!(
+                listing(work.path()).is_empty(),
+                "{args:?}: nothing written: {:?}",
+                listing(work.path())
+            );
+        }
+    }
+}

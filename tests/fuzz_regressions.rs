@@ -97,6 +97,8 @@ fn model_seed(kind: &str) -> Vec<u8> {
         training_data: "fuzz".into(),
         device: "cpu".into(),
         precision: Default::default(),
+        task: Default::default(),
+        multi_label: None,
     };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("m");

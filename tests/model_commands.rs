@@ -37,7 +37,8 @@ fn train_then_classify_in_every_format() {
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(model.join("manifest.json")).unwrap())
             .unwrap();
-    assert_eq!(manifest["format_version"], 1);
+    assert_eq!(manifest["format_version"], 2);
+    assert_eq!(manifest["task"], "single-label");
     assert_eq!(manifest["method"], "lws");
     assert_eq!(manifest["labels"].as_array().unwrap().len(), 6);
     assert_eq!(
@@ -251,7 +252,7 @@ fn bad_models_and_inputs_are_refused() {
         "corrupt or truncated safetensors",
     );
     let future = damaged("future", &|d| {
-        manifest(d, "\"format_version\": 1", "\"format_version\": 9")
+        manifest(d, "\"format_version\": 2", "\"format_version\": 9")
     });
     refused(
         &future,

@@ -205,3 +205,54 @@ fn embed_streams_one_vector_line_per_input_line() {
         assert!(worst < 1e-5, "row {i}: differs by {worst}");
     }
 }
+
+/// A multi-label model keeps the same protocol: one record per line, in
+/// order, with the caller's id; each good record carries `labels` (a list,
+/// empty for no emotion) and no single `label`; bad lines are answered by the
+/// same error records.
+#[test]
+fn a_multi_label_model_answers_every_line_with_its_labels_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = common::train_multilabel(dir.path(), "model", &[]);
+    let texts = [
+        "I am thrilled, what a wonderful day!",
+        "The meeting is moved to room 4.",
+        "I am furious and terrified after the break-in.",
+    ];
+    let mut input = String::new();
+    for (i, t) in texts.iter().enumerate() {
+        input.push_str(&serde_json::json!({ "id": format!("m{i}"), "text": t }).to_string());
+        input.push('\n');
+        if i == 1 {
+            input.push_str("{\"id\":\"bad\",\"text\":\"  \"}\n");
+        }
+    }
+    let o = classify_stdin(&model)
+        .args(["--skip-bad-rows", "--top-k", "2"])
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = lines(&o.stdout);
+    let ids: Vec<&str> = out.iter().map(|v| v["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["m0", "m1", "bad", "m2"]);
+    assert_eq!(out[2]["error"], "empty text");
+    for v in [&out[0], &out[1], &out[3]] {
+        assert!(v.get("label").is_none() && v.get("error").is_none(), "{v}");
+        for s in v["labels"].as_array().unwrap() {
+            let p = s["probability"].as_f64().unwrap();
+            assert!(s["label"].is_string() && (0.0..=1.0).contains(&p), "{v}");
+        }
+        assert_eq!(v["top"].as_array().unwrap().len(), 2, "{v}");
+    }
+    let names = |v: &Value| -> Vec<String> {
+        v["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["label"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(names(&out[0]), ["joy"], "{}", out[0]);
+    assert!(names(&out[1]).is_empty(), "{}", out[1]);
+}

@@ -17,13 +17,19 @@ Spark's retry and its output commit protocol give each input exactly one
 output row. Bad texts come back as rows with `error` set, never as gaps.
 
 Columns written: id, label, confidence, top (the --top-k labels with their
-probabilities, when --top-k > 1), error; with --embed: id, vector, error.
+probabilities, when --top-k > 1), error; with --embed: id, vector, error. A
+multi-label model (its manifest says "task": "multi-label"; read from the
+bundle or --emo-home when the driver can, else say --multi-label) writes
+id, labels (every label that passed its threshold, with its probability; empty
+for no emotion), top (with --top-k: the K most probable, each with whether it
+passed), error.
 """
 import argparse
 import json
 import os
 import signal
 import subprocess
+import tarfile
 import threading
 
 # Set by the tests: kill the emo process of this partition on the task's first
@@ -50,7 +56,10 @@ def parse_args(argv=None):
     p.add_argument("--emo-home", help="an unpacked bundle every executor sees (image, shared disk)")
     p.add_argument("--partitions", type=int, default=0, help="repartition to this many (0: keep)")
     p.add_argument("--master", help="e.g. local[2,4] (2 cores, 4 attempts a task); default: spark-submit's")
-    p.add_argument("--top-k", type=int, default=1)
+    p.add_argument("--top-k", type=int,
+                   help="single-label: labels per text (default 1); multi-label: also list the K most probable")
+    p.add_argument("--multi-label", action="store_true",
+                   help="the model is multi-label (found out from its manifest when the driver can read it)")
     p.add_argument("--embed", action="store_true", help="write vectors instead of labels")
     p.add_argument("--device", default="cpu", help="emo's --device (cuda on GPU executors)")
     p.add_argument("--emo-threads", type=int, default=1,
@@ -73,7 +82,10 @@ def emo_command(args, home):
             cmd += ["--no-cache"]
         return cmd
     cmd = [run, "classify", "--model", os.path.join(home, "model"), "--input-format", "jsonl",
-           "--format", "jsonl", "--top-k", str(args.top_k)] + common
+           "--format", "jsonl"]
+    if args.top_k is not None or not args.multi_label:
+        cmd += ["--top-k", str(args.top_k or 1)]
+    cmd += common
     if args.cache_dir:
         cmd += ["--cache", "--cache-dir", args.cache_dir]
     return cmd
@@ -182,11 +194,39 @@ def checked(args, rows):
                                f"{ids[i] if i < len(ids) else 'none'!r}")
         if args.embed:
             yield (out["id"], out.get("vector"), out.get("error"))
+        elif args.multi_label:
+            labels = out.get("labels")
+            if labels is not None:
+                labels = [(t["label"], float(t["probability"])) for t in labels]
+            top = [(t["label"], float(t["probability"]), bool(t["passed"]))
+                   for t in out.get("top", [])] or None
+            yield (out["id"], labels, top, out.get("error"))
         else:
             top = [(t["label"], float(t["confidence"])) for t in out.get("top", [])] or None
             conf = out.get("confidence")
             yield (out["id"], out.get("label"), None if conf is None else float(conf), top,
                    out.get("error"))
+
+
+def model_is_multi_label(args):
+    """Whether the bundle's model is multi-label, from its manifest, where the
+    driver can read it (a --bundle archive or an --emo-home folder on this
+    machine); None when it cannot (a cluster path only executors see)."""
+    manifest = None
+    if args.emo_home and os.path.isfile(os.path.join(args.emo_home, "model", "manifest.json")):
+        with open(os.path.join(args.emo_home, "model", "manifest.json")) as f:
+            manifest = json.load(f)
+    elif args.bundle and os.path.isfile(args.bundle):
+        with tarfile.open(args.bundle) as tar:
+            for name in ("./model/manifest.json", "model/manifest.json"):
+                try:
+                    manifest = json.load(tar.extractfile(name))
+                    break
+                except KeyError:
+                    continue
+    if manifest is None:
+        return None
+    return manifest.get("task") == "multi-label"
 
 
 def read_input(spark, args):
@@ -214,6 +254,10 @@ def read_input(spark, args):
 
 def main(argv=None):
     args = parse_args(argv)
+    if not args.embed:
+        found = model_is_multi_label(args)
+        if found is not None:
+            args.multi_label = found
     from pyspark.sql import SparkSession
     from pyspark.sql import types as T
     builder = SparkSession.builder.appName("emo")
@@ -232,6 +276,14 @@ def main(argv=None):
         schema = T.StructType([T.StructField("id", T.StringType()),
                                T.StructField("vector", T.ArrayType(T.FloatType())),
                                T.StructField("error", T.StringType())])
+    elif args.multi_label:
+        labels = T.ArrayType(T.StructType([T.StructField("label", T.StringType()),
+                                           T.StructField("probability", T.DoubleType())]))
+        top = T.ArrayType(T.StructType([T.StructField("label", T.StringType()),
+                                        T.StructField("probability", T.DoubleType()),
+                                        T.StructField("passed", T.BooleanType())]))
+        schema = T.StructType([T.StructField("id", T.StringType()), T.StructField("labels", labels),
+                               T.StructField("top", top), T.StructField("error", T.StringType())])
     else:
         top = T.ArrayType(T.StructType([T.StructField("label", T.StringType()),
                                         T.StructField("confidence", T.DoubleType())]))

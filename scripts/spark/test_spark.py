@@ -12,7 +12,11 @@ over 3,000 real GoEmotions texts, against one emo process on the same texts.
    attempt of partition 1 (Spark's attempt number > 0) answered every line.
 3. Two executors shared one embedding cache: afterwards every shard opens
    (no corruption warning) and the whole input is served from it.
-Exits non-zero on the first failure. Writes under .deps/tmp/spark-test.
+4. A multi-label model (trained on tests/fixtures/multilabel_small.csv): the
+   job finds out from the bundle's manifest, writes id, labels, top, error,
+   and its labels equal one emo process's (probabilities within 1e-5).
+Exits non-zero on the first failure. Writes under .deps/tmp/spark-test (and
+spark-test-multi); `test_spark.py multi` runs part 4 alone.
 """
 import json
 import os
@@ -25,6 +29,7 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 EMO = ROOT / "target" / "release" / "emo"
 WORK = ROOT / ".deps" / "tmp" / "spark-test"
+WORK_MULTI = ROOT / ".deps" / "tmp" / "spark-test-multi"
 N = 3000
 
 
@@ -111,7 +116,62 @@ def prepare():
     run(["bash", ROOT / "scripts" / "spark" / "pack.sh", WORK / "model", WORK / "emo.tar.gz", "--link"])
 
 
+def multi_label():
+    """Part 4: a multi-label model through the job, against one emo process."""
+    shutil.rmtree(WORK_MULTI, ignore_errors=True)
+    WORK_MULTI.mkdir(parents=True)
+    texts = [line.split("\t")[0] for line in
+             (datasets() / "goemotions" / "test.tsv").read_text().splitlines()[:200]]
+    with open(WORK_MULTI / "texts.jsonl", "w") as f:
+        for i, t in enumerate(texts):
+            f.write(json.dumps({"id": f"m{i}", "text": t}) + "\n")
+        f.write(json.dumps({"id": "blank", "text": "  "}) + "\n")
+    model = WORK_MULTI / "model"
+    run([EMO, "train", "--train", ROOT / "tests" / "fixtures" / "multilabel_small.csv", "--multi-label",
+         "--label-col", "labels", "--tune", "none", "--valid-fraction", "0.25", "--seed", "1",
+         "--cache-dir", WORK_MULTI / "cache", "--out", model])
+    run(["bash", ROOT / "scripts" / "spark" / "pack.sh", model, WORK_MULTI / "emo.tar.gz", "--link"])
+    r, _ = run([EMO, "classify", "--model", model, "--input", WORK_MULTI / "texts.jsonl", "--format", "jsonl",
+                "--top-k", "2", "--skip-bad-rows", "--threads", "2"])
+    alone = {o["id"]: o for o in map(json.loads, r.stdout.splitlines())}
+    out = WORK_MULTI / "out.parquet"
+    r, secs = run([sys.executable, ROOT / "scripts" / "spark" / "emo_spark.py", "--master", "local[2]",
+                   "--input", WORK_MULTI / "texts.jsonl", "--output", out, "--bundle", WORK_MULTI / "emo.tar.gz",
+                   "--partitions", "3", "--top-k", "2"])
+    from pyspark.sql import SparkSession
+    spark = SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false").getOrCreate()
+    df = spark.read.parquet(str(out))
+    columns = df.columns
+    rows = {r["id"]: r.asDict(recursive=True) for r in df.collect()}
+    spark.stop()
+    check(columns == ["id", "labels", "top", "error"],
+          f"multi-label model: the job wrote columns {columns} ({secs:.1f} s)")
+    check(sorted(rows) == sorted(alone) and len(rows) == len(texts) + 1,
+          f"multi-label model: {len(rows)} rows, every id once")
+    worst, same = 0.0, 0
+    for rid, a in alone.items():
+        row = rows[rid]
+        if "error" in a:
+            continue
+        want = [(t["label"], t["probability"]) for t in a["labels"]]
+        got = [(t["label"], t["probability"]) for t in row["labels"]]
+        same += [l for l, _ in want] == [l for l, _ in got] and \
+            [(t["label"], t["passed"]) for t in a["top"]] == [(t["label"], t["passed"]) for t in row["top"]]
+        worst = max([worst] + [abs(p - q) for (_, p), (_, q) in zip(want, got)])
+    check(same == len(texts) and worst < 1e-5,
+          f"multi-label model: labels and top-2 equal to one emo process ({same}/{len(texts)}), "
+          f"probabilities within {worst:.1e}")
+    check(any(rows[k]["labels"] == [] for k in rows if k != "blank")
+          and any(rows[k]["labels"] for k in rows if k != "blank"),
+          "multi-label model: some texts get labels, some none (an empty list, not null)")
+    check(rows["blank"]["error"] == "empty text" and rows["blank"]["labels"] is None,
+          "multi-label model: the blank text answered with its error")
+
+
 def main():
+    if sys.argv[1:] == ["multi"]:
+        multi_label()
+        return
     prepare()
 
     r, alone_secs = run([EMO, "classify", "--model", WORK / "model", "--input", WORK / "texts.jsonl",
@@ -152,6 +212,8 @@ def main():
     check("corrupt" not in r.stderr, "the cache two executors wrote opens without a corrupt shard")
     check(" cache hits, 0 computed" in r.stdout,
           f"every text served from the shared cache: {r.stdout.strip().splitlines()[-1]}")
+
+    multi_label()
 
 
 if __name__ == "__main__":

@@ -13,14 +13,15 @@ use super::load::{embed_options, encoder_for};
 use crate::cli::{ClassifyArgs, OutputFormat};
 use crate::data::table::{Record, Row, RowReader, TableSpec};
 use crate::data::BadRows;
-use crate::embed::{Embedder, Matrix};
+use crate::data::Task;
+use crate::decision::WhenNonePasses;
 use crate::input_error;
 use crate::model::SavedModel;
+use crate::predict::{Answer, Predictor, Scored};
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use std::io::Write;
-use tch::Kind;
 
 /// Texts embedded and classified per step: large enough to batch well, small
 /// enough that a million-line input never sits in memory.
@@ -30,8 +31,7 @@ const CHUNK: usize = 2048;
 struct Labelled {
     id: String,
     text: String,
-    /// (label, probability), most likely first.
-    top: Vec<(String, f64)>,
+    answer: Answer,
 }
 
 /// Writes results in one format, streaming.
@@ -39,9 +39,21 @@ struct Out {
     sink: crate::stream::Sink,
     format: OutputFormat,
     top_k: usize,
+    /// The model is multi-label: a set of labels per text (maybe none).
+    multi: bool,
     first: bool,
     /// CSV/TSV: a trailing `error` column (bad rows are answered, not skipped).
     errors: bool,
+    /// CSV/TSV: the columns before `error`, so an error row pads to them.
+    width: usize,
+}
+
+/// A multi-label answer's labels as JSON: `[{"label", "probability"}, …]`.
+fn json_labels(labels: &[Scored]) -> serde_json::Value {
+    labels
+        .iter()
+        .map(|s| json!({ "label": s.label, "probability": s.probability }))
+        .collect()
 }
 
 impl Out {
@@ -49,20 +61,39 @@ impl Out {
         match self.format {
             OutputFormat::Json => write!(self.sink.w, "[")?,
             OutputFormat::Csv | OutputFormat::Tsv => {
-                let mut cols = vec![
-                    "id".to_string(),
-                    "text".into(),
-                    "label".into(),
-                    "confidence".into(),
-                ];
-                for k in 2..=self.top_k {
-                    cols.push(format!("label_{k}"));
-                    cols.push(format!("confidence_{k}"));
+                let mut cols = vec!["id".to_string(), "text".into()];
+                if self.multi {
+                    cols.push("labels".into());
+                    cols.push("probabilities".into());
+                    for k in 1..=self.top_k {
+                        cols.push(format!("label_{k}"));
+                        cols.push(format!("probability_{k}"));
+                        cols.push(format!("passed_{k}"));
+                    }
+                } else {
+                    cols.push("label".into());
+                    cols.push("confidence".into());
+                    for k in 2..=self.top_k {
+                        cols.push(format!("label_{k}"));
+                        cols.push(format!("confidence_{k}"));
+                    }
                 }
+                self.width = cols.len();
                 if self.errors {
                     cols.push("error".into());
                 }
                 self.record(&cols)?;
+            }
+            OutputFormat::Table if self.multi => {
+                write!(self.sink.w, "{:<60}  labels", "text")?;
+                if self.top_k > 0 {
+                    write!(
+                        self.sink.w,
+                        "  |  top {} (+ passed its threshold)",
+                        self.top_k
+                    )?;
+                }
+                writeln!(self.sink.w)?;
             }
             OutputFormat::Table => {
                 writeln!(self.sink.w, "{:<60}  {:<16}  confidence", "text", "label")?;
@@ -100,23 +131,31 @@ impl Out {
     }
 
     fn item(&mut self, r: &Labelled) -> Result<()> {
+        match &r.answer {
+            Answer::Single { top } => self.single(r, top)?,
+            Answer::Multi { labels, top } => self.multi(r, labels, top)?,
+        }
+        self.first = false;
+        Ok(())
+    }
+
+    fn single(&mut self, r: &Labelled, top: &[Scored]) -> Result<()> {
         match self.format {
             OutputFormat::Json | OutputFormat::Jsonl => {
-                let mut v = json!({ "id": r.id, "text": r.text, "label": r.top[0].0, "confidence": r.top[0].1 });
+                let mut v = json!({ "id": r.id, "text": r.text, "label": top[0].label, "confidence": top[0].probability });
                 if self.top_k > 1 {
-                    v["top"] = r
-                        .top
+                    v["top"] = top
                         .iter()
-                        .map(|(l, p)| json!({ "label": l, "confidence": p }))
+                        .map(|s| json!({ "label": s.label, "confidence": s.probability }))
                         .collect();
                 }
                 self.json(&v)?;
             }
             OutputFormat::Csv | OutputFormat::Tsv => {
                 let mut cells = vec![r.id.clone(), r.text.clone()];
-                for (l, p) in &r.top {
-                    cells.push(l.clone());
-                    cells.push(format!("{p:.6}"));
+                for s in top {
+                    cells.push(s.label.clone());
+                    cells.push(format!("{:.6}", s.probability));
                 }
                 if self.errors {
                     cells.push(String::new());
@@ -124,25 +163,74 @@ impl Out {
                 self.record(&cells)?;
             }
             OutputFormat::Table => {
-                let flat: String = r
-                    .text
-                    .chars()
-                    .map(|c| if c.is_control() { ' ' } else { c })
-                    .collect();
-                let shown: String = if flat.chars().count() > 60 {
-                    flat.chars().take(59).chain(std::iter::once('…')).collect()
-                } else {
-                    flat
-                };
-                let labels: Vec<String> = r
-                    .top
+                let labels: Vec<String> = top
                     .iter()
-                    .map(|(l, p)| format!("{l:<16}  {p:.3}"))
+                    .map(|s| format!("{:<16}  {:.3}", s.label, s.probability))
                     .collect();
-                writeln!(self.sink.w, "{shown:<60}  {}", labels.join("   "))?;
+                writeln!(
+                    self.sink.w,
+                    "{:<60}  {}",
+                    shown(&r.text),
+                    labels.join("   ")
+                )?;
             }
         }
-        self.first = false;
+        Ok(())
+    }
+
+    fn multi(&mut self, r: &Labelled, labels: &[Scored], top: &[Scored]) -> Result<()> {
+        match self.format {
+            OutputFormat::Json | OutputFormat::Jsonl => {
+                let mut v = json!({ "id": r.id, "text": r.text, "labels": json_labels(labels) });
+                if self.top_k > 0 {
+                    v["top"] = top
+                        .iter()
+                        .map(|s| json!({ "label": s.label, "probability": s.probability, "passed": s.passed }))
+                        .collect();
+                }
+                self.json(&v)?;
+            }
+            OutputFormat::Csv | OutputFormat::Tsv => {
+                let join = |f: &dyn Fn(&Scored) -> String| {
+                    labels.iter().map(f).collect::<Vec<_>>().join(",")
+                };
+                let mut cells = vec![
+                    r.id.clone(),
+                    r.text.clone(),
+                    join(&|s| s.label.clone()),
+                    join(&|s| format!("{:.6}", s.probability)),
+                ];
+                for s in top {
+                    cells.push(s.label.clone());
+                    cells.push(format!("{:.6}", s.probability));
+                    cells.push(s.passed.to_string());
+                }
+                if self.errors {
+                    cells.push(String::new());
+                }
+                self.record(&cells)?;
+            }
+            OutputFormat::Table => {
+                let listed = |v: &[Scored], mark: bool| {
+                    v.iter()
+                        .map(|s| {
+                            let plus = if mark && s.passed { "+" } else { "" };
+                            format!("{} {:.3}{plus}", s.label, s.probability)
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                let mut line = if labels.is_empty() {
+                    "(no emotion)".to_string()
+                } else {
+                    listed(labels, false)
+                };
+                if self.top_k > 0 {
+                    line = format!("{line}  |  {}", listed(top, true));
+                }
+                writeln!(self.sink.w, "{:<60}  {line}", shown(&r.text))?;
+            }
+        }
         Ok(())
     }
 
@@ -155,7 +243,7 @@ impl Out {
             }
             OutputFormat::Csv | OutputFormat::Tsv => {
                 let mut cells = vec![id.clone()];
-                cells.resize(2 + 2 * self.top_k, String::new());
+                cells.resize(self.width, String::new());
                 cells.push(format!("line {line}: {reason}"));
                 self.record(&cells)?;
             }
@@ -180,50 +268,36 @@ impl Out {
     }
 }
 
-/// Embeds and labels one chunk of rows.
-fn label_chunk(
-    model: &SavedModel,
-    embedder: &mut Embedder,
-    device: tch::Device,
-    rows: &[Row],
-    top_k: usize,
-) -> Result<Vec<Labelled>> {
-    let texts: Vec<String> = rows.iter().map(|r| r.text.clone()).collect();
-    let (m, _) = embedder.embed(&texts)?;
-    let x = Matrix {
-        rows: m.rows,
-        cols: m.cols,
-        data: m.data,
+/// A text as the table shows it: on one line, cut to 60 characters.
+fn shown(text: &str) -> String {
+    let flat: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if flat.chars().count() > 60 {
+        flat.chars().take(59).chain(std::iter::once('…')).collect()
+    } else {
+        flat
     }
-    .to_tensor()
-    .to(device);
-    let probs = model.head.logits(&x)?.softmax(1, Kind::Float);
-    let k = top_k.min(model.manifest.labels.len()) as i64;
-    let (p, idx) = probs.topk(k, 1, true, true);
-    let p: Vec<f32> = Vec::try_from(p.to_device(tch::Device::Cpu).flatten(0, -1))?;
-    let idx: Vec<i64> = Vec::try_from(idx.to_device(tch::Device::Cpu).flatten(0, -1))?;
-    Ok(rows
-        .iter()
-        .enumerate()
-        .map(|(i, r)| Labelled {
-            id: r.id_or_line(),
-            text: r.text.clone(),
-            top: (0..k as usize)
-                .map(|j| {
-                    let at = i * k as usize + j;
-                    (
-                        model.manifest.labels[idx[at] as usize].clone(),
-                        p[at] as f64,
-                    )
-                })
-                .collect(),
-        })
-        .collect())
 }
 
 pub fn run(args: &ClassifyArgs) -> Result<()> {
     let device = args.run.device.resolve()?;
     let model = SavedModel::load(&args.model, device)?;
+    let multi = model.manifest.task == Task::MultiLabel;
+    if args.at_least_one && !multi {
+        return Err(input_error!(
+            "{}: --at-least-one is for multi-label models; this one is single-label (it always answers its top label)",
+            args.model.display()
+        ));
+    }
+    // Single-label answers list at least the top label; multi-label ones list
+    // the top K beside the decision only when asked.
+    let top_k = match (args.top_k, multi) {
+        (Some(k), _) => k as usize,
+        (None, false) => 1,
+        (None, true) => 0,
+    };
     let encoder = encoder_for(&model, &args.model, args.encoder.as_ref(), &args.run)?;
     let cache = args
         .cache
@@ -270,9 +344,11 @@ pub fn run(args: &ClassifyArgs) -> Result<()> {
     let mut out = Out {
         sink,
         format: args.format,
-        top_k: args.top_k as usize,
+        top_k: top_k.min(model.manifest.labels.len()),
+        multi,
         first: true,
         errors: args.skip_bad_rows,
+        width: 0,
     };
     let bar = ProgressBar::new_spinner();
     bar.set_style(
@@ -282,7 +358,8 @@ pub fn run(args: &ClassifyArgs) -> Result<()> {
     // Nothing is written until the first chunk has been read without error, so a
     // bad input near the top leaves standard output empty.
     let mut started = false;
-    let mut embedder = Embedder::new(&encoder, &opts)?;
+    let when_none = args.at_least_one.then_some(WhenNonePasses::TopLabel);
+    let mut predictor = Predictor::new(&model, &encoder, &opts, top_k, when_none)?;
     let mut total = 0usize;
     for chunk in crate::stream::chunks(rows, CHUNK) {
         let chunk = chunk?;
@@ -290,13 +367,17 @@ pub fn run(args: &ClassifyArgs) -> Result<()> {
         let mut labelled = if good.is_empty() {
             Vec::new()
         } else {
-            label_chunk(
-                &model,
-                &mut embedder,
-                encoder.device(),
-                &good,
-                args.top_k as usize,
-            )?
+            let texts: Vec<String> = good.iter().map(|r| r.text.clone()).collect();
+            predictor
+                .answer(&texts)?
+                .into_iter()
+                .zip(&good)
+                .map(|(answer, r)| Labelled {
+                    id: r.id_or_line(),
+                    text: r.text.clone(),
+                    answer,
+                })
+                .collect()
         }
         .into_iter();
         if !started {

@@ -7,9 +7,13 @@
 
 use std::fmt::Debug;
 
-/// Single- or multi-label, as a value for outputs and messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Single- or multi-label, as a value for outputs, messages and a saved
+/// model's manifest (where models saved before multi-label existed read as
+/// single-label: the default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Task {
+    #[default]
     SingleLabel,
     MultiLabel,
 }

@@ -127,3 +127,33 @@ pub fn evaluate_small_carer(
         serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
     (report, String::from_utf8(o.stdout).unwrap())
 }
+
+/// The committed multi-label fixture: short English texts with anger, fear,
+/// joy and sadness, some with two of them, some with none (CSV, `labels`
+/// column, labels separated by `,`).
+pub fn multilabel_fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// `emo train` on [`multilabel_fixture`]`("multilabel_small.csv")` (bce, no
+/// tuning, a quarter held out for the thresholds, seed 1, cache in
+/// `dir/cache`) with `extra` arguments; returns the model folder `dir/NAME`.
+pub fn train_multilabel(dir: &Path, name: &str, extra: &[&str]) -> PathBuf {
+    let model = dir.join(name);
+    let o = emo()
+        .args(["train", "--train"])
+        .arg(multilabel_fixture("multilabel_small.csv"))
+        .args(["--multi-label", "--label-col", "labels", "--tune", "none"])
+        .args(["--valid-fraction", "0.25", "--seed", "1"])
+        .args(extra)
+        .arg("--cache-dir")
+        .arg(dir.join("cache"))
+        .arg("--out")
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    model
+}

@@ -18,12 +18,12 @@ use crate::uncertainty::Interval;
 use anyhow::Result;
 use std::path::Path;
 
+/// One heat-map panel: each cell's colour value and its text.
+type Panel = (Vec<Vec<f64>>, Vec<Vec<String>>);
+
 /// Colour by log count (so that a few frequent cells do not wash out the rest),
 /// text the count; and the row-normalised share in percent.
-/// A grid's cell colours and cell texts.
-type Cells = (Vec<Vec<f64>>, Vec<Vec<String>>);
-
-fn panels(counts: &[Vec<usize>], row_totals: &[usize]) -> [Cells; 2] {
+fn panels(counts: &[Vec<usize>], row_totals: &[usize]) -> [Panel; 2] {
     let max = counts.iter().flatten().copied().max().unwrap_or(1).max(1) as f64;
     let colour: Vec<Vec<f64>> = counts
         .iter()

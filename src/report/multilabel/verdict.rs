@@ -22,15 +22,26 @@ fn change(study: &MultiStudy, base: usize, m: usize, s: MultiStat) -> Change {
 pub fn verdict(study: &MultiStudy) -> Vec<String> {
     let a = study.analysis();
     let mut out = Vec::new();
-    if let Some(r) = a.recommended {
+    let test = |r: usize, s: MultiStat| match a.method(r) {
+        Some(iv) => {
+            let i = iv.stat(s);
+            format!("{:.4} [{:.4}, {:.4}]", i.estimate, i.lo, i.hi)
+        }
+        None => format!("{:.4}", study.test_mean(r, s)),
+    };
+    if study.methods.len() == 1 {
+        // One saved model scored (`emo evaluate`): nothing to recommend.
+        out.push(format!(
+            "{} (`{}`) on these texts, at its saved thresholds: macro-F1 {}, micro-F1 {}, rare-third F1 {}.",
+            study.methods[0].title,
+            study.methods[0].name,
+            test(0, MultiStat::MacroF1),
+            test(0, MultiStat::MicroF1),
+            test(0, MultiStat::RareF1),
+        ));
+    } else if let Some(r) = a.recommended {
         let method = &study.methods[r];
-        let test = |s: MultiStat| match a.method(r) {
-            Some(iv) => {
-                let i = iv.stat(s);
-                format!("{:.4} [{:.4}, {:.4}]", i.estimate, i.lo, i.hi)
-            }
-            None => format!("{:.4}", study.test_mean(r, s)),
-        };
+        let test = |s: MultiStat| test(r, s);
         out.push(format!(
             "Recommended by validation macro-F1: {} (`{}`, {:.4} on validation halves held out from its thresholds). On test: macro-F1 {}, micro-F1 {}, rare-third F1 {}.",
             method.title,

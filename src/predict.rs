@@ -1,0 +1,163 @@
+//! From texts to answers with a loaded model: embed, score with the head, and
+//! decide as the model says — its top labels for a single-label model, every
+//! label that passes its saved threshold for a multi-label one. It sits below
+//! the commands so that `emo classify` (and its line protocol) and any later
+//! front end (a server) answer the same texts with the same labels.
+
+use crate::data::{Label, Task};
+use crate::decision::{self, WhenNonePasses};
+use crate::embed::{EmbedOptions, Embedder, Encoder, Matrix};
+use crate::model::SavedModel;
+use anyhow::Result;
+use tch::{Device, Kind, Tensor};
+
+/// One label and the probability the model gives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scored {
+    pub label: String,
+    pub probability: f64,
+    /// Multi-label: whether the probability reached the label's threshold
+    /// (always true for single-label answers, which have no thresholds).
+    pub passed: bool,
+}
+
+/// The model's answer for one text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// The `top_k` most probable labels (softmax), most probable first.
+    Single { top: Vec<Scored> },
+    /// Every label in the decision (those that passed their thresholds, or
+    /// the most probable one under `--at-least-one`), most probable first;
+    /// empty for no emotion. `top`: the `top_k` most probable labels whether
+    /// or not they passed (empty unless asked for).
+    Multi {
+        labels: Vec<Scored>,
+        top: Vec<Scored>,
+    },
+}
+
+/// A loaded model with its encoder, ready to answer chunks of texts.
+pub struct Predictor<'a> {
+    model: &'a SavedModel,
+    embedder: Embedder<'a>,
+    device: Device,
+    top_k: usize,
+    /// Multi-label models: each label's threshold and the no-label rule.
+    decision: Option<(Vec<f32>, WhenNonePasses)>,
+}
+
+impl<'a> Predictor<'a> {
+    /// `top_k`: how many most probable labels each answer lists (single-label:
+    /// at least 1; multi-label: 0 lists none beside the decision).
+    /// `when_none` overrides the model's saved rule for a multi-label model.
+    pub fn new(
+        model: &'a SavedModel,
+        encoder: &'a Encoder,
+        opts: &EmbedOptions,
+        top_k: usize,
+        when_none: Option<WhenNonePasses>,
+    ) -> Result<Predictor<'a>> {
+        let decision = match model.manifest.task {
+            Task::SingleLabel => None,
+            Task::MultiLabel => {
+                let saved =
+                    model.manifest.multi_label.as_ref().expect(
+                        "SavedModel::load checks that a multi-label model has its decision",
+                    );
+                Some((
+                    saved.thresholds.iter().map(|t| t.value).collect(),
+                    when_none.unwrap_or(saved.when_none),
+                ))
+            }
+        };
+        Ok(Predictor {
+            model,
+            embedder: Embedder::new(encoder, opts)?,
+            device: encoder.device(),
+            top_k: top_k.min(model.manifest.labels.len()),
+            decision,
+        })
+    }
+
+    /// The answers for `texts`, in order.
+    pub fn answer(&mut self, texts: &[String]) -> Result<Vec<Answer>> {
+        let (m, _) = self.embedder.embed(texts)?;
+        let x = Matrix {
+            rows: m.rows,
+            cols: m.cols,
+            data: m.data,
+        }
+        .to_tensor()
+        .to(self.device);
+        let logits = self.model.head.logits(&x)?;
+        match &self.decision {
+            None => self.single(&logits),
+            Some((thresholds, when_none)) => self.multi(&logits, thresholds, *when_none),
+        }
+    }
+
+    fn single(&self, logits: &Tensor) -> Result<Vec<Answer>> {
+        let labels = &self.model.manifest.labels;
+        let probs = logits.softmax(1, Kind::Float);
+        let k = self.top_k.max(1);
+        let (p, idx) = probs.topk(k as i64, 1, true, true);
+        let p: Vec<f32> = Vec::try_from(p.to_device(Device::Cpu).flatten(0, -1))?;
+        let idx: Vec<i64> = Vec::try_from(idx.to_device(Device::Cpu).flatten(0, -1))?;
+        Ok(p.chunks(k)
+            .zip(idx.chunks(k))
+            .map(|(p, idx)| Answer::Single {
+                top: p
+                    .iter()
+                    .zip(idx)
+                    .map(|(&p, &i)| Scored {
+                        label: labels[i as usize].clone(),
+                        probability: p as f64,
+                        passed: true,
+                    })
+                    .collect(),
+            })
+            .collect())
+    }
+
+    /// Sigmoid probabilities, as the multi-label methods score validation
+    /// when they choose the thresholds, decided per text by
+    /// [`decision::decide`] at the saved thresholds.
+    fn multi(
+        &self,
+        logits: &Tensor,
+        thresholds: &[f32],
+        when_none: WhenNonePasses,
+    ) -> Result<Vec<Answer>> {
+        let labels = &self.model.manifest.labels;
+        let probs: Vec<Vec<f32>> = Vec::<Vec<f32>>::try_from(
+            &logits.sigmoid().to_kind(Kind::Float).to_device(Device::Cpu),
+        )?;
+        let scored = |c: usize, p: &[f32]| Scored {
+            label: labels[c].clone(),
+            probability: p[c] as f64,
+            passed: p[c] >= thresholds[c],
+        };
+        // Most probable first; equal probabilities in label order.
+        let ranked = |p: &[f32], mut classes: Vec<usize>| {
+            classes.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
+            classes
+        };
+        Ok(probs
+            .iter()
+            .map(|p| {
+                let chosen = decision::decide(p, thresholds, when_none);
+                Answer::Multi {
+                    labels: ranked(p, chosen.classes().to_vec())
+                        .into_iter()
+                        .map(|c| scored(c, p))
+                        .collect(),
+                    top: ranked(p, (0..p.len()).collect())
+                        .into_iter()
+                        .take(self.top_k)
+                        .map(|c| scored(c, p))
+                        .collect(),
+                }
+            })
+            .collect())
+    }
+}
