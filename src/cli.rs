@@ -399,10 +399,11 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = TrainConfig::default().linfa_max_iterations)]
     pub linfa_max_iterations: u64,
 
-    /// C candidates (inverse L2 strength, as scikit-learn's) of logreg and logreg-balanced,
-    /// chosen on validation macro-F1: start:stop:step or a,b,c
-    #[arg(long, default_value = "0.1,1,10,100", value_parser = parse_grid)]
-    pub logreg_c_grid: Grid,
+    /// C candidates (inverse L2 strength, as scikit-learn's) of logreg, logreg-balanced and
+    /// ovr-logreg(-balanced), chosen on validation macro-F1: start:stop:step or a,b,c
+    /// [default: 0.1,1,10,100; multi-label data: 0.5,1,2,4]
+    #[arg(long, value_parser = parse_grid)]
+    pub logreg_c_grid: Option<Grid>,
 
     /// Convergence of logreg: largest gradient entry of the objective divided by C·n
     #[arg(long, default_value_t = TrainConfig::default().logreg_tolerance)]
@@ -427,7 +428,14 @@ pub struct TrainArgs {
 }
 
 impl TrainArgs {
-    pub fn config(&self) -> Result<TrainConfig, crate::error::InputError> {
+    /// The training config for data of `task`: the flags, and where a flag was
+    /// not given the default for that kind of data (the C grids differ; see
+    /// [`TrainConfig::logreg_c_grid_for`]).
+    pub fn config(&self, task: crate::data::Task) -> Result<TrainConfig, crate::error::InputError> {
+        let logreg_c_grid = match &self.logreg_c_grid {
+            Some(g) => g.0.clone(),
+            None => TrainConfig::logreg_c_grid_for(task),
+        };
         let bad = |m: &str| Err(crate::error::InputError(m.to_string()));
         if self.epochs == 0 || self.stage2_epochs == 0 {
             return bad("--epochs and --stage2-epochs must be at least 1");
@@ -450,7 +458,7 @@ impl TrainArgs {
         {
             return bad("--weight-decay and --linfa-alpha must be ≥ 0, --momentum in [0, 1)");
         }
-        if self.logreg_c_grid.0.iter().any(|&c| c <= 0.0)
+        if logreg_c_grid.iter().any(|&c| c <= 0.0)
             || self.logreg_tolerance.is_nan()
             || self.logreg_tolerance <= 0.0
             || self.logreg_max_iterations == 0
@@ -471,7 +479,7 @@ impl TrainArgs {
             tau_grid: self.tau_grid.0.clone(),
             linfa_alpha: self.linfa_alpha,
             linfa_max_iterations: self.linfa_max_iterations,
-            logreg_c_grid: self.logreg_c_grid.0.clone(),
+            logreg_c_grid,
             logreg_tolerance: self.logreg_tolerance,
             logreg_max_iterations: self.logreg_max_iterations,
             tune: self.tune,

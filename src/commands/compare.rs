@@ -26,7 +26,7 @@ pub fn run(args: &CompareArgs) -> Result<()> {
 }
 
 fn run_single(args: &CompareArgs) -> Result<()> {
-    let config = args.train.config()?;
+    let config = args.train.config(Task::SingleLabel)?;
     let thresholds = args.groups.thresholds()?;
     if args.at_least_one {
         return Err(input_error!(
@@ -167,7 +167,7 @@ fn run_single(args: &CompareArgs) -> Result<()> {
 /// features, methods and report.
 fn run_multi(args: &CompareArgs) -> Result<()> {
     use crate::report::multilabel::{self, MultiStudy};
-    let config = args.train.config()?;
+    let config = args.train.config(Task::MultiLabel)?;
     let thresholds = args.groups.thresholds()?;
     if config.select != crate::metrics::Stat::MacroF1 {
         return Err(input_error!(

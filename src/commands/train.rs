@@ -102,7 +102,7 @@ fn run_single(args: &TrainCmdArgs) -> Result<()> {
             "--at-least-one is for multi-label data (--multi-label or a *-multi dataset)"
         ));
     }
-    let config = args.train.config()?;
+    let config = args.train.config(Task::SingleLabel)?;
     let method = method_name(args, Task::SingleLabel)?;
     let entry = methods::lookup(&method)?;
     let (mut dataset, notes) = load_study_data(&args.data, args.seed)?;
@@ -177,7 +177,7 @@ fn run_single(args: &TrainCmdArgs) -> Result<()> {
 /// Training on multi-label data: a multi-label method, its per-class
 /// thresholds chosen on validation, and the no-label rule, saved together.
 fn run_multi(args: &TrainCmdArgs) -> Result<()> {
-    let config = args.train.config()?;
+    let config = args.train.config(Task::MultiLabel)?;
     let method = method_name(args, Task::MultiLabel)?;
     let entry = multi::find(&method).ok_or_else(|| {
         input_error!(
