@@ -21,7 +21,8 @@ build: setup
 
 # The main job: embed GoEmotions, compare every method (3 seeds), say whether the
 # numbers match the committed reference (reports/reference/goemotions), then train the
-# method validation recommends and label a few sentences with it.
+# method validation recommends and label a few sentences with it; then the same for the
+# multi-label view (every text, its set of emotions: reports/goemotions-multi).
 demo: build
 	$(EMO) embed --dataset goemotions
 	$(EMO) compare-sampling --dataset goemotions --seeds 3 --out reports/goemotions
@@ -34,16 +35,26 @@ demo: build
 	  "Wow, I did not see that coming!" \
 	  "I miss my grandmother every day." \
 	  "lol that's hilarious"
+	$(EMO) compare-sampling --dataset goemotions-multi --seeds 3 --out reports/goemotions-multi
+	@bash scripts/check_reference.sh goemotions-multi
+	$(EMO) train --dataset goemotions-multi --method-from reports/goemotions-multi --out reports/goemotions-multi-model
+	$(EMO) classify --model reports/goemotions-multi-model \
+	  "Thank you so much, this made my day!" \
+	  "I'm scared and angry about what happened." \
+	  "ok."
 
 # Regenerates the committed reference results (GoEmotions and CARER, 3 seeds; CARER's
-# small-data study over 10 training subsamples) and, from them, the results tables in
-# docs/results.md and the README's short table (scripts/readme_results.py).
+# small-data study over 10 training subsamples; GoEmotions-multi and Ekman-multi, 3 seeds)
+# and, from them, the results tables in docs/results.md, docs/multilabel.md and the
+# README's short tables (scripts/readme_results.py).
 reference: build
 	$(EMO) compare-sampling --dataset goemotions --seeds 3 --out reports/goemotions
 	$(EMO) compare-sampling --dataset carer --seeds 3 --out reports/carer
 	$(EMO) compare-sampling --dataset carer --train-profile 230,210,150,60,50,12 --subsamples 10 \
 	  --out reports/carer-small
-	for d in goemotions carer carer-small; do rm -rf reports/reference/$$d; mkdir -p reports/reference; \
+	$(EMO) compare-sampling --dataset goemotions-multi --seeds 3 --out reports/goemotions-multi
+	$(EMO) compare-sampling --dataset goemotions-ekman-multi --seeds 3 --out reports/goemotions-ekman-multi
+	for d in goemotions carer carer-small goemotions-multi goemotions-ekman-multi; do rm -rf reports/reference/$$d; mkdir -p reports/reference; \
 	  cp -r reports/$$d reports/reference/$$d; rm -f reports/reference/$$d/predictions.csv; done
 	python3 scripts/readme_results.py
 
