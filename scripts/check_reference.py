@@ -48,6 +48,38 @@ CPUs: ...)" or "differs from the reference: <the metrics beyond tolerance, named
 seed, class and metric, with both values>". Pictures are compared byte for byte, as
 information only; timings.json is not compared (times are never equal).
 
+Multi-label reports (metrics.json's "task": "multi-label") are judged in the same spirit:
+  * Structure: methods, classes, seeds (runs), the counts of the data (texts per class,
+    train_texts, co-occurrence), the configuration (naming the keys that differ) and the encoder
+    must match, as must each classification report's keys and supports.
+  * Metrics, tolerance 0.005: in every split (test, test_at_0.5, test_at_0.3, validation) per
+    class precision, recall and F1, the macro, micro, weighted and samples averages, hamming
+    loss, subset accuracy, samples Jaccard, macro AP and per-class AP; each run's
+    validation_score; each threshold's validation_f1; the per-method bootstrap intervals
+    (macro-, micro-, samples-, rare-F1 and rare recall, per-class F1) and differences from the
+    baseline (which may move by both methods' allowances).
+  * What changed label decisions can move, read from the per-class confusion matrices
+    [[tn, fp], [fn, tp]] of the two reports: a class's decisions that changed are at least
+    k = |tp - tp'| + |fp - fp'| (fn and tn follow: the class's positives P = tp + fn are fixed),
+    and its metrics depend on tp, fp and fn alone. With n = tp + fn positives and p = tp + fp
+    predicted positives (the smaller of the two reports), one changed decision moves recall by
+    at most 1/n, precision by at most 1/(p - 1) and F1 = 2tp/(n + p) by at most 2/(n + p - 1);
+    so k changed decisions move a class's recall by at most k/n, its precision by
+    k/(p - k) and its F1 by 2k/(n + p - k) (each capped at 1), and it may move by that when
+    it exceeds 0.005. A macro average (and rare-F1, rare recall) may move by 0.005 plus what at
+    most 2 changed decisions of its most fragile class can move it, divided by the number of
+    classes averaged. Every split carries its matrices (validation too), so the same reading
+    applies to each; bootstrap statistics take the largest allowance of the method's runs on
+    test. Micro, weighted and samples averages, hamming loss, subset accuracy, samples Jaccard
+    and AP (a ranking, not a decision) get 0.005. validation_score (validation macro-F1 on each
+    half of validation) has no matrices: 2 changed decisions per class of half the validation
+    counts are assumed.
+  * Choices, noted: a threshold's value and source (summarised per method), and the chosen
+    settings (C, lr, epochs, tau, ...; candidates' validation_macro_f1 are diagnostics). If they
+    mattered, the metrics fail.
+  * Counts, summarised: cells of the confusion matrices, iterations, weight norms, the
+    candidates' validation scores.
+
 Exit status: 0 whatever the verdict, as `make demo` runs it (scripts/check_reference.sh) and
 goes on; with --strict, 1 when it differs and 2 when the reports cannot be compared.
 Standard library only.
@@ -85,6 +117,8 @@ def fmt(x) -> str:
 
 
 class Judge:
+    SCORE_KEYS: tuple = ()  # further keys of `chosen` that hold a candidate's validation score
+
     def __init__(self, new: dict, ref: dict):
         self.new, self.ref = new, ref
         self.classes = ref.get("classes") or []
@@ -373,8 +407,11 @@ class Judge:
             elif x != y:
                 self.tuning_numbers.setdefault(what, 0.0)
 
+    def settings(self, x):
+        return settings(x)
+
     def chosen(self, m: str, label: str, a, b) -> None:
-        sa, sb = settings(a), settings(b)
+        sa, sb = self.settings(a), self.settings(b)
         if sa != sb:
             self.choices.append(f"{label} chose {choice_difference(sa, sb)}")
             return  # the candidates and their diagnostics differ with the choice
@@ -401,14 +438,14 @@ class Judge:
                     self.tuning_numbers.setdefault(f"{key} length", 0.0)
                 for p, q in zip(x, y):
                     if isinstance(p, dict) and isinstance(q, dict):
-                        if settings(p) != settings(q):
+                        if self.settings(p) != self.settings(q):
                             self.tuning_numbers.setdefault("tuning candidates", 0.0)
                         else:
                             self.diagnostics(m, p, q)
             elif isinstance(x, dict) and isinstance(y, dict):
                 self.diagnostics(m, x, y)
-            elif key in ("validation", "gradient_max"):
-                what = "candidates' validation scores" if key == "validation" else "final gradients"
+            elif key in ("validation", "gradient_max") or key in self.SCORE_KEYS:
+                what = "final gradients" if key == "gradient_max" else "candidates' validation scores"
                 self.numbers(what, x, y)
             elif isinstance(x, list) or isinstance(y, list):
                 self.numbers(f"tuning records `{key}`", x, y)
@@ -560,14 +597,258 @@ class Judge:
         return parts
 
 
+class MultiLabelJudge(Judge):
+    """A multi-label report (`"task": "multi-label"`): each split is a classification report
+    of indicator matrices with per-class confusion matrices [[tn, fp], [fn, tp]]; thresholds
+    are chosen per class; the bootstrap is per method."""
+
+    SCORE_KEYS = ("validation_macro_f1",)
+    SPLITS = ("test", "test_at_0.5", "test_at_0.3", "validation")
+    # Numbers over every text or every label decision: a few changed decisions move them by
+    # far less than the tolerance.
+    OVERALL = {"hamming_loss": "hamming loss", "subset_accuracy": "subset accuracy",
+               "jaccard_samples": "samples Jaccard", "macro_average_precision": "macro AP"}
+    AVERAGES = {"macro avg": "macro-", "micro avg": "micro-", "samples avg": "samples-",
+                "weighted avg": "weighted "}
+
+    def __init__(self, new: dict, ref: dict):
+        super().__init__(new, ref)
+        self.thresholds_moved: dict[str, list] = {}  # method -> [(seed, class, here, reference)]
+        self.sources_moved: dict[str, list] = {}
+
+    def settings(self, x):
+        return settings(x, DIAGNOSTICS | set(self.SCORE_KEYS))
+
+    def exact(self, name: str, a, b) -> None:
+        """As for single-label, naming the keys of a dict (the configuration, say) that differ."""
+        if isinstance(a, dict) and isinstance(b, dict) and a != b:
+            for k in sorted(set(a) | set(b)):
+                if k not in a or k not in b:
+                    self.structure.append(f"{name}: `{k}` is in {'the reference' if k in b else 'this report'} only")
+                else:
+                    self.exact(f"{name} {k}", a[k], b[k])
+            return
+        super().exact(name, a, b)
+
+    # ------------------------------------------------------------------ allowances
+
+    def decisions(self, a: dict, b: dict):
+        """(class -> label decisions that changed, or None without both confusion matrices;
+        class -> (positives, predicted positives), the smaller of the two reports)."""
+        ma, mb = a.get("multilabel_confusion_matrix"), b.get("multilabel_confusion_matrix")
+        if shaped(ma, len(self.classes)) and shaped(mb, len(self.classes)):
+            changes, counts = {}, {}
+            for cls, x, y in zip(self.classes, ma, mb):
+                (_, fp_a), (fn_a, tp_a) = x
+                (_, fp_b), (fn_b, tp_b) = y
+                changes[cls] = abs(tp_a - tp_b) + abs(fp_a - fp_b)
+                counts[cls] = (min(tp_a + fn_a, tp_b + fn_b), min(tp_a + fp_a, tp_b + fp_b))
+            return changes, counts
+        return None, {cls: self.class_counts([a, b], cls) for cls in self.classes}
+
+    @staticmethod
+    def shift(kind: str, positives, predicted, k: int) -> float:
+        """The most k changed decisions of a class move its recall, precision or F1."""
+        if k <= 0 or positives == 0:
+            return 0.0  # with no positive texts, tp stays 0: each metric stays 0
+        if positives is None:
+            return 1.0
+        if kind == "recall":
+            return min(1.0, k / positives)
+        if kind == "precision":
+            return 1.0 if predicted is None else min(1.0, k / max(predicted - k, 1))
+        return min(1.0, 2 * k / max(positives + (predicted or 0) - k, 1))
+
+    def ml_allowance(self, kind: str, classes: list[str], changes, counts) -> float:
+        """One class's metric: TOLERANCE or what all its changed decisions can move it; a mean
+        over classes: TOLERANCE plus what at most FLIPS changed decisions of its most fragile
+        class can move it. `changes` None: FLIPS changed decisions assumed."""
+        def k(cls, cap):
+            return FLIPS if changes is None else min(changes.get(cls, 0), cap)
+
+        if len(classes) == 1:
+            c = classes[0]
+            return max(TOLERANCE, self.shift(kind, *counts.get(c, (None, None)), k(c, 10**9)))
+        worst = max((self.shift(kind, *counts.get(c, (None, None)), k(c, FLIPS)) for c in classes),
+                    default=0.0)
+        return TOLERANCE + worst / max(len(classes), 1)
+
+    def score_allowance(self, validation_a: dict, validation_b: dict) -> float:
+        """validation_score: validation macro-F1 on each half of validation at thresholds chosen
+        without that half -- no confusion matrices of the halves, so FLIPS changed decisions
+        per class, each half holding half of validation's texts."""
+        _, counts = self.decisions(validation_a, validation_b)
+        halves = {c: (None if s is None else s // 2, None if p is None else p // 2)
+                  for c, (s, p) in counts.items()}
+        return self.ml_allowance("f1", list(self.classes), None, halves)
+
+    def method_allowance(self, metric: str, m: str, cls: str | None = None) -> float:
+        """A bootstrap statistic over a method's test decisions, every seed: the largest of its
+        runs' allowances."""
+        runs_a = ((self.new.get("methods") or {}).get(m) or {}).get("runs") or []
+        runs_b = ((self.ref.get("methods") or {}).get(m) or {}).get("runs") or []
+        out = TOLERANCE
+        for ra, rb in zip(runs_a, runs_b):
+            changes, counts = self.decisions(ra.get("test") or {}, rb.get("test") or {})
+            if cls is not None:
+                out = max(out, self.ml_allowance("f1", [cls], changes, counts))
+            elif metric == "macro-f1":
+                out = max(out, self.ml_allowance("f1", list(self.classes), changes, counts))
+            elif metric in ("rare-f1", "rare-recall"):
+                rare = [c for c in self.ref.get("rare_classes") or [] if c in self.classes]
+                kind = "recall" if metric == "rare-recall" else "f1"
+                out = max(out, self.ml_allowance(kind, rare, changes, counts))
+        return out  # micro-F1, samples-F1: over every decision or text
+
+    # ------------------------------------------------------------------ the report
+
+    def judge(self) -> None:
+        super().judge()
+        for m, moved in self.thresholds_moved.items():
+            seed, cls, x, y = max(moved, key=lambda t: abs(t[2] - t[3]))
+            runs = len({t[0] for t in moved})
+            self.choices.append(f"{m}: {plural(len(moved), 'per-class threshold')} {differ(len(moved))} "
+                                f"in {plural(runs, 'run')} (largest: seed {seed} {cls} {x:.4f} here, "
+                                f"{y:.4f} in the reference)")
+        for m, moved in self.sources_moved.items():
+            seed, cls, x, y = moved[0]
+            self.choices.append(f"{m}: {plural(len(moved), 'threshold')} chosen from other data "
+                                f"(seed {seed} {cls}: {x} here, {y} in the reference)")
+
+    def methods(self, a: dict, b: dict) -> None:
+        super().methods(a, b)
+        for m in sorted(set(a) & set(b)):
+            x, y = a[m], b[m]
+            if x.get("title") != y.get("title"):
+                self.notes.append(f"{m}'s title differs")
+            for key in sorted((set(x) | set(y)) - {"runs", "summary", "title", "bootstrap"}):
+                self.exact(f"{m} {key}", x.get(key), y.get(key))
+            self.method_bootstrap(m, x.get("bootstrap"), y.get("bootstrap"))
+
+    def run(self, m: str, a: dict, b: dict) -> None:
+        label = f"{m} seed {b.get('seed')}"
+        for key in sorted(set(a) | set(b)):
+            if key not in a or key not in b:
+                self.structure.append(f"{label}: `{key}` is in {'the reference' if key in b else 'this report'} only")
+                continue
+            x, y = a[key], b[key]
+            if key in self.SPLITS:
+                if not isinstance(x, dict) or not isinstance(y, dict):
+                    self.exact(f"{label} {key}", x, y)
+                else:
+                    self.ml_split(m, b.get("seed"), f"{label} {key.replace('_', ' ')}", x, y)
+            elif key == "validation_score":
+                allowed = self.score_allowance(a.get("validation") or {}, b.get("validation") or {})
+                self.metric(f"{label} validation score", x, y, allowed)
+            elif key == "thresholds":
+                self.thresholds(m, b.get("seed"), label, x, y, a.get("validation") or {},
+                                b.get("validation") or {})
+            elif key == "chosen":
+                self.chosen(m, label, x, y)
+            elif key == "weight_norms":
+                self.numbers("weight norms", x, y)
+            else:
+                self.exact(f"{label} {key}", x, y)
+
+    def ml_split(self, m: str, seed, label: str, a: dict, b: dict) -> None:
+        changes, counts = self.decisions(a, b)
+        for key in sorted(set(a) | set(b)):
+            if key not in a or key not in b:
+                self.structure.append(f"{label}: `{key}` is in {'the reference' if key in b else 'this report'} only")
+                continue
+            x, y = a[key], b[key]
+            if key == "multilabel_confusion_matrix":
+                if not shaped(x, len(self.classes)) or not shaped(y, len(self.classes)):
+                    self.structure.append(f"{label}: the confusion matrices have different shapes")
+                    continue
+                for p, q in zip(x, y):
+                    for r, s in zip(p, q):
+                        for u, v in zip(r, s):
+                            if u != v:
+                                self.cells.append((m, seed, abs(u - v)))
+            elif key == "average_precision":
+                if not isinstance(x, list) or not isinstance(y, list) or len(x) != len(y) \
+                        or len(y) != len(self.classes):
+                    self.structure.append(f"{label}: per-class average precision for "
+                                          f"{len(x or [])} classes here, {len(y or [])} in the reference")
+                    continue
+                for cls, u, v in zip(self.classes, x, y):
+                    self.metric(f"{label} {cls} AP", u, v, TOLERANCE, True)
+            elif not isinstance(x, dict) or not isinstance(y, dict):
+                self.metric(f"{label} {self.OVERALL.get(key, key)}", x, y, TOLERANCE)
+            else:
+                for k in sorted(set(x) | set(y)):
+                    kind = "f1" if k.startswith("f1") else k
+                    name = (f"{label} {self.AVERAGES[key]}{METRIC_NAMES.get(k, k)}" if key in self.AVERAGES
+                            else f"{label} {key} {METRIC_NAMES.get(k, k)}")
+                    if k not in x or k not in y:
+                        self.structure.append(f"{name}: in one report only")
+                    elif k == "support":
+                        self.exact(name, x[k], y[k])
+                    elif key == "macro avg":
+                        self.metric(name, x[k], y[k], self.ml_allowance(kind, list(self.classes), changes, counts))
+                    elif key in self.AVERAGES:
+                        self.metric(name, x[k], y[k], TOLERANCE)
+                    else:
+                        self.metric(name, x[k], y[k], self.ml_allowance(kind, [key], changes, counts), True)
+
+    def thresholds(self, m: str, seed, label: str, a, b, validation_a: dict, validation_b: dict) -> None:
+        """Each class's threshold: its value and source are choices; the validation F1 it was
+        chosen with a metric (that class's validation F1)."""
+        if not isinstance(a, dict) or not isinstance(b, dict):
+            self.exact(f"{label} thresholds", a, b)
+            return
+        if set(a) != set(b):
+            self.structure.append(f"{label}: thresholds for {sorted(a)} here, {sorted(b)} in the reference")
+        changes, counts = self.decisions(validation_a, validation_b)
+        for cls in sorted(set(a) & set(b)):
+            x, y = a[cls] or {}, b[cls] or {}
+            for k in sorted(set(x) | set(y)):
+                u, v = x.get(k), y.get(k)
+                if k == "value":
+                    if u != v and is_number(u) and is_number(v):
+                        self.thresholds_moved.setdefault(m, []).append((seed, cls, u, v))
+                    elif u != v:
+                        self.exact(f"{label} {cls} threshold", u, v)
+                elif k == "source":
+                    if u != v:
+                        self.sources_moved.setdefault(m, []).append((seed, cls, u, v))
+                elif k == "validation_f1":
+                    self.metric(f"{label} {cls} threshold's validation F1", u, v,
+                                self.ml_allowance("f1", [cls], changes, counts), True)
+                else:
+                    self.exact(f"{label} {cls} threshold {k}", u, v)
+
+    def method_bootstrap(self, m: str, a, b) -> None:
+        if not isinstance(a, dict) or not isinstance(b, dict):
+            self.exact(f"{m} bootstrap", a, b)
+            return
+        base = (self.ref.get("bootstrap") or {}).get("baseline")
+        for part in sorted(set(a) | set(b)):
+            u, v = a.get(part), b.get(part)
+            if not isinstance(u, dict) or not isinstance(v, dict):
+                self.exact(f"{m} bootstrap {part}", u, v)
+                continue
+            for stat in sorted(set(u) | set(v)):
+                s, t = u.get(stat), v.get(stat)
+                if part == "per_class_f1":
+                    self.bounds(f"{m} bootstrap {stat} F1", s, t, self.method_allowance("f1", m, cls=stat), True)
+                elif part == "difference_from_baseline":
+                    allowed = self.method_allowance(stat, m) + self.method_allowance(stat, base)
+                    self.bounds(f"{m} minus {base} bootstrap {METRIC_NAMES.get(stat, stat)}", s, t, allowed)
+                else:
+                    self.bounds(f"{m} bootstrap {METRIC_NAMES.get(stat, stat)}", s, t,
+                                self.method_allowance(stat, m))
+
+
 # ---------------------------------------------------------------------- helpers
 
 
-def settings(x):
+def settings(x, drop=DIAGNOSTICS):
     """What the tuner chose, without the scores it chose by, its trials and curves (lists),
     or the optimiser's diagnostics."""
     if isinstance(x, dict):
-        return {k: settings(v) for k, v in x.items() if k not in DIAGNOSTICS and not isinstance(v, list)}
+        return {k: settings(v, drop) for k, v in x.items() if k not in drop and not isinstance(v, list)}
     return x
 
 
@@ -605,6 +886,13 @@ def flatten_pairs(a, b, out) -> None:
         out.append((a, b))
 
 
+def shaped(x, n: int) -> bool:
+    """Whether x is n per-class confusion matrices [[tn, fp], [fn, tp]]."""
+    return isinstance(x, list) and len(x) == n and all(
+        isinstance(c, list) and len(c) == 2 and all(isinstance(r, list) and len(r) == 2 for r in c)
+        for c in x)
+
+
 def short(x) -> str:
     s = json.dumps(x, sort_keys=True)
     return s if len(s) <= 80 else s[:77] + "..."
@@ -630,11 +918,19 @@ def compare(new: Path, ref: Path) -> tuple[int, list[str]]:
         b = json.loads((ref / "metrics.json").read_text())
     except (OSError, json.JSONDecodeError) as e:
         return 2, [f"{new}: cannot compare with the reference: {e}"]
-    j = Judge(a, b)
-    j.judge()
-    lines = [f"{new} against the committed reference {ref}: {j.compared:,} metrics, each within "
-             f"{TOL_TEXT} or what the test predictions that changed can move it (a class with few "
-             f"texts); counts, tuning choices and diagnostics summarised, not judged"]
+    if b.get("task") == "multi-label":
+        j = MultiLabelJudge(a, b)
+        j.judge()
+        lines = [f"{new} against the committed reference {ref}: {j.compared:,} metrics of a "
+                 f"multi-label report, each within {TOL_TEXT} or what the label decisions that "
+                 f"changed can move it (read from the per-class confusion matrices); counts, "
+                 f"thresholds, tuning choices and diagnostics summarised, not judged"]
+    else:
+        j = Judge(a, b)
+        j.judge()
+        lines = [f"{new} against the committed reference {ref}: {j.compared:,} metrics, each within "
+                 f"{TOL_TEXT} or what the test predictions that changed can move it (a class with few "
+                 f"texts); counts, tuning choices and diagnostics summarised, not judged"]
     missing = sorted(p.name for p in ref.glob("*.png") if not (new / p.name).is_file())
     pictures = sorted(p.name for p in ref.glob("*.png")
                       if (new / p.name).is_file() and (new / p.name).read_bytes() != p.read_bytes())

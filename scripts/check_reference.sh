@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Says whether a fresh report (reports/NAME) reproduces the committed reference
-# (reports/reference/NAME): every metric of metrics.json within 0.005, or within what the
+# (reports/reference/NAME), single- or multi-label: every metric of metrics.json within 0.005, or within what the
 # test predictions that changed can move it; confusion cells, iterations and tuning choices
 # summarised as float noise across CPUs; pictures byte for byte as information
 # (scripts/check_reference.py says how it judges). Informative only: exit 0 either way, so
