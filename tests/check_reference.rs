@@ -193,7 +193,7 @@ fn a_missing_method_differs() {
 
 // ---------------------------------------------------------------------- multi-label
 
-/// A multi-label report: /tmp-made `compare-sampling --dataset goemotions-multi --seeds 3`
+/// A multi-label report: `emo compare-sampling --dataset goemotions-multi --seeds 3`
 /// trimmed to two methods (bce, three seeds; ovr-logreg, one run) and four classes
 /// (admiration, amusement, grief with 6 test texts, neutral with 1,787).
 fn multi_reference() -> PathBuf {
