@@ -209,7 +209,8 @@ fn multi_copy(dir: &Path, edit: Option<&dyn Fn(&mut Value)>) -> PathBuf {
         return out;
     };
     // serde_json's parse may round a float's last bit: edited copies carry such noise too.
-    let mut metrics: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let mut metrics: Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     assert_eq!(metrics["task"], "multi-label");
     edit(&mut metrics);
     std::fs::write(
@@ -257,7 +258,11 @@ fn move_decision(m: &mut Value, method: &str, run: usize, split: &str, class: &s
     let k = class_index(m, class);
     let cm = &mut m["methods"][method]["runs"][run][split]["multilabel_confusion_matrix"][k][1];
     let (fneg, tp) = (cells(&cm[0]), cells(&cm[1]));
-    let (fneg, tp) = if to_tp { (fneg - 1, tp + 1) } else { (fneg + 1, tp - 1) };
+    let (fneg, tp) = if to_tp {
+        (fneg - 1, tp + 1)
+    } else {
+        (fneg + 1, tp - 1)
+    };
     cm[0] = Value::from(fneg);
     cm[1] = Value::from(tp);
 }
@@ -332,8 +337,14 @@ fn multi_label_float_noise_matches_and_is_summarised() {
         last.contains("matches the reference (differences are float noise across CPUs"),
         "{out}"
     );
-    assert!(last.contains("2 confusion cells differ by 1 in 1 run"), "{out}");
-    assert!(last.contains("candidates' validation scores differ"), "{out}");
+    assert!(
+        last.contains("2 confusion cells differ by 1 in 1 run"),
+        "{out}"
+    );
+    assert!(
+        last.contains("candidates' validation scores differ"),
+        "{out}"
+    );
     assert!(last.contains("weight norms differ"), "{out}");
     assert!(last.contains("1 tuning choice differs"), "{out}");
 }
@@ -347,7 +358,10 @@ fn multi_label_changed_decisions_of_a_small_class_excuse_only_what_they_can_move
         move_decision(m, "bce", 0, "test", "grief", true);
         let run = &mut m["methods"]["bce"]["runs"][0]["test"];
         let before = run["grief"]["f1-score"].as_f64().unwrap();
-        assert!((before - 4.0 / 15.0).abs() < 1e-9, "grief: tp 2, fp 7, fn 4");
+        assert!(
+            (before - 4.0 / 15.0).abs() < 1e-9,
+            "grief: tp 2, fp 7, fn 4"
+        );
         add(&mut run["grief"]["f1-score"], f1_by);
         add(&mut run["grief"]["recall"], 1.0 / 6.0);
         add(&mut run["macro avg"]["f1-score"], f1_by / 4.0);
@@ -358,16 +372,29 @@ fn multi_label_changed_decisions_of_a_small_class_excuse_only_what_they_can_move
     let (code, out) = check_multi(&report, true);
     assert_eq!(code, Some(0), "one changed decision explains it:\n{out}");
     let last = last_line(&out);
-    assert!(last.contains("2 confusion cells differ by 1 in 1 run"), "{out}");
-    assert!(last.contains("1 class-averaged metric beyond 0.005 explained"), "{out}");
+    assert!(
+        last.contains("2 confusion cells differ by 1 in 1 run"),
+        "{out}"
+    );
+    assert!(
+        last.contains("1 class-averaged metric beyond 0.005 explained"),
+        "{out}"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let too_far = |m: &mut Value| grief(m, 0.2);
     let report = multi_copy(dir.path(), Some(&too_far));
     let (code, out) = check_multi(&report, true);
-    assert_eq!(code, Some(1), "one changed decision cannot move F1 by 0.2:\n{out}");
+    assert_eq!(
+        code,
+        Some(1),
+        "one changed decision cannot move F1 by 0.2:\n{out}"
+    );
     let last = last_line(&out);
-    assert!(last.contains("bce seed 0 test grief F1 0.466667 here, 0.266667 in the reference"), "{out}");
+    assert!(
+        last.contains("bce seed 0 test grief F1 0.466667 here, 0.266667 in the reference"),
+        "{out}"
+    );
     assert!(last.contains("bce seed 0 test macro-F1"), "{out}");
 }
 
@@ -397,7 +424,10 @@ fn multi_label_macro_f1_moved_by_0_02_differs_and_is_named() {
         before + 0.02,
         before
     );
-    assert!(last.contains(&values), "method, seed, metric and both values ({values}):\n{out}");
+    assert!(
+        last.contains(&values),
+        "method, seed, metric and both values ({values}):\n{out}"
+    );
 
     let (code, informative) = check_multi(&report, false);
     assert_eq!(code, Some(0), "{informative}");
@@ -416,5 +446,8 @@ fn multi_label_missing_method_differs() {
     assert_eq!(code, Some(1), "{out}");
     let last = last_line(&out);
     assert!(last.contains("differs from the reference"), "{out}");
-    assert!(last.contains("method ovr-logreg is in the reference only"), "{out}");
+    assert!(
+        last.contains("method ovr-logreg is in the reference only"),
+        "{out}"
+    );
 }

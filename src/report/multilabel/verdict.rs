@@ -97,7 +97,7 @@ pub fn verdict(study: &MultiStudy) -> Vec<String> {
                 }
             };
             out.push(format!(
-                "In short: rebalancing methods that raise the rare emotions' F1 beyond chance: {}; that cost micro-F1 beyond chance: {}.",
+                "In short, against plain BCE: methods that raise the rare emotions' F1 beyond chance: {}; that cost micro-F1 beyond chance: {}.",
                 list(&raised),
                 list(&costly)
             ));
