@@ -194,11 +194,10 @@ fn tau_norm_is_invisible_to_per_class_thresholds() {
     assert!((f1(b) - f1(t)).abs() < 1e-9, "{} vs {}", f1(b), f1(t));
     let grid = TrainConfig::default().tau_grid;
     assert_eq!(tau.chosen["tau"], serde_json::json!(grid[0]));
+    // τ is searched on the stage-1 head bce's search chooses, not on every candidate.
     let curve = tau.chosen["curve"].as_array().unwrap();
-    assert_eq!(
-        curve.len(),
-        grid.len() * bce.chosen["curve"].as_array().unwrap().len()
-    );
+    assert_eq!(curve.len(), grid.len());
+    assert_eq!(tau.chosen["stage1_curve"], bce.chosen["curve"]);
     for row in curve.iter().filter(|r| {
         (0..3).all(|i| {
             let k = ["lr", "epochs", "weight_decay"][i];
@@ -225,7 +224,9 @@ fn later_seeds_reuse_the_loss_settings_chosen_on_the_first() {
     let cfg = TrainConfig::default();
     for (name, searched, reused) in [
         ("logit-adjust-bce", 3 * 3 * 2, 1),
-        ("tau-norm", cfg.tau_grid.len() * 3 * 2, cfg.tau_grid.len()),
+        // τ-norm: its curve is the τ grid on the chosen stage-1 head; the
+        // stage-1 search (3 × 2 candidates, then the one reused) is its own curve.
+        ("tau-norm", cfg.tau_grid.len(), cfg.tau_grid.len()),
         ("reweight-en-bce", 3 * 2, 1),
     ] {
         let build = || (multi::find(name).unwrap().build)(&cfg);
@@ -246,6 +247,10 @@ fn later_seeds_reuse_the_loss_settings_chosen_on_the_first() {
         let ctx = MultiContext::new(&p.train, &p.valid, &cfg, 4).tuned_on(3, &chosen);
         let later = build().fit(&ctx).unwrap();
         assert_eq!(curve(&later), reused, "{name}");
+        if name == "tau-norm" {
+            let stage1 = |f: &MultiFitted| f.chosen["stage1_curve"].as_array().unwrap().len();
+            assert_eq!((stage1(&first), stage1(&later)), (3 * 2, 1));
+        }
         assert_eq!(later.chosen["tuned_on_seed"], 3, "{name}");
         for k in ["lr", "epochs", "weight_decay", "tau", "beta"] {
             assert_eq!(

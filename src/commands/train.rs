@@ -179,16 +179,7 @@ fn run_single(args: &TrainCmdArgs) -> Result<()> {
 fn run_multi(args: &TrainCmdArgs) -> Result<()> {
     let config = args.train.config(Task::MultiLabel)?;
     let method = method_name(args, Task::MultiLabel)?;
-    let entry = multi::find(&method).ok_or_else(|| {
-        input_error!(
-            "unknown multi-label method '{method}' (known: {})",
-            multi::REGISTRY
-                .iter()
-                .map(|e| e.name)
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    })?;
+    let entry = multi::lookup(&method)?;
     let (mut dataset, notes) = load_study_data_multi(&args.data, args.seed)?;
     dataset.splits.retain(|(name, _)| *name != SplitName::Test);
     for n in &notes {

@@ -29,18 +29,7 @@ pub fn run(
 ) -> Result<Vec<MultiMethodRuns>> {
     let entries = names
         .iter()
-        .map(|n| {
-            multi::find(n).ok_or_else(|| {
-                crate::input_error!(
-                    "unknown multi-label method '{n}' (known: {})",
-                    multi::REGISTRY
-                        .iter()
-                        .map(|e| e.name)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            })
-        })
+        .map(|n| multi::lookup(n))
         .collect::<Result<Vec<_>>>()?;
     let stochastic: Vec<bool> = entries
         .iter()

@@ -304,20 +304,25 @@ impl Stat {
             Stat::MacroF1 => m.macro_f1,
             Stat::BalancedAccuracy => m.balanced_accuracy,
             Stat::Accuracy => m.accuracy,
-            Stat::FewRecall => {
-                let present: Vec<f64> = rare
-                    .iter()
-                    .map(|&c| &m.per_class[c])
-                    .filter(|c| c.support > 0)
-                    .map(|c| c.recall)
-                    .collect();
-                if present.is_empty() {
-                    f64::NAN
-                } else {
-                    present.iter().sum::<f64>() / present.len() as f64
-                }
-            }
+            Stat::FewRecall => present_recall(&m.per_class, rare),
         }
+    }
+}
+
+/// Mean recall of the classes in `classes` that occur (support > 0): a class
+/// absent from the scored rows has no recall rather than a recall of 0. NaN
+/// when none occurs.
+pub fn present_recall(per_class: &[ClassMetrics], classes: &[usize]) -> f64 {
+    let present: Vec<f64> = classes
+        .iter()
+        .map(|&c| &per_class[c])
+        .filter(|c| c.support > 0)
+        .map(|c| c.recall)
+        .collect();
+    if present.is_empty() {
+        f64::NAN
+    } else {
+        present.iter().sum::<f64>() / present.len() as f64
     }
 }
 

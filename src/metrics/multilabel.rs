@@ -292,19 +292,7 @@ impl MultiStat {
             MultiStat::RareF1 => {
                 rare.iter().map(|&c| m.per_class[c].f1).sum::<f64>() / rare.len().max(1) as f64
             }
-            MultiStat::RareRecall => {
-                let present: Vec<f64> = rare
-                    .iter()
-                    .map(|&c| &m.per_class[c])
-                    .filter(|c| c.support > 0)
-                    .map(|c| c.recall)
-                    .collect();
-                if present.is_empty() {
-                    f64::NAN
-                } else {
-                    present.iter().sum::<f64>() / present.len() as f64
-                }
-            }
+            MultiStat::RareRecall => super::present_recall(&m.per_class, rare),
         }
     }
 }

@@ -43,20 +43,26 @@ pub(super) fn inline(s: &str) -> String {
     out
 }
 
+/// The page's head and its one stylesheet (no outside resource), shared by the
+/// single- and multi-label pages so that both read alike.
+pub(super) fn page_start(h: &mut String, title: &str) -> std::fmt::Result {
+    writeln!(
+        h,
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>",
+        esc(title)
+    )?;
+    writeln!(
+        h,
+        "<style>body{{font-family:sans-serif;margin:2em;max-width:1800px}}table{{border-collapse:collapse;margin:1em 0}}\
+         td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}th{{background:#eef}}td:first-child,th:first-child{{text-align:left}}\
+         img{{max-width:100%;border:1px solid #ddd;margin:0.5em 0}}details{{margin:0.5em 0}}.note{{color:#555}}</style></head><body>"
+    )
+}
+
 impl Writer for IndexHtml {
     fn write(&self, study: &Study, dir: &Path) -> Result<Vec<String>> {
         let mut h = String::new();
-        writeln!(
-            h,
-            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>emo: {}</title>",
-            esc(&study.dataset)
-        )?;
-        writeln!(
-            h,
-            "<style>body{{font-family:sans-serif;margin:2em;max-width:1800px}}table{{border-collapse:collapse;margin:1em 0}}\
-             td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}th{{background:#eef}}td:first-child,th:first-child{{text-align:left}}\
-             img{{max-width:100%;border:1px solid #ddd;margin:0.5em 0}}details{{margin:0.5em 0}}.note{{color:#555}}</style></head><body>"
-        )?;
+        page_start(&mut h, &format!("emo: {}", study.dataset))?;
         writeln!(h, "<h1>emo compare-sampling: {}</h1>", esc(&study.dataset))?;
         let max = study.train_counts.iter().max().copied().unwrap_or(0);
         let min = study.train_counts.iter().min().copied().unwrap_or(0);

@@ -147,21 +147,12 @@ impl Writer for MetricsJson {
         )?;
         // Wall times change from run to run; they live apart so that metrics.json
         // is byte-identical for the same command, data, seed and device.
-        let timings: Map<String, Value> = study
-            .methods
-            .iter()
-            .map(|m| {
-                let runs: Vec<Value> = m
-                    .runs
-                    .iter()
-                    .map(|r| json!({ "seed": r.seed, "seconds": r.seconds }))
-                    .collect();
-                (m.name.to_string(), json!(runs))
-            })
-            .collect();
-        crate::atomic::write(
-            &dir.join("timings.json"),
-            format!("{}\n", serde_json::to_string_pretty(&timings)?).as_bytes(),
+        super::write_timings(
+            dir,
+            study.methods.iter().map(|m| {
+                let runs = m.runs.iter().map(|r| (r.seed, r.seconds)).collect();
+                (m.name, runs)
+            }),
         )?;
         Ok(vec!["metrics.json".into(), "timings.json".into()])
     }

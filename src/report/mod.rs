@@ -278,6 +278,27 @@ pub fn write(study: &Study, out: &Path) -> Result<Vec<String>> {
     })
 }
 
+/// `timings.json`: each method's fit time per seed (`(seed, seconds)`), kept
+/// apart from metrics.json because wall times change from run to run.
+fn write_timings<'a>(
+    dir: &Path,
+    methods: impl Iterator<Item = (&'a str, Vec<(u64, f64)>)>,
+) -> Result<()> {
+    let timings: serde_json::Map<String, serde_json::Value> = methods
+        .map(|(name, runs)| {
+            let runs: Vec<serde_json::Value> = runs
+                .iter()
+                .map(|(seed, seconds)| serde_json::json!({ "seed": seed, "seconds": seconds }))
+                .collect();
+            (name.to_string(), serde_json::Value::Array(runs))
+        })
+        .collect();
+    crate::atomic::write(
+        &dir.join("timings.json"),
+        format!("{}\n", serde_json::to_string_pretty(&timings)?).as_bytes(),
+    )
+}
+
 /// Runs `fill` on a temporary folder beside `out` and moves the folder to
 /// `out` when it succeeded, replacing what was there: a failed run never
 /// leaves a partial report where a complete one is expected.

@@ -229,12 +229,12 @@ pub fn markdown(header: &[String], rows: &[Vec<String>]) -> String {
 }
 
 /// `0.4321 [0.4100, 0.4500]`.
-fn with_interval(i: &Interval) -> String {
+pub(super) fn with_interval(i: &Interval) -> String {
     format!("{:.4} [{:.4}, {:.4}]", i.estimate, i.lo, i.hi)
 }
 
 /// `+0.0123 [−0.0010, +0.0250]`, in bold when the interval excludes zero.
-fn difference(i: &Interval) -> String {
+pub(super) fn difference(i: &Interval) -> String {
     let f = |x: f64| {
         let x = if x == 0.0 { 0.0 } else { x };
         format!("{}{:.4}", if x < 0.0 { "−" } else { "+" }, x.abs())

@@ -259,16 +259,27 @@ pub fn expand(names: Option<&[String]>) -> Result<Vec<String>> {
     for name in names {
         if name == "all" {
             out.extend(all());
-        } else if find(name).is_some() {
-            out.push(name.clone());
         } else {
-            return Err(crate::input_error!(
-                "unknown multi-label method '{name}' (known: {})",
-                all().collect::<Vec<_>>().join(", ")
-            ));
+            lookup(name)?;
+            out.push(name.clone());
         }
     }
     Ok(out)
+}
+
+/// The registry line of `name`; an unknown name is an input error listing
+/// the known ones.
+pub fn lookup(name: &str) -> Result<&'static MultiEntry> {
+    find(name).ok_or_else(|| {
+        crate::input_error!(
+            "unknown multi-label method '{name}' (known: {})",
+            REGISTRY
+                .iter()
+                .map(|e| e.name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
 }
 
 /// The registry line of `name`.

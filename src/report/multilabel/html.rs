@@ -2,7 +2,7 @@
 //! script and no outside resource, as the single-label page.
 
 use super::{summary, verdict, MultiStudy};
-use crate::report::html::{esc, inline};
+use crate::report::html::{esc, inline, page_start};
 use anyhow::Result;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -26,17 +26,7 @@ fn table(h: &mut String, header: &[String], rows: &[Vec<String>]) -> Result<()> 
 
 pub fn write(study: &MultiStudy, dir: &Path) -> Result<Vec<String>> {
     let mut h = String::new();
-    writeln!(
-        h,
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>emo: {} (multi-label)</title>",
-        esc(&study.dataset)
-    )?;
-    writeln!(
-        h,
-        "<style>body{{font-family:sans-serif;margin:2em;max-width:1800px}}table{{border-collapse:collapse;margin:1em 0}}\
-         td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}th{{background:#eef}}td:first-child,th:first-child{{text-align:left}}\
-         img{{max-width:100%;border:1px solid #ddd;margin:0.5em 0}}details{{margin:0.5em 0}}.note{{color:#555}}</style></head><body>"
-    )?;
+    page_start(&mut h, &format!("emo: {} (multi-label)", study.dataset))?;
     let [n, none, several] = study.train_texts;
     writeln!(
         h,

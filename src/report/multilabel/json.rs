@@ -149,21 +149,12 @@ pub fn write(study: &MultiStudy, dir: &Path) -> Result<Vec<String>> {
         &dir.join("metrics.json"),
         format!("{}\n", serde_json::to_string_pretty(&doc)?).as_bytes(),
     )?;
-    let timings: Map<String, Value> = study
-        .methods
-        .iter()
-        .map(|m| {
-            let runs: Vec<Value> = m
-                .runs
-                .iter()
-                .map(|r| json!({ "seed": r.seed, "seconds": r.seconds }))
-                .collect();
-            (m.name.to_string(), json!(runs))
-        })
-        .collect();
-    crate::atomic::write(
-        &dir.join("timings.json"),
-        format!("{}\n", serde_json::to_string_pretty(&timings)?).as_bytes(),
+    crate::report::write_timings(
+        dir,
+        study.methods.iter().map(|m| {
+            let runs = m.runs.iter().map(|r| (r.seed, r.seconds)).collect();
+            (m.name, runs)
+        }),
     )?;
     Ok(vec!["metrics.json".into(), "timings.json".into()])
 }

@@ -6,8 +6,8 @@
 use super::{verdict, MultiStudy};
 use crate::metrics::multilabel::{MultiLabelMetrics, MultiStat};
 use crate::metrics::Group;
-use crate::report::summary::markdown;
-use crate::uncertainty::{Interval, CONFIDENCE};
+use crate::report::summary::{difference, markdown, with_interval};
+use crate::uncertainty::CONFIDENCE;
 use anyhow::Result;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -75,25 +75,6 @@ pub fn table(study: &MultiStudy) -> Table {
         })
         .collect();
     (header, rows)
-}
-
-/// `0.4321 [0.4100, 0.4500]`.
-pub fn with_interval(i: &Interval) -> String {
-    format!("{:.4} [{:.4}, {:.4}]", i.estimate, i.lo, i.hi)
-}
-
-/// `+0.0123 [−0.0010, +0.0250]`, in bold when the interval excludes zero.
-pub fn difference(i: &Interval) -> String {
-    let f = |x: f64| {
-        let x = if x == 0.0 { 0.0 } else { x };
-        format!("{}{:.4}", if x < 0.0 { "−" } else { "+" }, x.abs())
-    };
-    let text = format!("{} [{}, {}]", f(i.estimate), f(i.lo), f(i.hi));
-    if i.sign() != 0 {
-        format!("**{text}**")
-    } else {
-        text
-    }
 }
 
 /// The statistics that get intervals in the tables.
