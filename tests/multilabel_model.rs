@@ -373,11 +373,11 @@ fn method_from_reads_a_multilabel_report_of_the_same_task_only() {
     let o = emo()
         .args(["train", "--train"])
         .arg(multilabel_fixture("multilabel_small.csv"))
-        .args(["--multi-label", "--label-col", "labels", "--method", "crt"])
+        .args(["--multi-label", "--label-col", "labels", "--method", "lws"])
         .arg("--out")
         .arg(dir.path().join("refused"))
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown multi-label method 'crt'"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown multi-label method 'lws'"));
 }
