@@ -156,23 +156,24 @@ pub struct Bert {
     compute: Kind,
 }
 
-/// The tensors of a safetensors file by name, checked one by one as they are taken.
-struct Weights<'a> {
-    path: &'a Path,
-    tensors: HashMap<String, Tensor>,
+/// The tensors of a safetensors file by name, checked one by one as they are
+/// taken (shared with the other architectures' files).
+pub(super) struct Weights<'a> {
+    pub(super) path: &'a Path,
+    pub(super) tensors: HashMap<String, Tensor>,
     /// `bert.` when the file was saved from `BertForX` rather than `BertModel`.
-    prefix: &'static str,
-    device: Device,
+    pub(super) prefix: &'static str,
+    pub(super) device: Device,
 }
 
 impl Weights<'_> {
     /// The tensor `name` as f32 on the device; an error names the file, the tensor
     /// and, for a wrong shape, both shapes.
-    fn take(&self, name: &str, shape: &[i64]) -> Result<Tensor> {
+    pub(super) fn take(&self, name: &str, shape: &[i64]) -> Result<Tensor> {
         let full = format!("{}{name}", self.prefix);
         let t = self.tensors.get(&full).ok_or_else(|| {
             input_error!(
-                "{}: no tensor {full} (is this a BERT model.safetensors?)",
+                "{}: no tensor {full} (does config.json name the right model_type?)",
                 self.path.display()
             )
         })?;

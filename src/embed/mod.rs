@@ -6,6 +6,7 @@ pub mod bert;
 pub mod cache;
 pub mod device;
 pub mod encoder;
+pub mod mpnet;
 pub mod precision;
 
 pub use device::{device_name, DeviceChoice};

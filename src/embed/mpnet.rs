@@ -1,0 +1,390 @@
+//! MPNet (Song et al., NeurIPS 2020), the architecture of all-mpnet-base-v2, the
+//! strongest classic sentence-transformers model: its configuration, weights and
+//! forward pass, laid out as [`super::bert`]'s (Q, K and V as one product, fused
+//! attention, padding only where attention needs it).
+//!
+//! Two things differ from BERT, both from Hugging Face's `modeling_mpnet.py`:
+//!
+//! - positions count from `pad_token_id + 1` (RoBERTa's convention: position ids
+//!   are the running count of real tokens offset past the padding index), and there
+//!   is no token-type table;
+//! - every layer adds the same relative position bias to its attention scores: the
+//!   distance between key and query is put in one of 32 buckets (exact up to 8 in
+//!   each direction, logarithmic up to 128, clipped beyond), and a learned
+//!   `[buckets, heads]` table gives each head's bias. The bias is computed once per
+//!   batch width and passed to fused attention as an additive mask, with the
+//!   padding keys masked by the most negative number, as Hugging Face does.
+
+use super::bert::{Activation, Packing, Weights};
+use crate::input_error;
+use anyhow::Result;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::path::Path;
+use tch::{Device, Kind, Tensor};
+
+/// What emo reads of an MPNet `config.json`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MpnetConfig {
+    pub hidden_size: i64,
+    pub num_hidden_layers: i64,
+    pub num_attention_heads: i64,
+    pub intermediate_size: i64,
+    pub max_position_embeddings: i64,
+    pub vocab_size: i64,
+    #[serde(default = "default_activation")]
+    pub hidden_act: Activation,
+    #[serde(default = "default_eps")]
+    pub layer_norm_eps: f64,
+    #[serde(default = "default_pad")]
+    pub pad_token_id: i64,
+    #[serde(default = "default_buckets")]
+    pub relative_attention_num_buckets: i64,
+}
+
+fn default_activation() -> Activation {
+    Activation::Gelu
+}
+fn default_eps() -> f64 {
+    1e-5
+}
+fn default_pad() -> i64 {
+    1
+}
+fn default_buckets() -> i64 {
+    32
+}
+
+/// The distance beyond which every relative position shares the last bucket
+/// (Hugging Face's `max_distance`, not in config.json).
+const MAX_DISTANCE: i64 = 128;
+
+impl MpnetConfig {
+    pub fn from_file(path: &Path) -> Result<MpnetConfig> {
+        let config: MpnetConfig = super::read_json(path)?;
+        if config.num_attention_heads <= 0
+            || config.hidden_size % config.num_attention_heads != 0
+            || config.relative_attention_num_buckets < 4
+        {
+            return Err(input_error!(
+                "{}: hidden_size {} does not split into {} attention heads, or fewer than 4 relative buckets",
+                path.display(),
+                config.hidden_size,
+                config.num_attention_heads
+            ));
+        }
+        Ok(config)
+    }
+}
+
+/// The bucket of a key `memory - context` positions away from its query, as
+/// Hugging Face's `relative_position_bucket` computes it (in f32, as torch does,
+/// so that a distance on a bucket boundary lands where it lands there).
+pub fn relative_bucket(relative: i64, buckets: i64) -> i64 {
+    let half = buckets / 2;
+    let n = -relative;
+    let mut bucket = if n < 0 { half } else { 0 };
+    let n = n.abs();
+    let max_exact = half / 2;
+    if n < max_exact {
+        bucket += n;
+    } else {
+        let scale = (MAX_DISTANCE as f32 / max_exact as f32).ln();
+        let large = max_exact
+            + ((n as f32 / max_exact as f32).ln() / scale * (half - max_exact) as f32) as i64;
+        bucket += large.min(half - 1);
+    }
+    bucket
+}
+
+struct Layer {
+    qkv_w: Tensor,
+    qkv_b: Tensor,
+    out_w: Tensor,
+    out_b: Tensor,
+    attn_ln_w: Tensor,
+    attn_ln_b: Tensor,
+    ff_in_w: Tensor,
+    ff_in_b: Tensor,
+    ff_out_w: Tensor,
+    ff_out_b: Tensor,
+    ff_ln_w: Tensor,
+    ff_ln_b: Tensor,
+}
+
+/// The frozen MPNet encoder's weights, laid out for inference.
+pub struct Mpnet {
+    word: Tensor,
+    position: Tensor,
+    emb_ln_w: Tensor,
+    emb_ln_b: Tensor,
+    /// `[buckets, heads]`, shared by every layer.
+    relative_bias: Tensor,
+    layers: Vec<Layer>,
+    heads: i64,
+    hidden: i64,
+    eps: f64,
+    activation: Activation,
+    pad: i64,
+    buckets: i64,
+    compute: Kind,
+}
+
+impl Mpnet {
+    /// Loads `model.safetensors` for `config`; every tensor the pass uses must be
+    /// there with the shape the config implies (a pooler or an LM head is ignored).
+    pub fn load(path: &Path, config: &MpnetConfig, device: Device) -> Result<Mpnet> {
+        let tensors: HashMap<String, Tensor> = Tensor::read_safetensors(path)
+            .map_err(|e| input_error!("{}: cannot read safetensors: {e}", path.display()))?
+            .into_iter()
+            .collect();
+        let prefix = if tensors.contains_key("embeddings.word_embeddings.weight") {
+            ""
+        } else {
+            "mpnet."
+        };
+        let w = Weights {
+            path,
+            tensors,
+            prefix,
+            device,
+        };
+        let (h, f) = (config.hidden_size, config.intermediate_size);
+        let mut layers = Vec::new();
+        for i in 0..config.num_hidden_layers {
+            let p = format!("encoder.layer.{i}");
+            let t = |s: &str, shape: &[i64]| w.take(&format!("{p}.{s}"), shape);
+            let proj = |kind: &str| -> Result<[Tensor; 2]> {
+                Ok([
+                    t(&format!("attention.attn.{kind}.weight"), &[h, h])?,
+                    t(&format!("attention.attn.{kind}.bias"), &[h])?,
+                ])
+            };
+            let [qw, qb] = proj("q")?;
+            let [kw, kb] = proj("k")?;
+            let [vw, vb] = proj("v")?;
+            let [ow, ob] = proj("o")?;
+            layers.push(Layer {
+                qkv_w: Tensor::cat(&[qw, kw, vw], 0),
+                qkv_b: Tensor::cat(&[qb, kb, vb], 0),
+                out_w: ow,
+                out_b: ob,
+                attn_ln_w: t("attention.LayerNorm.weight", &[h])?,
+                attn_ln_b: t("attention.LayerNorm.bias", &[h])?,
+                ff_in_w: t("intermediate.dense.weight", &[f, h])?,
+                ff_in_b: t("intermediate.dense.bias", &[f])?,
+                ff_out_w: t("output.dense.weight", &[h, f])?,
+                ff_out_b: t("output.dense.bias", &[h])?,
+                ff_ln_w: t("output.LayerNorm.weight", &[h])?,
+                ff_ln_b: t("output.LayerNorm.bias", &[h])?,
+            });
+        }
+        Ok(Mpnet {
+            word: w.take("embeddings.word_embeddings.weight", &[config.vocab_size, h])?,
+            position: w.take(
+                "embeddings.position_embeddings.weight",
+                &[config.max_position_embeddings, h],
+            )?,
+            emb_ln_w: w.take("embeddings.LayerNorm.weight", &[h])?,
+            emb_ln_b: w.take("embeddings.LayerNorm.bias", &[h])?,
+            relative_bias: w.take(
+                "encoder.relative_attention_bias.weight",
+                &[
+                    config.relative_attention_num_buckets,
+                    config.num_attention_heads,
+                ],
+            )?,
+            layers,
+            heads: config.num_attention_heads,
+            hidden: h,
+            eps: config.layer_norm_eps,
+            activation: config.hidden_act,
+            pad: config.pad_token_id,
+            buckets: config.relative_attention_num_buckets,
+            compute: Kind::Float,
+        })
+    }
+
+    /// The longest input it takes: positions start past the padding index.
+    pub fn max_tokens(&self) -> i64 {
+        self.position.size()[0] - self.pad - 1
+    }
+
+    /// Runs the matrix products and attention in `kind` from now on.
+    pub fn set_compute(&mut self, kind: Kind) {
+        if kind == self.compute {
+            return;
+        }
+        for l in &mut self.layers {
+            for t in [
+                &mut l.qkv_w,
+                &mut l.qkv_b,
+                &mut l.out_w,
+                &mut l.out_b,
+                &mut l.ff_in_w,
+                &mut l.ff_in_b,
+                &mut l.ff_out_w,
+                &mut l.ff_out_b,
+            ] {
+                *t = t.to_kind(kind);
+            }
+        }
+        self.compute = kind;
+    }
+
+    fn layer_norm(&self, x: &Tensor, w: &Tensor, b: &Tensor) -> Tensor {
+        x.layer_norm([self.hidden], Some(w), Some(b), self.eps, false)
+    }
+
+    /// `[batch, heads, width, width]`: each head's relative position bias, and
+    /// the most negative number where the key is padding.
+    fn attention_bias(&self, packed: &Packing) -> Tensor {
+        let l = packed.width;
+        let buckets: Vec<i64> = (0..l)
+            .flat_map(|q| (0..l).map(move |k| (q, k)))
+            .map(|(q, k)| relative_bucket(k - q, self.buckets))
+            .collect();
+        let idx = Tensor::from_slice(&buckets).to(self.word.device());
+        // [l*l, heads] → [1, heads, l, l]
+        let bias = self
+            .relative_bias
+            .index_select(0, &idx)
+            .view([l, l, self.heads])
+            .permute([2, 0, 1])
+            .unsqueeze(0);
+        let blocked = Tensor::full([1], f32::MIN as f64, (Kind::Float, self.word.device()));
+        let zero = Tensor::zeros([1], (Kind::Float, self.word.device()));
+        let mask = zero.where_self(&packed.attention_mask, &blocked);
+        (bias + mask).to_kind(self.compute)
+    }
+
+    /// Last hidden states of the real tokens of a batch, packed as
+    /// [`Packing::new`] laid out `ids`. Call it under `tch::no_grad`.
+    pub fn forward_packed(&self, ids: &Tensor, packed: &Packing) -> Tensor {
+        let positions = &packed.positions + (self.pad + 1);
+        let emb = self.word.index_select(0, ids) + self.position.index_select(0, &positions);
+        let mut x = self.layer_norm(&emb, &self.emb_ln_w, &self.emb_ln_b);
+        let (b, l) = (packed.batch, packed.width);
+        let head_dim = self.hidden / self.heads;
+        let ck = self.compute;
+        let bias = self.attention_bias(packed);
+        for layer in &self.layers {
+            let qkv = x.to_kind(ck).linear(&layer.qkv_w, Some(&layer.qkv_b));
+            let qkv = if packed.ragged {
+                Tensor::zeros([b * l, 3 * self.hidden], (qkv.kind(), qkv.device())).index_copy(
+                    0,
+                    &packed.slots,
+                    &qkv,
+                )
+            } else {
+                qkv
+            };
+            let padded = qkv
+                .view([b, l, 3, self.heads, head_dim])
+                .permute([2, 0, 3, 1, 4]);
+            let context = Tensor::scaled_dot_product_attention(
+                &padded.get(0),
+                &padded.get(1),
+                &padded.get(2),
+                Some(&bias),
+                0.0,
+                false,
+                None,
+                false,
+            );
+            let context = context.transpose(1, 2).reshape([b * l, self.hidden]);
+            let context = if packed.ragged {
+                context.index_select(0, &packed.slots)
+            } else {
+                context
+            };
+            let attn = &x + context.linear(&layer.out_w, Some(&layer.out_b));
+            x = self.layer_norm(&attn, &layer.attn_ln_w, &layer.attn_ln_b);
+            let ff = x.to_kind(ck).linear(&layer.ff_in_w, Some(&layer.ff_in_b));
+            let ff = match self.activation {
+                Activation::Gelu => ff.gelu("none"),
+                Activation::GeluNew => ff.gelu("tanh"),
+                Activation::Relu => ff.relu(),
+                Activation::Silu => ff.silu(),
+                Activation::Mish => ff.mish(),
+                Activation::Tanh => ff.tanh(),
+            };
+            let ff = &x + ff.linear(&layer.ff_out_w, Some(&layer.ff_out_b));
+            x = self.layer_norm(&ff, &layer.ff_ln_w, &layer.ff_ln_b);
+        }
+        x
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::relative_bucket;
+
+    /// Hugging Face's buckets for 32 buckets and max distance 128, printed by
+    /// `MPNetEncoder.relative_position_bucket` (transformers 5.x, .deps/py) at
+    /// distances on and around every bucket boundary.
+    #[test]
+    fn buckets_match_hugging_face() {
+        let want: &[(i64, i64)] = &[
+            (0, 0),
+            (-1, 1),
+            (-7, 7),
+            (-8, 8),
+            (-11, 8),
+            (-12, 9),
+            (-16, 10),
+            (-22, 10),
+            (-32, 12),
+            (-45, 12),
+            (-64, 14),
+            (-90, 14),
+            (-128, 15),
+            (-500, 15),
+            (1, 17),
+            (7, 23),
+            (8, 24),
+            (64, 30),
+            (500, 31),
+            (-10, 8),
+            (-13, 9),
+            (-15, 9),
+            (-17, 10),
+            (-19, 10),
+            (-23, 11),
+            (-26, 11),
+            (-31, 11),
+            (-38, 12),
+            (-44, 12),
+            (-46, 13),
+            (-53, 13),
+            (-63, 13),
+            (-76, 14),
+            (-89, 14),
+            (-91, 15),
+            (-107, 15),
+            (-127, 15),
+            (10, 24),
+            (13, 25),
+            (15, 25),
+            (17, 26),
+            (19, 26),
+            (23, 27),
+            (26, 27),
+            (31, 27),
+            (38, 28),
+            (44, 28),
+            (46, 29),
+            (53, 29),
+            (63, 29),
+            (76, 30),
+            (89, 30),
+            (91, 31),
+            (107, 31),
+            (127, 31),
+            (128, 31),
+        ];
+        for &(rel, bucket) in want {
+            assert_eq!(relative_bucket(rel, 32), bucket, "relative {rel}");
+        }
+    }
+}
