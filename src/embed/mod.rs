@@ -7,6 +7,7 @@ pub mod cache;
 pub mod device;
 pub mod encoder;
 pub mod precision;
+pub mod tokenizer;
 
 pub use device::{device_name, DeviceChoice};
 pub use encoder::{Encoder, EncoderIdentity, Pooling};
