@@ -39,7 +39,7 @@ fn mismatches(tok: &Tokenizer, fx: &Ids) -> Vec<String> {
     fx.items
         .iter()
         .filter_map(|item| {
-            let ours = tok.encode(&item.text);
+            let ours = tok.encode(&item.text).unwrap();
             (ours != item.input_ids).then(|| {
                 format!(
                     "{:?}: python {:?} ours {:?}",
@@ -137,8 +137,7 @@ fn vocab_txt_only_folder_gives_the_same_ids_and_identity() {
     );
 }
 
-/// A tokenizer.json that is not the standard BERT one is identified by its hash, so
-/// two such tokenizers never share a cache key.
+/// One of the small trained tokenizers, alone in a folder as its tokenizer.json.
 fn small_tokenizer(name: &str) -> (tempfile::TempDir, Tokenizer, Ids) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(
@@ -166,6 +165,8 @@ fn xlmr_style_unigram_matches_python() {
     let (_dir, tok, fx) = small_tokenizer("unigram");
     assert_same_ids(&tok, &fx);
     assert_eq!(tok.pad_id(), fx.pad_id);
+    // A tokenizer.json that is not the standard BERT one is identified by its hash,
+    // so two such tokenizers never share a cache key.
     let (_, bpe, _) = small_tokenizer("bpe");
     assert_ne!(tok.identity().sha256, bpe.identity().sha256);
 }

@@ -264,7 +264,7 @@ impl Encoder {
 
     /// Token ids as sentence-transformers would feed them: with the model's special
     /// tokens, truncated to `max_seq_length` tokens in all.
-    pub fn tokenize(&self, text: &str) -> Vec<i64> {
+    pub fn tokenize(&self, text: &str) -> Result<Vec<i64>> {
         self.tokenizer.encode(text)
     }
 

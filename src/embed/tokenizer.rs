@@ -15,7 +15,7 @@ use anyhow::Result;
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use tokenizers::models::wordpiece::WordPiece;
 use tokenizers::normalizers::BertNormalizer;
 use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
@@ -102,6 +102,8 @@ pub struct Tokenizer {
     pad_id: Option<i64>,
     special_ids: Vec<i64>,
     max_length: usize,
+    /// The file it came from, for errors.
+    source: PathBuf,
 }
 
 /// One line of an error from the tokenizers crate (serde's messages may hold newlines).
@@ -161,18 +163,24 @@ impl Tokenizer {
             pad_id,
             special_ids,
             max_length,
+            source: source.clone(),
         })
     }
 
     /// Token ids as sentence-transformers feeds them to the model: special tokens
-    /// added by the post-processor, truncated to `max_length` in all.
-    pub fn encode(&self, text: &str) -> Vec<i64> {
-        match self.inner.encode_fast(text, true) {
-            Ok(enc) => enc.get_ids().iter().map(|&i| i as i64).collect(),
-            // The crate fails only on what loading has already ruled out (a model
-            // without an unknown token meeting an unknown piece); say so loudly.
-            Err(e) => panic!("tokenizer failed on a text: {e}"),
-        }
+    /// added by the post-processor, truncated to `max_length` in all. Fails only for
+    /// a tokenizer that cannot represent some text (a Unigram or WordPiece model
+    /// without its unknown token), which is the folder's problem: an input error.
+    pub fn encode(&self, text: &str) -> Result<Vec<i64>> {
+        let enc = self.inner.encode_fast(text, true).map_err(|e| {
+            input_error!(
+                "{}: cannot tokenise the text {:?}: {}",
+                self.source.display(),
+                text.chars().take(40).collect::<String>(),
+                one_line(e)
+            )
+        })?;
+        Ok(enc.get_ids().iter().map(|&i| i as i64).collect())
     }
 
     pub fn identity(&self) -> &TokenizerIdentity {
@@ -335,9 +343,8 @@ fn from_vocab(
     let names = [pad, unk, cls, sep, mask];
     let specials: Vec<AddedToken> = names
         .iter()
-        .cloned()
         .filter(|t| inner.token_to_id(t).is_some())
-        .map(|t| AddedToken::from(t, true))
+        .map(|t| AddedToken::from(t.clone(), true))
         .collect();
     inner
         .add_special_tokens(specials)
