@@ -23,8 +23,10 @@ Reproduce (from the repository root, after scripts/setup.sh):
 
     .deps/py/bin/python scripts/make_tokenizer_fixture.py
 
-The fixtures were generated with the versions recorded in each ids file. Training is
-deterministic for a given `tokenizers` version, so a rerun gives identical files.
+The fixtures were generated with the versions recorded in each ids file. A rerun
+gives identical MiniLM and BPE files; Unigram training is not deterministic (ties among
+pieces fall differently run to run), so a rerun writes a different but equally valid
+Unigram pair (tokenizer and its ids together): commit both files or neither.
 """
 
 import importlib.util
