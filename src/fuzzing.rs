@@ -168,6 +168,7 @@ pub fn encoder_identity(dim: usize) -> EncoderIdentity {
         lower_case: false,
         strip_accents: false,
         dim,
+        tokenizer_sha256: None,
     }
 }
 

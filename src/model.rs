@@ -357,6 +357,7 @@ mod tests {
                 lower_case: true,
                 strip_accents: true,
                 dim: d,
+                tokenizer_sha256: None,
             },
             encoder_dir: "e".into(),
             dim: d,

@@ -5,9 +5,9 @@
 
 use super::bert::{Bert, BertConfig, Packing};
 use super::read_json;
+use super::tokenizer::{Tokenizer, TokenizerConfig};
 use crate::input_error;
 use anyhow::{Context, Result};
-use rust_tokenizers::tokenizer::{BertTokenizer, Tokenizer, TruncationStrategy};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -37,6 +37,11 @@ pub struct EncoderIdentity {
     pub lower_case: bool,
     pub strip_accents: bool,
     pub dim: usize,
+    /// Identifies a tokenizer that casing and accent flags do not describe (anything
+    /// but the standard BERT WordPiece); absent for BERT, so that identities and
+    /// cache keys made before emo read tokenizer.json stay as they were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenizer_sha256: Option<String>,
 }
 
 impl EncoderIdentity {
@@ -60,6 +65,9 @@ impl EncoderIdentity {
             )
             .as_bytes(),
         );
+        if let Some(t) = &self.tokenizer_sha256 {
+            h.update(format!("\0tokenizer\0{t}").as_bytes());
+        }
         hex::encode(&h.finalize()[..16])
     }
 }
@@ -84,12 +92,6 @@ struct PoolingConfig {
     pooling_mode_mean_sqrt_len_tokens: bool,
 }
 
-#[derive(Deserialize, Default)]
-struct TokenizerConfig {
-    do_lower_case: Option<bool>,
-    strip_accents: Option<bool>,
-}
-
 #[derive(Deserialize)]
 struct SentenceBertConfig {
     max_seq_length: Option<usize>,
@@ -104,10 +106,15 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     Ok(hex::encode(h.finalize()))
 }
 
-/// Reads the folder's sentence-transformers settings: pooling, normalisation,
-/// max length and tokenizer casing. Defaults follow sentence-transformers: a
-/// folder without `modules.json` gets mean pooling and no normalisation.
-fn read_identity(dir: &Path, weights: &Path, config: &BertConfig) -> Result<EncoderIdentity> {
+/// Reads the folder's sentence-transformers settings and loads its tokenizer:
+/// pooling, normalisation, max length and the tokenizer's identity. Defaults follow
+/// sentence-transformers: a folder without `modules.json` gets mean pooling and no
+/// normalisation.
+fn read_identity(
+    dir: &Path,
+    weights: &Path,
+    config: &BertConfig,
+) -> Result<(EncoderIdentity, Tokenizer)> {
     let modules: Vec<ModuleEntry> = if dir.join("modules.json").is_file() {
         read_json(&dir.join("modules.json"))?
     } else {
@@ -152,25 +159,27 @@ fn read_identity(dir: &Path, weights: &Path, config: &BertConfig) -> Result<Enco
     }
     let normalize = modules.iter().any(|m| m.kind.ends_with("Normalize"));
 
-    let tok: TokenizerConfig = if dir.join("tokenizer_config.json").is_file() {
-        read_json(&dir.join("tokenizer_config.json"))?
-    } else {
-        TokenizerConfig::default()
-    };
-    let lower_case = tok.do_lower_case.unwrap_or(true);
-    // Hugging Face's BertNormalizer: strip_accents unset means "same as lowercase".
-    let strip_accents = tok.strip_accents.unwrap_or(lower_case);
-
+    let tok = TokenizerConfig::read(dir)?;
+    // sentence-transformers: the configured max_seq_length, else the tokenizer's
+    // model_max_length; either capped at the model's position embeddings.
     let max_positions = config.max_position_embeddings as usize;
-    let max_seq_length = if dir.join("sentence_bert_config.json").is_file() {
+    let configured = if dir.join("sentence_bert_config.json").is_file() {
         let s: SentenceBertConfig = read_json(&dir.join("sentence_bert_config.json"))?;
-        s.max_seq_length.unwrap_or(max_positions)
+        s.max_seq_length
     } else {
-        max_positions
-    }
-    .min(max_positions);
+        None
+    };
+    let max_seq_length = configured
+        .or(tok
+            .model_max_length
+            .filter(|&m| m >= 1.0 && m < max_positions as f64)
+            .map(|m| m as usize))
+        .unwrap_or(max_positions)
+        .min(max_positions);
+    let tokenizer = Tokenizer::load(dir, max_seq_length)?;
+    let tid = tokenizer.identity().clone();
 
-    Ok(EncoderIdentity {
+    let identity = EncoderIdentity {
         name: dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -179,15 +188,17 @@ fn read_identity(dir: &Path, weights: &Path, config: &BertConfig) -> Result<Enco
         max_seq_length,
         pooling,
         normalize,
-        lower_case,
-        strip_accents,
+        lower_case: tid.lower_case,
+        strip_accents: tid.strip_accents,
         dim: config.hidden_size as usize,
-    })
+        tokenizer_sha256: tid.sha256,
+    };
+    Ok((identity, tokenizer))
 }
 
 /// A loaded, frozen encoder on one device.
 pub struct Encoder {
-    tokenizer: BertTokenizer,
+    tokenizer: Tokenizer,
     bert: Bert,
     device: Device,
     identity: EncoderIdentity,
@@ -207,22 +218,16 @@ impl Encoder {
         }
         let config_path = dir.join("config.json");
         let weights = dir.join("model.safetensors");
-        let vocab = dir.join("vocab.txt");
-        for needed in [&config_path, &weights, &vocab] {
+        for needed in [&config_path, &weights] {
             if !needed.is_file() {
                 return Err(input_error!(
-                    "{}: missing; a sentence-transformers folder needs config.json, vocab.txt and model.safetensors",
+                    "{}: missing; a sentence-transformers folder needs config.json, model.safetensors and tokenizer.json (or vocab.txt)",
                     needed.display()
                 ));
             }
         }
         let config = BertConfig::from_file(&config_path)?;
-        let identity = read_identity(dir, &weights, &config)?;
-
-        let tokenizer =
-            BertTokenizer::from_file(&vocab, identity.lower_case, identity.strip_accents).map_err(
-                |e| input_error!("{}: cannot load the vocabulary: {e}", vocab.display()),
-            )?;
+        let (identity, tokenizer) = read_identity(dir, &weights, &config)?;
 
         let bert = Bert::load(&weights, &config, device)?;
         Ok(Encoder {
@@ -257,18 +262,15 @@ impl Encoder {
         &self.dir
     }
 
-    /// Token ids as sentence-transformers would feed them: `[CLS] … [SEP]`,
-    /// truncated to `max_seq_length` tokens in all.
-    pub fn tokenize(&self, text: &str) -> Vec<i64> {
-        self.tokenizer
-            .encode(
-                text,
-                None,
-                self.identity.max_seq_length,
-                &TruncationStrategy::LongestFirst,
-                0,
-            )
-            .token_ids
+    /// Token ids as sentence-transformers would feed them: with the model's special
+    /// tokens, truncated to `max_seq_length` tokens in all.
+    pub fn tokenize(&self, text: &str) -> Result<Vec<i64>> {
+        self.tokenizer.encode(text)
+    }
+
+    /// The tokenizer, for its pad and special ids.
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
     }
 
     /// Embeds one batch of already tokenised texts. Returns `[n, dim]` f32 on the CPU.

@@ -8,6 +8,7 @@ pub mod device;
 pub mod encoder;
 pub mod mpnet;
 pub mod precision;
+pub mod tokenizer;
 
 pub use device::{device_name, DeviceChoice};
 pub use encoder::{Encoder, EncoderIdentity, Pooling};
@@ -159,8 +160,8 @@ impl<'a> Embedder<'a> {
         if !todo.is_empty() {
             let mut tokens: Vec<(usize, Vec<i64>)> = todo
                 .iter()
-                .map(|&i| (i, encoder.tokenize(&texts[i])))
-                .collect();
+                .map(|&i| Ok((i, encoder.tokenize(&texts[i])?)))
+                .collect::<Result<_>>()?;
             // Longest first: the slowest batches come early, so the ETA is honest.
             tokens.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
             let mut pending_keys: Vec<Key> = Vec::new();
