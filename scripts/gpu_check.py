@@ -27,7 +27,7 @@ into the output folder. Nothing is estimated: a number that could not be measure
 
 Modes:
     gpu_check.py run --device cuda --out DIR [--emo PATH] [--home DIR] [--quick]
-    gpu_check.py make-model SHAPE_DIR OUT_DIR      the random MiniLM-shaped folder
+    gpu_check.py make-model SHAPE_DIR OUT_DIR [mpnet]   the random MiniLM-shaped folder (BERT, or MPNet)
     gpu_check.py st-embed MODEL TEXTS OUT.npy DEVICE BATCH [PRECISION]   (helper, prints JSON)
 """
 
@@ -73,10 +73,13 @@ def log(msg: str) -> None:
 # ---------------------------------------------------------------- helper modes
 
 
-def make_model(shape_dir: str, out_dir: str) -> None:
-    """A MiniLM-shaped BERT with weights drawn by transformers (torch.manual_seed(SEED))."""
+def make_model(shape_dir: str, out_dir: str, arch: str = "bert") -> None:
+    """A MiniLM-shaped encoder with weights drawn by transformers (torch.manual_seed(SEED)):
+    BERT (MiniLM's own config), or with arch "mpnet" an MPNet of the same sizes (MPNet's
+    relative position buckets and positions past the padding index), both with MiniLM's
+    tokenizer and pooling files."""
     import torch
-    from transformers import BertConfig, BertModel
+    from transformers import BertConfig, BertModel, MPNetConfig, MPNetModel
 
     shape, out = Path(shape_dir), Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -86,13 +89,22 @@ def make_model(shape_dir: str, out_dir: str) -> None:
             shutil.copytree(src, out / name, dirs_exist_ok=True)
         elif src.is_file():
             shutil.copy2(src, out / name)
-    config = BertConfig.from_json_file(str(shape / "config.json"))
+    bert = BertConfig.from_json_file(str(shape / "config.json"))
     torch.manual_seed(SEED)
-    model = BertModel(config, add_pooling_layer=False)
-    model.save_pretrained(str(out), safe_serialization=True)
-    # save_pretrained rewrites config.json; keep MiniLM's, which is what emo and s-t read.
-    shutil.copy2(shape / "config.json", out / "config.json")
-    print(json.dumps({"dir": str(out), "seed": SEED}))
+    if arch == "mpnet":
+        config = MPNetConfig(
+            vocab_size=bert.vocab_size, hidden_size=bert.hidden_size,
+            num_hidden_layers=bert.num_hidden_layers, num_attention_heads=bert.num_attention_heads,
+            intermediate_size=bert.intermediate_size, max_position_embeddings=514,
+            pad_token_id=1, relative_attention_num_buckets=32, layer_norm_eps=1e-5)
+        model = MPNetModel(config, add_pooling_layer=False)
+        model.save_pretrained(str(out), safe_serialization=True)
+    else:
+        model = BertModel(bert, add_pooling_layer=False)
+        model.save_pretrained(str(out), safe_serialization=True)
+        # save_pretrained rewrites config.json; keep MiniLM's, which is what emo and s-t read.
+        shutil.copy2(shape / "config.json", out / "config.json")
+    print(json.dumps({"dir": str(out), "seed": SEED, "arch": arch}))
 
 
 def st_embed(model: str, texts_path: str, out_npy: str, device: str, batch: str,
@@ -439,7 +451,7 @@ def render(r: dict) -> str:
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["make-model"]:
-        make_model(*argv[1:3])
+        make_model(*argv[1:4])
         return 0
     if argv[:1] == ["st-embed"]:
         st_embed(*argv[1:7])

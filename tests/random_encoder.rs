@@ -54,14 +54,31 @@ fn read_npy(path: &Path) -> (usize, usize, Vec<f32>) {
 
 #[test]
 fn random_minilm_shaped_encoder_matches_sentence_transformers_on_cpu() {
+    matches_sentence_transformers("bert");
+}
+
+/// MPNet (all-mpnet-base-v2's architecture) with MiniLM's sizes and tokenizer:
+/// positions past the padding index and the shared relative position bias, on
+/// the parity texts, whose longest reach 256 tokens (relative distances past the
+/// last bucket boundary, 128).
+#[test]
+fn random_mpnet_shaped_encoder_matches_sentence_transformers_on_cpu() {
+    matches_sentence_transformers("mpnet");
+}
+
+fn matches_sentence_transformers(arch: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("minilm-random");
+    let model = dir.path().join(format!("{arch}-random"));
     let shape = emo::paths::default_model();
     gpu_check(&[
         "make-model",
         shape.to_str().unwrap(),
         model.to_str().unwrap(),
+        arch,
     ]);
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(model.join("config.json")).unwrap()).unwrap();
+    assert_eq!(written["model_type"], arch);
     // Not MiniLM's weights: a different identity, so no cached vector can stand in.
     let enc = Encoder::load(&model, tch::Device::Cpu).expect("the random folder loads in emo");
     let minilm = emo::embed::bert::BertConfig::from_file(&shape.join("config.json")).unwrap();
@@ -115,7 +132,7 @@ fn random_minilm_shaped_encoder_matches_sentence_transformers_on_cpu() {
         worst = worst.min(c);
         assert!(c >= 0.99999, "text {i} {text:?}: cosine {c:.7}");
     }
-    eprintln!("random encoder: lowest cosine emo vs sentence-transformers {worst:.8}");
+    eprintln!("random {arch} encoder: lowest cosine emo vs sentence-transformers {worst:.8}");
     // The check could fail: random weights still tell token sequences apart, so a
     // vector for the wrong text (or a wrong forward pass) would be below 0.99999.
     let tokens: Vec<Vec<i64>> = texts.iter().map(|t| enc.tokenize(t).unwrap()).collect();
@@ -127,7 +144,7 @@ fn random_minilm_shaped_encoder_matches_sentence_transformers_on_cpu() {
             }
         }
     }
-    eprintln!("random encoder: closest pair of different texts {closest_other:.6}");
+    eprintln!("random {arch} encoder: closest pair of different texts {closest_other:.6}");
     assert!(
         closest_other < 0.999,
         "different texts are too alike under the random encoder ({closest_other})"

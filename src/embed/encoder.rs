@@ -4,6 +4,7 @@
 //! sentence-transformers.
 
 use super::bert::{Bert, BertConfig, Packing};
+use super::mpnet::{Mpnet, MpnetConfig};
 use super::read_json;
 use super::tokenizer::{Tokenizer, TokenizerConfig};
 use crate::input_error;
@@ -113,7 +114,7 @@ pub fn sha256_file(path: &Path) -> Result<String> {
 fn read_identity(
     dir: &Path,
     weights: &Path,
-    config: &BertConfig,
+    shape: &Shape,
 ) -> Result<(EncoderIdentity, Tokenizer)> {
     let modules: Vec<ModuleEntry> = if dir.join("modules.json").is_file() {
         read_json(&dir.join("modules.json"))?
@@ -162,7 +163,7 @@ fn read_identity(
     let tok = TokenizerConfig::read(dir)?;
     // sentence-transformers: the configured max_seq_length, else the tokenizer's
     // model_max_length; either capped at the model's position embeddings.
-    let max_positions = config.max_position_embeddings as usize;
+    let max_positions = shape.max_tokens;
     let configured = if dir.join("sentence_bert_config.json").is_file() {
         let s: SentenceBertConfig = read_json(&dir.join("sentence_bert_config.json"))?;
         s.max_seq_length
@@ -190,16 +191,81 @@ fn read_identity(
         normalize,
         lower_case: tid.lower_case,
         strip_accents: tid.strip_accents,
-        dim: config.hidden_size as usize,
+        dim: shape.hidden,
         tokenizer_sha256: tid.sha256,
     };
     Ok((identity, tokenizer))
 }
 
+/// What the identity needs of an architecture's configuration.
+struct Shape {
+    /// The longest input, special tokens included.
+    max_tokens: usize,
+    hidden: usize,
+}
+
+/// The transformer of a folder, by `config.json`'s `model_type`: one file per
+/// architecture, chosen here and nowhere else.
+enum Network {
+    Bert(Bert),
+    Mpnet(Mpnet),
+}
+
+/// The `model_type`s emo runs, for the error that names an unsupported one.
+const SUPPORTED: &str = "bert, mpnet";
+
+impl Network {
+    fn load(config_path: &Path, weights: &Path, device: Device) -> Result<(Network, Shape)> {
+        #[derive(serde::Deserialize)]
+        struct Kind {
+            #[serde(default)]
+            model_type: Option<String>,
+        }
+        let kind: Kind = read_json(config_path)?;
+        match kind.model_type.as_deref() {
+            Some("bert") | None => {
+                let config = BertConfig::from_file(config_path)?;
+                let shape = Shape {
+                    max_tokens: config.max_position_embeddings as usize,
+                    hidden: config.hidden_size as usize,
+                };
+                Ok((Network::Bert(Bert::load(weights, &config, device)?), shape))
+            }
+            Some("mpnet") => {
+                let config = MpnetConfig::from_file(config_path)?;
+                let net = Mpnet::load(weights, &config, device)?;
+                let shape = Shape {
+                    max_tokens: net.max_tokens().max(0) as usize,
+                    hidden: config.hidden_size as usize,
+                };
+                Ok((Network::Mpnet(net), shape))
+            }
+            Some(other) => Err(input_error!(
+                "{}: model_type '{other}' is not supported (emo runs: {SUPPORTED})",
+                config_path.display()
+            )),
+        }
+    }
+
+    fn set_compute(&mut self, kind: Kind) {
+        match self {
+            Network::Bert(n) => n.set_compute(kind),
+            Network::Mpnet(n) => n.set_compute(kind),
+        }
+    }
+
+    fn forward_packed(&self, ids: &Tensor, packing: &Packing) -> Tensor {
+        match self {
+            Network::Bert(n) => n.forward_packed(ids, packing),
+            Network::Mpnet(n) => n.forward_packed(ids, packing),
+        }
+    }
+}
+
 /// A loaded, frozen encoder on one device.
 pub struct Encoder {
     tokenizer: Tokenizer,
-    bert: Bert,
+    network: Network,
     device: Device,
     identity: EncoderIdentity,
     dir: PathBuf,
@@ -207,8 +273,8 @@ pub struct Encoder {
 }
 
 impl Encoder {
-    /// Loads a sentence-transformers folder. Only BERT-family transformers are
-    /// supported (`model_type` bert); the weights must be `model.safetensors`.
+    /// Loads a sentence-transformers folder whose transformer is one emo runs
+    /// (`model_type` bert or mpnet); the weights must be `model.safetensors`.
     pub fn load(dir: &Path, device: Device) -> Result<Encoder> {
         if !dir.is_dir() {
             return Err(input_error!(
@@ -226,13 +292,11 @@ impl Encoder {
                 ));
             }
         }
-        let config = BertConfig::from_file(&config_path)?;
-        let (identity, tokenizer) = read_identity(dir, &weights, &config)?;
-
-        let bert = Bert::load(&weights, &config, device)?;
+        let (network, shape) = Network::load(&config_path, &weights, device)?;
+        let (identity, tokenizer) = read_identity(dir, &weights, &shape)?;
         Ok(Encoder {
             tokenizer,
-            bert,
+            network,
             device,
             identity,
             dir: dir.to_path_buf(),
@@ -242,7 +306,7 @@ impl Encoder {
 
     /// Runs the forward pass at `precision` (already resolved for the device).
     pub fn set_precision(&mut self, precision: super::precision::Precision) {
-        self.bert.set_compute(precision.compute_kind());
+        self.network.set_compute(precision.compute_kind());
         self.precision = precision;
     }
 
@@ -290,7 +354,7 @@ impl Encoder {
 
     fn embed_pooled(&self, batch: &[Vec<i64>]) -> Tensor {
         let (ids, packing) = Packing::new(batch, self.device);
-        let hidden = self.bert.forward_packed(&ids, &packing);
+        let hidden = self.network.forward_packed(&ids, &packing);
         // Pooled in the padded layout (zeros at padding): sums there are plain
         // reductions, which a GPU computes in a fixed order, unlike an `index_add`
         // of packed rows (atomics), so the same input gives the same vector.
