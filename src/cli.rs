@@ -170,9 +170,7 @@ pub struct RunArgs {
 /// The encoder, how to run it, and the embedding cache (on by default).
 #[derive(Args, Debug, Clone)]
 pub struct EncoderArgs {
-    /// A sentence-transformers folder with model.safetensors (BERT family)
-    /// [default: the installed all-MiniLM-L6-v2]
-    #[arg(long, visible_alias = "model")]
+    #[arg(long, visible_alias = "model", help = encoder_help())]
     pub encoder: Option<PathBuf>,
 
     #[command(flatten)]
@@ -180,6 +178,18 @@ pub struct EncoderArgs {
 
     #[command(flatten)]
     pub cache: CacheArgs,
+}
+
+/// `--encoder`'s help, naming what this installation has.
+fn encoder_help() -> String {
+    format!(
+        "A sentence-transformers folder (model_type bert or mpnet), or the name of an installed \
+         encoder (installed: {}) [default: all-MiniLM-L6-v2]",
+        match crate::paths::installed_encoders() {
+            v if v.is_empty() => "none; run make setup".to_string(),
+            v => v.join(", "),
+        }
+    )
 }
 
 /// The embedding cache, on unless `--no-cache`.

@@ -18,6 +18,32 @@ pub fn default_model() -> PathBuf {
     home().join("models").join("all-MiniLM-L6-v2")
 }
 
+/// The encoders setup installed (`EMO_ENCODERS=… make setup`), by folder name.
+pub fn installed_encoders() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(home().join("models"))
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter(|e| e.path().join("config.json").is_file())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// `--encoder`'s value as a folder: the folder itself when it exists, else the
+/// installed encoder of that name (`--encoder all-mpnet-base-v2`), else as
+/// given (and loading it says it is not found).
+pub fn encoder_dir(given: &std::path::Path) -> PathBuf {
+    let named = home().join("models").join(given);
+    if !given.is_dir() && given.components().count() == 1 && named.is_dir() {
+        named
+    } else {
+        given.to_path_buf()
+    }
+}
+
 /// Named datasets (`goemotions/`, `carer/`), sha256-verified by setup.
 pub fn datasets() -> PathBuf {
     home().join("datasets")

@@ -158,3 +158,60 @@ fn skip_bad_rows_reports_and_embeds_the_rest() {
     );
     assert_eq!(read_embeddings(&out).0, [2, 384]);
 }
+
+/// `--encoder NAME` finds the encoder setup installed under that name, and gives
+/// the same vectors as its folder; `--help` lists what is installed; a name that
+/// is neither a folder nor installed is the usual one-line not-found error.
+#[test]
+fn an_installed_encoder_is_chosen_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(dir.path(), "texts.txt", b"so happy today\nthis is awful\n");
+    let folder = emo::paths::default_model();
+    let name = folder.file_name().unwrap().to_str().unwrap().to_string();
+    let vectors = |encoder: &str| {
+        let o = emo()
+            .args([
+                "embed",
+                "--no-cache",
+                "--out",
+                "-",
+                "--encoder",
+                encoder,
+                "--input",
+            ])
+            .arg(&input)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let by_name = vectors(&name);
+    assert_eq!(by_name.lines().count(), 2);
+    assert_eq!(by_name, vectors(folder.to_str().unwrap()));
+    let help = emo().args(["embed", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains(&format!("installed: {name}")) || help.contains(&format!(", {name}")),
+        "{help}"
+    );
+    let o = emo()
+        .args([
+            "embed",
+            "--no-cache",
+            "--out",
+            "-",
+            "--encoder",
+            "no-such-encoder",
+            "--input",
+        ])
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("no-such-encoder: model folder not found"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}

@@ -60,7 +60,9 @@ pub fn load_encoder(dir: Option<&PathBuf>, run: &RunArgs) -> Result<Encoder> {
         tch::set_num_threads(n as i32);
     }
     let device = run.device.resolve()?;
-    let dir = dir.cloned().unwrap_or_else(crate::paths::default_model);
+    let dir = dir
+        .map(|d| crate::paths::encoder_dir(d))
+        .unwrap_or_else(crate::paths::default_model);
     let precision = run.precision.resolve(device)?;
     let mut encoder = Encoder::load(&dir, device)?;
     encoder.set_precision(precision);
@@ -127,7 +129,7 @@ pub fn encoder_for(
 ) -> Result<Encoder> {
     let recorded = PathBuf::from(&model.manifest.encoder_dir);
     let dir = match explicit {
-        Some(d) => d.clone(),
+        Some(d) => crate::paths::encoder_dir(d),
         None if recorded.is_dir() => recorded,
         None => crate::paths::default_model(),
     };
