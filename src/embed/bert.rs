@@ -123,7 +123,9 @@ impl BertConfig {
     }
 }
 
-struct Layer {
+/// One post-LayerNorm transformer layer's weights, as BERT and MPNet share them
+/// (only their tensor names differ: [`LayerNames`]).
+pub(super) struct Layer {
     /// `[3 * hidden, hidden]`: query, key and value weights stacked.
     qkv_w: Tensor,
     qkv_b: Tensor,
@@ -139,6 +141,147 @@ struct Layer {
     ff_ln_b: Tensor,
 }
 
+/// Where an architecture keeps a layer's attention tensors, below
+/// `encoder.layer.<i>.` (the feed-forward names are common to both).
+pub(super) struct LayerNames {
+    /// Query, key, value and output projections, each with `.weight` and `.bias`.
+    pub(super) q: &'static str,
+    pub(super) k: &'static str,
+    pub(super) v: &'static str,
+    pub(super) o: &'static str,
+    /// The LayerNorm after attention.
+    pub(super) attn_ln: &'static str,
+}
+
+/// The sizes and settings every layer of a stack runs with.
+pub(super) struct Dims {
+    pub(super) heads: i64,
+    pub(super) hidden: i64,
+    pub(super) eps: f64,
+    pub(super) activation: Activation,
+    /// The type of the matrix products and attention ([`super::precision`]).
+    pub(super) compute: Kind,
+}
+
+impl Layer {
+    /// Layer `i`'s tensors, checked by name and shape.
+    pub(super) fn load(w: &Weights, i: i64, names: &LayerNames, h: i64, f: i64) -> Result<Layer> {
+        let p = format!("encoder.layer.{i}");
+        let t = |s: &str, shape: &[i64]| w.take(&format!("{p}.{s}"), shape);
+        let proj = |name: &str| -> Result<[Tensor; 2]> {
+            Ok([
+                t(&format!("{name}.weight"), &[h, h])?,
+                t(&format!("{name}.bias"), &[h])?,
+            ])
+        };
+        let [qw, qb] = proj(names.q)?;
+        let [kw, kb] = proj(names.k)?;
+        let [vw, vb] = proj(names.v)?;
+        let [out_w, out_b] = proj(names.o)?;
+        Ok(Layer {
+            qkv_w: Tensor::cat(&[qw, kw, vw], 0),
+            qkv_b: Tensor::cat(&[qb, kb, vb], 0),
+            out_w,
+            out_b,
+            attn_ln_w: t(&format!("{}.weight", names.attn_ln), &[h])?,
+            attn_ln_b: t(&format!("{}.bias", names.attn_ln), &[h])?,
+            ff_in_w: t("intermediate.dense.weight", &[f, h])?,
+            ff_in_b: t("intermediate.dense.bias", &[f])?,
+            ff_out_w: t("output.dense.weight", &[h, f])?,
+            ff_out_b: t("output.dense.bias", &[h])?,
+            ff_ln_w: t("output.LayerNorm.weight", &[h])?,
+            ff_ln_b: t("output.LayerNorm.bias", &[h])?,
+        })
+    }
+
+    /// Converts the weights of the matrix products to `kind`: everything else
+    /// stays f32.
+    pub(super) fn set_compute(&mut self, kind: Kind) {
+        for t in [
+            &mut self.qkv_w,
+            &mut self.qkv_b,
+            &mut self.out_w,
+            &mut self.out_b,
+            &mut self.ff_in_w,
+            &mut self.ff_in_b,
+            &mut self.ff_out_w,
+            &mut self.ff_out_b,
+        ] {
+            *t = t.to_kind(kind);
+        }
+    }
+
+    /// The layer over packed rows `x`; `mask` is fused attention's mask, boolean
+    /// (true where a key is a real token) or additive (MPNet's position bias).
+    pub(super) fn forward(&self, x: &Tensor, packed: &Packing, mask: &Tensor, d: &Dims) -> Tensor {
+        let (b, l) = (packed.batch, packed.width);
+        let head_dim = d.hidden / d.heads;
+        let ln = |x: &Tensor, w: &Tensor, bias: &Tensor| {
+            x.layer_norm([d.hidden], Some(w), Some(bias), d.eps, false)
+        };
+        // Reduced: the products and attention; the residual stream x is f32.
+        let qkv = x.to_kind(d.compute).linear(&self.qkv_w, Some(&self.qkv_b));
+        // Packed → padded [b, l, 3, heads, head_dim] for attention only. A
+        // batch of equal lengths (long texts cut at the model's limit, mostly)
+        // is already that layout: no copy. The mask stays even then: on CUDA no
+        // mask lets libtorch pick flash attention, a mask another kernel, and a
+        // vector would then depend (by float noise) on its batch-mates' lengths.
+        let qkv = if packed.ragged {
+            Tensor::zeros([b * l, 3 * d.hidden], (qkv.kind(), qkv.device())).index_copy(
+                0,
+                &packed.slots,
+                &qkv,
+            )
+        } else {
+            qkv
+        };
+        let padded = qkv
+            .view([b, l, 3, d.heads, head_dim])
+            .permute([2, 0, 3, 1, 4]);
+        let context = Tensor::scaled_dot_product_attention(
+            &padded.get(0),
+            &padded.get(1),
+            &padded.get(2),
+            Some(mask),
+            0.0,
+            false,
+            None,
+            false,
+        );
+        // [b, heads, l, head_dim] → [b * l, hidden] → back to packed rows.
+        let context = context.transpose(1, 2).reshape([b * l, d.hidden]);
+        let context = if packed.ragged {
+            context.index_select(0, &packed.slots)
+        } else {
+            context
+        };
+        // One add that widens the reduced product to f32 on the way (exactly, so
+        // the same numbers) instead of a conversion pass and then an add pass.
+        let attn = x + context.linear(&self.out_w, Some(&self.out_b));
+        let x = ln(&attn, &self.attn_ln_w, &self.attn_ln_b);
+        let ff = activate(
+            d.activation,
+            x.to_kind(d.compute)
+                .linear(&self.ff_in_w, Some(&self.ff_in_b)),
+        );
+        let ff = &x + ff.linear(&self.ff_out_w, Some(&self.ff_out_b));
+        ln(&ff, &self.ff_ln_w, &self.ff_ln_b)
+    }
+}
+
+/// In place where libtorch can: the FFN's activations are the largest tensor
+/// of the pass, and a second copy of them costs memory bandwidth.
+fn activate(activation: Activation, mut x: Tensor) -> Tensor {
+    match activation {
+        Activation::Gelu => x.gelu_("none"),
+        Activation::GeluNew => x.gelu_("tanh"),
+        Activation::Relu => x.relu_(),
+        Activation::Silu => x.silu_(),
+        Activation::Mish => x.mish_(),
+        Activation::Tanh => x.tanh_(),
+    }
+}
+
 /// The frozen encoder's weights, laid out for inference.
 pub struct Bert {
     word: Tensor,
@@ -148,12 +291,7 @@ pub struct Bert {
     emb_ln_w: Tensor,
     emb_ln_b: Tensor,
     layers: Vec<Layer>,
-    heads: i64,
-    hidden: i64,
-    eps: f64,
-    activation: Activation,
-    /// The type of the matrix products and attention ([`super::precision`]).
-    compute: Kind,
+    dims: Dims,
 }
 
 /// The tensors of a safetensors file by name, checked one by one as they are
@@ -208,34 +346,16 @@ impl Bert {
             device,
         };
         let (h, f) = (config.hidden_size, config.intermediate_size);
-        let mut layers = Vec::new();
-        for i in 0..config.num_hidden_layers {
-            let p = format!("encoder.layer.{i}");
-            let t = |s: &str, shape: &[i64]| w.take(&format!("{p}.{s}"), shape);
-            let qkv = |kind: &str| -> Result<[Tensor; 2]> {
-                Ok([
-                    t(&format!("attention.self.{kind}.weight"), &[h, h])?,
-                    t(&format!("attention.self.{kind}.bias"), &[h])?,
-                ])
-            };
-            let [qw, qb] = qkv("query")?;
-            let [kw, kb] = qkv("key")?;
-            let [vw, vb] = qkv("value")?;
-            layers.push(Layer {
-                qkv_w: Tensor::cat(&[qw, kw, vw], 0),
-                qkv_b: Tensor::cat(&[qb, kb, vb], 0),
-                out_w: t("attention.output.dense.weight", &[h, h])?,
-                out_b: t("attention.output.dense.bias", &[h])?,
-                attn_ln_w: t("attention.output.LayerNorm.weight", &[h])?,
-                attn_ln_b: t("attention.output.LayerNorm.bias", &[h])?,
-                ff_in_w: t("intermediate.dense.weight", &[f, h])?,
-                ff_in_b: t("intermediate.dense.bias", &[f])?,
-                ff_out_w: t("output.dense.weight", &[h, f])?,
-                ff_out_b: t("output.dense.bias", &[h])?,
-                ff_ln_w: t("output.LayerNorm.weight", &[h])?,
-                ff_ln_b: t("output.LayerNorm.bias", &[h])?,
-            });
-        }
+        let names = LayerNames {
+            q: "attention.self.query",
+            k: "attention.self.key",
+            v: "attention.self.value",
+            o: "attention.output.dense",
+            attn_ln: "attention.output.LayerNorm",
+        };
+        let layers = (0..config.num_hidden_layers)
+            .map(|i| Layer::load(&w, i, &names, h, f))
+            .collect::<Result<Vec<_>>>()?;
         Ok(Bert {
             word: w.take("embeddings.word_embeddings.weight", &[config.vocab_size, h])?,
             position: w.take(
@@ -251,52 +371,24 @@ impl Bert {
             emb_ln_w: w.take("embeddings.LayerNorm.weight", &[h])?,
             emb_ln_b: w.take("embeddings.LayerNorm.bias", &[h])?,
             layers,
-            heads: config.num_attention_heads,
-            hidden: h,
-            eps: config.layer_norm_eps,
-            activation: config.hidden_act,
-            compute: Kind::Float,
+            dims: Dims {
+                heads: config.num_attention_heads,
+                hidden: h,
+                eps: config.layer_norm_eps,
+                activation: config.hidden_act,
+                compute: Kind::Float,
+            },
         })
     }
 
     /// Runs the matrix products and attention in `kind` from now on: their
     /// weights are converted once here; everything else stays f32.
     pub fn set_compute(&mut self, kind: Kind) {
-        if kind == self.compute {
+        if kind == self.dims.compute {
             return;
         }
-        for l in &mut self.layers {
-            for t in [
-                &mut l.qkv_w,
-                &mut l.qkv_b,
-                &mut l.out_w,
-                &mut l.out_b,
-                &mut l.ff_in_w,
-                &mut l.ff_in_b,
-                &mut l.ff_out_w,
-                &mut l.ff_out_b,
-            ] {
-                *t = t.to_kind(kind);
-            }
-        }
-        self.compute = kind;
-    }
-
-    /// In place where libtorch can: the FFN's activations are the largest tensor
-    /// of the pass, and a second copy of them costs memory bandwidth.
-    fn activate(&self, mut x: Tensor) -> Tensor {
-        match self.activation {
-            Activation::Gelu => x.gelu_("none"),
-            Activation::GeluNew => x.gelu_("tanh"),
-            Activation::Relu => x.relu_(),
-            Activation::Silu => x.silu_(),
-            Activation::Mish => x.mish_(),
-            Activation::Tanh => x.tanh_(),
-        }
-    }
-
-    fn layer_norm(&self, x: &Tensor, w: &Tensor, b: &Tensor) -> Tensor {
-        x.layer_norm([self.hidden], Some(w), Some(b), self.eps, false)
+        self.layers.iter_mut().for_each(|l| l.set_compute(kind));
+        self.dims.compute = kind;
     }
 
     /// Last hidden states of the real tokens of a batch, packed: sentence after
@@ -306,54 +398,16 @@ impl Bert {
         let emb = self.word.index_select(0, ids)
             + self.position.index_select(0, &packed.positions)
             + &self.token_type0;
-        let mut x = self.layer_norm(&emb, &self.emb_ln_w, &self.emb_ln_b);
-        let (b, l) = (packed.batch, packed.width);
-        let head_dim = self.hidden / self.heads;
-        let ck = self.compute;
+        let d = &self.dims;
+        let mut x = emb.layer_norm(
+            [d.hidden],
+            Some(&self.emb_ln_w),
+            Some(&self.emb_ln_b),
+            d.eps,
+            false,
+        );
         for layer in &self.layers {
-            // Reduced: the products and attention; the residual stream x is f32.
-            let qkv = x.to_kind(ck).linear(&layer.qkv_w, Some(&layer.qkv_b));
-            // Packed → padded [b, l, 3, heads, head_dim] for attention only. A
-            // batch of equal lengths (long texts cut at the model's limit, mostly)
-            // is already that layout: no copy. The mask stays even then: on CUDA no
-            // mask lets libtorch pick flash attention, a mask another kernel, and a
-            // vector would then depend (by float noise) on its batch-mates' lengths.
-            let qkv = if packed.ragged {
-                Tensor::zeros([b * l, 3 * self.hidden], (qkv.kind(), qkv.device())).index_copy(
-                    0,
-                    &packed.slots,
-                    &qkv,
-                )
-            } else {
-                qkv
-            };
-            let padded = qkv
-                .view([b, l, 3, self.heads, head_dim])
-                .permute([2, 0, 3, 1, 4]);
-            let context = Tensor::scaled_dot_product_attention(
-                &padded.get(0),
-                &padded.get(1),
-                &padded.get(2),
-                Some(&packed.attention_mask),
-                0.0,
-                false,
-                None,
-                false,
-            );
-            // [b, heads, l, head_dim] → [b * l, hidden] → back to packed rows.
-            let context = context.transpose(1, 2).reshape([b * l, self.hidden]);
-            let context = if packed.ragged {
-                context.index_select(0, &packed.slots)
-            } else {
-                context
-            };
-            // One add that widens the reduced product to f32 on the way (exactly, so
-            // the same numbers) instead of a conversion pass and then an add pass.
-            let attn = &x + context.linear(&layer.out_w, Some(&layer.out_b));
-            x = self.layer_norm(&attn, &layer.attn_ln_w, &layer.attn_ln_b);
-            let ff = self.activate(x.to_kind(ck).linear(&layer.ff_in_w, Some(&layer.ff_in_b)));
-            let ff = &x + ff.linear(&layer.ff_out_w, Some(&layer.ff_out_b));
-            x = self.layer_norm(&ff, &layer.ff_ln_w, &layer.ff_ln_b);
+            x = layer.forward(&x, packed, &packed.attention_mask, d);
         }
         x
     }

@@ -15,7 +15,7 @@
 //!   batch width and passed to fused attention as an additive mask, with the
 //!   padding keys masked by the most negative number, as Hugging Face does.
 
-use super::bert::{Activation, Packing, Weights};
+use super::bert::{Activation, Dims, Layer, LayerNames, Packing, Weights};
 use crate::input_error;
 use anyhow::Result;
 use serde::Deserialize;
@@ -97,21 +97,6 @@ pub fn relative_bucket(relative: i64, buckets: i64) -> i64 {
     bucket
 }
 
-struct Layer {
-    qkv_w: Tensor,
-    qkv_b: Tensor,
-    out_w: Tensor,
-    out_b: Tensor,
-    attn_ln_w: Tensor,
-    attn_ln_b: Tensor,
-    ff_in_w: Tensor,
-    ff_in_b: Tensor,
-    ff_out_w: Tensor,
-    ff_out_b: Tensor,
-    ff_ln_w: Tensor,
-    ff_ln_b: Tensor,
-}
-
 /// The frozen MPNet encoder's weights, laid out for inference.
 pub struct Mpnet {
     word: Tensor,
@@ -121,13 +106,9 @@ pub struct Mpnet {
     /// `[buckets, heads]`, shared by every layer.
     relative_bias: Tensor,
     layers: Vec<Layer>,
-    heads: i64,
-    hidden: i64,
-    eps: f64,
-    activation: Activation,
+    dims: Dims,
     pad: i64,
     buckets: i64,
-    compute: Kind,
 }
 
 impl Mpnet {
@@ -150,35 +131,16 @@ impl Mpnet {
             device,
         };
         let (h, f) = (config.hidden_size, config.intermediate_size);
-        let mut layers = Vec::new();
-        for i in 0..config.num_hidden_layers {
-            let p = format!("encoder.layer.{i}");
-            let t = |s: &str, shape: &[i64]| w.take(&format!("{p}.{s}"), shape);
-            let proj = |kind: &str| -> Result<[Tensor; 2]> {
-                Ok([
-                    t(&format!("attention.attn.{kind}.weight"), &[h, h])?,
-                    t(&format!("attention.attn.{kind}.bias"), &[h])?,
-                ])
-            };
-            let [qw, qb] = proj("q")?;
-            let [kw, kb] = proj("k")?;
-            let [vw, vb] = proj("v")?;
-            let [ow, ob] = proj("o")?;
-            layers.push(Layer {
-                qkv_w: Tensor::cat(&[qw, kw, vw], 0),
-                qkv_b: Tensor::cat(&[qb, kb, vb], 0),
-                out_w: ow,
-                out_b: ob,
-                attn_ln_w: t("attention.LayerNorm.weight", &[h])?,
-                attn_ln_b: t("attention.LayerNorm.bias", &[h])?,
-                ff_in_w: t("intermediate.dense.weight", &[f, h])?,
-                ff_in_b: t("intermediate.dense.bias", &[f])?,
-                ff_out_w: t("output.dense.weight", &[h, f])?,
-                ff_out_b: t("output.dense.bias", &[h])?,
-                ff_ln_w: t("output.LayerNorm.weight", &[h])?,
-                ff_ln_b: t("output.LayerNorm.bias", &[h])?,
-            });
-        }
+        let names = LayerNames {
+            q: "attention.attn.q",
+            k: "attention.attn.k",
+            v: "attention.attn.v",
+            o: "attention.attn.o",
+            attn_ln: "attention.LayerNorm",
+        };
+        let layers = (0..config.num_hidden_layers)
+            .map(|i| Layer::load(&w, i, &names, h, f))
+            .collect::<Result<Vec<_>>>()?;
         Ok(Mpnet {
             word: w.take("embeddings.word_embeddings.weight", &[config.vocab_size, h])?,
             position: w.take(
@@ -195,13 +157,15 @@ impl Mpnet {
                 ],
             )?,
             layers,
-            heads: config.num_attention_heads,
-            hidden: h,
-            eps: config.layer_norm_eps,
-            activation: config.hidden_act,
+            dims: Dims {
+                heads: config.num_attention_heads,
+                hidden: h,
+                eps: config.layer_norm_eps,
+                activation: config.hidden_act,
+                compute: Kind::Float,
+            },
             pad: config.pad_token_id,
             buckets: config.relative_attention_num_buckets,
-            compute: Kind::Float,
         })
     }
 
@@ -212,28 +176,11 @@ impl Mpnet {
 
     /// Runs the matrix products and attention in `kind` from now on.
     pub fn set_compute(&mut self, kind: Kind) {
-        if kind == self.compute {
+        if kind == self.dims.compute {
             return;
         }
-        for l in &mut self.layers {
-            for t in [
-                &mut l.qkv_w,
-                &mut l.qkv_b,
-                &mut l.out_w,
-                &mut l.out_b,
-                &mut l.ff_in_w,
-                &mut l.ff_in_b,
-                &mut l.ff_out_w,
-                &mut l.ff_out_b,
-            ] {
-                *t = t.to_kind(kind);
-            }
-        }
-        self.compute = kind;
-    }
-
-    fn layer_norm(&self, x: &Tensor, w: &Tensor, b: &Tensor) -> Tensor {
-        x.layer_norm([self.hidden], Some(w), Some(b), self.eps, false)
+        self.layers.iter_mut().for_each(|l| l.set_compute(kind));
+        self.dims.compute = kind;
     }
 
     /// `[batch, heads, width, width]`: each head's relative position bias, and
@@ -249,13 +196,13 @@ impl Mpnet {
         let bias = self
             .relative_bias
             .index_select(0, &idx)
-            .view([l, l, self.heads])
+            .view([l, l, self.dims.heads])
             .permute([2, 0, 1])
             .unsqueeze(0);
         let blocked = Tensor::full([1], f32::MIN as f64, (Kind::Float, self.word.device()));
         let zero = Tensor::zeros([1], (Kind::Float, self.word.device()));
         let mask = zero.where_self(&packed.attention_mask, &blocked);
-        (bias + mask).to_kind(self.compute)
+        (bias + mask).to_kind(self.dims.compute)
     }
 
     /// Last hidden states of the real tokens of a batch, packed as
@@ -263,54 +210,17 @@ impl Mpnet {
     pub fn forward_packed(&self, ids: &Tensor, packed: &Packing) -> Tensor {
         let positions = &packed.positions + (self.pad + 1);
         let emb = self.word.index_select(0, ids) + self.position.index_select(0, &positions);
-        let mut x = self.layer_norm(&emb, &self.emb_ln_w, &self.emb_ln_b);
-        let (b, l) = (packed.batch, packed.width);
-        let head_dim = self.hidden / self.heads;
-        let ck = self.compute;
+        let d = &self.dims;
+        let mut x = emb.layer_norm(
+            [d.hidden],
+            Some(&self.emb_ln_w),
+            Some(&self.emb_ln_b),
+            d.eps,
+            false,
+        );
         let bias = self.attention_bias(packed);
         for layer in &self.layers {
-            let qkv = x.to_kind(ck).linear(&layer.qkv_w, Some(&layer.qkv_b));
-            let qkv = if packed.ragged {
-                Tensor::zeros([b * l, 3 * self.hidden], (qkv.kind(), qkv.device())).index_copy(
-                    0,
-                    &packed.slots,
-                    &qkv,
-                )
-            } else {
-                qkv
-            };
-            let padded = qkv
-                .view([b, l, 3, self.heads, head_dim])
-                .permute([2, 0, 3, 1, 4]);
-            let context = Tensor::scaled_dot_product_attention(
-                &padded.get(0),
-                &padded.get(1),
-                &padded.get(2),
-                Some(&bias),
-                0.0,
-                false,
-                None,
-                false,
-            );
-            let context = context.transpose(1, 2).reshape([b * l, self.hidden]);
-            let context = if packed.ragged {
-                context.index_select(0, &packed.slots)
-            } else {
-                context
-            };
-            let attn = &x + context.linear(&layer.out_w, Some(&layer.out_b));
-            x = self.layer_norm(&attn, &layer.attn_ln_w, &layer.attn_ln_b);
-            let ff = x.to_kind(ck).linear(&layer.ff_in_w, Some(&layer.ff_in_b));
-            let ff = match self.activation {
-                Activation::Gelu => ff.gelu("none"),
-                Activation::GeluNew => ff.gelu("tanh"),
-                Activation::Relu => ff.relu(),
-                Activation::Silu => ff.silu(),
-                Activation::Mish => ff.mish(),
-                Activation::Tanh => ff.tanh(),
-            };
-            let ff = &x + ff.linear(&layer.ff_out_w, Some(&layer.ff_out_b));
-            x = self.layer_norm(&ff, &layer.ff_ln_w, &layer.ff_ln_b);
+            x = layer.forward(&x, packed, &bias, d);
         }
         x
     }
