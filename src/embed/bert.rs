@@ -297,14 +297,39 @@ pub struct Bert {
 /// The tensors of a safetensors file by name, checked one by one as they are
 /// taken (shared with the other architectures' files).
 pub(super) struct Weights<'a> {
-    pub(super) path: &'a Path,
-    pub(super) tensors: HashMap<String, Tensor>,
+    path: &'a Path,
+    tensors: HashMap<String, Tensor>,
     /// `bert.` when the file was saved from `BertForX` rather than `BertModel`.
-    pub(super) prefix: &'static str,
-    pub(super) device: Device,
+    prefix: &'static str,
+    device: Device,
 }
 
-impl Weights<'_> {
+impl<'a> Weights<'a> {
+    /// Every tensor of `path`. A file saved from a task model (`BertForX`,
+    /// `MPNetForX`) names them under the architecture's `prefix`; a bare model's
+    /// without one.
+    pub(super) fn read(
+        path: &'a Path,
+        prefix: &'static str,
+        device: Device,
+    ) -> Result<Weights<'a>> {
+        let tensors: HashMap<String, Tensor> = Tensor::read_safetensors(path)
+            .map_err(|e| input_error!("{}: cannot read safetensors: {e}", path.display()))?
+            .into_iter()
+            .collect();
+        let prefix = if tensors.contains_key("embeddings.word_embeddings.weight") {
+            ""
+        } else {
+            prefix
+        };
+        Ok(Weights {
+            path,
+            tensors,
+            prefix,
+            device,
+        })
+    }
+
     /// The tensor `name` as f32 on the device; an error names the file, the tensor
     /// and, for a wrong shape, both shapes.
     pub(super) fn take(&self, name: &str, shape: &[i64]) -> Result<Tensor> {
@@ -330,21 +355,7 @@ impl Bert {
     /// Loads `model.safetensors` for `config`. Every tensor the pass uses must be
     /// there with the shape the config implies; others (a pooler, a head) are ignored.
     pub fn load(path: &Path, config: &BertConfig, device: Device) -> Result<Bert> {
-        let tensors: HashMap<String, Tensor> = Tensor::read_safetensors(path)
-            .map_err(|e| input_error!("{}: cannot read safetensors: {e}", path.display()))?
-            .into_iter()
-            .collect();
-        let prefix = if tensors.contains_key("embeddings.word_embeddings.weight") {
-            ""
-        } else {
-            "bert."
-        };
-        let w = Weights {
-            path,
-            tensors,
-            prefix,
-            device,
-        };
+        let w = Weights::read(path, "bert.", device)?;
         let (h, f) = (config.hidden_size, config.intermediate_size);
         let names = LayerNames {
             q: "attention.self.query",

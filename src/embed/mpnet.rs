@@ -19,7 +19,6 @@ use super::bert::{Activation, Dims, Layer, LayerNames, Packing, Weights};
 use crate::input_error;
 use anyhow::Result;
 use serde::Deserialize;
-use std::collections::HashMap;
 use std::path::Path;
 use tch::{Device, Kind, Tensor};
 
@@ -115,21 +114,7 @@ impl Mpnet {
     /// Loads `model.safetensors` for `config`; every tensor the pass uses must be
     /// there with the shape the config implies (a pooler or an LM head is ignored).
     pub fn load(path: &Path, config: &MpnetConfig, device: Device) -> Result<Mpnet> {
-        let tensors: HashMap<String, Tensor> = Tensor::read_safetensors(path)
-            .map_err(|e| input_error!("{}: cannot read safetensors: {e}", path.display()))?
-            .into_iter()
-            .collect();
-        let prefix = if tensors.contains_key("embeddings.word_embeddings.weight") {
-            ""
-        } else {
-            "mpnet."
-        };
-        let w = Weights {
-            path,
-            tensors,
-            prefix,
-            device,
-        };
+        let w = Weights::read(path, "mpnet.", device)?;
         let (h, f) = (config.hidden_size, config.intermediate_size);
         let names = LayerNames {
             q: "attention.attn.q",
