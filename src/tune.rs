@@ -102,6 +102,21 @@ impl Search {
         }
     }
 
+    /// The search of a head whose configured schedule is `epochs` long: the
+    /// one setting `earlier` records (what the method chose on an earlier
+    /// seed), or the `--tune` search when there is none. Every method context,
+    /// single- and multi-label, decides it here.
+    pub fn reusing(
+        earlier: Option<&serde_json::Map<String, serde_json::Value>>,
+        cfg: &TrainConfig,
+        epochs: usize,
+    ) -> Search {
+        match earlier {
+            Some(chosen) => Search::fixed(chosen, cfg, epochs),
+            None => Search::new(cfg.tune, cfg, epochs),
+        }
+    }
+
     /// The (learning rate, weight decay) pairs one training pass runs side by side,
     /// the configured pair first.
     pub fn candidates(&self) -> Vec<Candidate> {

@@ -318,26 +318,19 @@ impl<'a> Context<'a> {
     /// The settings a head whose configured schedule is `epochs` long tries:
     /// the `--tune` search, or the one setting chosen on an earlier seed.
     pub fn search(&self, epochs: usize) -> Search {
-        match &self.fixed {
-            Some((_, chosen)) => Search::fixed(chosen, self.config, epochs),
-            None => Search::new(self.config.tune, self.config, epochs),
-        }
+        Search::reusing(self.fixed.as_ref().map(|(_, c)| c), self.config, epochs)
     }
 
     /// The stage-1 settings to try: the search, or those chosen on an earlier
     /// seed (under `stage1` for the methods built on stage 1, at the top for `ib`).
     fn stage1_search(&self) -> Search {
-        let cfg = self.config;
-        match &self.fixed {
-            Some((_, chosen)) => {
-                let settings = match chosen.get("stage1").and_then(|v| v.as_object()) {
-                    Some(s) => s,
-                    None => chosen,
-                };
-                Search::fixed(settings, cfg, cfg.epochs)
-            }
-            None => Search::new(cfg.tune, cfg, cfg.epochs),
-        }
+        let stage1 = self.fixed.as_ref().map(|(_, chosen)| {
+            chosen
+                .get("stage1")
+                .and_then(|v| v.as_object())
+                .unwrap_or(chosen)
+        });
+        Search::reusing(stage1, self.config, self.config.epochs)
     }
 
     /// The stage-1 joint heads, instance-balanced, one per setting of the

@@ -90,10 +90,7 @@ impl<'a> MultiContext<'a> {
     /// The settings a head whose configured schedule is `epochs` long tries:
     /// the `--tune` search, or the one setting chosen on an earlier seed.
     pub fn search(&self, epochs: usize) -> Search {
-        match &self.fixed {
-            Some((_, chosen)) => Search::fixed(chosen, self.config, epochs),
-            None => Search::new(self.config.tune, self.config, epochs),
-        }
+        Search::reusing(self.fixed.as_ref().map(|(_, c)| c), self.config, epochs)
     }
 
     /// Each validation text's probability of each class under `head`.
