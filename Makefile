@@ -62,7 +62,7 @@ reference: build
 # reports/bench.md and reports/bench.json; Python from .deps/py (make pyenv).
 # Takes about an hour on 2 cores (the 1M-text scale run); BENCH_ARGS="--quick" is a
 # smoke test of a few minutes.
-bench: build
+bench: build test-encoders
 	bash scripts/bench.sh $(BENCH_ARGS)
 
 lint: setup

@@ -37,7 +37,10 @@ What is measured, and why:
    from bf16 vectors against fp32, per method with a paired-bootstrap interval
    (scripts/bench_precision.py). On a CPU without native bf16 the first bf16 embedding of
    the two datasets takes about an hour (PyTorch emulates bf16 there); the cache keeps it.
-6. gpu -- not measured unless the run used `--device cuda`; nothing is invented.
+6. encoders -- the same four-way speed table as section 5 (emo and sentence-transformers,
+   fp32 and bf16) for all-mpnet-base-v2, on the first 1,000 `short` and 100 `long` texts,
+   with the cosines of emo's vectors against Python's.
+7. gpu -- not measured unless the run used `--device cuda`; nothing is invented.
 
 Sections not run (`--only`) keep what the previous report at `--out` says of them, marked
 with the date and commit they come from, so a partial rerun does not erase the rest.
@@ -99,7 +102,11 @@ from bench_common import (
     write_lines,
 )
 
-SECTIONS = ("embed", "heads", "cache", "scale", "precision")
+SECTIONS = ("embed", "heads", "cache", "scale", "precision", "encoders")
+# Section 6: the encoders beyond the default (`make bench` installs them), and how many
+# `short` and `long` texts each runs (all-mpnet-base-v2 is about eight times MiniLM's work
+# per token; bf16 is emulated on CPUs without native bf16).
+ENCODERS = {"all-mpnet-base-v2": (1000, 100)}
 RSS_TARGET_MB = 1500
 TINY_FILES = (
     "vocab.txt",
@@ -125,7 +132,7 @@ def limit_threads(threads: int):
 
 
 def helper_py_embed(path: str, out_npy: str, threads: str, batch: str, device: str,
-                    precision: str = "fp32") -> None:
+                    precision: str = "fp32", model_dir: str = str(MODEL_DIR)) -> None:
     """Python sentence-transformers: time model.encode only (load and warm-up excluded).
     precision bf16 runs it under torch.autocast(bfloat16) (see `autocast`)."""
     import numpy as np
@@ -136,7 +143,7 @@ def helper_py_embed(path: str, out_npy: str, threads: str, batch: str, device: s
 
         texts = read_lines(path)
         t0 = time.perf_counter()
-        model = SentenceTransformer(str(MODEL_DIR), device=device)
+        model = SentenceTransformer(model_dir, device=device)
         load_s = time.perf_counter() - t0
         with autocast(device, precision):
             model.encode(texts[:64], batch_size=batch_n, show_progress_bar=False)
@@ -637,7 +644,8 @@ def write_atomic(path: Path, text: str) -> None:
 
 TITLES = {"embed": "1. Embedding (frozen MiniLM)", "heads": "2. Training heads",
           "cache": "3. Embedding cache", "scale": "4. Scaling: throughput and peak memory",
-          "precision": "5. Half precision (bf16)"}
+          "precision": "5. Half precision (bf16)",
+          "encoders": "6. Other encoders: all-mpnet-base-v2"}
 
 
 def previous_sections(out: Path) -> dict:
@@ -674,6 +682,26 @@ def previous_sections(out: Path) -> dict:
             lines.append(line)
     close()
     return found
+
+
+def section_encoders(r: Runner, args, w: Path) -> dict:
+    from bench_precision import native_bf16, speed
+
+    parts, raw = [], {}
+    for name, sizes in ENCODERS.items():
+        if not (DEPS / "models" / name / "model.safetensors").is_file():
+            raise BenchError(f"{DEPS / 'models' / name}: missing (EMO_ENCODERS={name} make setup)")
+        text, cos_rows, raw[name] = speed(r, args, w, encoder=name, sizes=sizes)
+        cos = md_table(["texts", "vectors", "count", "lowest cosine", "mean cosine"], cos_rows)
+        parts.append(f"### {name}\n\n{text}\n\n{cos}")
+    native = native_bf16()["native"]
+    head = ("Embedding throughput of the encoders beyond MiniLM, measured as section 5 measures "
+            "MiniLM (`--encoder NAME` for emo, the same folder for sentence-transformers; same "
+            "threads and batch). "
+            + ("This CPU has native bf16." if native else
+               "**This CPU has no native bf16**: PyTorch emulates it, so the bf16 columns are "
+               "slower than fp32 for both sides and say nothing about a CPU that has it."))
+    return {"markdown": head + "\n\n" + "\n\n".join(parts), "raw": raw}
 
 
 def render(meta: dict, results: dict, args) -> str:
@@ -786,7 +814,8 @@ def main(argv) -> int:
         from bench_precision import section_precision
 
         funcs = {"embed": section_embed, "heads": section_heads, "cache": section_cache,
-                 "scale": section_scale, "precision": section_precision}
+                 "scale": section_scale, "precision": section_precision,
+                 "encoders": section_encoders}
         for name in SECTIONS:
             if name not in args.only:
                 continue

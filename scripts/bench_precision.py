@@ -63,8 +63,9 @@ def load(path: Path, name: str = "embeddings"):
     return load_file(str(path))[name]
 
 
-def run_side(r: B.Runner, args, w: Path, name: str, path: Path, side: str) -> tuple[dict, object]:
-    """One timed embedding run: (its numbers, its vectors)."""
+def run_side(r: B.Runner, args, w: Path, name: str, path: Path, side: str,
+             encoder: str = B.MODEL_DIR.name) -> tuple[dict, object]:
+    """One timed embedding run of the installed `encoder`: (its numbers, its vectors)."""
     import numpy as np
 
     who, precision = side.split("-")
@@ -72,7 +73,7 @@ def run_side(r: B.Runner, args, w: Path, name: str, path: Path, side: str) -> tu
         st = w / f"prec-{name}-{side}.safetensors"
         res = r.run_emo(f"prec-{name}-{side}", "embed", "--input", str(path), "--no-cache",
                         "--batch-size", str(args.batch_size), "--precision", precision,
-                        "--out", str(st))
+                        "--encoder", encoder, "--out", str(st))
         stats = B.read_sidecar(st)["stats"]
         vectors = load(st)
         st.unlink(missing_ok=True)
@@ -81,7 +82,7 @@ def run_side(r: B.Runner, args, w: Path, name: str, path: Path, side: str) -> tu
                 "wall": res["wall"], "rss_mb": res["rss_mb"]}, vectors
     npy = w / f"prec-{name}-{side}.npy"
     res = r.run_py(f"prec-{name}-{side}", "_py-embed", str(path), str(npy), str(args.threads),
-                   str(args.batch_size), args.device, precision)
+                   str(args.batch_size), args.device, precision, str(B.DEPS / "models" / encoder))
     j = res["json"]
     vectors = np.load(npy)
     npy.unlink(missing_ok=True)
@@ -89,10 +90,15 @@ def run_side(r: B.Runner, args, w: Path, name: str, path: Path, side: str) -> tu
             "wall": res["wall"], "rss_mb": res["rss_mb"]}, vectors
 
 
-def speed(r: B.Runner, args, w: Path) -> tuple[str, list, dict]:
+def speed(r: B.Runner, args, w: Path, encoder: str = B.MODEL_DIR.name,
+          sizes: tuple[int, int] | None = None) -> tuple[str, list, dict]:
+    """The four sides on the `short` and `long` inputs; `sizes` caps their text counts
+    (a base-size encoder runs about eight times slower than MiniLM)."""
     test = B.dedupe(B.goemotions_texts("test"))
     n_short = 300 if args.quick else len(test)
     n_long = 48 if args.quick else 300
+    if sizes:
+        n_short, n_long = min(n_short, sizes[0]), min(n_long, sizes[1])
     inputs = {"short": test[:n_short], "long": B.make_long(test, n_long)}
     raw, rows, cos_rows = {}, [], []
     for name, texts in inputs.items():
@@ -103,33 +109,36 @@ def speed(r: B.Runner, args, w: Path) -> tuple[str, list, dict]:
             order = SIDES[rep % len(SIDES):] + SIDES[:rep % len(SIDES)]
             one, vec = {}, {}
             for side in order:
-                one[side], vec[side] = run_side(r, args, w, name, path, side)
+                one[side], vec[side] = run_side(r, args, w, name, path, side, encoder)
                 B.log(f"precision: {name} rep {rep + 1}/{args.reps} {side}: "
                       f"{one[side]['texts_per_s']:.1f} texts/s")
             one["emo_bf16_vs_emo_fp32"] = B.cosines(vec["emo-bf16"], vec["emo-fp32"])
             one["py_bf16_vs_py_fp32"] = B.cosines(vec["py-bf16"], vec["py-fp32"])
             one["emo_bf16_vs_py_fp32"] = B.cosines(vec["emo-bf16"], vec["py-fp32"])
+            one["emo_fp32_vs_py_fp32"] = B.cosines(vec["emo-fp32"], vec["py-fp32"])
             reps.append(one)
         tps = {s: B.median(x[s]["texts_per_s"] for x in reps) for s in SIDES}
         raw[name] = {"texts": len(texts), "reps": reps, "texts_per_s": tps}
         rows.append([
             f"`{name}`", B.fmt(len(texts)),
             *(B.fmt(tps[s]) for s in SIDES),
+            f"**{B.fmt(B.ratio(tps['emo-fp32'], tps['py-fp32']), 2)}×**",
             f"{B.fmt(B.ratio(tps['emo-bf16'], tps['emo-fp32']), 2)}×",
             f"**{B.fmt(B.ratio(tps['emo-bf16'], tps['py-fp32']), 2)}×**",
             f"**{B.fmt(B.ratio(tps['emo-bf16'], tps['py-bf16']), 2)}×**",
             f"{B.fmt(B.ratio(tps['py-bf16'], tps['py-fp32']), 2)}×",
         ])
-        for key, what in (("emo_bf16_vs_emo_fp32", "emo bf16 against emo fp32"),
+        for key, what in (("emo_fp32_vs_py_fp32", "emo fp32 against s-t fp32"),
+                          ("emo_bf16_vs_emo_fp32", "emo bf16 against emo fp32"),
                           ("py_bf16_vs_py_fp32", "s-t bf16 autocast against s-t fp32"),
                           ("emo_bf16_vs_py_fp32", "emo bf16 against s-t fp32")):
             lo = min(x[key][0] for x in reps)
             mean = reps[0][key][1]
-            cos_rows.append([f"`{name}` (section 1's input)", what, B.fmt(len(texts)),
+            cos_rows.append([f"`{name}` (section 1's input{', first texts' if sizes else ''})", what, B.fmt(len(texts)),
                              f"{lo:.6f}", f"{mean:.6f}"])
     table = B.md_table(
         ["input", "texts", "emo fp32/s", "s-t fp32/s", "emo bf16/s", "s-t bf16/s",
-         "emo bf16 ÷ emo fp32", "emo bf16 ÷ s-t fp32", "emo bf16 ÷ s-t bf16", "s-t bf16 ÷ s-t fp32"],
+         "emo fp32 ÷ s-t fp32", "emo bf16 ÷ emo fp32", "emo bf16 ÷ s-t fp32", "emo bf16 ÷ s-t bf16", "s-t bf16 ÷ s-t fp32"],
         rows)
     text = (
         f"Texts per second (embedding loop only, as in section 1; {B.reps_text(args.reps).lower()}, "

@@ -51,6 +51,9 @@ import bench_common  # noqa: E402  (inputs, tables and cosine helpers shared wit
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 1234
 BATCHES = (64, 256, 1024)
+# The other architectures emo runs, each as a random folder of MiniLM's sizes (make-model),
+# checked at one batch size on the same inputs: speed and agreement on the device.
+OTHER_ARCHES = ("mpnet",)
 HALF = ("bf16", "fp16")  # fp16 on CUDA only
 # Files of a sentence-transformers MiniLM folder besides its weights: what travels.
 SHAPE_FILES = (
@@ -258,6 +261,34 @@ def check(args) -> int:
                 st.unlink()
         results["embed"][name] = per_batch
 
+    # The other architectures: a random folder of each, emo against sentence-transformers.
+    results["arches"] = {}
+    for arch in OTHER_ARCHES:
+        folder = work / f"{arch}-random"
+        run([sys.executable, __file__, "make-model", str(Path(args.shape).resolve()), str(folder), arch],
+            f"make-model-{arch}", logs)
+        results["arches"][arch] = {}
+        for name, texts in inputs.items():
+            path, b = work / f"{name}.txt", 256
+            st, npy = work / f"{arch}-{name}.safetensors", work / f"{arch}-{name}.npy"
+            r = run([emo, "embed", "--input", str(path), "--encoder", str(folder), "--no-cache",
+                     "--device", args.device, "--batch-size", str(b), "--out", str(st)],
+                    f"emo-{arch}-{name}", logs, env, gpu)
+            stats = bench_common.read_sidecar(st)["stats"]
+            p = run([sys.executable, __file__, "st-embed", str(folder), str(path), str(npy),
+                     args.device, str(b)], f"st-{arch}-{name}", logs, env, gpu)
+            pj = json.loads(p["stdout"].strip().splitlines()[-1])
+            row = {"texts": len(texts), "batch": b,
+                   "emo_texts_per_s": stats["computed"] / stats["seconds"],
+                   "st_texts_per_s": pj["texts"] / pj["seconds"],
+                   "emo_gpu_peak_mb": r["gpu_peak_mb"], "st_gpu_peak_mb": p["gpu_peak_mb"],
+                   "min_cosine": bench_common.min_cosine(st, npy)}
+            results["arches"][arch][name] = row
+            log(f"{arch} {name}: emo {row['emo_texts_per_s']:.0f} texts/s, s-t "
+                f"{row['st_texts_per_s']:.0f} texts/s, min cosine {row['min_cosine']:.7f}")
+            st.unlink()
+            npy.unlink()
+
     # Half precision (emo --precision P; sentence-transformers under autocast to P)
     # against the fp32 vectors of the first batch size, at batch 256: bf16, and fp16
     # where the device is CUDA (emo refuses fp16 on a CPU).
@@ -406,6 +437,19 @@ def render(r: dict) -> str:
                          mb(x["emo_gpu_peak_mb"]), mb(x["st_gpu_peak_mb"]), f"{x['min_cosine']:.7f}"])
     lines.append(bench_common.md_table(["input", "batch", "texts", "emo texts/s", "s-t texts/s",
                                  "emo/s-t", "emo peak MB", "s-t peak MB", "min cosine"], rows))
+    arows = []
+    for arch, per_input in r.get("arches", {}).items():
+        for name, x in per_input.items():
+            arows.append([arch, f"`{name}`", str(x["batch"]), bench_common.fmt(x["texts"]),
+                          bench_common.fmt(x["emo_texts_per_s"]), bench_common.fmt(x["st_texts_per_s"]),
+                          f"{x['emo_texts_per_s'] / x['st_texts_per_s']:.2f}×",
+                          mb(x["emo_gpu_peak_mb"]), mb(x["st_gpu_peak_mb"]), f"{x['min_cosine']:.7f}"])
+    if arows:
+        lines += ["", "The other architectures emo runs, each a random folder of MiniLM's sizes "
+                  "and tokenizer (`gpu_check.py make-model`), fp32:", "",
+                  bench_common.md_table(["architecture", "input", "batch", "texts", "emo texts/s",
+                                         "s-t texts/s", "emo/s-t", "emo peak MB", "s-t peak MB",
+                                         "min cosine"], arows)]
     brows = []
     for prec, per_input in r.get("half", {}).items():
         for name, x in per_input.items():
