@@ -28,7 +28,11 @@ into the output folder. Nothing is estimated: a number that could not be measure
 Modes:
     gpu_check.py run --device cuda --out DIR [--emo PATH] [--home DIR] [--quick]
     gpu_check.py make-model SHAPE_DIR OUT_DIR [mpnet]   the random MiniLM-shaped folder (BERT, or MPNet)
-    gpu_check.py st-embed MODEL TEXTS OUT.npy DEVICE BATCH [PRECISION]   (helper, prints JSON)
+    gpu_check.py make-modules BASE_DIR OUT_DIR [options]   BASE's transformer with other modules
+        and prompts (tests/st_modules.rs; `make-modules -h` lists the options)
+    gpu_check.py st-embed MODEL TEXTS OUT.npy DEVICE BATCH [PRECISION] [--prompt-name NAME]
+        (helper, prints JSON; NAME "" encodes with no prompt, overriding a default one)
+    gpu_check.py many ARGS.json   the helper modes of a JSON list of argument lists, in one process
 """
 
 from __future__ import annotations
@@ -110,25 +114,102 @@ def make_model(shape_dir: str, out_dir: str, arch: str = "bert") -> None:
     print(json.dumps({"dir": str(out), "seed": SEED, "arch": arch}))
 
 
+def make_modules(argv: list[str]) -> None:
+    """A sentence-transformers folder with BASE_DIR's transformer (a `make-model` folder: its
+    config, tokenizer and weights, hard-linked where possible) and the modules and prompts the
+    options ask for, saved by sentence-transformers' own classes (Dense weights drawn with
+    torch.manual_seed(SEED + position)), listed in modules.json under the names it writes."""
+    import torch
+    from sentence_transformers.base.modules import Dense, Normalize
+    from sentence_transformers.sentence_transformer.modules import Pooling
+
+    p = argparse.ArgumentParser(prog="gpu_check.py make-modules")
+    p.add_argument("base")
+    p.add_argument("out")
+    p.add_argument("--pooling", default="mean", help="mode[,mode...]: concatenated in this order")
+    p.add_argument("--legacy-pooling", action="store_true",
+                   help="write the pooling_mode_* flags of sentence-transformers < 5.4 (their order "
+                        "is then sentence-transformers' own: cls, max, mean, mean_sqrt_len_tokens, "
+                        "weightedmean, lasttoken)")
+    p.add_argument("--no-include-prompt", action="store_true", help="Pooling's include_prompt: false")
+    p.add_argument("--dense", action="append", default=[], metavar="IN:OUT:ACT[:nobias]",
+                   help="a Dense module with torch.nn.ACT (Tanh, Identity, ReLU, GELU, Sigmoid, …)")
+    p.add_argument("--normalize", action="store_true", help="a Normalize module last")
+    p.add_argument("--prompt", action="append", default=[], metavar="NAME=TEXT")
+    p.add_argument("--default-prompt", metavar="NAME")
+    a = p.parse_args(argv)
+
+    base, out = Path(a.base), Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for f in base.iterdir():
+        if f.is_file() and f.name not in ("modules.json", "config_sentence_transformers.json"):
+            try:
+                os.link(f, out / f.name)
+            except OSError:
+                shutil.copy2(f, out / f.name)
+    transformer = json.loads((base / "modules.json").read_text())[0]
+    entries = [transformer]
+
+    def add(module, name: str) -> None:
+        path = f"{len(entries)}_{name}"
+        (out / path).mkdir(exist_ok=True)
+        module.save(str(out / path))
+        cls = type(module)
+        entries.append({"idx": len(entries), "name": str(len(entries)), "path": path,
+                        "type": f"{cls.__module__}.{cls.__name__}"})
+
+    hidden = json.loads((base / "config.json").read_text())["hidden_size"]
+    modes = a.pooling.split(",")
+    pooling = Pooling(hidden, pooling_mode=tuple(modes), include_prompt=not a.no_include_prompt)
+    add(pooling, "Pooling")
+    if a.legacy_pooling:
+        legacy = {"word_embedding_dimension": hidden}
+        for key, mode in [("pooling_mode_cls_token", "cls"), ("pooling_mode_max_tokens", "max"),
+                          ("pooling_mode_mean_tokens", "mean"),
+                          ("pooling_mode_mean_sqrt_len_tokens", "mean_sqrt_len_tokens"),
+                          ("pooling_mode_weightedmean_tokens", "weightedmean"),
+                          ("pooling_mode_lasttoken", "lasttoken")]:
+            legacy[key] = mode in modes
+        legacy["include_prompt"] = not a.no_include_prompt
+        (out / entries[-1]["path"] / "config.json").write_text(json.dumps(legacy, indent=2) + "\n")
+    for spec in a.dense:
+        n_in, n_out, act, *rest = spec.split(":")
+        torch.manual_seed(SEED + len(entries))
+        dense = Dense(int(n_in), int(n_out), bias="nobias" not in rest,
+                      activation_function=getattr(torch.nn, act)())
+        add(dense, "Dense")
+    if a.normalize:
+        add(Normalize(), "Normalize")
+    (out / "modules.json").write_text(json.dumps(entries, indent=2) + "\n")
+    prompts = dict(kv.split("=", 1) for kv in a.prompt)
+    st_config = {"prompts": prompts, "default_prompt_name": a.default_prompt,
+                 "similarity_fn_name": "cosine"}
+    (out / "config_sentence_transformers.json").write_text(json.dumps(st_config, indent=2) + "\n")
+    print(json.dumps({"dir": str(out), "modules": [e["type"] for e in entries]}))
+
+
 def st_embed(model: str, texts_path: str, out_npy: str, device: str, batch: str,
-             precision: str = "fp32") -> None:
+             precision: str = "fp32", prompt_name: str | None = None) -> None:
     """SentenceTransformer.encode, timed after loading and a warm-up of one batch;
-    precision bf16 or fp16 runs it under torch.autocast (`bench_common.autocast`)."""
+    precision bf16 or fp16 runs it under torch.autocast (`bench_common.autocast`).
+    `prompt_name` is encode's (None: the model's default prompt, if any); "" encodes
+    with no prompt."""
     import numpy as np
     import torch
     from sentence_transformers import SentenceTransformer
 
     texts = bench_common.read_lines(texts_path)
     b = int(batch)
+    prompt = {} if prompt_name is None else {"prompt": ""} if prompt_name == "" else {"prompt_name": prompt_name}
     m = SentenceTransformer(model, device=device)
     with bench_common.autocast(device, precision):
-        m.encode(texts[:b], batch_size=b, show_progress_bar=False)
+        m.encode(texts[:b], batch_size=b, show_progress_bar=False, **prompt)
     if device.startswith("cuda"):
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     t0 = time.perf_counter()
     with bench_common.autocast(device, precision):
-        emb = m.encode(texts, batch_size=b, show_progress_bar=False, convert_to_numpy=True)
+        emb = m.encode(texts, batch_size=b, show_progress_bar=False, convert_to_numpy=True, **prompt)
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     seconds = time.perf_counter() - t0
@@ -497,8 +578,21 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["make-model"]:
         make_model(*argv[1:4])
         return 0
+    if argv[:1] == ["many"]:
+        # Several helper modes in one process: Python and torch start once.
+        for one in json.loads(Path(argv[1]).read_text()):
+            main(one)
+        return 0
+    if argv[:1] == ["make-modules"]:
+        make_modules(argv[1:])
+        return 0
     if argv[:1] == ["st-embed"]:
-        st_embed(*argv[1:7])
+        rest, prompt_name = argv[1:], None
+        if "--prompt-name" in rest:
+            i = rest.index("--prompt-name")
+            prompt_name = rest[i + 1]
+            del rest[i:i + 2]
+        st_embed(*rest[:6], prompt_name=prompt_name)
         return 0
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="mode", required=True)

@@ -165,6 +165,14 @@ pub struct RunArgs {
     /// computes, and bf16 on a CPU without native support is emulated and 7× slower
     #[arg(long, value_enum, default_value = "fp32")]
     pub precision: crate::embed::precision::Precision,
+
+    /// A prompt of the encoder folder's config_sentence_transformers.json, by name (e5's
+    /// `query`), put before every text as sentence-transformers' encode(prompt_name=…)
+    /// does; "" for none. Part of the vectors' identity: cache and saved models keep
+    /// prompts apart [default: the folder's default_prompt_name, else none; classify
+    /// and evaluate: the prompt the model was trained with]
+    #[arg(long, value_name = "NAME")]
+    pub prompt: Option<String>,
 }
 
 /// The encoder, how to run it, and the embedding cache (on by default).

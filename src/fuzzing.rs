@@ -169,6 +169,10 @@ pub fn encoder_identity(dim: usize) -> EncoderIdentity {
         strip_accents: false,
         dim,
         tokenizer_sha256: None,
+        pooling_concat: Vec::new(),
+        dense: Vec::new(),
+        prompt: None,
+        pooling_excludes_prompt: false,
     }
 }
 

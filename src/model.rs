@@ -290,8 +290,8 @@ impl SavedModel {
     }
 
     /// Refuses an encoder that differs from the one the head was trained on in
-    /// anything that changes the vectors (weights, max length, pooling,
-    /// normalisation, casing, dimension).
+    /// anything that changes the vectors (weights, max length, pooling, Dense
+    /// layers, normalisation, casing, prompt, dimension).
     pub fn check_encoder(&self, encoder: &EncoderIdentity, model_dir: &Path) -> Result<()> {
         let want = &self.manifest.encoder;
         if want == encoder {
@@ -305,6 +305,16 @@ impl SavedModel {
                 "weights sha256 {}… but the model was trained with {}…",
                 short(&encoder.weights_sha256),
                 short(&want.weights_sha256)
+            )
+        } else if want.prompt != encoder.prompt {
+            let say = |p: &Option<String>| match p {
+                Some(p) => format!("prompt {p:?}"),
+                None => "no prompt".to_string(),
+            };
+            format!(
+                "{} but the model was trained with {} (--prompt)",
+                say(&encoder.prompt),
+                say(&want.prompt)
             )
         } else if want.dim != encoder.dim {
             format!(
@@ -358,6 +368,10 @@ mod tests {
                 strip_accents: true,
                 dim: d,
                 tokenizer_sha256: None,
+                pooling_concat: Vec::new(),
+                dense: Vec::new(),
+                prompt: None,
+                pooling_excludes_prompt: false,
             },
             encoder_dir: "e".into(),
             dim: d,

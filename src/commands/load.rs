@@ -54,8 +54,27 @@ pub fn load_input(args: &InputArgs) -> Result<Dataset> {
 }
 
 /// Loads the encoder (`dir`, default all-MiniLM-L6-v2) on the chosen device,
-/// after applying `--threads`.
+/// after applying `--threads`, with `--prompt` (else the folder's default prompt,
+/// which is said on stderr: the user did not ask for it).
 pub fn load_encoder(dir: Option<&PathBuf>, run: &RunArgs) -> Result<Encoder> {
+    let mut encoder = load_bare(dir, run)?;
+    match &run.prompt {
+        Some(name) => encoder.use_prompt(name)?,
+        None => {
+            if let (Some(name), Some(text)) =
+                (&encoder.prompts().default, &encoder.identity().prompt)
+            {
+                eprintln!(
+                    "emo: every text gets the encoder's default prompt '{name}' ({text:?}); --prompt \"\" for none"
+                );
+            }
+        }
+    }
+    Ok(encoder)
+}
+
+/// The encoder at `dir` on the chosen device and precision, its prompt the folder's default.
+fn load_bare(dir: Option<&PathBuf>, run: &RunArgs) -> Result<Encoder> {
     if let Some(n) = run.threads {
         tch::set_num_threads(n as i32);
     }
@@ -120,7 +139,9 @@ pub fn embed_splits<L: Targets>(
 }
 
 /// The encoder a model needs: `--encoder`, else the folder recorded at
-/// training, else the default one. Its identity is checked against the model.
+/// training, else the default one; with `--prompt`, else the prompt the model was
+/// trained with (so a model trained with a prompt needs no flag to get it again).
+/// Its identity is checked against the model.
 pub fn encoder_for(
     model: &SavedModel,
     model_dir: &Path,
@@ -133,7 +154,11 @@ pub fn encoder_for(
         None if recorded.is_dir() => recorded,
         None => crate::paths::default_model(),
     };
-    let encoder = load_encoder(Some(&dir), run)?;
+    let mut encoder = load_bare(Some(&dir), run)?;
+    match &run.prompt {
+        Some(name) => encoder.use_prompt(name)?,
+        None => encoder.set_prompt_text(model.manifest.encoder.prompt.as_deref())?,
+    }
     model.check_encoder(encoder.identity(), model_dir)?;
     if encoder.precision() != model.manifest.precision {
         eprintln!(

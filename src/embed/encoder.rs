@@ -1,28 +1,20 @@
 //! The frozen sentence encoder: a sentence-transformers folder (BERT family,
-//! `model.safetensors`) run by emo's own forward pass, pooled and normalised
-//! exactly as the folder's `modules.json` says, so that vectors match Python
+//! `model.safetensors`) run by emo's own forward pass, then through the modules
+//! its `modules.json` lists (`modules.rs`), so that vectors match Python
 //! sentence-transformers.
 
 use super::bert::{Bert, BertConfig, Packing};
+use super::modules::{DenseIdentity, Modules, Pooling, Prompts};
 use super::mpnet::{Mpnet, MpnetConfig};
 use super::read_json;
+pub use super::sha256_file;
 use super::tokenizer::{Tokenizer, TokenizerConfig};
 use crate::input_error;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use tch::{Device, Kind, Tensor};
-
-/// How token vectors become one sentence vector (sentence-transformers' Pooling module).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Pooling {
-    Mean,
-    Cls,
-    Max,
-    MeanSqrtLen,
-}
 
 /// Everything that determines the vectors an encoder produces. Two encoders with
 /// equal identities give equal embeddings, which is what the cache keys on and
@@ -43,6 +35,21 @@ pub struct EncoderIdentity {
     /// cache keys made before emo read tokenizer.json stay as they were.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokenizer_sha256: Option<String>,
+    // The fields below came with sentence-transformers' other modules and prompts.
+    // Each is absent at its default, and hashed only when present, so the
+    // identities and cache keys of folders without them stay as they were.
+    /// Pooling modes concatenated after `pooling`'s, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pooling_concat: Vec<Pooling>,
+    /// Dense layers after pooling, in order; `dim` is the last one's output.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dense: Vec<DenseIdentity>,
+    /// The text put before every text (a prompt of config_sentence_transformers.json).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    /// The prompt's tokens are left out of pooling (Pooling's `include_prompt: false`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pooling_excludes_prompt: bool,
 }
 
 impl EncoderIdentity {
@@ -69,28 +76,27 @@ impl EncoderIdentity {
         if let Some(t) = &self.tokenizer_sha256 {
             h.update(format!("\0tokenizer\0{t}").as_bytes());
         }
+        if !self.pooling_concat.is_empty() {
+            h.update(format!("\0pooling-concat\0{:?}", self.pooling_concat).as_bytes());
+        }
+        for d in &self.dense {
+            h.update(
+                format!(
+                    "\0dense\0{}\0{}\0{}",
+                    d.weights_sha256, d.activation, d.out_features
+                )
+                .as_bytes(),
+            );
+        }
+        if let Some(p) = &self.prompt {
+            // Length first: no prompt text can pass for another field.
+            h.update(format!("\0prompt\0{}\0{p}", p.len()).as_bytes());
+        }
+        if self.pooling_excludes_prompt {
+            h.update(b"\0pooling-excludes-prompt");
+        }
         hex::encode(&h.finalize()[..16])
     }
-}
-
-#[derive(Deserialize)]
-struct ModuleEntry {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    path: String,
-}
-
-#[derive(Deserialize)]
-struct PoolingConfig {
-    #[serde(default)]
-    pooling_mode_cls_token: bool,
-    #[serde(default)]
-    pooling_mode_mean_tokens: bool,
-    #[serde(default)]
-    pooling_mode_max_tokens: bool,
-    #[serde(default)]
-    pooling_mode_mean_sqrt_len_tokens: bool,
 }
 
 #[derive(Deserialize)]
@@ -98,67 +104,17 @@ struct SentenceBertConfig {
     max_seq_length: Option<usize>,
 }
 
-/// sha256 of a file, streamed.
-pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut file = std::fs::File::open(path)
-        .map_err(|e| input_error!("{}: cannot open: {e}", path.display()))?;
-    let mut h = Sha256::new();
-    std::io::copy(&mut file, &mut h).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(hex::encode(h.finalize()))
-}
-
-/// Reads the folder's sentence-transformers settings and loads its tokenizer:
-/// pooling, normalisation, max length and the tokenizer's identity. Defaults follow
-/// sentence-transformers: a folder without `modules.json` gets mean pooling and no
-/// normalisation.
+/// Reads the folder's sentence-transformers settings and loads its tokenizer and
+/// modules: pooling, Dense layers, normalisation, prompts, max length and the
+/// tokenizer's identity. Defaults follow sentence-transformers: a folder without
+/// `modules.json` gets mean pooling and no normalisation.
 fn read_identity(
     dir: &Path,
     weights: &Path,
     shape: &Shape,
-) -> Result<(EncoderIdentity, Tokenizer)> {
-    let modules: Vec<ModuleEntry> = if dir.join("modules.json").is_file() {
-        read_json(&dir.join("modules.json"))?
-    } else {
-        Vec::new()
-    };
-    let pooling_dir = modules
-        .iter()
-        .find(|m| m.kind.ends_with("Pooling"))
-        .map(|m| dir.join(&m.path))
-        .unwrap_or_else(|| dir.join("1_Pooling"));
-    let pooling = if pooling_dir.join("config.json").is_file() {
-        let p: PoolingConfig = read_json(&pooling_dir.join("config.json"))?;
-        let modes = [
-            (p.pooling_mode_mean_tokens, Pooling::Mean),
-            (p.pooling_mode_cls_token, Pooling::Cls),
-            (p.pooling_mode_max_tokens, Pooling::Max),
-            (p.pooling_mode_mean_sqrt_len_tokens, Pooling::MeanSqrtLen),
-        ];
-        let on: Vec<Pooling> = modes.iter().filter(|(b, _)| *b).map(|(_, m)| *m).collect();
-        match on[..] {
-            [one] => one,
-            _ => {
-                return Err(input_error!(
-                    "{}: exactly one pooling mode must be on (emo does not concatenate poolings)",
-                    pooling_dir.join("config.json").display()
-                ))
-            }
-        }
-    } else {
-        Pooling::Mean
-    };
-    if let Some(m) = modules.iter().find(|m| {
-        !(m.kind.ends_with("Transformer")
-            || m.kind.ends_with("Pooling")
-            || m.kind.ends_with("Normalize"))
-    }) {
-        return Err(input_error!(
-            "{}: module {} is not supported (emo runs Transformer, Pooling and Normalize)",
-            dir.join("modules.json").display(),
-            m.kind
-        ));
-    }
-    let normalize = modules.iter().any(|m| m.kind.ends_with("Normalize"));
+    device: Device,
+) -> Result<(EncoderIdentity, Tokenizer, Modules)> {
+    let modules = Modules::read(dir, shape.hidden, device)?;
 
     let tok = TokenizerConfig::read(dir)?;
     // sentence-transformers: the configured max_seq_length, else the tokenizer's
@@ -187,14 +143,18 @@ fn read_identity(
             .unwrap_or_else(|| dir.display().to_string()),
         weights_sha256: sha256_file(weights)?,
         max_seq_length,
-        pooling,
-        normalize,
+        pooling: modules.pooling[0],
+        normalize: modules.normalize,
         lower_case: tid.lower_case,
         strip_accents: tid.strip_accents,
-        dim: shape.hidden,
+        dim: modules.dim,
         tokenizer_sha256: tid.sha256,
+        pooling_concat: modules.pooling[1..].to_vec(),
+        dense: modules.dense_identity.clone(),
+        prompt: None,
+        pooling_excludes_prompt: false,
     };
-    Ok((identity, tokenizer))
+    Ok((identity, tokenizer, modules))
 }
 
 /// What the identity needs of an architecture's configuration.
@@ -270,6 +230,10 @@ pub struct Encoder {
     identity: EncoderIdentity,
     dir: PathBuf,
     precision: super::precision::Precision,
+    modules: Modules,
+    /// Tokens at the start of every text that pooling leaves out (the prompt's,
+    /// under `include_prompt: false`); 0 for none.
+    prompt_tokens: i64,
 }
 
 impl Encoder {
@@ -293,15 +257,61 @@ impl Encoder {
             }
         }
         let (network, shape) = Network::load(&config_path, &weights, device)?;
-        let (identity, tokenizer) = read_identity(dir, &weights, &shape)?;
-        Ok(Encoder {
+        let (identity, tokenizer, modules) = read_identity(dir, &weights, &shape, device)?;
+        let default_prompt = match &modules.prompts.default {
+            Some(name) => Some(modules.prompts.get(name)?.to_string()),
+            None => None,
+        };
+        let mut encoder = Encoder {
             tokenizer,
             network,
             device,
             identity,
             dir: dir.to_path_buf(),
             precision: super::precision::Precision::Fp32,
-        })
+            modules,
+            prompt_tokens: 0,
+        };
+        encoder.set_prompt_text(default_prompt.as_deref())?;
+        Ok(encoder)
+    }
+
+    /// The prompts the folder names (`config_sentence_transformers.json`); the one
+    /// in use at load is its `default_prompt_name`, if any.
+    pub fn prompts(&self) -> &Prompts {
+        &self.modules.prompts
+    }
+
+    /// Puts the folder's prompt `name` before every text, as sentence-transformers'
+    /// `encode(prompt_name=…)`; `""` puts none. An unknown name is an input error
+    /// listing the folder's prompts.
+    pub fn use_prompt(&mut self, name: &str) -> Result<()> {
+        if name.is_empty() {
+            return self.set_prompt_text(None);
+        }
+        let text = self.modules.prompts.get(name)?.to_string();
+        self.set_prompt_text(Some(&text))
+    }
+
+    /// Puts `text` before every text (a saved model's prompt, which need not be
+    /// among the folder's); `None` or `""`: none, as in sentence-transformers.
+    pub fn set_prompt_text(&mut self, text: Option<&str>) -> Result<()> {
+        let text = text.filter(|t| !t.is_empty()).map(str::to_string);
+        // sentence-transformers counts the prompt's tokens alone, less a trailing
+        // special token ([SEP], </s>): the text's tokens after them are pooled.
+        self.prompt_tokens = match &text {
+            Some(t) if !self.modules.include_prompt => {
+                let ids = self.tokenizer.encode(t)?;
+                let trailing = ids
+                    .last()
+                    .is_some_and(|id| self.tokenizer.special_ids().binary_search(id).is_ok());
+                ids.len() as i64 - i64::from(trailing)
+            }
+            _ => 0,
+        };
+        self.identity.pooling_excludes_prompt = self.prompt_tokens > 0;
+        self.identity.prompt = text;
+        Ok(())
     }
 
     /// Runs the forward pass at `precision` (already resolved for the device).
@@ -326,10 +336,13 @@ impl Encoder {
         &self.dir
     }
 
-    /// Token ids as sentence-transformers would feed them: with the model's special
-    /// tokens, truncated to `max_seq_length` tokens in all.
+    /// Token ids as sentence-transformers would feed them: the prompt before the
+    /// text, the model's special tokens, truncated to `max_seq_length` tokens in all.
     pub fn tokenize(&self, text: &str) -> Result<Vec<i64>> {
-        self.tokenizer.encode(text)
+        match &self.identity.prompt {
+            Some(p) => self.tokenizer.encode(&format!("{p}{text}")),
+            None => self.tokenizer.encode(text),
+        }
     }
 
     /// The tokenizer, for its pad and special ids.
@@ -341,25 +354,17 @@ impl Encoder {
     /// Padding never reaches attention or pooling, so a vector does not depend on
     /// its batch-mates.
     pub fn embed_tokens(&self, batch: &[Vec<i64>]) -> Result<Tensor> {
-        let pooled = tch::no_grad(|| self.embed_pooled(batch));
-        let out = if self.identity.normalize {
-            // As torch.nn.functional.normalize(p=2, eps=1e-12).
-            let norm = pooled.norm_scalaropt_dim(2, [1], true).clamp_min(1e-12);
-            pooled / norm
-        } else {
-            pooled
-        };
+        let out = tch::no_grad(|| {
+            let (ids, packing) = Packing::new(batch, self.device);
+            let hidden = self.network.forward_packed(&ids, &packing);
+            // Pooled in the padded layout (zeros at padding): sums there are plain
+            // reductions, which a GPU computes in a fixed order, unlike an `index_add`
+            // of packed rows (atomics), so the same input gives the same vector.
+            let mask = packing.attention_mask.view([packing.batch, packing.width]);
+            self.modules
+                .apply(&packing.unpack(&hidden), &mask, self.prompt_tokens)
+        });
         Ok(out.to_kind(Kind::Float).to(Device::Cpu))
-    }
-
-    fn embed_pooled(&self, batch: &[Vec<i64>]) -> Tensor {
-        let (ids, packing) = Packing::new(batch, self.device);
-        let hidden = self.network.forward_packed(&ids, &packing);
-        // Pooled in the padded layout (zeros at padding): sums there are plain
-        // reductions, which a GPU computes in a fixed order, unlike an `index_add`
-        // of packed rows (atomics), so the same input gives the same vector.
-        let mask = packing.attention_mask.view([packing.batch, packing.width]);
-        pool(&packing.unpack(&hidden), &mask, self.identity.pooling)
     }
 }
 
@@ -391,28 +396,5 @@ pub fn configure_process() {
     unsafe {
         libc::mallopt(libc::M_MMAP_MAX, 0);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
-    }
-}
-
-/// sentence-transformers' pooling over the unmasked tokens.
-fn pool(hidden: &Tensor, mask: &Tensor, pooling: Pooling) -> Tensor {
-    let mask_f = mask.unsqueeze(-1).to_kind(hidden.kind());
-    match pooling {
-        Pooling::Cls => hidden.select(1, 0),
-        Pooling::Max => {
-            let masked = hidden.masked_fill(&mask_f.eq(0.0), -1e9);
-            masked.amax([1].as_slice(), false)
-        }
-        Pooling::Mean | Pooling::MeanSqrtLen => {
-            let sum = (hidden * &mask_f).sum_dim_intlist([1].as_slice(), false, hidden.kind());
-            let count = mask_f
-                .sum_dim_intlist([1].as_slice(), false, hidden.kind())
-                .clamp_min(1e-9);
-            if pooling == Pooling::Mean {
-                sum / count
-            } else {
-                sum / count.sqrt()
-            }
-        }
     }
 }

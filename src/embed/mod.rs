@@ -6,12 +6,14 @@ pub mod bert;
 pub mod cache;
 pub mod device;
 pub mod encoder;
+pub mod modules;
 pub mod mpnet;
 pub mod precision;
 pub mod tokenizer;
 
 pub use device::{device_name, DeviceChoice};
-pub use encoder::{Encoder, EncoderIdentity, Pooling};
+pub use encoder::{Encoder, EncoderIdentity};
+pub use modules::Pooling;
 
 use anyhow::Result;
 use cache::{text_key, Cache, Key};
@@ -44,6 +46,17 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T
         .map_err(|e| crate::input_error!("{}: cannot read: {e}", path.display()))?;
     serde_json::from_str(&text)
         .map_err(|e| crate::input_error!("{}: not a valid settings file: {e}", path.display()))
+}
+
+/// sha256 of a file, streamed.
+pub fn sha256_file(path: &std::path::Path) -> Result<String> {
+    use anyhow::Context as _;
+    use sha2::Digest as _;
+    let mut file = std::fs::File::open(path)
+        .map_err(|e| crate::input_error!("{}: cannot open: {e}", path.display()))?;
+    let mut h = sha2::Sha256::new();
+    std::io::copy(&mut file, &mut h).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(hex::encode(h.finalize()))
 }
 
 /// How [`embed_texts`] runs.
