@@ -5,9 +5,11 @@
 pub mod bert;
 pub mod cache;
 pub mod device;
+pub mod distilbert;
 pub mod encoder;
 pub mod mpnet;
 pub mod precision;
+pub mod roberta;
 pub mod tokenizer;
 
 pub use device::{device_name, DeviceChoice};
