@@ -27,7 +27,8 @@ into the output folder. Nothing is estimated: a number that could not be measure
 
 Modes:
     gpu_check.py run --device cuda --out DIR [--emo PATH] [--home DIR] [--quick]
-    gpu_check.py make-model SHAPE_DIR OUT_DIR [mpnet]   the random MiniLM-shaped folder (BERT, or MPNet)
+    gpu_check.py make-model SHAPE_DIR OUT_DIR [ARCH]   the random MiniLM-shaped folder: ARCH bert
+        (the default), mpnet, distilbert, roberta or xlm-roberta
     gpu_check.py make-modules BASE_DIR OUT_DIR [options]   BASE's transformer with other modules
         and prompts (tests/st_modules.rs; `make-modules -h` lists the options)
     gpu_check.py st-embed MODEL TEXTS OUT.npy DEVICE BATCH [PRECISION] [--prompt-name NAME]
@@ -80,32 +81,69 @@ def log(msg: str) -> None:
 # ---------------------------------------------------------------- helper modes
 
 
+# Files of the MiniLM folder that are not its tokenizer: what an architecture with a tokenizer of
+# its own (roberta, xlm-roberta) takes from SHAPE.
+SHAPE_MODULE_FILES = ("modules.json", "sentence_bert_config.json", "config_sentence_transformers.json",
+                      "1_Pooling")
+# The trained fixtures of tests/tokenizer.rs (scripts/make_tokenizer_fixture.py): a RoBERTa-style
+# byte-level BPE and an XLM-R-style Unigram, both <s>=0 <pad>=1 </s>=2 <unk>=3 as the real ones.
+TOKENIZER_FIXTURES = {"roberta": "bpe_tokenizer.json", "xlm-roberta": "unigram_tokenizer.json"}
+ARCHS = ("bert", "mpnet", "distilbert", "roberta", "xlm-roberta")
+
+
 def make_model(shape_dir: str, out_dir: str, arch: str = "bert") -> None:
     """A MiniLM-shaped encoder with weights drawn by transformers (torch.manual_seed(SEED)):
-    BERT (MiniLM's own config), or with arch "mpnet" an MPNet of the same sizes (MPNet's
-    relative position buckets and positions past the padding index), both with MiniLM's
-    tokenizer and pooling files."""
+    BERT (MiniLM's own config), or with `arch` another architecture of the same sizes with
+    MiniLM's pooling files: mpnet (relative position buckets, positions past the padding
+    index) and distilbert with MiniLM's WordPiece tokenizer; roberta and xlm-roberta with a
+    real tokenizer of their kind (the byte-level BPE and Unigram fixtures of
+    tests/fixtures/tokenizers), vocab_size that tokenizer's, and max_position_embeddings
+    max_seq_length + 2, so that the longest input reaches the last position past the
+    padding index."""
     import torch
-    from transformers import BertConfig, BertModel, MPNetConfig, MPNetModel
+    from transformers import (BertConfig, BertModel, DistilBertConfig, DistilBertModel, MPNetConfig,
+                              MPNetModel, PreTrainedTokenizerFast, RobertaConfig, RobertaModel,
+                              XLMRobertaConfig, XLMRobertaModel)
 
+    if arch not in ARCHS:
+        raise SystemExit(f"make-model: unknown architecture {arch!r} (one of {', '.join(ARCHS)})")
     shape, out = Path(shape_dir), Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    for name in SHAPE_FILES:
+    for name in SHAPE_MODULE_FILES if arch in TOKENIZER_FIXTURES else SHAPE_FILES:
         src = shape / name
         if src.is_dir():
             shutil.copytree(src, out / name, dirs_exist_ok=True)
         elif src.is_file():
             shutil.copy2(src, out / name)
     bert = BertConfig.from_json_file(str(shape / "config.json"))
+    sizes = dict(hidden_size=bert.hidden_size, num_hidden_layers=bert.num_hidden_layers,
+                 num_attention_heads=bert.num_attention_heads, intermediate_size=bert.intermediate_size)
     torch.manual_seed(SEED)
     if arch == "mpnet":
         config = MPNetConfig(
-            vocab_size=bert.vocab_size, hidden_size=bert.hidden_size,
-            num_hidden_layers=bert.num_hidden_layers, num_attention_heads=bert.num_attention_heads,
-            intermediate_size=bert.intermediate_size, max_position_embeddings=514,
+            vocab_size=bert.vocab_size, **sizes, max_position_embeddings=514,
             pad_token_id=1, relative_attention_num_buckets=32, layer_norm_eps=1e-5)
         model = MPNetModel(config, add_pooling_layer=False)
         model.save_pretrained(str(out), safe_serialization=True)
+    elif arch == "distilbert":
+        config = DistilBertConfig(
+            vocab_size=bert.vocab_size, dim=bert.hidden_size, n_layers=bert.num_hidden_layers,
+            n_heads=bert.num_attention_heads, hidden_dim=bert.intermediate_size,
+            max_position_embeddings=bert.max_position_embeddings, pad_token_id=0)
+        DistilBertModel(config).save_pretrained(str(out), safe_serialization=True)
+    elif arch in TOKENIZER_FIXTURES:
+        max_len = json.loads((shape / "sentence_bert_config.json").read_text())["max_seq_length"]
+        tok = PreTrainedTokenizerFast(
+            tokenizer_file=str(ROOT / "tests/fixtures/tokenizers" / TOKENIZER_FIXTURES[arch]),
+            bos_token="<s>", eos_token="</s>", cls_token="<s>", sep_token="</s>",
+            unk_token="<unk>", pad_token="<pad>", mask_token="<mask>", model_max_length=max_len)
+        tok.save_pretrained(str(out))
+        Config, Model = (RobertaConfig, RobertaModel) if arch == "roberta" else (XLMRobertaConfig, XLMRobertaModel)
+        config = Config(
+            vocab_size=len(tok), **sizes, max_position_embeddings=max_len + 2, type_vocab_size=1,
+            pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+            layer_norm_eps=1e-5)
+        Model(config, add_pooling_layer=False).save_pretrained(str(out), safe_serialization=True)
     else:
         model = BertModel(bert, add_pooling_layer=False)
         model.save_pretrained(str(out), safe_serialization=True)

@@ -137,3 +137,135 @@ for m in go_m:
         f"| {mean(go_m[m]['macro-F1 @0.5'])} | {mean(ek_m[m]['macro-F1'])} |"
     )
 replace_block(README, "multi-headline", "\n".join(rows) + "\n")
+
+# Encoders: the same studies with all-mpnet-base-v2 (reports/reference/*-mpnet) beside
+# MiniLM. docs/encoders.md gets every method; the README a short table. The sentences
+# that interpret them are computed here from the numbers, not written by hand.
+ENCODERS_DOC = ROOT / "docs" / "encoders.md"
+ENC = {"MiniLM": "", "MPNet": "-mpnet"}
+
+
+def spearman(a: list[float], b: list[float]) -> float:
+    """Spearman's rank correlation (average ranks for ties)."""
+
+    def ranks(x):
+        order = sorted(range(len(x)), key=lambda i: x[i])
+        r = [0.0] * len(x)
+        i = 0
+        while i < len(order):
+            j = i
+            while j + 1 < len(order) and x[order[j + 1]] == x[order[i]]:
+                j += 1
+            for k in range(i, j + 1):
+                r[order[k]] = (i + j) / 2 + 1
+            i = j + 1
+        return r
+
+    ra, rb = ranks(a), ranks(b)
+    n = len(a)
+    ma, mb = sum(ra) / n, sum(rb) / n
+    cov = sum((x - ma) * (y - mb) for x, y in zip(ra, rb))
+    va = sum((x - ma) ** 2 for x in ra) ** 0.5
+    vb = sum((y - mb) ** 2 for y in rb) ** 0.5
+    return cov / (va * vb)
+
+
+def num(cell: str) -> float:
+    return float(mean(cell).replace("−", "-").replace("+", ""))
+
+
+def bold(cell: str) -> bool:
+    return cell.strip().startswith("**")
+
+
+enc_summary = {
+    (enc, name): summary_of(name + suffix)
+    for enc, suffix in ENC.items()
+    for name in ["goemotions", "carer", "carer-small"]
+}
+parts, findings, readme_cols = [], [], {}
+for name in ["goemotions", "carer"]:
+    iv = {e: cells(enc_summary[(e, name)]["95% confidence intervals"]) for e in ENC}
+    tm = {e: cells(enc_summary[(e, name)]["Test metrics"]) for e in ENC}
+    df = {
+        e: cells(enc_summary[(e, name)][next(t for t in enc_summary[(e, name)] if t.startswith("Difference from"))])
+        for e in ENC
+    }
+    methods = [m for m in tm["MiniLM"] if m in tm["MPNet"]]
+    rows = [
+        "| method | MiniLM macro-F1 [95% CI] | MPNet macro-F1 [95% CI] | MPNet − MiniLM "
+        "| Δ macro-F1 vs `ib`, MiniLM | Δ macro-F1 vs `ib`, MPNet "
+        "| Δ rare-third recall vs `ib`, MiniLM | Δ rare-third recall vs `ib`, MPNet |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for m in methods:
+        d = {e: ("—", "—") if m == "ib" else (df[e][m]["Δ macro-F1"], df[e][m]["Δ rare-third recall"]) for e in ENC}
+        gain = num(tm["MPNet"][m]["macro-F1"]) - num(tm["MiniLM"][m]["macro-F1"])
+        rows.append(
+            f"| `{m}` | {iv['MiniLM'][m]['macro-F1']} | {iv['MPNet'][m]['macro-F1']} | {gain:+.4f} "
+            f"| {d['MiniLM'][0]} | {d['MPNet'][0]} | {d['MiniLM'][1]} | {d['MPNet'][1]} |"
+        )
+    f1 = {e: [num(tm[e][m]["macro-F1"]) for m in methods] for e in ENC}
+    rho = spearman(f1["MiniLM"], f1["MPNet"])
+    best = {e: methods[max(range(len(methods)), key=lambda i: f1[e][i])] for e in ENC}
+    gains = [b - a for a, b in zip(f1["MiniLM"], f1["MPNet"])]
+    wins = {e: [m for m in methods if m != "ib" and bold(df[e][m]["Δ macro-F1"]) and num(df[e][m]["Δ macro-F1"]) > 0] for e in ENC}
+    spread = {e: max(f1[e]) - min(f1[e]) for e in ENC}
+    ib_gain = num(tm["MPNet"]["ib"]["macro-F1"]) - num(tm["MiniLM"]["ib"]["macro-F1"])
+    best_gain = max(f1["MiniLM"]) - num(tm["MiniLM"]["ib"]["macro-F1"])
+    text = (
+        f"MPNet moves every method's macro-F1 by {min(gains):+.4f} to {max(gains):+.4f} "
+        f"(`ib`: {ib_gain:+.4f}); on MiniLM the best rebalancing gains {best_gain:+.4f} over `ib`. "
+        f"Best method: `{best['MiniLM']}` on MiniLM, `{best['MPNet']}` on MPNet. "
+        f"Rank correlation of the methods' macro-F1 between the two encoders: "
+        f"Spearman ρ = {rho:.2f} over {len(methods)} methods. Methods whose macro-F1 beats "
+        f"`ib` with an interval excluding zero: {', '.join(f'`{m}`' for m in wins['MiniLM']) or 'none'} "
+        f"(MiniLM); {', '.join(f'`{m}`' for m in wins['MPNet']) or 'none'} (MPNet). Spread between "
+        f"the best and worst method: {spread['MiniLM']:.4f} (MiniLM), {spread['MPNet']:.4f} (MPNet)."
+    )
+    findings.append((name, rho, best, ib_gain, gains))
+    parts.append(
+        f"**{name}** — test split, mean of 3 seeds, 95% paired-bootstrap intervals over test "
+        f"texts (each encoder's own redraws; bold: the interval excludes zero).\n\n> {text}\n\n"
+        + "\n".join(rows) + "\n"
+    )
+    readme_cols[name] = {e: {m: iv[e][m]["macro-F1"] for m in methods} for e in ENC}
+
+# The small-data study under both encoders.
+ov = {e: cells(enc_summary[(e, "carer-small")][next(t for t in enc_summary[(e, "carer-small")] if t.startswith("Over ") and "subsamples" in t)]) for e in ENC}
+methods = [m for m in ov["MiniLM"] if m in ov["MPNet"]]
+rows = [
+    "| method | MiniLM macro-F1 | MPNet macro-F1 | − `ib`, MiniLM (points, 95% CI) | − `ib`, MPNet | beat `ib` of 10, MiniLM | MPNet |",
+    "|---|---|---|---|---|---|---|",
+]
+for m in methods:
+    a, b = ov["MiniLM"][m], ov["MPNet"][m]
+    rows.append(
+        f"| `{m}` | {a['macro-F1']} | {b['macro-F1']} | {a['macro-F1 − ib (95% CI)']} | {b['macro-F1 − ib (95% CI)']} "
+        f"| {a['beat ib (of 10)']} | {b['beat ib (of 10)']} |"
+    )
+f1 = {e: [num(ov[e][m]["macro-F1"]) for m in methods] for e in ENC}
+rho = spearman(f1["MiniLM"], f1["MPNet"])
+tens = {e: [m for m in methods if ov[e][m]["beat ib (of 10)"] == "10"] for e in ENC}
+text = (
+    f"Rank correlation of the methods' mean macro-F1 between encoders: Spearman ρ = {rho:.2f}. "
+    f"Methods beating `ib` in 10 of 10 subsamples: {len(tens['MiniLM'])} on MiniLM, "
+    f"{len(tens['MPNet'])} on MPNet. `ib` itself: {ov['MiniLM']['ib']['macro-F1']} (MiniLM), "
+    f"{ov['MPNet']['ib']['macro-F1']} (MPNet)."
+)
+parts.append(
+    "**carer, small data** — 10 subsamples of 230, 210, 150, 60, 50, 12 texts per class; "
+    "mean ± standard deviation over subsamples; the difference from `ib` paired by subsample.\n\n"
+    f"> {text}\n\n" + "\n".join(rows) + "\n"
+)
+readme_cols["carer-small"] = {e: {m: ov[e][m]["macro-F1"].split(" ±")[0] for m in methods} for e in ENC}
+replace_block(ENCODERS_DOC, "encoders", "\n".join(parts))
+
+rows = [
+    "| method | GoEmotions MiniLM | GoEmotions MPNet | CARER MiniLM | CARER MPNet | CARER small data MiniLM | MPNet |",
+    "|---|---|---|---|---|---|---|",
+]
+for m in HEADLINE_METHODS:
+    c = [readme_cols[n][e][m] for n in ["goemotions", "carer", "carer-small"] for e in ENC]
+    rows.append(f"| `{m}` | " + " | ".join(c) + " |")
+replace_block(README, "encoders", "\n".join(rows) + "\n")

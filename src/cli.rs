@@ -191,7 +191,8 @@ pub struct EncoderArgs {
 /// `--encoder`'s help, naming what this installation has.
 fn encoder_help() -> String {
     format!(
-        "A sentence-transformers folder (model_type bert or mpnet), or the name of an installed \
+        "A sentence-transformers folder (model_type bert, distilbert, mpnet, roberta or \
+         xlm-roberta), or the name of an installed \
          encoder (installed: {}) [default: all-MiniLM-L6-v2]",
         match crate::paths::installed_encoders() {
             v if v.is_empty() => "none; run make setup".to_string(),

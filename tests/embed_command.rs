@@ -215,3 +215,35 @@ fn an_installed_encoder_is_chosen_by_name() {
     );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
+
+/// A folder whose `config.json` names an architecture emo does not run is one
+/// line naming it and the ones it does, exit 2, before any weight is read.
+#[test]
+fn an_unknown_model_type_is_named_with_the_supported_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(dir.path(), "texts.txt", b"so happy today\n");
+    let folder = dir.path().join("gpt2-model");
+    std::fs::create_dir(&folder).unwrap();
+    write(
+        &folder,
+        "config.json",
+        br#"{"model_type": "gpt2", "n_embd": 768}"#,
+    );
+    write(&folder, "model.safetensors", b"");
+    let o = emo()
+        .args(["embed", "--no-cache", "--out", "-", "--encoder"])
+        .arg(&folder)
+        .arg("--input")
+        .arg(&input)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("config.json: model_type 'gpt2' is not supported")
+            && err.contains("bert, distilbert, mpnet, roberta, xlm-roberta"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(o.stdout.is_empty());
+}

@@ -1,7 +1,9 @@
 //! The parts of the GPU check (scripts/gpu_check.py) that need no GPU, run on the CPU:
 //! the MiniLM-shaped encoder with random weights that the check builds on the GPU
 //! machine loads in emo, and emo's vectors equal Python sentence-transformers' for the
-//! same folder, text by text (cosine ≥ 0.99999). Python comes from `make pyenv`.
+//! same folder, text by text (cosine ≥ 0.99999). Every other architecture emo runs is
+//! held to Python the same way, with random weights of MiniLM's sizes, so that none
+//! needs a checkpoint downloaded. Python comes from `make pyenv`.
 
 mod common;
 use common::cosine;
@@ -66,6 +68,57 @@ fn random_mpnet_shaped_encoder_matches_sentence_transformers_on_cpu() {
     matches_sentence_transformers("mpnet");
 }
 
+/// DistilBERT with MiniLM's sizes and WordPiece tokenizer: its own tensor names and
+/// config keys, no token types.
+#[test]
+fn random_distilbert_shaped_encoder_matches_sentence_transformers_on_cpu() {
+    matches_sentence_transformers("distilbert");
+}
+
+/// RoBERTa with MiniLM's sizes and a trained byte-level BPE tokenizer (the fixture
+/// of tests/tokenizer.rs): positions past the padding index up to the last one, and
+/// a text holding the literal `<pad>`, which moves the positions after it.
+#[test]
+fn random_roberta_shaped_encoder_matches_sentence_transformers_on_cpu() {
+    matches_sentence_transformers("roberta");
+}
+
+/// XLM-R with MiniLM's sizes and a trained Unigram tokenizer, under which most
+/// Chinese, Arabic and emoji characters are the unknown token.
+#[test]
+fn random_xlm_roberta_shaped_encoder_matches_sentence_transformers_on_cpu() {
+    matches_sentence_transformers("xlm-roberta");
+}
+
+/// The texts of tests/fixtures/tokenizers/minilm_ids.json: the parity texts and
+/// German, Chinese, Arabic, emoji and long texts that truncate; one a line, so
+/// without those holding a newline, and without blank ones (emo refuses them).
+fn texts() -> Vec<String> {
+    let fixture: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/tokenizers/minilm_ids.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let texts: Vec<String> = fixture["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["text"].as_str().unwrap().to_string())
+        .filter(|t| !t.contains('\n') && !t.trim().is_empty())
+        .collect();
+    assert!(texts.len() >= 50);
+    for needed in ["ü", "天", "ح", "😭", "<pad>"] {
+        assert!(
+            texts.iter().any(|t| t.contains(needed)),
+            "no text holds {needed}"
+        );
+    }
+    texts
+}
+
 fn matches_sentence_transformers(arch: &str) {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join(format!("{arch}-random"));
@@ -88,22 +141,13 @@ fn matches_sentence_transformers(arch: &str) {
         emo::embed::encoder::sha256_file(&shape.join("model.safetensors")).unwrap()
     );
 
-    let fixture: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/parity_minilm.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
-    let texts: Vec<String> = fixture["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["text"].as_str().unwrap().to_string())
-        .filter(|t| !t.contains('\n'))
-        .collect();
-    assert!(texts.len() >= 30);
+    let texts = texts();
+    let tokens: Vec<Vec<i64>> = texts.iter().map(|t| enc.tokenize(t).unwrap()).collect();
+    let max_len = enc.identity().max_seq_length;
+    assert!(
+        tokens.iter().any(|t| t.len() == max_len),
+        "no text reaches max_seq_length {max_len}: truncation untested"
+    );
     let txt = dir.path().join("texts.txt");
     std::fs::write(&txt, texts.join("\n") + "\n").unwrap();
     let npy = dir.path().join("st.npy");
@@ -125,6 +169,7 @@ fn matches_sentence_transformers(arch: &str) {
         ..EmbedOptions::default()
     };
     let (ours, _) = embed_texts(&enc, &texts, &opts).unwrap();
+    assert_eq!((ours.rows, ours.cols), (rows, cols));
     let st_row = |i: usize| &st[i * cols..(i + 1) * cols];
     let mut worst = 1.0f64;
     for (i, text) in texts.iter().enumerate() {
@@ -135,7 +180,6 @@ fn matches_sentence_transformers(arch: &str) {
     eprintln!("random {arch} encoder: lowest cosine emo vs sentence-transformers {worst:.8}");
     // The check could fail: random weights still tell token sequences apart, so a
     // vector for the wrong text (or a wrong forward pass) would be below 0.99999.
-    let tokens: Vec<Vec<i64>> = texts.iter().map(|t| enc.tokenize(t).unwrap()).collect();
     let mut closest_other = -1.0f64;
     for i in 0..rows {
         for j in 0..rows {

@@ -60,6 +60,9 @@ pub struct BertConfig {
     pub model_type: Option<String>,
     #[serde(default)]
     pub position_embedding_type: Option<String>,
+    /// Unused by BERT; RoBERTa's positions count from it ([`super::roberta`]).
+    #[serde(default)]
+    pub pad_token_id: Option<i64>,
 }
 
 fn default_type_vocab() -> i64 {
@@ -76,16 +79,21 @@ impl BertConfig {
     /// Reads and checks `config.json`: only absolute-position BERT encoders whose
     /// hidden size splits evenly into heads.
     pub fn from_file(path: &Path) -> Result<BertConfig> {
-        let config: BertConfig = super::read_json(path)?;
+        let config = BertConfig::read_layout(path)?;
         match config.model_type.as_deref() {
-            Some("bert") | None => {}
-            Some(other) => {
-                return Err(input_error!(
-                    "{}: model_type '{other}' is not supported; emo runs BERT-family encoders",
-                    path.display()
-                ))
-            }
+            Some("bert") | None => Ok(config),
+            Some(other) => Err(input_error!(
+                "{}: model_type '{other}' is not supported; emo runs BERT-family encoders",
+                path.display()
+            )),
         }
+    }
+
+    /// Reads and checks the `config.json` of an architecture that shares BERT's
+    /// keys and layout (RoBERTa and XLM-R do), whatever its `model_type`: the
+    /// caller chose the architecture by it.
+    pub(super) fn read_layout(path: &Path) -> Result<BertConfig> {
+        let config: BertConfig = super::read_json(path)?;
         if let Some(kind) = config
             .position_embedding_type
             .as_deref()
@@ -96,34 +104,55 @@ impl BertConfig {
                 path.display()
             ));
         }
-        let sizes = [
-            ("hidden_size", config.hidden_size),
-            ("num_hidden_layers", config.num_hidden_layers),
-            ("num_attention_heads", config.num_attention_heads),
-            ("intermediate_size", config.intermediate_size),
-            ("max_position_embeddings", config.max_position_embeddings),
-            ("vocab_size", config.vocab_size),
-            ("type_vocab_size", config.type_vocab_size),
-        ];
-        if let Some((name, v)) = sizes.iter().find(|(_, v)| *v <= 0) {
-            return Err(input_error!(
-                "{}: {name} is {v}; it must be positive",
-                path.display()
-            ));
-        }
-        if config.hidden_size % config.num_attention_heads != 0 {
-            return Err(input_error!(
-                "{}: hidden_size {} is not a multiple of num_attention_heads {}",
-                path.display(),
-                config.hidden_size,
-                config.num_attention_heads
-            ));
-        }
+        let hidden = ("hidden_size", config.hidden_size);
+        let heads = ("num_attention_heads", config.num_attention_heads);
+        check_sizes(
+            path,
+            &[
+                hidden,
+                ("num_hidden_layers", config.num_hidden_layers),
+                heads,
+                ("intermediate_size", config.intermediate_size),
+                ("max_position_embeddings", config.max_position_embeddings),
+                ("vocab_size", config.vocab_size),
+                ("type_vocab_size", config.type_vocab_size),
+            ],
+            hidden,
+            heads,
+        )?;
         Ok(config)
     }
 }
 
-/// One post-LayerNorm transformer layer's weights, as BERT and MPNet share them
+/// Checks a config's sizes before any tensor is shaped by them: each of `sizes`
+/// positive, and the hidden size a multiple of the number of heads (both named
+/// as the config names them, and among `sizes`).
+pub(super) fn check_sizes(
+    path: &Path,
+    sizes: &[(&str, i64)],
+    hidden: (&str, i64),
+    heads: (&str, i64),
+) -> Result<()> {
+    if let Some((name, v)) = sizes.iter().find(|(_, v)| *v <= 0) {
+        return Err(input_error!(
+            "{}: {name} is {v}; it must be positive",
+            path.display()
+        ));
+    }
+    if hidden.1 % heads.1 != 0 {
+        return Err(input_error!(
+            "{}: {} {} is not a multiple of {} {}",
+            path.display(),
+            hidden.0,
+            hidden.1,
+            heads.0,
+            heads.1
+        ));
+    }
+    Ok(())
+}
+
+/// One post-LayerNorm transformer layer's weights, as every architecture here shares them
 /// (only their tensor names differ: [`LayerNames`]).
 pub(super) struct Layer {
     /// `[3 * hidden, hidden]`: query, key and value weights stacked.
@@ -141,9 +170,12 @@ pub(super) struct Layer {
     ff_ln_b: Tensor,
 }
 
-/// Where an architecture keeps a layer's attention tensors, below
-/// `encoder.layer.<i>.` (the feed-forward names are common to both).
+/// Where an architecture keeps a layer's tensors: the same network under
+/// different names is then the same [`Layer`].
+#[derive(Clone, Copy)]
 pub(super) struct LayerNames {
+    /// The stack's name before a layer's index: layer `i` is below `<stack>.<i>.`.
+    pub(super) stack: &'static str,
     /// Query, key, value and output projections, each with `.weight` and `.bias`.
     pub(super) q: &'static str,
     pub(super) k: &'static str,
@@ -151,6 +183,25 @@ pub(super) struct LayerNames {
     pub(super) o: &'static str,
     /// The LayerNorm after attention.
     pub(super) attn_ln: &'static str,
+    /// The feed-forward's two projections and the LayerNorm after it.
+    pub(super) ff_in: &'static str,
+    pub(super) ff_out: &'static str,
+    pub(super) ff_ln: &'static str,
+}
+
+impl LayerNames {
+    /// BERT's names, which RoBERTa and XLM-R keep (and MPNet in part).
+    pub(super) const BERT: LayerNames = LayerNames {
+        stack: "encoder.layer",
+        q: "attention.self.query",
+        k: "attention.self.key",
+        v: "attention.self.value",
+        o: "attention.output.dense",
+        attn_ln: "attention.output.LayerNorm",
+        ff_in: "intermediate.dense",
+        ff_out: "output.dense",
+        ff_ln: "output.LayerNorm",
+    };
 }
 
 /// The sizes and settings every layer of a stack runs with.
@@ -166,7 +217,7 @@ pub(super) struct Dims {
 impl Layer {
     /// Layer `i`'s tensors, checked by name and shape.
     pub(super) fn load(w: &Weights, i: i64, names: &LayerNames, h: i64, f: i64) -> Result<Layer> {
-        let p = format!("encoder.layer.{i}");
+        let p = format!("{}.{i}", names.stack);
         let t = |s: &str, shape: &[i64]| w.take(&format!("{p}.{s}"), shape);
         let proj = |name: &str| -> Result<[Tensor; 2]> {
             Ok([
@@ -185,12 +236,12 @@ impl Layer {
             out_b,
             attn_ln_w: t(&format!("{}.weight", names.attn_ln), &[h])?,
             attn_ln_b: t(&format!("{}.bias", names.attn_ln), &[h])?,
-            ff_in_w: t("intermediate.dense.weight", &[f, h])?,
-            ff_in_b: t("intermediate.dense.bias", &[f])?,
-            ff_out_w: t("output.dense.weight", &[h, f])?,
-            ff_out_b: t("output.dense.bias", &[h])?,
-            ff_ln_w: t("output.LayerNorm.weight", &[h])?,
-            ff_ln_b: t("output.LayerNorm.bias", &[h])?,
+            ff_in_w: t(&format!("{}.weight", names.ff_in), &[f, h])?,
+            ff_in_b: t(&format!("{}.bias", names.ff_in), &[f])?,
+            ff_out_w: t(&format!("{}.weight", names.ff_out), &[h, f])?,
+            ff_out_b: t(&format!("{}.bias", names.ff_out), &[h])?,
+            ff_ln_w: t(&format!("{}.weight", names.ff_ln), &[h])?,
+            ff_ln_b: t(&format!("{}.bias", names.ff_ln), &[h])?,
         })
     }
 
@@ -282,16 +333,107 @@ fn activate(activation: Activation, mut x: Tensor) -> Tensor {
     }
 }
 
-/// The frozen encoder's weights, laid out for inference.
-pub struct Bert {
+/// A stack of layers and the settings they run with: where every architecture's
+/// pass ends, so that precision is switched in one place for all of them.
+pub(super) struct Stack {
+    layers: Vec<Layer>,
+    pub(super) dims: Dims,
+}
+
+impl Stack {
+    /// `count` layers named by `names`, with feed-forward size `f`.
+    pub(super) fn load(
+        w: &Weights,
+        names: &LayerNames,
+        count: i64,
+        f: i64,
+        dims: Dims,
+    ) -> Result<Stack> {
+        let layers = (0..count)
+            .map(|i| Layer::load(w, i, names, dims.hidden, f))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Stack { layers, dims })
+    }
+
+    /// Runs the matrix products and attention in `kind` from now on: their
+    /// weights are converted once here; everything else stays f32.
+    pub(super) fn set_compute(&mut self, kind: Kind) {
+        if kind == self.dims.compute {
+            return;
+        }
+        self.layers.iter_mut().for_each(|l| l.set_compute(kind));
+        self.dims.compute = kind;
+    }
+
+    /// Every layer over the packed embeddings `x`, with attention's `mask`.
+    pub(super) fn forward(&self, mut x: Tensor, packed: &Packing, mask: &Tensor) -> Tensor {
+        for layer in &self.layers {
+            x = layer.forward(&x, packed, mask, &self.dims);
+        }
+        x
+    }
+}
+
+/// Token and position embeddings summed and normalised: the input of every
+/// architecture here, which differ only in the position each token takes and in
+/// whether a token-type table exists.
+pub(super) struct Embeddings {
     word: Tensor,
     position: Tensor,
     /// Row 0 of the token-type table: sentence-transformers feeds one segment.
-    token_type0: Tensor,
-    emb_ln_w: Tensor,
-    emb_ln_b: Tensor,
-    layers: Vec<Layer>,
-    dims: Dims,
+    token_type0: Option<Tensor>,
+    ln_w: Tensor,
+    ln_b: Tensor,
+}
+
+impl Embeddings {
+    /// The `embeddings.` tensors, all architectures' names; `token_types` is the
+    /// size of the token-type table, `None` for an architecture without one.
+    pub(super) fn load(
+        w: &Weights,
+        vocab: i64,
+        positions: i64,
+        token_types: Option<i64>,
+        h: i64,
+    ) -> Result<Embeddings> {
+        Ok(Embeddings {
+            word: w.take("embeddings.word_embeddings.weight", &[vocab, h])?,
+            position: w.take("embeddings.position_embeddings.weight", &[positions, h])?,
+            token_type0: token_types
+                .map(|n| {
+                    w.take("embeddings.token_type_embeddings.weight", &[n, h])
+                        .map(|t| t.get(0))
+                })
+                .transpose()?,
+            ln_w: w.take("embeddings.LayerNorm.weight", &[h])?,
+            ln_b: w.take("embeddings.LayerNorm.bias", &[h])?,
+        })
+    }
+
+    /// Rows of the position table.
+    pub(super) fn positions(&self) -> i64 {
+        self.position.size()[0]
+    }
+
+    pub(super) fn device(&self) -> Device {
+        self.word.device()
+    }
+
+    /// The packed tokens `ids` at `positions` (one per token), normalised.
+    pub(super) fn forward(&self, ids: &Tensor, positions: &Tensor, d: &Dims) -> Tensor {
+        let emb = self.word.index_select(0, ids) + self.position.index_select(0, positions);
+        let emb = match &self.token_type0 {
+            Some(t) => emb + t,
+            None => emb,
+        };
+        emb.layer_norm([d.hidden], Some(&self.ln_w), Some(&self.ln_b), d.eps, false)
+    }
+}
+
+/// The frozen encoder's weights, laid out for inference.
+pub struct Bert {
+    embeddings: Embeddings,
+    stack: Stack,
 }
 
 /// The tensors of a safetensors file by name, checked one by one as they are
@@ -356,71 +498,50 @@ impl Bert {
     /// there with the shape the config implies; others (a pooler, a head) are ignored.
     pub fn load(path: &Path, config: &BertConfig, device: Device) -> Result<Bert> {
         let w = Weights::read(path, "bert.", device)?;
-        let (h, f) = (config.hidden_size, config.intermediate_size);
-        let names = LayerNames {
-            q: "attention.self.query",
-            k: "attention.self.key",
-            v: "attention.self.value",
-            o: "attention.output.dense",
-            attn_ln: "attention.output.LayerNorm",
-        };
-        let layers = (0..config.num_hidden_layers)
-            .map(|i| Layer::load(&w, i, &names, h, f))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Bert {
-            word: w.take("embeddings.word_embeddings.weight", &[config.vocab_size, h])?,
-            position: w.take(
-                "embeddings.position_embeddings.weight",
-                &[config.max_position_embeddings, h],
-            )?,
-            token_type0: w
-                .take(
-                    "embeddings.token_type_embeddings.weight",
-                    &[config.type_vocab_size, h],
-                )?
-                .get(0),
-            emb_ln_w: w.take("embeddings.LayerNorm.weight", &[h])?,
-            emb_ln_b: w.take("embeddings.LayerNorm.bias", &[h])?,
-            layers,
-            dims: Dims {
-                heads: config.num_attention_heads,
-                hidden: h,
-                eps: config.layer_norm_eps,
-                activation: config.hidden_act,
-                compute: Kind::Float,
-            },
-        })
+        let (embeddings, stack) = Bert::parts(&w, config)?;
+        Ok(Bert { embeddings, stack })
     }
 
-    /// Runs the matrix products and attention in `kind` from now on: their
-    /// weights are converted once here; everything else stays f32.
+    /// The embeddings and layers of a network with BERT's names and config keys
+    /// (BERT's, RoBERTa's), read from `w`.
+    pub(super) fn parts(w: &Weights, config: &BertConfig) -> Result<(Embeddings, Stack)> {
+        let dims = Dims {
+            heads: config.num_attention_heads,
+            hidden: config.hidden_size,
+            eps: config.layer_norm_eps,
+            activation: config.hidden_act,
+            compute: Kind::Float,
+        };
+        let stack = Stack::load(
+            w,
+            &LayerNames::BERT,
+            config.num_hidden_layers,
+            config.intermediate_size,
+            dims,
+        )?;
+        let embeddings = Embeddings::load(
+            w,
+            config.vocab_size,
+            config.max_position_embeddings,
+            Some(config.type_vocab_size),
+            config.hidden_size,
+        )?;
+        Ok((embeddings, stack))
+    }
+
+    /// Runs the matrix products and attention in `kind` from now on.
     pub fn set_compute(&mut self, kind: Kind) {
-        if kind == self.dims.compute {
-            return;
-        }
-        self.layers.iter_mut().for_each(|l| l.set_compute(kind));
-        self.dims.compute = kind;
+        self.stack.set_compute(kind);
     }
 
     /// Last hidden states of the real tokens of a batch, packed: sentence after
     /// sentence, token after token, as [`Packing::new`] laid out `ids`. Call it
     /// under `tch::no_grad`.
     pub fn forward_packed(&self, ids: &Tensor, packed: &Packing) -> Tensor {
-        let emb = self.word.index_select(0, ids)
-            + self.position.index_select(0, &packed.positions)
-            + &self.token_type0;
-        let d = &self.dims;
-        let mut x = emb.layer_norm(
-            [d.hidden],
-            Some(&self.emb_ln_w),
-            Some(&self.emb_ln_b),
-            d.eps,
-            false,
-        );
-        for layer in &self.layers {
-            x = layer.forward(&x, packed, &packed.attention_mask, d);
-        }
-        x
+        let x = self
+            .embeddings
+            .forward(ids, &packed.positions, &self.stack.dims);
+        self.stack.forward(x, packed, &packed.attention_mask)
     }
 }
 
@@ -469,6 +590,22 @@ impl Packing {
                 .to(device),
         };
         (t(&ids), packing)
+    }
+
+    /// Each packed token's position as RoBERTa counts them (Hugging Face's
+    /// `create_position_ids_from_input_ids`): the running count of its sentence's
+    /// tokens other than `pad`, offset by `pad`; `pad` itself for a padding id,
+    /// which a text can hold (the literal `<pad>` is a special token). The count
+    /// runs in the padded layout, where a sentence is one row.
+    pub(super) fn positions_past_pad(&self, ids: &Tensor, pad: i64) -> Tensor {
+        let real = ids.ne(pad).to_kind(Kind::Int64);
+        let count = Tensor::zeros([self.batch * self.width], (Kind::Int64, ids.device()))
+            .index_copy(0, &self.slots, &real)
+            .view([self.batch, self.width])
+            .cumsum(1, Kind::Int64)
+            .view([-1])
+            .index_select(0, &self.slots);
+        count * real + pad
     }
 
     /// Packed rows back to the padded `[batch, width, hidden]` layout (zeros for padding).

@@ -1,12 +1,14 @@
-//! The frozen sentence encoder: a sentence-transformers folder (BERT family,
-//! `model.safetensors`) run by emo's own forward pass, then through the modules
-//! its `modules.json` lists (`modules.rs`), so that vectors match Python
-//! sentence-transformers.
+//! The frozen sentence encoder: a sentence-transformers folder (an architecture
+//! of the BERT family, `model.safetensors`) run by emo's own forward pass, then
+//! through the modules its `modules.json` lists (`modules.rs`), so that vectors
+//! match Python sentence-transformers.
 
 use super::bert::{Bert, BertConfig, Packing};
+use super::distilbert::{DistilBert, DistilBertConfig};
 use super::modules::{DenseIdentity, Modules, Pooling, Prompts};
 use super::mpnet::{Mpnet, MpnetConfig};
 use super::read_json;
+use super::roberta::Roberta;
 pub use super::sha256_file;
 use super::tokenizer::{Tokenizer, TokenizerConfig};
 use crate::input_error;
@@ -168,11 +170,14 @@ struct Shape {
 /// architecture, chosen here and nowhere else.
 enum Network {
     Bert(Bert),
+    DistilBert(DistilBert),
     Mpnet(Mpnet),
+    /// RoBERTa and XLM-R: one network under two names.
+    Roberta(Roberta),
 }
 
 /// The `model_type`s emo runs, for the error that names an unsupported one.
-const SUPPORTED: &str = "bert, mpnet";
+const SUPPORTED: &str = "bert, distilbert, mpnet, roberta, xlm-roberta";
 
 impl Network {
     fn load(config_path: &Path, weights: &Path, device: Device) -> Result<(Network, Shape)> {
@@ -200,6 +205,24 @@ impl Network {
                 };
                 Ok((Network::Mpnet(net), shape))
             }
+            Some("distilbert") => {
+                let config = DistilBertConfig::from_file(config_path)?;
+                let net = DistilBert::load(weights, &config, device)?;
+                let shape = Shape {
+                    max_tokens: net.max_tokens() as usize,
+                    hidden: config.dim as usize,
+                };
+                Ok((Network::DistilBert(net), shape))
+            }
+            Some("roberta" | "xlm-roberta") => {
+                let config = Roberta::config(config_path)?;
+                let net = Roberta::load(weights, &config, device)?;
+                let shape = Shape {
+                    max_tokens: net.max_tokens() as usize,
+                    hidden: config.hidden_size as usize,
+                };
+                Ok((Network::Roberta(net), shape))
+            }
             Some(other) => Err(input_error!(
                 "{}: model_type '{other}' is not supported (emo runs: {SUPPORTED})",
                 config_path.display()
@@ -210,14 +233,18 @@ impl Network {
     fn set_compute(&mut self, kind: Kind) {
         match self {
             Network::Bert(n) => n.set_compute(kind),
+            Network::DistilBert(n) => n.set_compute(kind),
             Network::Mpnet(n) => n.set_compute(kind),
+            Network::Roberta(n) => n.set_compute(kind),
         }
     }
 
     fn forward_packed(&self, ids: &Tensor, packing: &Packing) -> Tensor {
         match self {
             Network::Bert(n) => n.forward_packed(ids, packing),
+            Network::DistilBert(n) => n.forward_packed(ids, packing),
             Network::Mpnet(n) => n.forward_packed(ids, packing),
+            Network::Roberta(n) => n.forward_packed(ids, packing),
         }
     }
 }
@@ -238,7 +265,7 @@ pub struct Encoder {
 
 impl Encoder {
     /// Loads a sentence-transformers folder whose transformer is one emo runs
-    /// (`model_type` bert or mpnet); the weights must be `model.safetensors`.
+    /// (`model_type` one of `SUPPORTED`); the weights must be `model.safetensors`.
     pub fn load(dir: &Path, device: Device) -> Result<Encoder> {
         if !dir.is_dir() {
             return Err(input_error!(

@@ -5,10 +5,12 @@
 pub mod bert;
 pub mod cache;
 pub mod device;
+pub mod distilbert;
 pub mod encoder;
 pub mod modules;
 pub mod mpnet;
 pub mod precision;
+pub mod roberta;
 pub mod tokenizer;
 
 pub use device::{device_name, DeviceChoice};

@@ -6,7 +6,7 @@
 //! Two things differ from BERT, both from Hugging Face's `modeling_mpnet.py`:
 //!
 //! - positions count from `pad_token_id + 1` (RoBERTa's convention: position ids
-//!   are the running count of real tokens offset past the padding index), and there
+//!   are the running count of non-pad tokens offset past the padding index), and there
 //!   is no token-type table;
 //! - every layer adds the same relative position bias to its attention scores: the
 //!   distance between key and query is put in one of 32 buckets (exact up to 8 in
@@ -15,7 +15,7 @@
 //!   batch width and passed to fused attention as an additive mask, with the
 //!   padding keys masked by the most negative number, as Hugging Face does.
 
-use super::bert::{Activation, Dims, Layer, LayerNames, Packing, Weights};
+use super::bert::{Activation, Dims, Embeddings, LayerNames, Packing, Stack, Weights};
 use crate::input_error;
 use anyhow::Result;
 use serde::Deserialize;
@@ -98,14 +98,10 @@ pub fn relative_bucket(relative: i64, buckets: i64) -> i64 {
 
 /// The frozen MPNet encoder's weights, laid out for inference.
 pub struct Mpnet {
-    word: Tensor,
-    position: Tensor,
-    emb_ln_w: Tensor,
-    emb_ln_b: Tensor,
+    embeddings: Embeddings,
     /// `[buckets, heads]`, shared by every layer.
     relative_bias: Tensor,
-    layers: Vec<Layer>,
-    dims: Dims,
+    stack: Stack,
     pad: i64,
     buckets: i64,
 }
@@ -115,25 +111,36 @@ impl Mpnet {
     /// there with the shape the config implies (a pooler or an LM head is ignored).
     pub fn load(path: &Path, config: &MpnetConfig, device: Device) -> Result<Mpnet> {
         let w = Weights::read(path, "mpnet.", device)?;
-        let (h, f) = (config.hidden_size, config.intermediate_size);
         let names = LayerNames {
             q: "attention.attn.q",
             k: "attention.attn.k",
             v: "attention.attn.v",
             o: "attention.attn.o",
             attn_ln: "attention.LayerNorm",
+            ..LayerNames::BERT
         };
-        let layers = (0..config.num_hidden_layers)
-            .map(|i| Layer::load(&w, i, &names, h, f))
-            .collect::<Result<Vec<_>>>()?;
+        let dims = Dims {
+            heads: config.num_attention_heads,
+            hidden: config.hidden_size,
+            eps: config.layer_norm_eps,
+            activation: config.hidden_act,
+            compute: Kind::Float,
+        };
+        let stack = Stack::load(
+            &w,
+            &names,
+            config.num_hidden_layers,
+            config.intermediate_size,
+            dims,
+        )?;
         Ok(Mpnet {
-            word: w.take("embeddings.word_embeddings.weight", &[config.vocab_size, h])?,
-            position: w.take(
-                "embeddings.position_embeddings.weight",
-                &[config.max_position_embeddings, h],
+            embeddings: Embeddings::load(
+                &w,
+                config.vocab_size,
+                config.max_position_embeddings,
+                None,
+                config.hidden_size,
             )?,
-            emb_ln_w: w.take("embeddings.LayerNorm.weight", &[h])?,
-            emb_ln_b: w.take("embeddings.LayerNorm.bias", &[h])?,
             relative_bias: w.take(
                 "encoder.relative_attention_bias.weight",
                 &[
@@ -141,14 +148,7 @@ impl Mpnet {
                     config.num_attention_heads,
                 ],
             )?,
-            layers,
-            dims: Dims {
-                heads: config.num_attention_heads,
-                hidden: h,
-                eps: config.layer_norm_eps,
-                activation: config.hidden_act,
-                compute: Kind::Float,
-            },
+            stack,
             pad: config.pad_token_id,
             buckets: config.relative_attention_num_buckets,
         })
@@ -156,16 +156,12 @@ impl Mpnet {
 
     /// The longest input it takes: positions start past the padding index.
     pub fn max_tokens(&self) -> i64 {
-        self.position.size()[0] - self.pad - 1
+        self.embeddings.positions() - self.pad - 1
     }
 
     /// Runs the matrix products and attention in `kind` from now on.
     pub fn set_compute(&mut self, kind: Kind) {
-        if kind == self.dims.compute {
-            return;
-        }
-        self.layers.iter_mut().for_each(|l| l.set_compute(kind));
-        self.dims.compute = kind;
+        self.stack.set_compute(kind);
     }
 
     /// `[batch, heads, width, width]`: each head's relative position bias, and
@@ -176,38 +172,31 @@ impl Mpnet {
             .flat_map(|q| (0..l).map(move |k| (q, k)))
             .map(|(q, k)| relative_bucket(k - q, self.buckets))
             .collect();
-        let idx = Tensor::from_slice(&buckets).to(self.word.device());
+        let device = self.embeddings.device();
+        let idx = Tensor::from_slice(&buckets).to(device);
         // [l*l, heads] → [1, heads, l, l]
         let bias = self
             .relative_bias
             .index_select(0, &idx)
-            .view([l, l, self.dims.heads])
+            .view([l, l, self.stack.dims.heads])
             .permute([2, 0, 1])
             .unsqueeze(0);
-        let blocked = Tensor::full([1], f32::MIN as f64, (Kind::Float, self.word.device()));
-        let zero = Tensor::zeros([1], (Kind::Float, self.word.device()));
+        let blocked = Tensor::full([1], f32::MIN as f64, (Kind::Float, device));
+        let zero = Tensor::zeros([1], (Kind::Float, device));
         let mask = zero.where_self(&packed.attention_mask, &blocked);
-        (bias + mask).to_kind(self.dims.compute)
+        (bias + mask).to_kind(self.stack.dims.compute)
     }
 
     /// Last hidden states of the real tokens of a batch, packed as
     /// [`Packing::new`] laid out `ids`. Call it under `tch::no_grad`.
     pub fn forward_packed(&self, ids: &Tensor, packed: &Packing) -> Tensor {
-        let positions = &packed.positions + (self.pad + 1);
-        let emb = self.word.index_select(0, ids) + self.position.index_select(0, &positions);
-        let d = &self.dims;
-        let mut x = emb.layer_norm(
-            [d.hidden],
-            Some(&self.emb_ln_w),
-            Some(&self.emb_ln_b),
-            d.eps,
-            false,
-        );
+        // Hugging Face counts only non-pad tokens (a literal `<pad>` in a text keeps
+        // position `pad` and does not advance the count), as RoBERTa does; the
+        // relative bias below uses plain indices.
+        let positions = packed.positions_past_pad(ids, self.pad);
+        let x = self.embeddings.forward(ids, &positions, &self.stack.dims);
         let bias = self.attention_bias(packed);
-        for layer in &self.layers {
-            x = layer.forward(&x, packed, &bias, d);
-        }
-        x
+        self.stack.forward(x, packed, &bias)
     }
 }
 
