@@ -6,52 +6,52 @@
 //! needs a checkpoint downloaded. Python comes from `make pyenv`.
 
 mod common;
-use common::cosine;
+use common::{cosine, gpu_check_many, read_npy, write};
 use emo::embed::{embed_texts, EmbedOptions, Encoder};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::sync::OnceLock;
 
-fn python() -> PathBuf {
-    let py = std::env::var_os("EMO_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| emo::paths::home().join("py/bin/python"));
-    assert!(py.exists(), "{}: missing; run `make pyenv`", py.display());
-    py
+/// The architectures, each a random folder of MiniLM's sizes.
+const ARCHES: [&str; 5] = ["bert", "mpnet", "distilbert", "roberta", "xlm-roberta"];
+
+/// Every folder and sentence-transformers' vectors of the texts under each, made
+/// once for all tests in one Python process (most of a small job's time is
+/// Python and torch starting).
+struct Fixture {
+    root: PathBuf,
+    texts: Vec<String>,
 }
 
-fn gpu_check(args: &[&str]) -> String {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/gpu_check.py");
-    let out = Command::new(python())
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("python runs");
-    assert!(
-        out.status.success(),
-        "gpu_check.py {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Reads a 2-D little-endian f32 `.npy` (format 1.0, C order) as numpy writes it.
-fn read_npy(path: &Path) -> (usize, usize, Vec<f32>) {
-    let bytes = std::fs::read(path).unwrap();
-    assert_eq!(&bytes[..6], b"\x93NUMPY");
-    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
-    let header = std::str::from_utf8(&bytes[10..10 + header_len]).unwrap();
-    assert!(header.contains("'descr': '<f4'") && header.contains("'fortran_order': False"));
-    let shape = &header[header.find("'shape': (").unwrap() + 10..];
-    let dims: Vec<usize> = shape[..shape.find(')').unwrap()]
-        .split(',')
-        .filter_map(|d| d.trim().parse().ok())
-        .collect();
-    let data = bytes[10 + header_len..]
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-        .collect::<Vec<_>>();
-    assert_eq!(data.len(), dims[0] * dims[1]);
-    (dims[0], dims[1], data)
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("random_encoder");
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).unwrap();
+        let texts = texts();
+        let txt = write(&root, "texts.txt", (texts.join("\n") + "\n").as_bytes());
+        let r = |p: String| root.join(p).to_string_lossy().into_owned();
+        let shape = emo::paths::default_model().to_string_lossy().into_owned();
+        let mut jobs: Vec<Vec<String>> = Vec::new();
+        for arch in ARCHES {
+            jobs.push(vec![
+                "make-model".into(),
+                shape.clone(),
+                r(format!("{arch}-random")),
+                arch.into(),
+            ]);
+            jobs.push(vec![
+                "st-embed".into(),
+                r(format!("{arch}-random")),
+                txt.to_string_lossy().into_owned(),
+                r(format!("{arch}.npy")),
+                "cpu".into(),
+                "8".into(),
+            ]);
+        }
+        gpu_check_many(&root, &jobs);
+        Fixture { root, texts }
+    })
 }
 
 #[test]
@@ -120,15 +120,9 @@ fn texts() -> Vec<String> {
 }
 
 fn matches_sentence_transformers(arch: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join(format!("{arch}-random"));
+    let fx = fixture();
+    let model = fx.root.join(format!("{arch}-random"));
     let shape = emo::paths::default_model();
-    gpu_check(&[
-        "make-model",
-        shape.to_str().unwrap(),
-        model.to_str().unwrap(),
-        arch,
-    ]);
     let written: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(model.join("config.json")).unwrap()).unwrap();
     assert_eq!(written["model_type"], arch);
@@ -141,24 +135,14 @@ fn matches_sentence_transformers(arch: &str) {
         emo::embed::encoder::sha256_file(&shape.join("model.safetensors")).unwrap()
     );
 
-    let texts = texts();
+    let texts = &fx.texts;
     let tokens: Vec<Vec<i64>> = texts.iter().map(|t| enc.tokenize(t).unwrap()).collect();
     let max_len = enc.identity().max_seq_length;
     assert!(
         tokens.iter().any(|t| t.len() == max_len),
         "no text reaches max_seq_length {max_len}: truncation untested"
     );
-    let txt = dir.path().join("texts.txt");
-    std::fs::write(&txt, texts.join("\n") + "\n").unwrap();
-    let npy = dir.path().join("st.npy");
-    gpu_check(&[
-        "st-embed",
-        model.to_str().unwrap(),
-        txt.to_str().unwrap(),
-        npy.to_str().unwrap(),
-        "cpu",
-        "8",
-    ]);
+    let npy = fx.root.join(format!("{arch}.npy"));
     let (rows, cols, st) = read_npy(&npy);
     assert_eq!((rows, cols), (texts.len(), enc.identity().dim));
 
@@ -168,7 +152,7 @@ fn matches_sentence_transformers(arch: &str) {
         progress: false,
         ..EmbedOptions::default()
     };
-    let (ours, _) = embed_texts(&enc, &texts, &opts).unwrap();
+    let (ours, _) = embed_texts(&enc, texts, &opts).unwrap();
     assert_eq!((ours.rows, ours.cols), (rows, cols));
     let st_row = |i: usize| &st[i * cols..(i + 1) * cols];
     let mut worst = 1.0f64;

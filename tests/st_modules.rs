@@ -7,39 +7,10 @@
 //! exits 2 with one line naming it. Python comes from `make pyenv`.
 
 mod common;
-use common::{cosine, emo, write};
+use common::{cosine, emo, gpu_check_many, read_npy, write};
 use emo::embed::{embed_texts, EmbedOptions, Encoder, Matrix, Pooling};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
-
-fn python() -> PathBuf {
-    let py = std::env::var_os("EMO_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| emo::paths::home().join("py/bin/python"));
-    assert!(py.exists(), "{}: missing; run `make pyenv`", py.display());
-    py
-}
-
-/// Reads a 2-D little-endian f32 `.npy` (format 1.0, C order) as numpy writes it.
-fn read_npy(path: &Path) -> (usize, usize, Vec<f32>) {
-    let bytes = std::fs::read(path).unwrap();
-    assert_eq!(&bytes[..6], b"\x93NUMPY");
-    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
-    let header = std::str::from_utf8(&bytes[10..10 + header_len]).unwrap();
-    assert!(header.contains("'descr': '<f4'") && header.contains("'fortran_order': False"));
-    let shape = &header[header.find("'shape': (").unwrap() + 10..];
-    let dims: Vec<usize> = shape[..shape.find(')').unwrap()]
-        .split(',')
-        .filter_map(|d| d.trim().parse().ok())
-        .collect();
-    let data = bytes[10 + header_len..]
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-        .collect::<Vec<_>>();
-    assert_eq!(data.len(), dims[0] * dims[1]);
-    (dims[0], dims[1], data)
-}
 
 const PROMPTS: [&str; 4] = [
     "--prompt",
@@ -165,23 +136,7 @@ fn fixture() -> &'static Fixture {
             ),
             embed("activations", "activations", None),
         ];
-        let list = write(
-            &root,
-            "jobs.json",
-            serde_json::to_string(&jobs).unwrap().as_bytes(),
-        );
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/gpu_check.py");
-        let out = Command::new(python())
-            .arg(script)
-            .arg("many")
-            .arg(&list)
-            .output()
-            .expect("python runs");
-        assert!(
-            out.status.success(),
-            "gpu_check.py many failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        gpu_check_many(&root, &jobs);
         Fixture { root, texts }
     })
 }

@@ -157,3 +157,56 @@ pub fn train_multilabel(dir: &Path, name: &str, extra: &[&str]) -> PathBuf {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     model
 }
+
+/// The Python of `make pyenv` (or `EMO_PYTHON`): the tests that hold emo to
+/// sentence-transformers run it. Missing, it fails the test, never skips it.
+pub fn python() -> PathBuf {
+    let py = std::env::var_os("EMO_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| emo::paths::home().join("py/bin/python"));
+    assert!(py.exists(), "{}: missing; run `make pyenv`", py.display());
+    py
+}
+
+/// Runs the helper modes of `scripts/gpu_check.py` listed in `jobs` (one argument
+/// list each) in one Python process: Python and torch start once, which is most
+/// of the time of a small job.
+pub fn gpu_check_many(dir: &Path, jobs: &[Vec<String>]) {
+    let list = write(
+        dir,
+        "jobs.json",
+        serde_json::to_string(jobs).unwrap().as_bytes(),
+    );
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/gpu_check.py");
+    let out = std::process::Command::new(python())
+        .arg(script)
+        .arg("many")
+        .arg(&list)
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "gpu_check.py many failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Reads a 2-D little-endian f32 `.npy` (format 1.0, C order) as numpy writes it.
+pub fn read_npy(path: &Path) -> (usize, usize, Vec<f32>) {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(&bytes[..6], b"\x93NUMPY");
+    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    let header = std::str::from_utf8(&bytes[10..10 + header_len]).unwrap();
+    assert!(header.contains("'descr': '<f4'") && header.contains("'fortran_order': False"));
+    let shape = &header[header.find("'shape': (").unwrap() + 10..];
+    let dims: Vec<usize> = shape[..shape.find(')').unwrap()]
+        .split(',')
+        .filter_map(|d| d.trim().parse().ok())
+        .collect();
+    let data = bytes[10 + header_len..]
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect::<Vec<_>>();
+    assert_eq!(data.len(), dims[0] * dims[1]);
+    (dims[0], dims[1], data)
+}
