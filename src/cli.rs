@@ -828,7 +828,7 @@ impl ServeArgs {
     /// say here: the server sizes its forward passes by `--max-batch-tokens`.
     pub fn run_args(&self) -> RunArgs {
         RunArgs {
-            device: self.device.clone(),
+            device: self.device,
             batch_size: 64,
             threads: self.threads,
             precision: self.precision,
