@@ -67,6 +67,8 @@ pub enum Command {
     Classify(Box<ClassifyArgs>),
     /// Evaluate a saved model on labelled data and write a report
     Evaluate(Box<EvaluateArgs>),
+    /// Serve a saved model over HTTP: classify and embed texts, with dynamic batching
+    Serve(Box<ServeArgs>),
 }
 
 /// Where texts come from: a named dataset or the user's file.
@@ -757,4 +759,81 @@ pub struct EvaluateArgs {
     /// Report folder [default: reports/evaluate-<model name>-<timestamp>]
     #[arg(long, short = 'o')]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// A model folder written by `emo train`
+    #[arg(long)]
+    pub model: PathBuf,
+
+    /// Address to listen on (0.0.0.0 for every interface)
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+
+    /// Port to listen on; 0 lets the system pick one (the address is said on stderr)
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+
+    /// The encoder folder [default: the one recorded in the model; its identity is checked either way]
+    #[arg(long)]
+    pub encoder: Option<PathBuf>,
+
+    /// Where to run the encoder: auto (the first GPU when CUDA is usable, else the CPU),
+    /// cpu, cuda or cuda:N
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+
+    /// CPU threads for libtorch [default: libtorch's choice, one per core]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub threads: Option<u64>,
+
+    /// Arithmetic of the encoder, as for `emo classify`: fp32, bf16, fp16 (CUDA only) or auto
+    #[arg(long, value_enum, default_value = "fp32")]
+    pub precision: crate::embed::precision::Precision,
+
+    /// A prompt of the encoder folder, by name; "" for none [default: the prompt the model
+    /// was trained with]
+    #[arg(long, value_name = "NAME")]
+    pub prompt: Option<String>,
+
+    /// Tokens (after truncation, summed over the texts) one forward pass takes at most;
+    /// a request with more is split across passes
+    #[arg(long, default_value_t = 16_384, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_batch_tokens: u64,
+
+    /// How long the worker waits for more texts to fill a forward pass before running it
+    #[arg(long, default_value_t = 5)]
+    pub max_wait_ms: u64,
+
+    /// Requests waiting for the worker at most; past that, 429 with Retry-After
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub queue: u64,
+
+    /// Texts one request may carry at most (422 beyond)
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_texts: u64,
+
+    /// Largest request body in bytes (413 beyond)
+    #[arg(long, default_value_t = 2 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    pub payload_limit: u64,
+
+    /// Seconds a request may take from its first byte to its answer, reading a slow
+    /// client's body included (408 beyond)
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout: u64,
+}
+
+impl ServeArgs {
+    /// The encoder flags as the shared loaders take them. `--batch-size` has no
+    /// say here: the server sizes its forward passes by `--max-batch-tokens`.
+    pub fn run_args(&self) -> RunArgs {
+        RunArgs {
+            device: self.device,
+            batch_size: 64,
+            threads: self.threads,
+            precision: self.precision,
+            prompt: self.prompt.clone(),
+        }
+    }
 }

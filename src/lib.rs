@@ -26,6 +26,7 @@ pub mod paths;
 pub mod predict;
 pub mod report;
 pub mod sampling;
+pub mod serve;
 pub mod stream;
 pub mod train;
 pub mod tune;

@@ -9,6 +9,7 @@ use crate::decision::{self, WhenNonePasses};
 use crate::embed::{EmbedOptions, Embedder, Encoder, Matrix};
 use crate::model::SavedModel;
 use anyhow::Result;
+use serde_json::{json, Map, Value};
 use tch::{Device, Kind, Tensor};
 
 /// One label and the probability the model gives it.
@@ -36,9 +37,65 @@ pub enum Answer {
     },
 }
 
+impl Answer {
+    /// The answer's fields as `emo classify --format json`/`jsonl` writes them
+    /// beside the text's id and text: `label` and `confidence` (and `top` when
+    /// `top_k > 1`) for a single-label model, `labels` (and `top`, each marked
+    /// `passed`, when `top_k > 0`) for a multi-label one. One function, so
+    /// that every front end (classify's records, the server's answers) says
+    /// the same thing in the same words.
+    pub fn to_json(&self, top_k: usize) -> Map<String, Value> {
+        let mut v = Map::new();
+        match self {
+            Answer::Single { top } => {
+                v.insert("label".into(), json!(top[0].label));
+                v.insert("confidence".into(), json!(top[0].probability));
+                if top_k > 1 {
+                    v.insert(
+                        "top".into(),
+                        top.iter()
+                            .map(|s| json!({ "label": s.label, "confidence": s.probability }))
+                            .collect(),
+                    );
+                }
+            }
+            Answer::Multi { labels, top } => {
+                v.insert(
+                    "labels".into(),
+                    labels
+                        .iter()
+                        .map(|s| json!({ "label": s.label, "probability": s.probability }))
+                        .collect(),
+                );
+                if top_k > 0 {
+                    v.insert(
+                        "top".into(),
+                        top.iter()
+                            .map(|s| json!({ "label": s.label, "probability": s.probability, "passed": s.passed }))
+                            .collect(),
+                    );
+                }
+            }
+        }
+        v
+    }
+
+    /// The answer as a [`Predictor`] built with a smaller `top_k` would have
+    /// given it: a server builds one predictor listing every label and cuts
+    /// each answer to what its request asked for.
+    pub fn truncated(mut self, top_k: usize) -> Answer {
+        match &mut self {
+            Answer::Single { top } => top.truncate(top_k.max(1)),
+            Answer::Multi { top, .. } => top.truncate(top_k),
+        }
+        self
+    }
+}
+
 /// A loaded model with its encoder, ready to answer chunks of texts.
 pub struct Predictor<'a> {
     model: &'a SavedModel,
+    encoder: &'a Encoder,
     embedder: Embedder<'a>,
     device: Device,
     top_k: usize,
@@ -72,6 +129,7 @@ impl<'a> Predictor<'a> {
         };
         Ok(Predictor {
             model,
+            encoder,
             embedder: Embedder::new(encoder, opts)?,
             device: encoder.device(),
             top_k: top_k.min(model.manifest.labels.len()),
@@ -82,13 +140,35 @@ impl<'a> Predictor<'a> {
     /// The answers for `texts`, in order.
     pub fn answer(&mut self, texts: &[String]) -> Result<Vec<Answer>> {
         let (m, _) = self.embedder.embed(texts)?;
-        let x = Matrix {
-            rows: m.rows,
-            cols: m.cols,
-            data: m.data,
+        self.answer_vectors(&m)
+    }
+
+    /// A text's token ids as the encoder takes them (prompt, special tokens,
+    /// truncation): a server counts them to pack its batches.
+    pub fn tokenize(&self, text: &str) -> Result<Vec<i64>> {
+        self.encoder.tokenize(text)
+    }
+
+    /// One forward pass over already tokenised texts, whatever their number:
+    /// the server decides the batch (by its token budget), not `--batch-size`.
+    /// The vectors equal [`Predictor::answer`]'s, which embeds the same way in
+    /// batches of its own (a vector does not depend on its batch-mates).
+    pub fn embed_tokens(&self, tokens: &[Vec<i64>]) -> Result<Matrix> {
+        let out = self.encoder.embed_tokens(tokens)?;
+        let dim = self.encoder.identity().dim;
+        Ok(Matrix {
+            rows: tokens.len(),
+            cols: dim,
+            data: Vec::<f32>::try_from(out.flatten(0, -1))?,
+        })
+    }
+
+    /// The answers for texts already embedded (rows of `m`), in order.
+    pub fn answer_vectors(&self, m: &Matrix) -> Result<Vec<Answer>> {
+        if m.rows == 0 {
+            return Ok(Vec::new());
         }
-        .to_tensor()
-        .to(self.device);
+        let x = m.to_tensor().to(self.device);
         let logits = self.model.head.logits(&x)?;
         match &self.decision {
             None => self.single(&logits),

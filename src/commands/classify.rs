@@ -48,14 +48,6 @@ struct Out {
     width: usize,
 }
 
-/// A multi-label answer's labels as JSON: `[{"label", "probability"}, …]`.
-fn json_labels(labels: &[Scored]) -> serde_json::Value {
-    labels
-        .iter()
-        .map(|s| json!({ "label": s.label, "probability": s.probability }))
-        .collect()
-}
-
 impl Out {
     fn begin(&mut self) -> Result<()> {
         match self.format {
@@ -130,6 +122,15 @@ impl Out {
         Ok(())
     }
 
+    /// The id, the text and the answer's own fields ([`Answer::to_json`]).
+    fn json_answer(&mut self, r: &Labelled) -> Result<()> {
+        let mut v = serde_json::Map::new();
+        v.insert("id".into(), json!(r.id));
+        v.insert("text".into(), json!(r.text));
+        v.extend(r.answer.to_json(self.top_k));
+        self.json(&serde_json::Value::Object(v))
+    }
+
     fn item(&mut self, r: &Labelled) -> Result<()> {
         match &r.answer {
             Answer::Single { top } => self.single(r, top)?,
@@ -141,16 +142,7 @@ impl Out {
 
     fn single(&mut self, r: &Labelled, top: &[Scored]) -> Result<()> {
         match self.format {
-            OutputFormat::Json | OutputFormat::Jsonl => {
-                let mut v = json!({ "id": r.id, "text": r.text, "label": top[0].label, "confidence": top[0].probability });
-                if self.top_k > 1 {
-                    v["top"] = top
-                        .iter()
-                        .map(|s| json!({ "label": s.label, "confidence": s.probability }))
-                        .collect();
-                }
-                self.json(&v)?;
-            }
+            OutputFormat::Json | OutputFormat::Jsonl => self.json_answer(r)?,
             OutputFormat::Csv | OutputFormat::Tsv => {
                 let mut cells = vec![r.id.clone(), r.text.clone()];
                 for s in top {
@@ -180,16 +172,7 @@ impl Out {
 
     fn multi(&mut self, r: &Labelled, labels: &[Scored], top: &[Scored]) -> Result<()> {
         match self.format {
-            OutputFormat::Json | OutputFormat::Jsonl => {
-                let mut v = json!({ "id": r.id, "text": r.text, "labels": json_labels(labels) });
-                if self.top_k > 0 {
-                    v["top"] = top
-                        .iter()
-                        .map(|s| json!({ "label": s.label, "probability": s.probability, "passed": s.passed }))
-                        .collect();
-                }
-                self.json(&v)?;
-            }
+            OutputFormat::Json | OutputFormat::Jsonl => self.json_answer(r)?,
             OutputFormat::Csv | OutputFormat::Tsv => {
                 let join = |f: &dyn Fn(&Scored) -> String| {
                     labels.iter().map(f).collect::<Vec<_>>().join(",")

@@ -6,4 +6,5 @@ pub mod compare;
 pub mod embed;
 pub mod evaluate;
 pub mod load;
+pub mod serve;
 pub mod train;

@@ -1,0 +1,31 @@
+//! `emo serve`: load a saved model and its encoder as `emo classify` does,
+//! then hand them to the server ([`crate::serve`]), which owns everything
+//! about HTTP, batching and shutdown.
+
+use super::load::encoder_for;
+use crate::cli::ServeArgs;
+use crate::model::SavedModel;
+use anyhow::Result;
+use std::time::Duration;
+
+pub fn run(args: &ServeArgs) -> Result<()> {
+    let run = args.run_args();
+    let device = run.device.resolve()?;
+    let model = SavedModel::load(&args.model, device)?;
+    let encoder = encoder_for(&model, &args.model, args.encoder.as_ref(), &run)?;
+    crate::serve::run(
+        model,
+        encoder,
+        crate::serve::Options {
+            host: args.host.clone(),
+            port: args.port,
+            max_batch_tokens: args.max_batch_tokens as usize,
+            max_wait: Duration::from_millis(args.max_wait_ms),
+            queue: args.queue as usize,
+            max_texts: args.max_texts as usize,
+            payload_limit: args.payload_limit as usize,
+            request_timeout: Duration::from_secs(args.request_timeout),
+            model_dir: args.model.clone(),
+        },
+    )
+}

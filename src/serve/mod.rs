@@ -1,0 +1,223 @@
+//! `emo serve`: a saved model over HTTP, another front end over the same
+//! [`crate::predict`] core as `emo classify`.
+//!
+//! The pieces: [`batcher`] (the bounded queue and the one inference worker,
+//! dynamic batching by a token budget), [`routes`] (reading and checking
+//! requests, JSON errors), [`metrics`] (Prometheus), [`openapi`] and
+//! [`schema`] (the document), and two self-contained pages (`page.html`,
+//! `docs.html`).
+//!
+//! The libraries, and why: axum on hyper and tokio, the most used Rust HTTP
+//! stack, whose extractors and router save hand-written parsing and whose
+//! `with_graceful_shutdown` gives SIGTERM its meaning (stop accepting, finish
+//! what was accepted); tower-http for the body limit and the timeouts, as
+//! layers rather than checks in every handler; prometheus-client and utoipa,
+//! see [`metrics`] and [`openapi`].
+
+pub mod batcher;
+pub mod metrics;
+pub mod openapi;
+pub mod routes;
+pub mod schema;
+
+use crate::embed::{EmbedOptions, Encoder};
+use crate::model::SavedModel;
+use crate::predict::Predictor;
+use anyhow::{Context as _, Result};
+use axum::routing::{get, post};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How the server runs (from `emo serve`'s flags).
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub host: String,
+    pub port: u16,
+    pub max_batch_tokens: usize,
+    pub max_wait: Duration,
+    pub queue: usize,
+    pub max_texts: usize,
+    pub payload_limit: usize,
+    pub request_timeout: Duration,
+    pub model_dir: PathBuf,
+}
+
+/// What `GET /v1/model` says of `model` run by `encoder`.
+fn model_info(model: &SavedModel, encoder: &Encoder, opts: &Options) -> schema::ModelInfo {
+    let m = &model.manifest;
+    let multi = m.multi_label.as_ref();
+    schema::ModelInfo {
+        model: opts.model_dir.display().to_string(),
+        task: serde_json::to_value(m.task)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+        method: m.method.clone(),
+        labels: m.labels.clone(),
+        thresholds: multi.map(|d| d.thresholds.iter().map(|t| t.value).collect()),
+        when_none: multi.and_then(|d| {
+            serde_json::to_value(d.when_none)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+        }),
+        encoder: serde_json::to_value(encoder.identity()).unwrap_or_default(),
+        device: crate::embed::device_name(encoder.device()),
+        precision: encoder.precision().name().to_string(),
+        max_batch_tokens: opts.max_batch_tokens,
+        max_texts: opts.max_texts,
+        queue: opts.queue,
+        report: report_dir(&opts.model_dir).map(|_| "/report/".to_string()),
+    }
+}
+
+/// The model's report folder: `report/` or the model folder itself, whichever
+/// holds an `index.html`.
+fn report_dir(model_dir: &std::path::Path) -> Option<PathBuf> {
+    [model_dir.join("report"), model_dir.to_path_buf()]
+        .into_iter()
+        .find(|d| d.join("index.html").is_file())
+}
+
+/// Serves `model` until SIGTERM or Ctrl-C, then stops accepting, answers
+/// every request already accepted, and returns.
+pub fn run(model: SavedModel, encoder: Encoder, opts: Options) -> Result<()> {
+    let metrics = Arc::new(metrics::Metrics::new());
+    let info = Arc::new(model_info(&model, &encoder, &opts));
+    let single_label = model.manifest.multi_label.is_none();
+    let ready = Arc::new(AtomicBool::new(false));
+    let (queue, rx) = batcher::queue(opts.queue, metrics.clone());
+    let limits = batcher::Limits {
+        max_batch_tokens: opts.max_batch_tokens,
+        max_wait: opts.max_wait,
+    };
+
+    // The worker owns the model and the encoder: libtorch is used from this
+    // one thread. It says once whether its predictor could be built.
+    let (started_tx, started_rx) = std::sync::mpsc::channel::<Result<()>>();
+    let worker = {
+        let metrics = metrics.clone();
+        let ready = ready.clone();
+        std::thread::Builder::new()
+            .name("emo-inference".into())
+            .spawn(move || {
+                let opts = EmbedOptions {
+                    cache_dir: None,
+                    progress: false,
+                    ..EmbedOptions::default()
+                };
+                let all = model.manifest.labels.len();
+                match Predictor::new(&model, &encoder, &opts, all, None) {
+                    Ok(predictor) => {
+                        ready.store(true, Ordering::SeqCst);
+                        let _ = started_tx.send(Ok(()));
+                        batcher::work(&predictor, rx, limits, &metrics);
+                    }
+                    Err(e) => {
+                        let _ = started_tx.send(Err(e));
+                    }
+                }
+            })
+            .context("cannot start the inference thread")?
+    };
+    started_rx
+        .recv()
+        .context("the inference thread stopped while starting")??;
+
+    let state = routes::AppState {
+        queue,
+        metrics,
+        info,
+        ready: ready.clone(),
+        single_label,
+        max_texts: opts.max_texts,
+        payload_limit: opts.payload_limit,
+        report: report_dir(&opts.model_dir),
+    };
+    let app = axum::Router::new()
+        .route("/", get(routes::page))
+        .route("/docs", get(openapi::docs))
+        .route("/openapi.json", get(openapi::json))
+        .route("/health", get(routes::health))
+        .route("/ready", get(routes::ready))
+        .route("/metrics", get(routes::metrics))
+        .route("/v1/model", get(routes::model))
+        .route("/v1/classify", post(routes::classify))
+        .route("/v1/embed", post(routes::embed))
+        .route("/report", get(routes::report_index))
+        .route("/report/{file}", get(routes::report))
+        // The body limit is tower-http's (413 before a byte past it is read);
+        // axum's own default of 2 MB would otherwise apply as well.
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            opts.payload_limit,
+        ))
+        // A slow client's body, and the whole request, are bounded in time;
+        // a timed-out request's queued texts are dropped with it.
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            opts.request_timeout,
+        ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            opts.request_timeout,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            routes::observe,
+        ))
+        .with_state(state);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind((opts.host.as_str(), opts.port))
+            .await
+            .map_err(|e| {
+                crate::input_error!("cannot listen on {}:{}: {e}", opts.host, opts.port)
+            })?;
+        let addr = listener.local_addr()?;
+        eprintln!("emo serve: listening on http://{addr}");
+        let stopping = ready.clone();
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                shutdown_signal().await;
+                stopping.store(false, Ordering::SeqCst);
+                eprintln!("emo serve: stopping: no new connections; answering those accepted");
+            })
+            .await
+            .context("the server failed")
+    })?;
+    // Every handler (and so every queue sender) is gone: the worker finishes
+    // what it holds and returns.
+    drop(runtime);
+    worker
+        .join()
+        .map_err(|_| anyhow::anyhow!("the inference thread panicked"))?;
+    eprintln!("emo serve: stopped");
+    Ok(())
+}
+
+/// SIGTERM (what service managers and Kubernetes send) or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

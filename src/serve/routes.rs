@@ -1,0 +1,423 @@
+//! The HTTP routes: reading and checking requests, queueing their texts,
+//! and writing the answers. Every error is JSON ([`ApiError`]) naming the
+//! field at fault where there is one.
+
+use super::batcher::{Job, Output, Queue, Refused, Work};
+use super::metrics::{Metrics, Route, RouteStatus};
+use super::schema::{
+    ClassifyRequest, ClassifyResponse, EmbedRequest, EmbedResponse, ErrorBody, ModelInfo, Status,
+};
+use axum::body::Bytes;
+use axum::extract::{MatchedPath, Path as UrlPath, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub queue: Queue,
+    pub metrics: Arc<Metrics>,
+    pub info: Arc<ModelInfo>,
+    /// Model loaded and worker running; false again once shutdown begins.
+    pub ready: Arc<AtomicBool>,
+    pub single_label: bool,
+    pub max_texts: usize,
+    pub payload_limit: usize,
+    /// The folder of the model's report (`index.html`), when it has one.
+    pub report: Option<PathBuf>,
+}
+
+/// An error answer: status, message, the field at fault.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+    field: Option<String>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    fn field(field: impl Into<String>, message: impl std::fmt::Display) -> ApiError {
+        let field = field.into();
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            message: format!("{field}: {message}"),
+            field: Some(field),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: self.message,
+            field: self.field,
+        };
+        let mut r = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::TOO_MANY_REQUESTS {
+            // One second: about the time a few forward passes take to drain a queue.
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        r
+    }
+}
+
+/// Counts every answer by route and status, times it, and turns the plain
+/// error answers of the layers and the router (413 from the body limit, 408
+/// from the timeout, 404, 405) into JSON errors like the handlers' own.
+pub async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let mut response = next.run(req).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if (status.is_client_error() || status.is_server_error()) && !is_json {
+        let message = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => format!(
+                "the request body is over the {}-byte limit (--payload-limit)",
+                state.payload_limit
+            ),
+            StatusCode::REQUEST_TIMEOUT => {
+                "the request took longer than --request-timeout".to_string()
+            }
+            StatusCode::NOT_FOUND => "no such route (see GET /openapi.json)".to_string(),
+            StatusCode::METHOD_NOT_ALLOWED => {
+                "this route does not take that method (see GET /openapi.json)".to_string()
+            }
+            s => s.canonical_reason().unwrap_or("error").to_string(),
+        };
+        let mut fresh = ApiError::new(status, message).into_response();
+        // Keep what the layer said beside its status (Allow on a 405).
+        for (name, value) in response.headers() {
+            if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+                fresh.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
+        response = fresh;
+    }
+    state
+        .metrics
+        .requests
+        .get_or_create(&RouteStatus {
+            route: route.clone(),
+            status: status.as_u16(),
+        })
+        .inc();
+    state
+        .metrics
+        .latency
+        .get_or_create(&Route { route })
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+/// The body as a JSON object, or the error that says why not.
+fn json_object(
+    headers: &HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<serde_json::Map<String, Value>, ApiError> {
+    let json_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            let essence = v.split(';').next().unwrap_or("").trim();
+            essence.eq_ignore_ascii_case("application/json")
+        });
+    if !json_type {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "the body must be JSON, sent with Content-Type: application/json",
+        ));
+    }
+    let body = body.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+    let value: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("malformed JSON: {e}")))?;
+    match value {
+        Value::Object(map) => Ok(map),
+        _ => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the body must be a JSON object, e.g. {\"texts\": [\"…\"]}",
+        )),
+    }
+}
+
+/// `texts` (or `text`), checked: strings, not blank, not too many.
+fn texts_of(
+    body: &serde_json::Map<String, Value>,
+    allowed: &[&str],
+    max_texts: usize,
+) -> Result<Vec<String>, ApiError> {
+    if let Some(k) = body.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(ApiError::field(
+            k.clone(),
+            format!("unknown field (known: {})", allowed.join(", ")),
+        ));
+    }
+    let one = |field: String, v: &Value| -> Result<String, ApiError> {
+        match v {
+            Value::String(s) if s.trim().is_empty() => Err(ApiError::field(field, "empty text")),
+            Value::String(s) => Ok(s.clone()),
+            _ => Err(ApiError::field(field, "not a string")),
+        }
+    };
+    match (body.get("texts"), body.get("text")) {
+        (Some(_), Some(_)) => Err(ApiError::field("text", "give texts or text, not both")),
+        (None, None) => Err(ApiError::field("texts", "missing (give texts or text)")),
+        (None, Some(t)) => Ok(vec![one("text".into(), t)?]),
+        (Some(Value::Array(items)), None) => {
+            if items.is_empty() {
+                return Err(ApiError::field("texts", "empty: give at least one text"));
+            }
+            if items.len() > max_texts {
+                return Err(ApiError::field(
+                    "texts",
+                    format!(
+                        "{} texts; at most {max_texts} a request (--max-texts)",
+                        items.len()
+                    ),
+                ));
+            }
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| one(format!("texts[{i}]"), v))
+                .collect()
+        }
+        (Some(_), None) => Err(ApiError::field("texts", "not an array of strings")),
+    }
+}
+
+/// Queues `texts` and waits for the worker's answer. A dropped future (the
+/// client went away, or the timeout fired) drops the receiver, which the
+/// worker sees and skips the request's remaining texts.
+async fn submit(state: &AppState, work: Work, texts: Vec<String>) -> Result<Output, ApiError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let job = Job {
+        work,
+        texts,
+        reply: tx,
+        queued: Instant::now(),
+    };
+    match state.queue.submit(job) {
+        Ok(()) => {}
+        Err(Refused::Full) => {
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "the queue is full; retry after a moment",
+            ))
+        }
+        Err(Refused::Stopped) => {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the inference worker has stopped",
+            ))
+        }
+    }
+    match rx.await {
+        Ok(Ok(out)) => Ok(out),
+        Ok(Err(msg)) => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, msg)),
+        Err(_) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the inference worker stopped before answering",
+        )),
+    }
+}
+
+/// Classify texts
+///
+/// Each text's labels and probabilities, in order, exactly as
+/// `emo classify --format jsonl` gives them for the same texts.
+#[utoipa::path(post, path = "/v1/classify", request_body = ClassifyRequest,
+    responses(
+        (status = 200, body = ClassifyResponse),
+        (status = 400, description = "malformed JSON", body = ErrorBody),
+        (status = 408, description = "the request took longer than --request-timeout", body = ErrorBody),
+        (status = 413, description = "body over --payload-limit", body = ErrorBody),
+        (status = 415, description = "not Content-Type: application/json", body = ErrorBody),
+        (status = 422, description = "a field missing, empty, of the wrong type, unknown; too many texts", body = ErrorBody),
+        (status = 429, description = "the queue is full; see Retry-After", body = ErrorBody),
+        (status = 503, description = "the server is stopping", body = ErrorBody),
+    ))]
+pub async fn classify(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let body = json_object(&headers, body)?;
+    let texts = texts_of(&body, &["texts", "text", "top_k"], state.max_texts)?;
+    let top_k = match body.get("top_k") {
+        None | Some(Value::Null) => usize::from(state.single_label),
+        Some(v) => match v.as_u64() {
+            Some(k) if k >= 1 => k.min(u32::MAX as u64) as usize,
+            _ => return Err(ApiError::field("top_k", "must be a whole number ≥ 1")),
+        },
+    };
+    let top_k = top_k.min(state.info.labels.len());
+    let Output::Answers(answers) = submit(&state, Work::Classify { top_k }, texts.clone()).await?
+    else {
+        unreachable!("a classify job is answered with answers")
+    };
+    let results: Vec<Value> = answers
+        .iter()
+        .zip(&texts)
+        .enumerate()
+        .map(|(i, (a, text))| {
+            let mut v = serde_json::Map::new();
+            v.insert("id".into(), json!((i + 1).to_string()));
+            v.insert("text".into(), json!(text));
+            v.extend(a.to_json(top_k));
+            Value::Object(v)
+        })
+        .collect();
+    Ok(Json(json!({ "results": results })))
+}
+
+/// Embed texts
+///
+/// The encoder's vectors, as `emo embed --out -` gives them.
+#[utoipa::path(post, path = "/v1/embed", request_body = EmbedRequest,
+    responses(
+        (status = 200, body = EmbedResponse),
+        (status = 400, description = "malformed JSON", body = ErrorBody),
+        (status = 408, description = "the request took longer than --request-timeout", body = ErrorBody),
+        (status = 413, description = "body over --payload-limit", body = ErrorBody),
+        (status = 415, description = "not Content-Type: application/json", body = ErrorBody),
+        (status = 422, description = "a field missing, empty, of the wrong type, unknown; too many texts", body = ErrorBody),
+        (status = 429, description = "the queue is full; see Retry-After", body = ErrorBody),
+        (status = 503, description = "the server is stopping", body = ErrorBody),
+    ))]
+pub async fn embed(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let body = json_object(&headers, body)?;
+    let texts = texts_of(&body, &["texts", "text"], state.max_texts)?;
+    let Output::Vectors(vectors) = submit(&state, Work::Embed, texts).await? else {
+        unreachable!("an embed job is answered with vectors")
+    };
+    let results: Vec<Value> = vectors
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| json!({ "id": (i + 1).to_string(), "vector": v }))
+        .collect();
+    Ok(Json(json!({ "results": results })))
+}
+
+/// The model
+///
+/// Its classes, method, thresholds, encoder, device and precision.
+#[utoipa::path(get, path = "/v1/model", responses((status = 200, body = ModelInfo)))]
+pub async fn model(State(state): State<AppState>) -> Json<Value> {
+    Json(serde_json::to_value(&*state.info).unwrap_or_default())
+}
+
+/// Alive
+#[utoipa::path(get, path = "/health", responses((status = 200, body = Status)))]
+pub async fn health() -> Json<Status> {
+    Json(Status {
+        status: "ok".into(),
+    })
+}
+
+/// Ready to answer
+///
+/// 200 once the model is loaded and the worker runs; 503 before, and from the
+/// moment shutdown begins, so a load balancer sends no more.
+#[utoipa::path(get, path = "/ready", responses(
+    (status = 200, body = Status),
+    (status = 503, description = "not ready, or stopping", body = ErrorBody)))]
+pub async fn ready(State(state): State<AppState>) -> Result<Json<Status>, ApiError> {
+    if state.ready.load(Ordering::SeqCst) {
+        Ok(Json(Status {
+            status: "ready".into(),
+        }))
+    } else {
+        Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready (starting or stopping)",
+        ))
+    }
+}
+
+/// Prometheus metrics
+///
+/// Requests by route and status; latency histograms (queue, inference,
+/// total); batch sizes in texts and tokens; queue depth.
+#[utoipa::path(get, path = "/metrics", responses(
+    (status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text")))]
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.encode(),
+    )
+}
+
+/// The page where a person types a text and sees its emotions
+#[utoipa::path(get, path = "/", responses((status = 200, description = "an HTML page", content_type = "text/html")))]
+pub async fn page() -> Html<&'static str> {
+    Html(include_str!("page.html"))
+}
+
+/// A file of the model's report
+///
+/// Present when the model folder holds a report (`report/index.html` or `index.html`).
+#[utoipa::path(get, path = "/report/{file}", params(("file" = String, Path, description = "a file name in the report folder")),
+    responses((status = 200, description = "the file"), (status = 404, body = ErrorBody)))]
+pub async fn report(
+    State(state): State<AppState>,
+    UrlPath(file): UrlPath<String>,
+) -> Result<Response, ApiError> {
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "no such report file");
+    let dir = state.report.as_ref().ok_or_else(not_found)?;
+    // A plain name in the folder only: no separators, no `..`, nothing hidden.
+    if file.is_empty() || file.starts_with('.') || file.contains(['/', '\\']) {
+        return Err(not_found());
+    }
+    let path = dir.join(&file);
+    let bytes = tokio::task::spawn_blocking(move || std::fs::read(path))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .ok_or_else(not_found)?;
+    let kind = match file.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()) {
+        Some(e) if e == "html" => "text/html; charset=utf-8",
+        Some(e) if e == "png" => "image/png",
+        Some(e) if e == "svg" => "image/svg+xml",
+        Some(e) if e == "json" => "application/json",
+        Some(e) if e == "csv" => "text/csv; charset=utf-8",
+        Some(e) if e == "md" || e == "txt" => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    };
+    Ok(([(header::CONTENT_TYPE, kind)], bytes).into_response())
+}
+
+/// `/report` alone: its index page.
+pub async fn report_index(state: State<AppState>) -> Result<Response, ApiError> {
+    report(state, UrlPath("index.html".into())).await
+}

@@ -1,0 +1,110 @@
+//! The shapes of the JSON the server reads and writes, as the OpenAPI
+//! document describes them. The handlers read requests field by field (to
+//! name the field at fault) and write answers with the same code as
+//! `emo classify` ([`crate::predict::Answer::to_json`]); these types are the
+//! description of both, checked against real answers by `tests/serve.rs`.
+#![allow(dead_code)]
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Texts to classify: `texts` (an array of non-empty strings) or `text` (one).
+#[derive(Serialize, ToSchema)]
+pub struct ClassifyRequest {
+    /// The texts, answered in this order.
+    #[schema(example = json!(["i feel so happy today", "this makes me so angry"]))]
+    pub texts: Option<Vec<String>>,
+    /// One text (instead of `texts`).
+    pub text: Option<String>,
+    /// How many most probable labels to list (`top`), as `emo classify --top-k`:
+    /// default 1 for a single-label model, none beside the decision for a multi-label one.
+    #[schema(minimum = 1)]
+    pub top_k: Option<u32>,
+}
+
+/// Texts to embed: `texts` or `text`.
+#[derive(Serialize, ToSchema)]
+pub struct EmbedRequest {
+    pub texts: Option<Vec<String>>,
+    pub text: Option<String>,
+}
+
+/// One label and its probability.
+#[derive(Serialize, ToSchema)]
+pub struct Scored {
+    pub label: String,
+    /// Single-label answers call it `confidence`, multi-label ones `probability`.
+    pub confidence: Option<f64>,
+    pub probability: Option<f64>,
+    /// Multi-label `top` only: whether it reached the label's threshold.
+    pub passed: Option<bool>,
+}
+
+/// One text's answer: exactly the record `emo classify --format jsonl` writes
+/// for it, `id` being the text's position in the request (from 1).
+#[derive(Serialize, ToSchema)]
+pub struct ClassifyResult {
+    pub id: String,
+    pub text: String,
+    /// Single-label models: the most probable label.
+    pub label: Option<String>,
+    pub confidence: Option<f64>,
+    /// Multi-label models: every label that passed its threshold (maybe none).
+    pub labels: Option<Vec<Scored>>,
+    /// The `top_k` most probable labels, when asked for.
+    pub top: Option<Vec<Scored>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ClassifyResponse {
+    pub results: Vec<ClassifyResult>,
+}
+
+/// One text's vector, as a line of `emo embed --out -`.
+#[derive(Serialize, ToSchema)]
+pub struct EmbedResult {
+    pub id: String,
+    pub vector: Vec<f32>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EmbedResponse {
+    pub results: Vec<EmbedResult>,
+}
+
+/// Every error: what is wrong, and the request field at fault when there is one
+/// (`texts[3]`, `top_k`).
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: String,
+    pub field: Option<String>,
+}
+
+/// `GET /health` and `GET /ready`.
+#[derive(Serialize, ToSchema)]
+pub struct Status {
+    pub status: String,
+}
+
+/// `GET /v1/model`: what answers, and how.
+#[derive(Serialize, ToSchema)]
+pub struct ModelInfo {
+    pub model: String,
+    pub task: String,
+    pub method: String,
+    pub labels: Vec<String>,
+    /// Multi-label models: each label's threshold, in label order.
+    pub thresholds: Option<Vec<f32>>,
+    /// Multi-label models: what a text no label passes gets (`none` or `top-label`).
+    pub when_none: Option<String>,
+    /// The encoder's identity as the model records it (name, weights' sha256, pooling…).
+    #[schema(value_type = Object)]
+    pub encoder: serde_json::Value,
+    pub device: String,
+    pub precision: String,
+    pub max_batch_tokens: usize,
+    pub max_texts: usize,
+    pub queue: usize,
+    /// Where the model's report is served (`/report/`), when its folder has one.
+    pub report: Option<String>,
+}

@@ -1,0 +1,746 @@
+//! `emo serve` through the real binary, with real small models trained here:
+//! its answers equal `emo classify --format jsonl`'s and `emo embed --out -`'s
+//! for the same texts; every bad request gets a JSON error naming its field;
+//! a full queue answers 429 at once while every accepted request is answered
+//! right; SIGTERM under load loses no accepted request and exits 0.
+
+mod common;
+use common::emo;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// One single-label model for every test here (trained once; the folder outlives the tests).
+fn single_model() -> &'static Path {
+    static MODEL: OnceLock<PathBuf> = OnceLock::new();
+    MODEL.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap().keep();
+        common::train_small_carer(&dir, "lws")
+    })
+}
+
+fn multi_model() -> &'static Path {
+    static MODEL: OnceLock<PathBuf> = OnceLock::new();
+    MODEL.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap().keep();
+        let model = dir.join("model-multi");
+        let o = emo()
+            .args(["train", "--train"])
+            .arg(common::multilabel_fixture("multilabel_small.csv"))
+            .args(["--multi-label", "--label-col", "labels", "--method", "bce"])
+            .args(["--seed", "1", "--cache-dir"])
+            .arg(dir.join("cache"))
+            .arg("--out")
+            .arg(&model)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        model
+    })
+}
+
+/// A running `emo serve` on a port the system chose.
+struct Server {
+    child: Child,
+    port: u16,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Server {
+    fn start(model: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_emo"))
+            .args(["serve", "--model"])
+            .arg(model)
+            .args(["--port", "0", "--device", "cpu"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel();
+        let pipe = child.stderr.take().unwrap();
+        let log = stderr.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines() {
+                let line = line.unwrap_or_default();
+                if let Some(addr) = line.strip_prefix("emo serve: listening on http://") {
+                    let port: u16 = addr.rsplit(':').next().unwrap().parse().unwrap();
+                    let _ = tx.send(port);
+                }
+                log.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
+        let port = match rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(p) => p,
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "emo serve did not say where it listens: {}",
+                    stderr.lock().unwrap()
+                );
+            }
+        };
+        Server {
+            child,
+            port,
+            stderr,
+        }
+    }
+
+    fn post(&self, path: &str, body: &Value) -> Resp {
+        http(
+            self.port,
+            "POST",
+            path,
+            &[("Content-Type", "application/json")],
+            body.to_string().as_bytes(),
+        )
+        .unwrap()
+    }
+
+    fn get(&self, path: &str) -> Resp {
+        http(self.port, "GET", path, &[], b"").unwrap()
+    }
+
+    fn terminate(&self) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+    }
+
+    /// Waits for the process to end; its exit code.
+    fn wait(&mut self, limit: Duration) -> Option<i32> {
+        let start = Instant::now();
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s.code();
+            }
+            assert!(
+                start.elapsed() < limit,
+                "emo serve still running: {}",
+                self.stderr.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Debug)]
+struct Resp {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Resp {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", self.status, self.body))
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One HTTP/1.1 exchange over a fresh connection (closed after it): the
+/// client the error cases need, where a bad body must reach the server as is.
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<Resp> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(120)))?;
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes())?;
+    // A refused body may be cut off by the server's answer: that is fine.
+    let _ = s.write_all(body);
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    parse(&raw)
+}
+
+fn parse(raw: &[u8]) -> std::io::Result<Resp> {
+    let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_string());
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| bad("no header end"))?;
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| bad("no status"))?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    let chunked = headers.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
+    });
+    if chunked {
+        let mut out = Vec::new();
+        let mut rest = &body[..];
+        loop {
+            let end = rest
+                .windows(2)
+                .position(|w| w == b"\r\n")
+                .ok_or_else(|| bad("chunk"))?;
+            let size = usize::from_str_radix(std::str::from_utf8(&rest[..end]).unwrap().trim(), 16)
+                .map_err(|_| bad("chunk size"))?;
+            if size == 0 {
+                break;
+            }
+            out.extend_from_slice(&rest[end + 2..end + 2 + size]);
+            rest = &rest[end + 2 + size + 2..];
+        }
+        body = out;
+    }
+    Ok(Resp {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
+}
+
+const TEXTS: [&str; 5] = [
+    "i feel so happy and grateful today",
+    "i am terrified of what comes next",
+    "this makes me so angry",
+    "i miss my grandmother every day and it hurts",
+    "wow i did not see that coming at all",
+];
+
+/// `emo classify --format jsonl` on `texts` with `args`, one record per line.
+fn classify_jsonl(model: &Path, texts: &[&str], args: &[&str]) -> Vec<Value> {
+    let o = emo()
+        .args([
+            "classify", "--device", "cpu", "--format", "jsonl", "--model",
+        ])
+        .arg(model)
+        .args(args)
+        .args(texts)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Equal JSON, numbers to 1e-6 (a forward pass over another batch may round
+/// in another order).
+fn assert_close(a: &Value, b: &Value, at: &str) {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            assert!((x - y).abs() <= 1e-6, "{at}: {x} vs {y}");
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            assert_eq!(x.len(), y.len(), "{at}: lengths");
+            for (i, (x, y)) in x.iter().zip(y).enumerate() {
+                assert_close(x, y, &format!("{at}[{i}]"));
+            }
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            let kx: Vec<_> = x.keys().collect();
+            let ky: Vec<_> = y.keys().collect();
+            assert_eq!(kx, ky, "{at}: fields");
+            for (k, v) in x {
+                assert_close(v, &y[k], &format!("{at}.{k}"));
+            }
+        }
+        _ => assert_eq!(a, b, "{at}"),
+    }
+}
+
+#[test]
+fn classify_answers_equal_emo_classify_single_and_multi_label() {
+    for (model, top_k) in [
+        (single_model(), None),
+        (single_model(), Some(3)),
+        (multi_model(), None),
+        (multi_model(), Some(2)),
+    ] {
+        let server = Server::start(model, &[]);
+        let mut body = json!({ "texts": TEXTS });
+        let mut args = vec![];
+        let k;
+        if let Some(t) = top_k {
+            body["top_k"] = json!(t);
+            k = t.to_string();
+            args = vec!["--top-k", k.as_str()];
+        }
+        let r = server.post("/v1/classify", &body);
+        assert_eq!(r.status, 200, "{}", r.body);
+        let expected = classify_jsonl(model, &TEXTS, &args);
+        let got = r.json()["results"].clone();
+        assert_close(
+            &got,
+            &Value::Array(expected),
+            &format!("{model:?} {top_k:?}"),
+        );
+
+        // One text as `text`: the first answer again.
+        let one = server.post("/v1/classify", &json!({ "text": TEXTS[0] }));
+        assert_eq!(one.status, 200, "{}", one.body);
+        let first = classify_jsonl(model, &TEXTS[..1], &[]);
+        assert_close(&one.json()["results"], &Value::Array(first), "text");
+    }
+}
+
+#[test]
+fn embed_vectors_equal_emo_embed() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = common::write(dir.path(), "texts.txt", TEXTS.join("\n").as_bytes());
+    let o = emo()
+        .args(["embed", "--device", "cpu", "--no-cache", "--input"])
+        .arg(&input)
+        .args(["--out", "-"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let expected: Vec<Value> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let server = Server::start(single_model(), &[]);
+    let r = server.post("/v1/embed", &json!({ "texts": TEXTS }));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_close(&r.json()["results"], &Value::Array(expected), "embed");
+}
+
+#[test]
+fn many_requests_share_passes_and_large_ones_are_split() {
+    // A budget of 40 tokens: the 5 texts (about 10 tokens each) of one request
+    // need two passes or more; concurrent requests fill passes together.
+    let server = Server::start(
+        single_model(),
+        &["--max-batch-tokens", "40", "--max-wait-ms", "50"],
+    );
+    let expected = Value::Array(classify_jsonl(single_model(), &TEXTS, &[]));
+    let port = server.port;
+    let handles: Vec<_> = (0..6)
+        .map(|_| {
+            std::thread::spawn(move || {
+                http(
+                    port,
+                    "POST",
+                    "/v1/classify",
+                    &[("Content-Type", "application/json")],
+                    json!({ "texts": TEXTS }).to_string().as_bytes(),
+                )
+                .unwrap()
+            })
+        })
+        .collect();
+    for h in handles {
+        let r = h.join().unwrap();
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_close(&r.json()["results"], &expected, "split");
+    }
+    let metrics = server.get("/metrics").body;
+    let count = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {metrics}"))
+    };
+    let passes = count("emo_batch_texts_count");
+    let texts = count("emo_batch_texts_sum");
+    assert_eq!(texts, 30.0, "{metrics}");
+    assert!(
+        passes >= 6.0,
+        "a 40-token budget splits requests: {metrics}"
+    );
+    assert!(
+        count("emo_batch_tokens_sum") / passes <= 40.0,
+        "passes within the budget: {metrics}"
+    );
+}
+
+#[test]
+fn bad_requests_get_json_errors_naming_the_field() {
+    let server = Server::start(
+        single_model(),
+        &["--max-texts", "3", "--payload-limit", "1000"],
+    );
+    let json_type = [("Content-Type", "application/json")];
+    let cases: Vec<(&str, Vec<u8>, u16, Option<&str>)> = vec![
+        ("malformed", b"{\"texts\": [".to_vec(), 400, None),
+        ("not an object", b"[\"a\"]".to_vec(), 422, None),
+        ("missing", b"{}".to_vec(), 422, Some("texts")),
+        (
+            "empty list",
+            b"{\"texts\": []}".to_vec(),
+            422,
+            Some("texts"),
+        ),
+        (
+            "blank text",
+            b"{\"texts\": [\"ok\", \"  \"]}".to_vec(),
+            422,
+            Some("texts[1]"),
+        ),
+        (
+            "number",
+            b"{\"texts\": [\"ok\", 5]}".to_vec(),
+            422,
+            Some("texts[1]"),
+        ),
+        (
+            "not a list",
+            b"{\"texts\": \"a\"}".to_vec(),
+            422,
+            Some("texts"),
+        ),
+        (
+            "text not a string",
+            b"{\"text\": null}".to_vec(),
+            422,
+            Some("text"),
+        ),
+        (
+            "both",
+            b"{\"text\": \"a\", \"texts\": [\"b\"]}".to_vec(),
+            422,
+            Some("text"),
+        ),
+        (
+            "too many",
+            b"{\"texts\": [\"a\",\"b\",\"c\",\"d\"]}".to_vec(),
+            422,
+            Some("texts"),
+        ),
+        (
+            "top_k 0",
+            b"{\"text\": \"a\", \"top_k\": 0}".to_vec(),
+            422,
+            Some("top_k"),
+        ),
+        (
+            "top_k text",
+            b"{\"text\": \"a\", \"top_k\": \"2\"}".to_vec(),
+            422,
+            Some("top_k"),
+        ),
+        (
+            "unknown field",
+            b"{\"text\": \"a\", \"txt\": 1}".to_vec(),
+            422,
+            Some("txt"),
+        ),
+        (
+            "too large",
+            format!("{{\"text\": \"{}\"}}", "a".repeat(2000)).into_bytes(),
+            413,
+            None,
+        ),
+    ];
+    for (what, body, status, field) in cases {
+        let r = http(server.port, "POST", "/v1/classify", &json_type, &body).unwrap();
+        assert_eq!(r.status, status, "{what}: {}", r.body);
+        let v = r.json();
+        assert!(
+            v["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{what}: {v}"
+        );
+        assert_eq!(v["field"].as_str(), field, "{what}: {v}");
+    }
+    // Not JSON by its Content-Type; a route or method that does not exist.
+    let r = http(
+        server.port,
+        "POST",
+        "/v1/classify",
+        &[("Content-Type", "text/plain")],
+        b"{\"text\":\"a\"}",
+    )
+    .unwrap();
+    assert_eq!(r.status, 415, "{}", r.body);
+    assert!(r.json()["error"].is_string());
+    let r = server.get("/v2/nothing");
+    assert_eq!(r.status, 404);
+    assert!(r.json()["error"].is_string());
+    let r = server.get("/v1/classify");
+    assert_eq!(r.status, 405);
+    assert!(r.json()["error"].is_string());
+    // A body over the limit without Content-Length (chunked) is refused as well.
+    let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    let big = format!("{{\"text\": \"{}\"}}", "a".repeat(3000));
+    write!(
+        s,
+        "POST /v1/embed HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{big}\r\n0\r\n\r\n",
+        big.len()
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let r = parse(&raw).unwrap();
+    assert_eq!(r.status, 413, "{}", r.body);
+    // The server is still fine, and said every one of them in its metrics.
+    let ok = server.post("/v1/classify", &json!({ "text": "i am fine" }));
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let metrics = server.get("/metrics").body;
+    assert!(
+        metrics.contains("emo_http_requests_total{route=\"/v1/classify\",status=\"422\"} 12"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn model_health_ready_openapi_and_pages() {
+    let server = Server::start(multi_model(), &[]);
+    let m = server.get("/v1/model").json();
+    assert_eq!(m["task"], "multi-label");
+    assert_eq!(m["method"], "bce");
+    assert_eq!(
+        m["labels"].as_array().unwrap().len(),
+        m["thresholds"].as_array().unwrap().len()
+    );
+    assert_eq!(m["device"], "cpu");
+    assert_eq!(m["precision"], "fp32");
+    assert!(m["encoder"]["weights_sha256"].is_string(), "{m}");
+    assert_eq!(server.get("/health").status, 200);
+    assert_eq!(server.get("/ready").json()["status"], "ready");
+    let doc = server.get("/openapi.json").json();
+    for path in [
+        "/v1/classify",
+        "/v1/embed",
+        "/v1/model",
+        "/health",
+        "/ready",
+        "/metrics",
+        "/openapi.json",
+        "/docs",
+        "/",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} in the document");
+    }
+    let codes: Vec<&String> = doc["paths"]["/v1/classify"]["post"]["responses"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    for code in ["200", "400", "408", "413", "415", "422", "429", "503"] {
+        assert!(codes.iter().any(|c| *c == code), "{code} in {codes:?}");
+    }
+    let page = server.get("/");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("/v1/classify"));
+    // Self-contained: nothing fetched from elsewhere.
+    for body in [&page.body, &server.get("/docs").body] {
+        assert!(
+            !body.contains("http://") && !body.contains("https://"),
+            "{body}"
+        );
+    }
+    let metrics = server.get("/metrics");
+    assert_eq!(metrics.status, 200);
+    for name in [
+        "emo_http_requests_total",
+        "emo_request_duration_seconds_bucket",
+        "emo_queue_wait_seconds",
+        "emo_inference_seconds",
+        "emo_batch_texts",
+        "emo_batch_tokens",
+        "emo_queue_depth",
+    ] {
+        assert!(metrics.body.contains(name), "{name} in {}", metrics.body);
+    }
+}
+
+#[test]
+fn startup_errors_are_one_line_and_exit_2() {
+    let o = emo()
+        .args(["serve", "--model", "/no/such/model", "--port", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(e.trim().lines().count(), 1, "{e}");
+    // A port already taken.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let o = emo()
+        .args(["serve", "--device", "cpu", "--model"])
+        .arg(single_model())
+        .args(["--port", &port])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("cannot listen"), "{e}");
+}
+
+/// Resident memory of a process, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn overload_gets_429_at_once_and_every_accepted_request_is_right() {
+    // A queue of 2 and small passes: 60 concurrent requests cannot all wait.
+    let server = Server::start(
+        single_model(),
+        &[
+            "--queue",
+            "2",
+            "--max-batch-tokens",
+            "30",
+            "--max-wait-ms",
+            "0",
+        ],
+    );
+    let expected = Value::Array(classify_jsonl(single_model(), &TEXTS, &[]));
+    let warm = server.post("/v1/classify", &json!({ "texts": TEXTS }));
+    assert_eq!(warm.status, 200);
+    let before = rss_kib(server.child.id());
+    let port = server.port;
+    let handles: Vec<_> = (0..60)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let start = Instant::now();
+                let r = http(
+                    port,
+                    "POST",
+                    "/v1/classify",
+                    &[("Content-Type", "application/json")],
+                    json!({ "texts": TEXTS }).to_string().as_bytes(),
+                )
+                .unwrap();
+                (r, start.elapsed())
+            })
+        })
+        .collect();
+    let (mut ok, mut busy) = (0, 0);
+    for h in handles {
+        let (r, took) = h.join().unwrap();
+        match r.status {
+            200 => {
+                assert_close(&r.json()["results"], &expected, "accepted");
+                ok += 1;
+            }
+            429 => {
+                assert_eq!(r.header("Retry-After"), Some("1"));
+                assert!(r.json()["error"].is_string());
+                assert!(took < Duration::from_secs(5), "a 429 took {took:?}");
+                busy += 1;
+            }
+            s => panic!("status {s}: {}", r.body),
+        }
+    }
+    assert!(busy > 0, "a queue of 2 refused none of 60");
+    assert!(ok > 0, "none accepted");
+    let after = rss_kib(server.child.id());
+    assert!(
+        after < before + 200 * 1024,
+        "memory grew from {before} to {after} KiB"
+    );
+    assert_eq!(server.get("/ready").status, 200);
+}
+
+#[test]
+fn sigterm_under_load_answers_every_accepted_request_and_exits_0() {
+    let mut server = Server::start(
+        single_model(),
+        &["--queue", "64", "--max-batch-tokens", "200"],
+    );
+    let many: Vec<String> = (0..40)
+        .map(|i| format!("{} ({i})", TEXTS[i % TEXTS.len()]))
+        .collect();
+    let port = server.port;
+    let (sent_tx, sent_rx) = mpsc::channel();
+    let handles: Vec<_> = (0..12)
+        .map(|_| {
+            let body = json!({ "texts": many }).to_string();
+            let sent = sent_tx.clone();
+            std::thread::spawn(move || {
+                let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+                write!(
+                    s,
+                    "POST /v1/classify HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                )
+                .unwrap();
+                sent.send(()).unwrap();
+                let mut raw = Vec::new();
+                s.read_to_end(&mut raw).map(|_| raw)
+            })
+        })
+        .collect();
+    for _ in 0..12 {
+        sent_rx.recv().unwrap();
+    }
+    // Let the server read the requests, then stop it while it works through them.
+    std::thread::sleep(Duration::from_millis(300));
+    server.terminate();
+    let mut answered = 0;
+    for h in handles {
+        let raw = h
+            .join()
+            .unwrap()
+            .expect("an accepted connection is answered");
+        let r = parse(&raw).unwrap();
+        assert_eq!(r.status, 200, "{}", r.body);
+        let results = r.json()["results"].as_array().unwrap().len();
+        assert_eq!(results, many.len());
+        answered += 1;
+    }
+    assert_eq!(answered, 12);
+    assert_eq!(
+        server.wait(Duration::from_secs(60)),
+        Some(0),
+        "{}",
+        server.stderr.lock().unwrap()
+    );
+    let log = server.stderr.lock().unwrap().clone();
+    assert!(log.contains("emo serve: stopping"), "{log}");
+    // New connections are refused once it has gone.
+    assert!(http(port, "GET", "/health", &[], b"").is_err());
+}
