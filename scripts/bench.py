@@ -38,7 +38,7 @@ What is measured, and why:
    (scripts/bench_precision.py). On a CPU without native bf16 the first bf16 embedding of
    the two datasets takes about an hour (PyTorch emulates bf16 there); the cache keeps it.
 6. encoders -- the same four-way speed table as section 5 (emo and sentence-transformers,
-   fp32 and bf16) for all-mpnet-base-v2, on the first 1,000 `short` and 100 `long` texts,
+   fp32 and bf16) for all-mpnet-base-v2, on the first 300 `short` and 40 `long` texts,
    with the cosines of emo's vectors against Python's.
 7. gpu -- not measured unless the run used `--device cuda`; nothing is invented.
 
@@ -106,7 +106,7 @@ SECTIONS = ("embed", "heads", "cache", "scale", "precision", "encoders")
 # Section 6: the encoders beyond the default (`make bench` installs them), and how many
 # `short` and `long` texts each runs (all-mpnet-base-v2 is about eight times MiniLM's work
 # per token; bf16 is emulated on CPUs without native bf16).
-ENCODERS = {"all-mpnet-base-v2": (1000, 100)}
+ENCODERS = {"all-mpnet-base-v2": (300, 40)}
 RSS_TARGET_MB = 1500
 TINY_FILES = (
     "vocab.txt",
