@@ -212,17 +212,17 @@ for name in ["goemotions", "carer"]:
     wins = {e: [m for m in methods if m != "ib" and bold(df[e][m]["Δ macro-F1"]) and num(df[e][m]["Δ macro-F1"]) > 0] for e in ENC}
     spread = {e: max(f1[e]) - min(f1[e]) for e in ENC}
     ib_gain = num(tm["MPNet"]["ib"]["macro-F1"]) - num(tm["MiniLM"]["ib"]["macro-F1"])
-    best_gain = max(f1["MiniLM"]) - num(tm["MiniLM"]["ib"]["macro-F1"])
+    over_ib = {e: max(f1[e]) - num(tm[e]["ib"]["macro-F1"]) for e in ENC}
     text = (
-        f"MPNet moves every method's macro-F1 by {min(gains):+.4f} to {max(gains):+.4f} "
-        f"(`ib`: {ib_gain:+.4f}); on MiniLM the best rebalancing gains {best_gain:+.4f} over `ib`. "
-        f"Best method: `{best['MiniLM']}` on MiniLM, `{best['MPNet']}` on MPNet. "
-        f"Rank correlation of the methods' macro-F1 between the two encoders: "
-        f"Spearman ρ = {rho:.2f} over {len(methods)} methods. Methods whose macro-F1 beats "
-        f"`ib` with an interval excluding zero: {', '.join(f'`{m}`' for m in wins['MiniLM']) or 'none'} "
-        f"(MiniLM); {', '.join(f'`{m}`' for m in wins['MPNet']) or 'none'} (MPNet). Spread between "
-        f"the best and worst method: {spread['MiniLM']:.4f} (MiniLM), {spread['MPNet']:.4f} (MPNet)."
-    )
+        f"From MiniLM to MPNet, each method's macro-F1 changes by {min(gains):+.4f} to "
+        f"{max(gains):+.4f} (`ib`: {ib_gain:+.4f}). The best method is `{best['MiniLM']}` on MiniLM "
+        f"({over_ib['MiniLM']:+.4f} over `ib`) and `{best['MPNet']}` on MPNet ({over_ib['MPNet']:+.4f}). "
+        f"Rank correlation of the {len(methods)} methods' macro-F1 between the encoders: Spearman "
+        f"ρ = {rho:.2f}. Methods beating `ib` on macro-F1 with an interval excluding zero: "
+        f"{', '.join(f'`{m}`' for m in wins['MiniLM']) or 'none'} (MiniLM); "
+        f"{', '.join(f'`{m}`' for m in wins['MPNet']) or 'none'} (MPNet). Best minus worst method: "
+        f"{spread['MiniLM']:.4f} (MiniLM), {spread['MPNet']:.4f} (MPNet)."
+    ).replace("-0.", "−0.")
     findings.append((name, rho, best, ib_gain, gains))
     parts.append(
         f"**{name}** — test split, mean of 3 seeds, 95% paired-bootstrap intervals over test "
