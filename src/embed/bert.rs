@@ -502,6 +502,11 @@ impl Bert {
         Ok(Bert { embeddings, stack })
     }
 
+    /// A BERT from parts another architecture's loader read (DistilBERT's).
+    pub(super) fn from_parts(embeddings: Embeddings, stack: Stack) -> Bert {
+        Bert { embeddings, stack }
+    }
+
     /// The embeddings and layers of a network with BERT's names and config keys
     /// (BERT's, RoBERTa's), read from `w`.
     pub(super) fn parts(w: &Weights, config: &BertConfig) -> Result<(Embeddings, Stack)> {

@@ -7,11 +7,11 @@
 //! It has no token-type table, and positions count from 0 as in BERT. Its
 //! LayerNorms use eps 1e-12 whatever config.json says: Hugging Face hard-codes it.
 
-use super::bert::{check_sizes, Activation, Dims, Embeddings, LayerNames, Packing, Stack, Weights};
+use super::bert::{check_sizes, Activation, Bert, Dims, Embeddings, LayerNames, Stack, Weights};
 use anyhow::Result;
 use serde::Deserialize;
 use std::path::Path;
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Kind};
 
 /// What emo reads of a DistilBERT `config.json`.
 #[derive(Debug, Clone, Deserialize)]
@@ -55,17 +55,16 @@ impl DistilBertConfig {
     }
 }
 
-/// The frozen DistilBERT encoder's weights, laid out for inference.
-pub struct DistilBert {
-    embeddings: Embeddings,
-    stack: Stack,
-}
+/// DistilBERT's weights as a [`Bert`]: past loading, its forward pass is BERT's
+/// without token types (positions from 0, the same stack), so it needs no
+/// network of its own.
+pub struct DistilBert;
 
 impl DistilBert {
     /// Loads `model.safetensors` for `config`; every tensor the pass uses must be
     /// there with the shape the config implies. Task models (`DistilBertForX`)
     /// keep them under `distilbert.`.
-    pub fn load(path: &Path, config: &DistilBertConfig, device: Device) -> Result<DistilBert> {
+    pub fn load(path: &Path, config: &DistilBertConfig, device: Device) -> Result<Bert> {
         let w = Weights::read(path, "distilbert.", device)?;
         let names = LayerNames {
             stack: "transformer.layer",
@@ -93,25 +92,6 @@ impl DistilBert {
             None,
             config.dim,
         )?;
-        Ok(DistilBert { embeddings, stack })
-    }
-
-    /// The longest input it takes.
-    pub fn max_tokens(&self) -> i64 {
-        self.embeddings.positions()
-    }
-
-    /// Runs the matrix products and attention in `kind` from now on.
-    pub fn set_compute(&mut self, kind: Kind) {
-        self.stack.set_compute(kind);
-    }
-
-    /// Last hidden states of the real tokens of a batch, packed as
-    /// [`Packing::new`] laid out `ids`. Call it under `tch::no_grad`.
-    pub fn forward_packed(&self, ids: &Tensor, packed: &Packing) -> Tensor {
-        let x = self
-            .embeddings
-            .forward(ids, &packed.positions, &self.stack.dims);
-        self.stack.forward(x, packed, &packed.attention_mask)
+        Ok(Bert::from_parts(embeddings, stack))
     }
 }

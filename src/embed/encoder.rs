@@ -170,7 +170,6 @@ struct Shape {
 /// architecture, chosen here and nowhere else.
 enum Network {
     Bert(Bert),
-    DistilBert(DistilBert),
     Mpnet(Mpnet),
     /// RoBERTa and XLM-R: one network under two names.
     Roberta(Roberta),
@@ -207,12 +206,15 @@ impl Network {
             }
             Some("distilbert") => {
                 let config = DistilBertConfig::from_file(config_path)?;
-                let net = DistilBert::load(weights, &config, device)?;
                 let shape = Shape {
-                    max_tokens: net.max_tokens() as usize,
+                    max_tokens: config.max_position_embeddings as usize,
                     hidden: config.dim as usize,
                 };
-                Ok((Network::DistilBert(net), shape))
+                // BERT's forward pass under DistilBERT's tensor names.
+                Ok((
+                    Network::Bert(DistilBert::load(weights, &config, device)?),
+                    shape,
+                ))
             }
             Some("roberta" | "xlm-roberta") => {
                 let config = Roberta::config(config_path)?;
@@ -233,7 +235,6 @@ impl Network {
     fn set_compute(&mut self, kind: Kind) {
         match self {
             Network::Bert(n) => n.set_compute(kind),
-            Network::DistilBert(n) => n.set_compute(kind),
             Network::Mpnet(n) => n.set_compute(kind),
             Network::Roberta(n) => n.set_compute(kind),
         }
@@ -242,7 +243,6 @@ impl Network {
     fn forward_packed(&self, ids: &Tensor, packing: &Packing) -> Tensor {
         match self {
             Network::Bert(n) => n.forward_packed(ids, packing),
-            Network::DistilBert(n) => n.forward_packed(ids, packing),
             Network::Mpnet(n) => n.forward_packed(ids, packing),
             Network::Roberta(n) => n.forward_packed(ids, packing),
         }
