@@ -6,7 +6,7 @@
 CARGO ?= cargo
 EMO := ./target/release/emo
 
-.PHONY: setup test-encoders pyenv build demo reference test links layers lint clean-cache bench fuzz gpu-check spark-test
+.PHONY: setup test-encoders test-browser pyenv build demo reference test links layers lint clean-cache bench fuzz gpu-check spark-test
 
 setup:
 	@bash scripts/setup.sh
@@ -90,7 +90,12 @@ layers:
 test-encoders: setup
 	@EMO_ENCODERS=all-mpnet-base-v2 bash scripts/setup.sh
 
-test: links layers lint pyenv test-encoders
+# The headless Chromium the page test drives (tests/page.rs): Debian's chromium via apt-get
+# when none is on PATH (scripts/setup_browser.sh).
+test-browser:
+	@bash scripts/setup_browser.sh
+
+test: links layers lint pyenv test-encoders test-browser
 	$(CARGO) test --release
 	$(MAKE) spark-test
 

@@ -819,9 +819,20 @@ pub struct ServeArgs {
     pub payload_limit: u64,
 
     /// Seconds a request may take from its first byte to its answer, reading a slow
-    /// client's body included (408 beyond)
+    /// client's body included (408 beyond); also how long a connection may take to send
+    /// a request's headers, or stay idle between requests, before it is closed
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub request_timeout: u64,
+
+    /// Open connections at most; past that, new ones wait in the system's backlog
+    /// until one closes
+    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
+
+    /// Multi-label models: answer the most probable label when none passes its
+    /// threshold, as `emo classify --at-least-one` [default: what the model was trained with]
+    #[arg(long)]
+    pub at_least_one: bool,
 }
 
 impl ServeArgs {

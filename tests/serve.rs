@@ -6,13 +6,13 @@
 
 mod common;
 use common::emo;
+use common::serve::{http, parse, Server};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// One single-label model for every test here (trained once; the folder outlives the tests).
@@ -41,195 +41,6 @@ fn multi_model() -> &'static Path {
             .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         model
-    })
-}
-
-/// A running `emo serve` on a port the system chose.
-struct Server {
-    child: Child,
-    port: u16,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Server {
-    fn start(model: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_emo"))
-            .args(["serve", "--model"])
-            .arg(model)
-            .args(["--port", "0", "--device", "cpu"])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = mpsc::channel();
-        let pipe = child.stderr.take().unwrap();
-        let log = stderr.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines() {
-                let line = line.unwrap_or_default();
-                if let Some(addr) = line.strip_prefix("emo serve: listening on http://") {
-                    let port: u16 = addr.rsplit(':').next().unwrap().parse().unwrap();
-                    let _ = tx.send(port);
-                }
-                log.lock().unwrap().push_str(&(line + "\n"));
-            }
-        });
-        let port = match rx.recv_timeout(Duration::from_secs(120)) {
-            Ok(p) => p,
-            Err(_) => {
-                let _ = child.kill();
-                panic!(
-                    "emo serve did not say where it listens: {}",
-                    stderr.lock().unwrap()
-                );
-            }
-        };
-        Server {
-            child,
-            port,
-            stderr,
-        }
-    }
-
-    fn post(&self, path: &str, body: &Value) -> Resp {
-        http(
-            self.port,
-            "POST",
-            path,
-            &[("Content-Type", "application/json")],
-            body.to_string().as_bytes(),
-        )
-        .unwrap()
-    }
-
-    fn get(&self, path: &str) -> Resp {
-        http(self.port, "GET", path, &[], b"").unwrap()
-    }
-
-    fn terminate(&self) {
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGTERM);
-        }
-    }
-
-    /// Waits for the process to end; its exit code.
-    fn wait(&mut self, limit: Duration) -> Option<i32> {
-        let start = Instant::now();
-        loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return s.code();
-            }
-            assert!(
-                start.elapsed() < limit,
-                "emo serve still running: {}",
-                self.stderr.lock().unwrap()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-#[derive(Debug)]
-struct Resp {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Resp {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", self.status, self.body))
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// One HTTP/1.1 exchange over a fresh connection (closed after it): the
-/// client the error cases need, where a bad body must reach the server as is.
-fn http(
-    port: u16,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> std::io::Result<Resp> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(120)))?;
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes())?;
-    // A refused body may be cut off by the server's answer: that is fine.
-    let _ = s.write_all(body);
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
-    parse(&raw)
-}
-
-fn parse(raw: &[u8]) -> std::io::Result<Resp> {
-    let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_string());
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| bad("no header end"))?;
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.split("\r\n");
-    let status: u16 = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| bad("no status"))?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    let mut body = raw[split + 4..].to_vec();
-    let chunked = headers.iter().any(|(k, v)| {
-        k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
-    });
-    if chunked {
-        let mut out = Vec::new();
-        let mut rest = &body[..];
-        loop {
-            let end = rest
-                .windows(2)
-                .position(|w| w == b"\r\n")
-                .ok_or_else(|| bad("chunk"))?;
-            let size = usize::from_str_radix(std::str::from_utf8(&rest[..end]).unwrap().trim(), 16)
-                .map_err(|_| bad("chunk size"))?;
-            if size == 0 {
-                break;
-            }
-            out.extend_from_slice(&rest[end + 2..end + 2 + size]);
-            rest = &rest[end + 2 + size + 2..];
-        }
-        body = out;
-    }
-    Ok(Resp {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
     })
 }
 
@@ -288,37 +99,57 @@ fn assert_close(a: &Value, b: &Value, at: &str) {
 
 #[test]
 fn classify_answers_equal_emo_classify_single_and_multi_label() {
-    for (model, top_k) in [
-        (single_model(), None),
-        (single_model(), Some(3)),
-        (multi_model(), None),
-        (multi_model(), Some(2)),
+    // Two texts with no emotion in them, where a multi-label model may pass
+    // no label: `--at-least-one` must then answer its top one, as classify does.
+    let texts: Vec<&str> = TEXTS.iter().copied().chain(["ok.", "the table"]).collect();
+    let mut none_passed = 0;
+    for (model, top_k, flags) in [
+        (single_model(), None, &[][..]),
+        (single_model(), Some(3), &[]),
+        (multi_model(), None, &[]),
+        (multi_model(), Some(2), &[]),
+        (multi_model(), None, &["--at-least-one"]),
     ] {
-        let server = Server::start(model, &[]);
-        let mut body = json!({ "texts": TEXTS });
-        let mut args = vec![];
-        let k;
+        let server = Server::start(model, flags);
+        let mut body = json!({ "texts": texts });
+        let mut args: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
         if let Some(t) = top_k {
             body["top_k"] = json!(t);
-            k = t.to_string();
-            args = vec!["--top-k", k.as_str()];
+            args.extend(["--top-k".to_string(), t.to_string()]);
         }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let r = server.post("/v1/classify", &body);
         assert_eq!(r.status, 200, "{}", r.body);
-        let expected = classify_jsonl(model, &TEXTS, &args);
+        let expected = classify_jsonl(model, &texts, &args);
         let got = r.json()["results"].clone();
         assert_close(
             &got,
             &Value::Array(expected),
-            &format!("{model:?} {top_k:?}"),
+            &format!("{model:?} {top_k:?} {flags:?}"),
         );
+        let empty = got
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["labels"].as_array().is_some_and(Vec::is_empty))
+            .count();
+        if flags.is_empty() {
+            none_passed += empty;
+        } else {
+            assert_eq!(empty, 0, "--at-least-one left a text with no label: {got}");
+            assert_eq!(server.get("/v1/model").json()["when_none"], "TopLabel");
+        }
 
         // One text as `text`: the first answer again.
         let one = server.post("/v1/classify", &json!({ "text": TEXTS[0] }));
         assert_eq!(one.status, 200, "{}", one.body);
-        let first = classify_jsonl(model, &TEXTS[..1], &[]);
-        assert_close(&one.json()["results"], &Value::Array(first), "text");
+        let first = classify_jsonl(model, &TEXTS[..1], flags);
+        assert_close(&one.json()["results"][0], &first[0], "text");
     }
+    assert!(
+        none_passed > 0,
+        "no text went without a label, so --at-least-one was not put to the test"
+    );
 }
 
 #[test]
@@ -373,23 +204,15 @@ fn many_requests_share_passes_and_large_ones_are_split() {
         assert_close(&r.json()["results"], &expected, "split");
     }
     let metrics = server.get("/metrics").body;
-    let count = |name: &str| -> f64 {
-        metrics
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("{name} in {metrics}"))
-    };
-    let passes = count("emo_batch_texts_count");
-    let texts = count("emo_batch_texts_sum");
+    let passes = server.metric("emo_batch_texts_count");
+    let texts = server.metric("emo_batch_texts_sum");
     assert_eq!(texts, 30.0, "{metrics}");
     assert!(
         passes >= 6.0,
         "a 40-token budget splits requests: {metrics}"
     );
     assert!(
-        count("emo_batch_tokens_sum") / passes <= 40.0,
+        server.metric("emo_batch_tokens_sum") / passes <= 40.0,
         "passes within the budget: {metrics}"
     );
 }
@@ -518,7 +341,8 @@ fn bad_requests_get_json_errors_naming_the_field() {
     let metrics = server.get("/metrics").body;
     assert!(
         metrics.contains("emo_http_requests_total{route=\"/v1/classify\",status=\"422\"} 12"),
-        "{metrics}"
+        "{}",
+        server.get("/metrics").body
     );
 }
 
@@ -743,4 +567,146 @@ fn sigterm_under_load_answers_every_accepted_request_and_exits_0() {
     assert!(log.contains("emo serve: stopping"), "{log}");
     // New connections are refused once it has gone.
     assert!(http(port, "GET", "/health", &[], b"").is_err());
+}
+
+/// A server whose every forward pass holds one text (a budget of one token
+/// still takes one), so a request of thousands keeps the worker busy for
+/// seconds on any CPU while its body stays small.
+fn one_text_per_pass(extra: &[&str]) -> Server {
+    let mut args = vec![
+        "--max-batch-tokens",
+        "1",
+        "--max-wait-ms",
+        "0",
+        "--max-texts",
+        "8000",
+    ];
+    args.extend_from_slice(extra);
+    Server::start(single_model(), &args)
+}
+
+fn many_texts(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| format!("{} ({i})", TEXTS[i % TEXTS.len()]))
+        .collect()
+}
+
+/// Waits until each of the `sent` texts has either been in a forward pass or
+/// been dropped unrun; returns how many of each.
+fn run_and_dropped(server: &Server, sent: usize) -> (f64, f64) {
+    let start = Instant::now();
+    loop {
+        let run = server.metric("emo_batch_texts_sum");
+        let dropped = server.metric("emo_cancelled_texts_total");
+        if run + dropped == sent as f64 {
+            return (run, dropped);
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(180),
+            "of {sent} texts, {run} run and {dropped} dropped"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_request_past_its_timeout_is_408_and_its_texts_are_dropped() {
+    let server = one_text_per_pass(&["--request-timeout", "1"]);
+    let texts = many_texts(8000);
+    let start = Instant::now();
+    let r = server.post("/v1/classify", &json!({ "texts": texts }));
+    let took = start.elapsed();
+    assert_eq!(r.status, 408, "{}", r.body);
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("--request-timeout"),
+        "{}",
+        r.body
+    );
+    assert!(took < Duration::from_secs(20), "the 408 took {took:?}");
+    let (run, dropped) = run_and_dropped(&server, texts.len());
+    assert!(dropped > 0.0, "nothing dropped ({run} run)");
+
+    // A slow client's body is held to the same limit.
+    let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(
+        b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"texts\": [",
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let r = parse(&raw).unwrap();
+    assert_eq!(r.status, 408, "{}", r.body);
+    assert!(r.json()["error"].is_string());
+}
+
+#[test]
+fn a_client_that_leaves_costs_no_more_forward_passes() {
+    let server = one_text_per_pass(&[]);
+    let texts = many_texts(8000);
+    let body = json!({ "texts": texts }).to_string();
+    let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    write!(
+        s,
+        "POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    // Leave once the worker is on it.
+    let start = Instant::now();
+    while server.metric("emo_batch_texts_count") < 2.0 {
+        assert!(start.elapsed() < Duration::from_secs(60), "no pass started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(s);
+    let (run, dropped) = run_and_dropped(&server, texts.len());
+    assert!(
+        dropped >= 4000.0,
+        "the client left after 2 of 8000 passes, yet {run} texts were run"
+    );
+    // The server goes on answering.
+    let r = server.post("/v1/classify", &json!({ "text": TEXTS[0] }));
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[test]
+fn silent_clients_are_closed_and_connections_are_capped() {
+    let server = Server::start(
+        single_model(),
+        &["--request-timeout", "1", "--max-connections", "2"],
+    );
+    // Two clients take both connections and send half their headers.
+    let mut silent: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+            s.write_all(b"POST /v1/classify HTTP/1.1\r\nHost: x\r\n")
+                .unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    // A third waits until the header timeout frees a connection.
+    let start = Instant::now();
+    let r = server.get("/health");
+    let waited = start.elapsed();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        waited >= Duration::from_millis(500),
+        "answered after {waited:?} while both connections were held"
+    );
+    for s in &mut silent {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut rest = Vec::new();
+        match s.read_to_end(&mut rest) {
+            Ok(_) => {}
+            Err(e) => assert_eq!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionReset,
+                "a silent client was not closed: {e}"
+            ),
+        }
+    }
 }

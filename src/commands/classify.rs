@@ -9,12 +9,11 @@
 //! stops the stage (exit 2, the message naming line and id) or, with
 //! `--skip-bad-rows`, is answered with an error record — never a silent gap.
 
-use super::load::{embed_options, encoder_for};
+use super::load::{embed_options, encoder_for, when_none_for};
 use crate::cli::{ClassifyArgs, OutputFormat};
 use crate::data::table::{Record, Row, RowReader, TableSpec};
 use crate::data::BadRows;
 use crate::data::Task;
-use crate::decision::WhenNonePasses;
 use crate::input_error;
 use crate::model::SavedModel;
 use crate::predict::{Answer, Predictor, Scored};
@@ -268,12 +267,7 @@ pub fn run(args: &ClassifyArgs) -> Result<()> {
     let device = args.run.device.resolve()?;
     let model = SavedModel::load(&args.model, device)?;
     let multi = model.manifest.task == Task::MultiLabel;
-    if args.at_least_one && !multi {
-        return Err(input_error!(
-            "{}: --at-least-one is for multi-label models; this one is single-label (it always answers its top label)",
-            args.model.display()
-        ));
-    }
+    let when_none = when_none_for(&model, &args.model, args.at_least_one)?;
     // Single-label answers list at least the top label; multi-label ones list
     // the top K beside the decision only when asked.
     let top_k = match (args.top_k, multi) {
@@ -341,7 +335,6 @@ pub fn run(args: &ClassifyArgs) -> Result<()> {
     // Nothing is written until the first chunk has been read without error, so a
     // bad input near the top leaves standard output empty.
     let mut started = false;
-    let when_none = args.at_least_one.then_some(WhenNonePasses::TopLabel);
     let mut predictor = Predictor::new(&model, &encoder, &opts, top_k, when_none)?;
     let mut total = 0usize;
     for chunk in crate::stream::chunks(rows, CHUNK) {

@@ -8,6 +8,7 @@ use crate::data::labels::index_label_sets;
 use crate::data::split::{stratified, stratified_multi};
 use crate::data::table::{read_rows, Row};
 use crate::data::{index_labels, named, BadRows, Dataset, Label, LabelSet, Split, SplitName, Task};
+use crate::decision::WhenNonePasses;
 use crate::embed::{device_name, embed_texts, EmbedOptions, Encoder, Matrix};
 use crate::features::{Features, Targets};
 use crate::input_error;
@@ -169,6 +170,24 @@ pub fn encoder_for(
         );
     }
     Ok(encoder)
+}
+
+/// What `--at-least-one` asks of a saved model's decision: its top label when
+/// no label passes, overriding what the model was trained with. A single-label
+/// model always answers its top label, so the flag there is a mistake worth
+/// saying rather than ignoring.
+pub fn when_none_for(
+    model: &SavedModel,
+    model_dir: &Path,
+    at_least_one: bool,
+) -> Result<Option<WhenNonePasses>> {
+    if at_least_one && model.manifest.task != Task::MultiLabel {
+        return Err(input_error!(
+            "{}: --at-least-one is for multi-label models; this one is single-label (it always answers its top label)",
+            model_dir.display()
+        ));
+    }
+    Ok(at_least_one.then_some(WhenNonePasses::TopLabel))
 }
 
 /// Whether a study's data is multi-label — decided here, once, from the named

@@ -2,7 +2,7 @@
 //! then hand them to the server ([`crate::serve`]), which owns everything
 //! about HTTP, batching and shutdown.
 
-use super::load::encoder_for;
+use super::load::{encoder_for, when_none_for};
 use crate::cli::ServeArgs;
 use crate::model::SavedModel;
 use anyhow::Result;
@@ -12,6 +12,7 @@ pub fn run(args: &ServeArgs) -> Result<()> {
     let run = args.run_args();
     let device = run.device.resolve()?;
     let model = SavedModel::load(&args.model, device)?;
+    let when_none = when_none_for(&model, &args.model, args.at_least_one)?;
     let encoder = encoder_for(&model, &args.model, args.encoder.as_ref(), &run)?;
     crate::serve::run(
         model,
@@ -25,6 +26,8 @@ pub fn run(args: &ServeArgs) -> Result<()> {
             max_texts: args.max_texts as usize,
             payload_limit: args.payload_limit as usize,
             request_timeout: Duration::from_secs(args.request_timeout),
+            max_connections: args.max_connections as usize,
+            when_none,
             model_dir: args.model.clone(),
         },
     )

@@ -8,11 +8,12 @@
 //! `docs.html`).
 //!
 //! The libraries, and why: axum on hyper and tokio, the most used Rust HTTP
-//! stack, whose extractors and router save hand-written parsing and whose
-//! `with_graceful_shutdown` gives SIGTERM its meaning (stop accepting, finish
-//! what was accepted); tower-http for the body limit and the timeouts, as
-//! layers rather than checks in every handler; prometheus-client and utoipa,
-//! see [`metrics`] and [`openapi`].
+//! stack, whose extractors and router save hand-written parsing; hyper-util's
+//! graceful shutdown gives SIGTERM its meaning (stop accepting, finish what was
+//! accepted) in our accept loop, which exists for the header timeout and the
+//! connection cap `axum::serve` lacks; tower-http for the body limit and the
+//! timeouts, as layers rather than checks in every handler; prometheus-client
+//! and utoipa, see [`metrics`] and [`openapi`].
 
 pub mod batcher;
 pub mod metrics;
@@ -20,6 +21,7 @@ pub mod openapi;
 pub mod routes;
 pub mod schema;
 
+use crate::decision::WhenNonePasses;
 use crate::embed::{EmbedOptions, Encoder};
 use crate::model::SavedModel;
 use crate::predict::Predictor;
@@ -41,6 +43,9 @@ pub struct Options {
     pub max_texts: usize,
     pub payload_limit: usize,
     pub request_timeout: Duration,
+    pub max_connections: usize,
+    /// `--at-least-one`: overrides a multi-label model's saved choice.
+    pub when_none: Option<WhenNonePasses>,
     pub model_dir: PathBuf,
 }
 
@@ -58,7 +63,7 @@ fn model_info(model: &SavedModel, encoder: &Encoder, opts: &Options) -> schema::
         labels: m.labels.clone(),
         thresholds: multi.map(|d| d.thresholds.iter().map(|t| t.value).collect()),
         when_none: multi.and_then(|d| {
-            serde_json::to_value(d.when_none)
+            serde_json::to_value(opts.when_none.unwrap_or(d.when_none))
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_string))
         }),
@@ -88,6 +93,7 @@ pub fn run(model: SavedModel, encoder: Encoder, opts: Options) -> Result<()> {
     let single_label = model.manifest.multi_label.is_none();
     let ready = Arc::new(AtomicBool::new(false));
     let (queue, rx) = batcher::queue(opts.queue, metrics.clone());
+    let when_none = opts.when_none;
     let limits = batcher::Limits {
         max_batch_tokens: opts.max_batch_tokens,
         max_wait: opts.max_wait,
@@ -108,7 +114,7 @@ pub fn run(model: SavedModel, encoder: Encoder, opts: Options) -> Result<()> {
                     ..EmbedOptions::default()
                 };
                 let all = model.manifest.labels.len();
-                match Predictor::new(&model, &encoder, &opts, all, None) {
+                match Predictor::new(&model, &encoder, &opts, all, when_none) {
                     Ok(predictor) => {
                         ready.store(true, Ordering::SeqCst);
                         let _ = started_tx.send(Ok(()));
@@ -145,7 +151,10 @@ pub fn run(model: SavedModel, encoder: Encoder, opts: Options) -> Result<()> {
         .route("/v1/model", get(routes::model))
         .route("/v1/classify", post(routes::classify))
         .route("/v1/embed", post(routes::embed))
+        // `/report/` is what the page links (so the report's own relative
+        // links resolve under it); `/report` alone is the same page.
         .route("/report", get(routes::report_index))
+        .route("/report/", get(routes::report_index))
         .route("/report/{file}", get(routes::report))
         // The body limit is tower-http's (413 before a byte past it is read);
         // axum's own default of 2 MB would otherwise apply as well.
@@ -153,11 +162,10 @@ pub fn run(model: SavedModel, encoder: Encoder, opts: Options) -> Result<()> {
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             opts.payload_limit,
         ))
-        // A slow client's body, and the whole request, are bounded in time;
-        // a timed-out request's queued texts are dropped with it.
-        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
-            opts.request_timeout,
-        ))
+        // The whole request is bounded in time, reading a slow client's body
+        // included (the handler reads it, inside this layer), so one limit
+        // answers 408 for both; a timed-out request's queued texts are dropped
+        // with it.
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             opts.request_timeout,
@@ -180,15 +188,8 @@ pub fn run(model: SavedModel, encoder: Encoder, opts: Options) -> Result<()> {
             })?;
         let addr = listener.local_addr()?;
         eprintln!("emo serve: listening on http://{addr}");
-        let stopping = ready.clone();
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                shutdown_signal().await;
-                stopping.store(false, Ordering::SeqCst);
-                eprintln!("emo serve: stopping: no new connections; answering those accepted");
-            })
-            .await
-            .context("the server failed")
+        accept_until_stopped(listener, app, &opts, &ready).await;
+        anyhow::Ok(())
     })?;
     // Every handler (and so every queue sender) is gone: the worker finishes
     // what it holds and returns.
@@ -198,6 +199,65 @@ pub fn run(model: SavedModel, encoder: Encoder, opts: Options) -> Result<()> {
         .map_err(|_| anyhow::anyhow!("the inference thread panicked"))?;
     eprintln!("emo serve: stopped");
     Ok(())
+}
+
+/// Accepts connections until SIGTERM or Ctrl-C, then closes the listener and
+/// lets every open connection finish the request it is on.
+///
+/// Our own loop rather than `axum::serve`, which gives hyper no timer: without
+/// one, a client that opens a connection and sends its headers slowly, or
+/// nothing at all, holds it forever, and nothing bounds how many it opens.
+/// Here headers (and idle keep-alive connections) get `--request-timeout`, and
+/// at most `--max-connections` are open: past that the loop stops accepting,
+/// so new clients wait in the system's backlog instead of costing memory.
+async fn accept_until_stopped(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    opts: &Options,
+    ready: &AtomicBool,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(opts.request_timeout);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(opts.max_connections));
+    let mut stop = std::pin::pin!(shutdown_signal());
+    loop {
+        let slot = tokio::select! {
+            biased;
+            _ = &mut stop => break,
+            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+        };
+        let stream = tokio::select! {
+            biased;
+            _ = &mut stop => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors, or a connection gone before it was
+                    // taken: the listener still works; a pause keeps a lasting
+                    // error from spinning.
+                    eprintln!("emo serve: cannot accept a connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        // Answers are small and written at once: no reason to wait for more.
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            // A client that breaks off or times out is its own business.
+            let _ = conn.await;
+            drop(slot);
+        });
+    }
+    ready.store(false, Ordering::SeqCst);
+    eprintln!("emo serve: stopping: no new connections; answering those accepted");
+    drop(listener);
+    graceful.shutdown().await;
 }
 
 /// SIGTERM (what service managers and Kubernetes send) or Ctrl-C.

@@ -6,6 +6,7 @@ use super::batcher::{Job, Output, Queue, Refused, Work};
 use super::metrics::{Metrics, Route, RouteStatus};
 use super::schema::{
     ClassifyRequest, ClassifyResponse, EmbedRequest, EmbedResponse, ErrorBody, ModelInfo, Status,
+    TextErrors,
 };
 use axum::body::Bytes;
 use axum::extract::{MatchedPath, Path as UrlPath, Request, State};
@@ -250,16 +251,7 @@ async fn submit(state: &AppState, work: Work, texts: Vec<String>) -> Result<Outp
 /// Each text's labels and probabilities, in order, exactly as
 /// `emo classify --format jsonl` gives them for the same texts.
 #[utoipa::path(post, path = "/v1/classify", request_body = ClassifyRequest,
-    responses(
-        (status = 200, body = ClassifyResponse),
-        (status = 400, description = "malformed JSON", body = ErrorBody),
-        (status = 408, description = "the request took longer than --request-timeout", body = ErrorBody),
-        (status = 413, description = "body over --payload-limit", body = ErrorBody),
-        (status = 415, description = "not Content-Type: application/json", body = ErrorBody),
-        (status = 422, description = "a field missing, empty, of the wrong type, unknown; too many texts", body = ErrorBody),
-        (status = 429, description = "the queue is full; see Retry-After", body = ErrorBody),
-        (status = 503, description = "the server is stopping", body = ErrorBody),
-    ))]
+    responses((status = 200, body = ClassifyResponse), TextErrors))]
 pub async fn classify(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -298,16 +290,7 @@ pub async fn classify(
 ///
 /// The encoder's vectors, as `emo embed --out -` gives them.
 #[utoipa::path(post, path = "/v1/embed", request_body = EmbedRequest,
-    responses(
-        (status = 200, body = EmbedResponse),
-        (status = 400, description = "malformed JSON", body = ErrorBody),
-        (status = 408, description = "the request took longer than --request-timeout", body = ErrorBody),
-        (status = 413, description = "body over --payload-limit", body = ErrorBody),
-        (status = 415, description = "not Content-Type: application/json", body = ErrorBody),
-        (status = 422, description = "a field missing, empty, of the wrong type, unknown; too many texts", body = ErrorBody),
-        (status = 429, description = "the queue is full; see Retry-After", body = ErrorBody),
-        (status = 503, description = "the server is stopping", body = ErrorBody),
-    ))]
+    responses((status = 200, body = EmbedResponse), TextErrors))]
 pub async fn embed(
     State(state): State<AppState>,
     headers: HeaderMap,

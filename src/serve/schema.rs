@@ -80,6 +80,31 @@ pub struct ErrorBody {
     pub field: Option<String>,
 }
 
+/// The errors of the routes that take texts, listed once for both.
+#[derive(utoipa::IntoResponses)]
+pub enum TextErrors {
+    #[response(status = 400, description = "malformed JSON")]
+    Malformed(ErrorBody),
+    #[response(
+        status = 408,
+        description = "the request took longer than --request-timeout"
+    )]
+    Timeout(ErrorBody),
+    #[response(status = 413, description = "body over --payload-limit")]
+    TooLarge(ErrorBody),
+    #[response(status = 415, description = "not Content-Type: application/json")]
+    NotJson(ErrorBody),
+    #[response(
+        status = 422,
+        description = "a field missing, empty, of the wrong type, unknown; too many texts"
+    )]
+    Invalid(ErrorBody),
+    #[response(status = 429, description = "the queue is full; see Retry-After")]
+    Busy(ErrorBody),
+    #[response(status = 503, description = "the server is stopping")]
+    Stopping(ErrorBody),
+}
+
 /// `GET /health` and `GET /ready`.
 #[derive(Serialize, ToSchema)]
 pub struct Status {
@@ -95,7 +120,8 @@ pub struct ModelInfo {
     pub labels: Vec<String>,
     /// Multi-label models: each label's threshold, in label order.
     pub thresholds: Option<Vec<f32>>,
-    /// Multi-label models: what a text no label passes gets (`none` or `top-label`).
+    /// Multi-label models: what a text no label passes gets (`NoEmotion`, or
+    /// `TopLabel` under `--at-least-one`).
     pub when_none: Option<String>,
     /// The encoder's identity as the model records it (name, weights' sha256, pooling…).
     #[schema(value_type = Object)]
