@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The Python side of emo's checks, in its own virtual environment .deps/py (created once;
 # pip output goes to .deps/py-pip.log): torch 2.11.0 (the same libtorch emo links), transformers,
-# sentence-transformers and scikit-learn, and PySpark (with the system's Java 17) for
-# `make spark-test`. The tests that hold emo to Python and `make bench` use it. EMO_PYTHON=/path/to/python uses that interpreter instead (it must have the packages
-# below) and skips the venv. Prints the interpreter's path on stdout.
+# sentence-transformers and scikit-learn, PySpark (with the system's Java 17) for
+# `make spark-test`, and FastAPI + uvicorn for the Python server `make bench` holds
+# `emo serve` to (scripts/bench_serve_fastapi.py). The tests that hold emo to Python and
+# `make bench` use it. EMO_PYTHON=/path/to/python uses that interpreter instead (it must have
+# the packages below) and skips the venv. Prints the interpreter's path on stdout.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -11,7 +13,7 @@ DEPS="$ROOT/.deps"
 VENV="$DEPS/py"
 PACKAGES=(torch==2.11.0 transformers==5.24.0 sentence-transformers==6.2.0 scikit-learn==1.9.1
           safetensors==0.8.0 numpy==2.4.6 psutil==7.2.2 threadpoolctl==3.8.0
-          pyspark==4.0.1 py4j==0.10.9.9)
+          pyspark==4.0.1 py4j==0.10.9.9 fastapi==0.165.0 uvicorn==0.54.0)
 MARKER="$VENV/.emo-installed"
 export PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1
 
