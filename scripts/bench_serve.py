@@ -20,8 +20,8 @@ that retry at once: the share of 429 answers, that every other answer is 200, th
 and the peak memory (the queue bounds it).
 
 Every process gets the same `--threads` (default: all cores) and runs on the CPU. wrk runs
-on the same machine with min(C, 2) threads, so it takes some CPU from the servers (alike
-for both). One run per cell, no repetitions; a run lasts --duration seconds, or longer where
+on the same machine with one thread (it drives thousands of requests a second; a second
+thread would only take more CPU from the servers, alike for both). One run per cell, no repetitions; a run lasts --duration seconds, or longer where
 C requests take more than a fifth of that (see load_runs). `--quick`: concurrency 1 and 8
 only, 3-second runs, 400 CLI texts: a smoke test, judged against no target.
 
@@ -246,7 +246,7 @@ def agreement(a: list[str], b: list[str]) -> dict:
 def run_wrk(wrk: str, url: str, bodies: Path, per_request: int, connections: int,
             seconds: float, pid: int) -> dict:
     """One wrk run against POST url/v1/classify, with the server's RSS sampled meanwhile."""
-    threads = min(connections, 2)
+    threads = 1  # see the module docstring
     argv = [wrk, "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
             "--timeout", "120s", "-s", str(LUA), url + "/v1/classify", "--", str(bodies),
             str(threads)]
@@ -447,7 +447,7 @@ def render(meta: dict, results: dict, args) -> str:
         f"AVX-512 BF16: {'yes' if meta['avx512_bf16'] else 'no'}; {m['os']}",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
         f"- every server and `emo classify` on the CPU with {args.threads} threads; the load "
-        f"generator ({meta['wrk']}) on the same machine, min(C, 2) threads; one run a cell, "
+        f"generator ({meta['wrk']}) on the same machine, one thread; one run a cell, "
         f"{args.duration:g} s or, if longer, {ROUNDS} rounds of C requests at the previous "
         f"cell's rate (at most {MAX_STRETCH * args.duration:g} s); load average "
         f"{meta['load_average_start']:.2f} at the start, {meta['load_average_end']:.2f} at the end",

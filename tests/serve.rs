@@ -71,13 +71,13 @@ fn classify_jsonl(model: &Path, texts: &[&str], args: &[&str]) -> Vec<Value> {
         .collect()
 }
 
-/// Equal JSON, numbers to 1e-6 (a forward pass over another batch may round
-/// in another order).
+/// Equal JSON, numbers to 1e-5 (a forward pass over other batch-mates multiplies
+/// matrices of other shapes, which round differently: about 1e-6 here).
 fn assert_close(a: &Value, b: &Value, at: &str) {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => {
             let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
-            assert!((x - y).abs() <= 1e-6, "{at}: {x} vs {y}");
+            assert!((x - y).abs() <= 1e-5, "{at}: {x} vs {y}");
         }
         (Value::Array(x), Value::Array(y)) => {
             assert_eq!(x.len(), y.len(), "{at}: lengths");
