@@ -152,43 +152,39 @@ impl<'a> Predictor<'a> {
         self.encoder.tokenize(text)
     }
 
-    /// The vectors of already tokenised texts, in their order, however many:
-    /// the server decides what one pass holds (by its token budget and the
-    /// requests waiting), and this embeds it longest first, in chunks of at
-    /// most the batch size in which no text is padded to more than twice its
-    /// length. Attention runs padded to a chunk's longest text, so one chunk of
-    /// texts in arrival order wastes most of its attention on padding: measured
-    /// on GoEmotions under load, one chunk per pass embedded 185 texts a second
-    /// of inference where `emo classify`, which sorts every text by length,
-    /// embeds about 290. A vector does not depend on its batch-mates beyond
-    /// float rounding, so the answers are the same however the pass is cut.
-    pub fn embed_tokens(&self, tokens: &[Vec<i64>]) -> Result<Matrix> {
+    /// Embeds already tokenised texts, however many, chunk by chunk, and hands
+    /// each chunk to `each`: the indices (into `tokens`) of its texts and their
+    /// vectors, row by row in that order. The server decides what one pass
+    /// holds (by its token budget and the requests waiting); this embeds it
+    /// longest first, in chunks of at most the batch size, as `emo classify`
+    /// embeds its input: a chunk's texts are then of similar lengths, and the
+    /// encoder pads each group of them for attention only to its own longest
+    /// ([`crate::embed::packing`]). Chunk by chunk, so that a server can answer
+    /// the requests of a chunk while the next one runs. A vector does not
+    /// depend on its batch-mates beyond float rounding, so the answers are the
+    /// same however the pass is cut.
+    pub fn embed_tokens(
+        &self,
+        tokens: &[Vec<i64>],
+        mut each: impl FnMut(&[usize], Matrix) -> Result<()>,
+    ) -> Result<()> {
         let dim = self.encoder.identity().dim;
         let mut order: Vec<usize> = (0..tokens.len()).collect();
         order.sort_by(|&a, &b| tokens[b].len().cmp(&tokens[a].len()).then(a.cmp(&b)));
-        let mut data = vec![0f32; tokens.len() * dim];
-        let mut rest = &order[..];
-        while let Some(&first) = rest.first() {
-            let longest = tokens[first].len();
-            let n = rest
-                .iter()
-                .take(self.batch_size.max(1))
-                .take_while(|&&i| 2 * tokens[i].len() >= longest)
-                .count();
-            let (chunk, after) = rest.split_at(n);
-            rest = after;
+        for chunk in order.chunks(self.batch_size.max(1)) {
             let batch: Vec<Vec<i64>> = chunk.iter().map(|&i| tokens[i].clone()).collect();
             let out = self.encoder.embed_tokens(&batch)?;
-            let flat = Vec::<f32>::try_from(out.flatten(0, -1))?;
-            for (row, &i) in chunk.iter().enumerate() {
-                data[i * dim..(i + 1) * dim].copy_from_slice(&flat[row * dim..(row + 1) * dim]);
-            }
+            let data = Vec::<f32>::try_from(out.flatten(0, -1))?;
+            each(
+                chunk,
+                Matrix {
+                    rows: chunk.len(),
+                    cols: dim,
+                    data,
+                },
+            )?;
         }
-        Ok(Matrix {
-            rows: tokens.len(),
-            cols: dim,
-            data,
-        })
+        Ok(())
     }
 
     /// The answers for texts already embedded (rows of `m`), in order.

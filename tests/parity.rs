@@ -145,6 +145,61 @@ fn vectors_do_not_depend_on_batch_mates() {
     }
 }
 
+/// The whole fixture as one batch in an order that alternates long and short
+/// texts, as a server's pass in arrival order holds them: the encoder sorts
+/// them, cuts them into attention groups of similar lengths (several here:
+/// 2 to 256 tokens) and puts every vector back in its text's place. Each must
+/// still be sentence-transformers' vector for that text.
+#[test]
+fn one_batch_in_arrival_order_matches_sentence_transformers() {
+    arrival_order_matches(MINILM);
+}
+
+/// The same for MPNet, whose relative position bias is built per group.
+#[test]
+fn mpnet_one_batch_in_arrival_order_matches_sentence_transformers() {
+    arrival_order_matches(MPNET);
+}
+
+fn arrival_order_matches(model: (&str, &str)) {
+    let fx = fixture(model);
+    let mut by_length: Vec<usize> = (0..fx.items.len()).collect();
+    by_length.sort_by_key(|&i| fx.items[i].input_ids.len());
+    // Shortest, longest, second shortest, second longest, ...
+    let (mut lo, mut hi) = (0, by_length.len());
+    let mut order = Vec::new();
+    while lo < hi {
+        order.push(by_length[lo]);
+        lo += 1;
+        if lo < hi {
+            hi -= 1;
+            order.push(by_length[hi]);
+        }
+    }
+    let batch: Vec<Vec<i64>> = order
+        .iter()
+        .map(|&i| fx.items[i].input_ids.clone())
+        .collect();
+    let (_, packing) = emo::embed::packing::Packing::new(&batch, tch::Device::Cpu);
+    assert!(
+        packing.groups.len() >= 3,
+        "{}: the fixture's lengths should make several attention groups, not {}",
+        model.0,
+        packing.groups.len()
+    );
+    let out = encoder(model).embed_tokens(&batch).unwrap();
+    let rows: Vec<Vec<f32>> = Vec::try_from(&out).unwrap();
+    for (row, &i) in order.iter().enumerate() {
+        let c = cosine(&rows[row], &fx.items[i].embedding);
+        assert!(
+            c > 0.99999,
+            "{}: {:?} at row {row}: cosine {c}",
+            model.0,
+            fx.items[i].text.chars().take(40).collect::<String>()
+        );
+    }
+}
+
 fn check_against_fixture(model: (&str, &str), batch_size: usize) {
     let fx = fixture(model);
     let m = embed_fixture(model, batch_size);

@@ -13,7 +13,8 @@
 //!   layer norm instead of chains of elementwise operations;
 //! - keeps padding out of every position-wise operation: the tokens of a batch
 //!   are packed into one `[tokens, hidden]` matrix, and only attention sees the
-//!   padded `[batch, heads, length, head_dim]` layout it needs.
+//!   padded `[batch, heads, length, head_dim]` layout it needs, group by group
+//!   of texts of similar lengths ([`super::packing`]).
 //!
 //! Python sentence-transformers is the reference: a test holds the vectors to
 //! its own on every fixture text.
@@ -24,6 +25,8 @@ use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::Path;
 use tch::{Device, Kind, Tensor};
+
+use super::packing::{Group, Packing};
 
 /// The feed-forward activation, by its Hugging Face name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -262,50 +265,22 @@ impl Layer {
         }
     }
 
-    /// The layer over packed rows `x`; `mask` is fused attention's mask, boolean
-    /// (true where a key is a real token) or additive (MPNet's position bias).
-    pub(super) fn forward(&self, x: &Tensor, packed: &Packing, mask: &Tensor, d: &Dims) -> Tensor {
-        let (b, l) = (packed.batch, packed.width);
-        let head_dim = d.hidden / d.heads;
+    /// The layer over packed rows `x`; `masks`, one per group of `packed`, are
+    /// fused attention's masks, boolean (true where a key is a real token) or
+    /// additive (MPNet's position bias).
+    pub(super) fn forward(
+        &self,
+        x: &Tensor,
+        packed: &Packing,
+        masks: &[Tensor],
+        d: &Dims,
+    ) -> Tensor {
         let ln = |x: &Tensor, w: &Tensor, bias: &Tensor| {
             x.layer_norm([d.hidden], Some(w), Some(bias), d.eps, false)
         };
         // Reduced: the products and attention; the residual stream x is f32.
         let qkv = x.to_kind(d.compute).linear(&self.qkv_w, Some(&self.qkv_b));
-        // Packed → padded [b, l, 3, heads, head_dim] for attention only. A
-        // batch of equal lengths (long texts cut at the model's limit, mostly)
-        // is already that layout: no copy. The mask stays even then: on CUDA no
-        // mask lets libtorch pick flash attention, a mask another kernel, and a
-        // vector would then depend (by float noise) on its batch-mates' lengths.
-        let qkv = if packed.ragged {
-            Tensor::zeros([b * l, 3 * d.hidden], (qkv.kind(), qkv.device())).index_copy(
-                0,
-                &packed.slots,
-                &qkv,
-            )
-        } else {
-            qkv
-        };
-        let padded = qkv
-            .view([b, l, 3, d.heads, head_dim])
-            .permute([2, 0, 3, 1, 4]);
-        let context = Tensor::scaled_dot_product_attention(
-            &padded.get(0),
-            &padded.get(1),
-            &padded.get(2),
-            Some(mask),
-            0.0,
-            false,
-            None,
-            false,
-        );
-        // [b, heads, l, head_dim] → [b * l, hidden] → back to packed rows.
-        let context = context.transpose(1, 2).reshape([b * l, d.hidden]);
-        let context = if packed.ragged {
-            context.index_select(0, &packed.slots)
-        } else {
-            context
-        };
+        let context = packed.per_group(&qkv, |i, g, qkv| attend(g, qkv, &masks[i], d));
         // One add that widens the reduced product to f32 on the way (exactly, so
         // the same numbers) instead of a conversion pass and then an add pass.
         let attn = x + context.linear(&self.out_w, Some(&self.out_b));
@@ -318,6 +293,33 @@ impl Layer {
         let ff = &x + ff.linear(&self.ff_out_w, Some(&self.ff_out_b));
         ln(&ff, &self.ff_ln_w, &self.ff_ln_b)
     }
+}
+
+/// Fused attention over one group's packed `qkv` rows; returns its context rows,
+/// packed. Packed → padded `[batch, width, 3, heads, head_dim]` for attention
+/// only. A group of equal lengths (long texts cut at the model's limit, mostly)
+/// is already that layout: no copy. The mask stays even then: on CUDA no mask
+/// lets libtorch pick flash attention, a mask another kernel, and a vector would
+/// then depend (by float noise) on its batch-mates' lengths.
+fn attend(g: &Group, qkv: &Tensor, mask: &Tensor, d: &Dims) -> Tensor {
+    let (b, l) = (g.batch, g.width);
+    let head_dim = d.hidden / d.heads;
+    let padded = g
+        .pad(qkv)
+        .view([b, l, 3, d.heads, head_dim])
+        .permute([2, 0, 3, 1, 4]);
+    let context = Tensor::scaled_dot_product_attention(
+        &padded.get(0),
+        &padded.get(1),
+        &padded.get(2),
+        Some(mask),
+        0.0,
+        false,
+        None,
+        false,
+    );
+    // [b, heads, l, head_dim] → [b * l, hidden] → back to packed rows.
+    g.unpad(&context.transpose(1, 2).reshape([b * l, d.hidden]))
 }
 
 /// In place where libtorch can: the FFN's activations are the largest tensor
@@ -365,10 +367,11 @@ impl Stack {
         self.dims.compute = kind;
     }
 
-    /// Every layer over the packed embeddings `x`, with attention's `mask`.
-    pub(super) fn forward(&self, mut x: Tensor, packed: &Packing, mask: &Tensor) -> Tensor {
+    /// Every layer over the packed embeddings `x`, with attention's `masks`
+    /// (one per group of `packed`).
+    pub(super) fn forward(&self, mut x: Tensor, packed: &Packing, masks: &[Tensor]) -> Tensor {
         for layer in &self.layers {
-            x = layer.forward(&x, packed, mask, &self.dims);
+            x = layer.forward(&x, packed, masks, &self.dims);
         }
         x
     }
@@ -546,81 +549,6 @@ impl Bert {
         let x = self
             .embeddings
             .forward(ids, &packed.positions, &self.stack.dims);
-        self.stack.forward(x, packed, &packed.attention_mask)
-    }
-}
-
-/// Where each real token of a batch sits, packed and padded.
-pub struct Packing {
-    pub batch: i64,
-    /// The longest sentence of the batch, in tokens.
-    pub width: i64,
-    /// Per packed token: its position within its sentence.
-    pub positions: Tensor,
-    /// Per packed token: its row in the padded `[batch * width]` layout.
-    pub slots: Tensor,
-    /// `[batch, 1, 1, width]`, true where a key is a real token.
-    pub attention_mask: Tensor,
-    /// Whether any sentence is shorter than `width`: without padding, packed rows
-    /// already are the padded layout.
-    pub ragged: bool,
-}
-
-impl Packing {
-    /// Packs a batch of token-id lists; returns the packed ids and the layout.
-    pub fn new(batch: &[Vec<i64>], device: tch::Device) -> (Tensor, Packing) {
-        let width = batch.iter().map(Vec::len).max().unwrap_or(0);
-        let total: usize = batch.iter().map(Vec::len).sum();
-        let mut ids = Vec::with_capacity(total);
-        let mut positions = Vec::with_capacity(total);
-        let mut slots = Vec::with_capacity(total);
-        let mut mask = vec![false; batch.len() * width];
-        for (row, tokens) in batch.iter().enumerate() {
-            for (pos, &id) in tokens.iter().enumerate() {
-                ids.push(id);
-                positions.push(pos as i64);
-                slots.push((row * width + pos) as i64);
-                mask[row * width + pos] = true;
-            }
-        }
-        let t = |v: &[i64]| Tensor::from_slice(v).to(device);
-        let packing = Packing {
-            ragged: total != batch.len() * width,
-            batch: batch.len() as i64,
-            width: width as i64,
-            positions: t(&positions),
-            slots: t(&slots),
-            attention_mask: Tensor::from_slice(&mask)
-                .view([batch.len() as i64, 1, 1, width as i64])
-                .to(device),
-        };
-        (t(&ids), packing)
-    }
-
-    /// Each packed token's position as RoBERTa counts them (Hugging Face's
-    /// `create_position_ids_from_input_ids`): the running count of its sentence's
-    /// tokens other than `pad`, offset by `pad`; `pad` itself for a padding id,
-    /// which a text can hold (the literal `<pad>` is a special token). The count
-    /// runs in the padded layout, where a sentence is one row.
-    pub(super) fn positions_past_pad(&self, ids: &Tensor, pad: i64) -> Tensor {
-        let real = ids.ne(pad).to_kind(Kind::Int64);
-        let count = Tensor::zeros([self.batch * self.width], (Kind::Int64, ids.device()))
-            .index_copy(0, &self.slots, &real)
-            .view([self.batch, self.width])
-            .cumsum(1, Kind::Int64)
-            .view([-1])
-            .index_select(0, &self.slots);
-        count * real + pad
-    }
-
-    /// Packed rows back to the padded `[batch, width, hidden]` layout (zeros for padding).
-    pub fn unpack(&self, packed: &Tensor) -> Tensor {
-        let hidden = packed.size()[1];
-        Tensor::zeros(
-            [self.batch * self.width, hidden],
-            (packed.kind(), packed.device()),
-        )
-        .index_copy(0, &self.slots, packed)
-        .view([self.batch, self.width, hidden])
+        self.stack.forward(x, packed, &packed.masks())
     }
 }

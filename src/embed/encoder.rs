@@ -3,10 +3,11 @@
 //! through the modules its `modules.json` lists (`modules.rs`), so that vectors
 //! match Python sentence-transformers.
 
-use super::bert::{Bert, BertConfig, Packing};
+use super::bert::{Bert, BertConfig};
 use super::distilbert::{DistilBert, DistilBertConfig};
 use super::modules::{DenseIdentity, Modules, Pooling, Prompts};
 use super::mpnet::{Mpnet, MpnetConfig};
+use super::packing::Packing;
 use super::read_json;
 use super::roberta::Roberta;
 pub use super::sha256_file;
@@ -381,15 +382,25 @@ impl Encoder {
     /// Padding never reaches attention or pooling, so a vector does not depend on
     /// its batch-mates.
     pub fn embed_tokens(&self, batch: &[Vec<i64>]) -> Result<Tensor> {
+        if batch.is_empty() {
+            return Ok(Tensor::zeros(
+                [0, self.identity.dim as i64],
+                (Kind::Float, Device::Cpu),
+            ));
+        }
         let out = tch::no_grad(|| {
             let (ids, packing) = Packing::new(batch, self.device);
             let hidden = self.network.forward_packed(&ids, &packing);
-            // Pooled in the padded layout (zeros at padding): sums there are plain
-            // reductions, which a GPU computes in a fixed order, unlike an `index_add`
-            // of packed rows (atomics), so the same input gives the same vector.
-            let mask = packing.attention_mask.view([packing.batch, packing.width]);
-            self.modules
-                .apply(&packing.unpack(&hidden), &mask, self.prompt_tokens)
+            // Pooled group by group in the padded layout (zeros at padding): sums
+            // there are plain reductions, which a GPU computes in a fixed order,
+            // unlike an `index_add` of packed rows (atomics), so the same input
+            // gives the same vector.
+            let pooled = packing.per_group(&hidden, |_, g, rows| {
+                let padded = g.pad(rows).view([g.batch, g.width, -1]);
+                let mask = g.attention_mask.view([g.batch, g.width]);
+                self.modules.apply(&padded, &mask, self.prompt_tokens)
+            });
+            packing.unsort(&pooled)
         });
         Ok(out.to_kind(Kind::Float).to(Device::Cpu))
     }

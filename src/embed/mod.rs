@@ -9,6 +9,7 @@ pub mod distilbert;
 pub mod encoder;
 pub mod modules;
 pub mod mpnet;
+pub mod packing;
 pub mod precision;
 pub mod roberta;
 pub mod tokenizer;

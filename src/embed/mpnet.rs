@@ -15,7 +15,8 @@
 //!   batch width and passed to fused attention as an additive mask, with the
 //!   padding keys masked by the most negative number, as Hugging Face does.
 
-use super::bert::{Activation, Dims, Embeddings, LayerNames, Packing, Stack, Weights};
+use super::bert::{Activation, Dims, Embeddings, LayerNames, Stack, Weights};
+use super::packing::{Group, Packing};
 use crate::input_error;
 use anyhow::Result;
 use serde::Deserialize;
@@ -164,10 +165,10 @@ impl Mpnet {
         self.stack.set_compute(kind);
     }
 
-    /// `[batch, heads, width, width]`: each head's relative position bias, and
-    /// the most negative number where the key is padding.
-    fn attention_bias(&self, packed: &Packing) -> Tensor {
-        let l = packed.width;
+    /// `[batch, heads, width, width]` for one group: each head's relative
+    /// position bias, and the most negative number where the key is padding.
+    fn attention_bias(&self, group: &Group) -> Tensor {
+        let l = group.width;
         let buckets: Vec<i64> = (0..l)
             .flat_map(|q| (0..l).map(move |k| (q, k)))
             .map(|(q, k)| relative_bucket(k - q, self.buckets))
@@ -183,7 +184,7 @@ impl Mpnet {
             .unsqueeze(0);
         let blocked = Tensor::full([1], f32::MIN as f64, (Kind::Float, device));
         let zero = Tensor::zeros([1], (Kind::Float, device));
-        let mask = zero.where_self(&packed.attention_mask, &blocked);
+        let mask = zero.where_self(&group.attention_mask, &blocked);
         (bias + mask).to_kind(self.stack.dims.compute)
     }
 
@@ -195,8 +196,12 @@ impl Mpnet {
         // relative bias below uses plain indices.
         let positions = packed.positions_past_pad(ids, self.pad);
         let x = self.embeddings.forward(ids, &positions, &self.stack.dims);
-        let bias = self.attention_bias(packed);
-        self.stack.forward(x, packed, &bias)
+        let biases: Vec<Tensor> = packed
+            .groups
+            .iter()
+            .map(|g| self.attention_bias(g))
+            .collect();
+        self.stack.forward(x, packed, &biases)
     }
 }
 

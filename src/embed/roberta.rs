@@ -13,7 +13,8 @@
 //! literal `<pad>` is a special token RoBERTa's and XLM-R's tokenizers match), and then the
 //! tokens after it sit one position earlier than their index says.
 
-use super::bert::{Bert, BertConfig, Embeddings, Packing, Stack, Weights};
+use super::bert::{Bert, BertConfig, Embeddings, Stack, Weights};
+use super::packing::Packing;
 use crate::input_error;
 use anyhow::Result;
 use std::path::Path;
@@ -73,6 +74,6 @@ impl Roberta {
     pub fn forward_packed(&self, ids: &Tensor, packed: &Packing) -> Tensor {
         let positions = packed.positions_past_pad(ids, self.pad);
         let x = self.embeddings.forward(ids, &positions, &self.stack.dims);
-        self.stack.forward(x, packed, &packed.attention_mask)
+        self.stack.forward(x, packed, &packed.masks())
     }
 }

@@ -92,19 +92,66 @@ pub struct Limits {
 
 /// A request the worker has taken from the queue, part answered.
 struct InFlight {
-    job: Job,
+    work: Work,
+    /// Taken when the answer is sent: the request is then done.
+    reply: Option<oneshot::Sender<Result<Output, String>>>,
+    queued: Instant,
     tokens: Vec<Vec<i64>>,
     /// Texts already in a forward pass.
     next: usize,
     /// Tokens of the texts not yet in one.
     remaining: usize,
-    answers: Vec<Answer>,
-    vectors: Vec<Vec<f32>>,
+    /// Per text, once its chunk has run (chunks finish out of text order).
+    answers: Vec<Option<Answer>>,
+    vectors: Vec<Option<Vec<f32>>>,
+    /// Texts answered.
+    finished: usize,
 }
 
 impl InFlight {
-    fn done(&self) -> bool {
-        self.next == self.tokens.len()
+    fn new(job: Job, tokens: Vec<Vec<i64>>) -> InFlight {
+        let n = tokens.len();
+        let (answers, vectors) = match job.work {
+            Work::Classify { .. } => (vec![None; n], Vec::new()),
+            Work::Embed => (Vec::new(), vec![None; n]),
+        };
+        InFlight {
+            work: job.work,
+            reply: Some(job.reply),
+            queued: job.queued,
+            remaining: tokens.iter().map(Vec::len).sum(),
+            tokens,
+            next: 0,
+            answers,
+            vectors,
+            finished: 0,
+        }
+    }
+
+    /// Sends the answer once every text has one.
+    fn answer_if_done(&mut self) {
+        if self.finished < self.tokens.len() {
+            return;
+        }
+        let Some(reply) = self.reply.take() else {
+            return;
+        };
+        let every = "a finished request has every text answered";
+        let out = match self.work {
+            Work::Classify { .. } => Output::Answers(
+                std::mem::take(&mut self.answers)
+                    .into_iter()
+                    .map(|a| a.expect(every))
+                    .collect(),
+            ),
+            Work::Embed => Output::Vectors(
+                std::mem::take(&mut self.vectors)
+                    .into_iter()
+                    .map(|v| v.expect(every))
+                    .collect(),
+            ),
+        };
+        let _ = reply.send(Ok(out));
     }
 }
 
@@ -117,14 +164,7 @@ pub fn work(predictor: &Predictor, rx: Receiver<Job>, limits: Limits, metrics: &
         let tokens: Result<Vec<Vec<i64>>, _> =
             job.texts.iter().map(|t| predictor.tokenize(t)).collect();
         match tokens {
-            Ok(tokens) => pending.push_back(InFlight {
-                remaining: tokens.iter().map(Vec::len).sum(),
-                answers: Vec::new(),
-                vectors: Vec::new(),
-                next: 0,
-                tokens,
-                job,
-            }),
+            Ok(tokens) => pending.push_back(InFlight::new(job, tokens)),
             Err(e) => {
                 let _ = job.reply.send(Err(format!("cannot tokenise: {e:#}")));
             }
@@ -170,7 +210,7 @@ pub fn work(predictor: &Predictor, rx: Receiver<Job>, limits: Limits, metrics: &
 /// Drops the requests whose clients have gone.
 fn drop_cancelled(pending: &mut VecDeque<InFlight>, metrics: &Metrics) {
     pending.retain(|f| {
-        let gone = f.job.reply.is_closed();
+        let gone = f.reply.as_ref().is_none_or(|r| r.is_closed());
         if gone {
             metrics.cancelled.inc_by((f.tokens.len() - f.next) as u64);
         }
@@ -179,111 +219,96 @@ fn drop_cancelled(pending: &mut VecDeque<InFlight>, metrics: &Metrics) {
 }
 
 /// One forward pass over the texts at the front of `pending`, up to the token
-/// budget (always at least one text, however long); finished requests are
-/// answered and removed.
+/// budget (always at least one text, however long). Each request is answered
+/// as soon as the chunk holding its last text has run, and removed after the
+/// pass.
 fn run_pass(
     predictor: &Predictor,
     pending: &mut VecDeque<InFlight>,
     limits: Limits,
     metrics: &Metrics,
 ) {
-    // (request, first text, end) in pass order; a request's texts are contiguous.
-    let mut segments: Vec<(usize, usize, usize)> = Vec::new();
+    // (request, text) of each text of the pass, in pass order.
+    let mut texts: Vec<(usize, usize)> = Vec::new();
     let mut batch: Vec<Vec<i64>> = Vec::new();
     let mut used = 0usize;
     'fill: for (r, f) in pending.iter_mut().enumerate() {
-        let start = f.next;
         while f.next < f.tokens.len() {
             let len = f.tokens[f.next].len();
             if !batch.is_empty() && used + len > limits.max_batch_tokens {
-                if f.next > start {
-                    segments.push((r, start, f.next));
-                }
                 break 'fill;
             }
             if f.next == 0 {
-                metrics
-                    .queue_wait
-                    .observe(f.job.queued.elapsed().as_secs_f64());
+                metrics.queue_wait.observe(f.queued.elapsed().as_secs_f64());
             }
             used += len;
             f.remaining -= len;
             batch.push(std::mem::take(&mut f.tokens[f.next]));
+            texts.push((r, f.next));
             f.next += 1;
-        }
-        if f.next > start {
-            segments.push((r, start, f.next));
         }
     }
     metrics.batch_texts.observe(batch.len() as f64);
     metrics.batch_tokens.observe(used as f64);
     let started = Instant::now();
-    let result = forward(predictor, pending, &segments, &batch);
+    let result = predictor.embed_tokens(&batch, |chunk, m| {
+        answer_chunk(predictor, pending, &texts, chunk, &m)
+    });
     metrics.inference.observe(started.elapsed().as_secs_f64());
     if let Err(e) = result {
-        // The requests in this pass cannot be answered; the others still can.
+        // The requests of this pass not yet answered cannot be; the others still can.
         let msg = format!("inference failed: {e:#}");
-        for &(r, _, _) in segments.iter().rev() {
-            if let Some(f) = pending.remove(r) {
-                let _ = f.job.reply.send(Err(msg.clone()));
+        for &(r, _) in &texts {
+            if let Some(reply) = pending[r].reply.take() {
+                let _ = reply.send(Err(msg.clone()));
             }
         }
-        return;
     }
-    // Answer the finished requests (only those in this pass can have finished).
-    for &(r, _, _) in segments.iter().rev() {
-        if pending[r].done() {
-            let f = pending.remove(r).expect("index from this pass");
-            let out = match f.job.work {
-                Work::Classify { .. } => Output::Answers(f.answers),
-                Work::Embed => Output::Vectors(f.vectors),
-            };
-            let _ = f.job.reply.send(Ok(out));
-        }
-    }
+    pending.retain(|f| f.reply.is_some());
 }
 
-/// Embeds `batch` once, then gives each segment its vectors or its answers
-/// (the head runs once over every classify row of the pass).
-fn forward(
+/// Gives the texts of one chunk (`chunk`: indices into the pass's `texts`, rows
+/// of `m`) their vectors or their answers (the head runs once over the
+/// chunk's classify rows), then answers the requests the chunk finished.
+fn answer_chunk(
     predictor: &Predictor,
     pending: &mut VecDeque<InFlight>,
-    segments: &[(usize, usize, usize)],
-    batch: &[Vec<i64>],
+    texts: &[(usize, usize)],
+    chunk: &[usize],
+    m: &Matrix,
 ) -> anyhow::Result<()> {
-    let m = predictor.embed_tokens(batch)?;
-    let mut classify_rows: Vec<f32> = Vec::new();
-    let mut row = 0usize;
-    for &(r, start, end) in segments {
-        let n = end - start;
-        let rows = &m.data[row * m.cols..(row + n) * m.cols];
-        match pending[r].job.work {
-            Work::Classify { .. } => classify_rows.extend_from_slice(rows),
-            Work::Embed => pending[r]
-                .vectors
-                .extend(rows.chunks_exact(m.cols).map(<[f32]>::to_vec)),
+    let mut classify: Vec<usize> = Vec::new();
+    for (row, &t) in chunk.iter().enumerate() {
+        let (r, i) = texts[t];
+        let f = &mut pending[r];
+        match f.work {
+            Work::Classify { .. } => classify.push(row),
+            Work::Embed => {
+                f.vectors[i] = Some(m.row(row).to_vec());
+                f.finished += 1;
+            }
         }
-        row += n;
     }
-    if classify_rows.is_empty() {
-        return Ok(());
-    }
-    let x = Matrix {
-        rows: classify_rows.len() / m.cols,
-        cols: m.cols,
-        data: classify_rows,
-    };
-    let mut answers = predictor.answer_vectors(&x)?.into_iter();
-    for &(r, start, end) in segments {
-        if let Work::Classify { top_k } = pending[r].job.work {
+    if !classify.is_empty() {
+        let x = Matrix {
+            rows: classify.len(),
+            cols: m.cols,
+            data: classify
+                .iter()
+                .flat_map(|&row| m.row(row).iter().copied())
+                .collect(),
+        };
+        for (&row, answer) in classify.iter().zip(predictor.answer_vectors(&x)?) {
+            let (r, i) = texts[chunk[row]];
             let f = &mut pending[r];
-            f.answers.extend(
-                answers
-                    .by_ref()
-                    .take(end - start)
-                    .map(|a| a.truncated(top_k)),
-            );
+            if let Work::Classify { top_k } = f.work {
+                f.answers[i] = Some(answer.truncated(top_k));
+                f.finished += 1;
+            }
         }
+    }
+    for &t in chunk {
+        pending[texts[t].0].answer_if_done();
     }
     Ok(())
 }
