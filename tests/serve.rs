@@ -672,6 +672,76 @@ fn a_client_that_leaves_costs_no_more_forward_passes() {
     assert_eq!(r.status, 200, "{}", r.body);
 }
 
+/// Sends `body` to /v1/classify on a connection of its own and leaves it open.
+fn send_and_hold(server: &Server, body: &Value) -> TcpStream {
+    let body = body.to_string();
+    let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    write!(
+        s,
+        "POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    s
+}
+
+#[test]
+fn requests_of_clients_that_left_give_up_their_places_in_the_queue() {
+    // A long request keeps the worker busy (one text a pass) while two
+    // others fill a queue of 2; their clients then leave. A new request must
+    // be taken at once, not refused until the worker reaches the abandoned
+    // two: a client that retries after a timeout would otherwise meet a queue
+    // full of its own earlier requests.
+    let server = one_text_per_pass(&["--queue", "2"]);
+    let long = send_and_hold(&server, &json!({ "texts": many_texts(8000) }));
+    let start = Instant::now();
+    while server.metric("emo_batch_texts_count") < 2.0 {
+        assert!(start.elapsed() < Duration::from_secs(60), "no pass started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let one = json!({ "text": TEXTS[0] });
+    let left: Vec<TcpStream> = (0..2).map(|_| send_and_hold(&server, &one)).collect();
+    while server.metric("emo_queue_depth") < 2.0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the two were not queued"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let r = server.post("/v1/classify", &one);
+    assert_eq!(r.status, 429, "the queue of 2 is full: {}", r.body);
+    drop(left);
+    // The server learns that a client has gone when its connection closes:
+    // give it a moment, then the next request must be queued, not refused.
+    std::thread::sleep(Duration::from_millis(500));
+    let mut next = send_and_hold(&server, &one);
+    next.set_read_timeout(Some(Duration::from_millis(1500)))
+        .unwrap();
+    let mut buf = [0u8; 512];
+    match next.read(&mut buf) {
+        Ok(n) => panic!(
+            "answered before the long request was done: {}",
+            String::from_utf8_lossy(&buf[..n])
+        ),
+        Err(e) => assert!(
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+            "{e}"
+        ),
+    }
+    // Once the long request's client leaves too, the queued one is answered.
+    drop(long);
+    next.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut raw = Vec::new();
+    let _ = next.read_to_end(&mut raw);
+    let r = parse(&raw).unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(server.metric("emo_queue_depth"), 0.0);
+}
+
 #[test]
 fn silent_clients_are_closed_and_connections_are_capped() {
     let server = Server::start(

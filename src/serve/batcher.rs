@@ -3,20 +3,20 @@
 //!
 //! libtorch tensors and the encoder are used from one thread only, so a plain
 //! `std::thread` owns the [`Predictor`]; requests reach it through a bounded
-//! channel (a full one is refused at once, never waited on) and get their
+//! queue (a full one is refused at once, never waited on) and get their
 //! answers back on a tokio oneshot. The worker packs the texts waiting, in
 //! arrival order, into forward passes of at most `max_batch_tokens` tokens:
 //! many small requests share one pass, and one large request is split across
 //! several (its answer goes back when its last text is done). A request whose
 //! client has gone (its oneshot receiver dropped) is dropped before its next
-//! pass, so a disconnected client costs no more inference.
+//! pass, so a disconnected client costs no more inference, and gives up its
+//! place in the queue as soon as that place is wanted.
 
 use super::metrics::Metrics;
 use crate::embed::Matrix;
 use crate::predict::{Answer, Predictor};
 use std::collections::VecDeque;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
@@ -52,35 +52,153 @@ pub enum Refused {
     Stopped,
 }
 
+/// The requests waiting for the worker. A deque under a lock rather than a
+/// channel: a request whose client has gone must give its place up at once,
+/// not when the worker reaches it. Clients that time out or are cut off leave
+/// their requests behind; in a channel those would hold its places for as
+/// long as the worker takes to reach them, and every new request meanwhile
+/// would be refused (measured: a load generator restarting its 64 clients met
+/// a queue of 64 full of its own abandoned requests and got thousands of 429s).
+struct Shared {
+    state: Mutex<State>,
+    wake: Condvar,
+    capacity: usize,
+}
+
+struct State {
+    jobs: VecDeque<Job>,
+    /// Set when the server has stopped taking requests, or the worker has
+    /// gone: the worker returns once the jobs are done.
+    closed: bool,
+}
+
 /// The sending end of the queue, one clone per request handler.
 #[derive(Clone)]
 pub struct Queue {
-    tx: SyncSender<Job>,
+    shared: Arc<Shared>,
     metrics: Arc<Metrics>,
 }
 
 impl Queue {
     /// Queues `job` or refuses it at once; never waits.
     pub fn submit(&self, job: Job) -> Result<(), Refused> {
-        // Counted before sending, so the worker's decrement never comes first.
-        self.metrics.queue_depth.inc();
-        match self.tx.try_send(job) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                self.metrics.queue_depth.dec();
-                Err(match e {
-                    TrySendError::Full(_) => Refused::Full,
-                    TrySendError::Disconnected(_) => Refused::Stopped,
-                })
+        let mut state = self.shared.lock();
+        if state.closed {
+            return Err(Refused::Stopped);
+        }
+        if state.jobs.len() >= self.shared.capacity {
+            drop_abandoned(&mut state.jobs, &self.metrics);
+            if state.jobs.len() >= self.shared.capacity {
+                return Err(Refused::Full);
             }
+        }
+        state.jobs.push_back(job);
+        self.metrics.queue_depth.inc();
+        drop(state);
+        self.shared.wake.notify_one();
+        Ok(())
+    }
+
+    /// Takes no more jobs: the worker answers those it holds and returns.
+    pub fn close(&self) {
+        self.shared.lock().closed = true;
+        self.shared.wake.notify_all();
+    }
+}
+
+/// Drops the queued jobs whose clients have gone.
+fn drop_abandoned(jobs: &mut VecDeque<Job>, metrics: &Metrics) {
+    jobs.retain(|job| {
+        let gone = job.reply.is_closed();
+        if gone {
+            metrics.queue_depth.dec();
+            metrics.cancelled.inc_by(job.texts.len() as u64);
+        }
+        !gone
+    });
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock leaves the deque whole: go on.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The worker's end of the queue.
+pub struct Receiver {
+    shared: Arc<Shared>,
+    metrics: Arc<Metrics>,
+}
+
+/// What [`Receiver::take`] found.
+enum Taken {
+    Job(Job),
+    /// Nothing came before the deadline.
+    Empty,
+    /// Nothing is left and nothing more will come.
+    Closed,
+}
+
+impl Receiver {
+    /// The oldest job whose client is still there, waiting for one until
+    /// `deadline` (`None`: for as long as it takes).
+    fn take(&self, deadline: Option<Instant>) -> Taken {
+        let mut state = self.shared.lock();
+        loop {
+            while let Some(job) = state.jobs.pop_front() {
+                self.metrics.queue_depth.dec();
+                if job.reply.is_closed() {
+                    self.metrics.cancelled.inc_by(job.texts.len() as u64);
+                    continue;
+                }
+                return Taken::Job(job);
+            }
+            if state.closed {
+                return Taken::Closed;
+            }
+            let wake = &self.shared.wake;
+            state = match deadline {
+                None => wake.wait(state).unwrap_or_else(|e| e.into_inner()),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return Taken::Empty;
+                    }
+                    let waited = wake.wait_timeout(state, d - now);
+                    waited.unwrap_or_else(|e| e.into_inner()).0
+                }
+            };
         }
     }
 }
 
+impl Drop for Receiver {
+    /// A worker that has gone (it panicked) takes no more jobs; those queued
+    /// are dropped, so their handlers answer at once instead of waiting.
+    fn drop(&mut self) {
+        let mut state = self.shared.lock();
+        state.closed = true;
+        self.metrics.queue_depth.dec_by(state.jobs.len() as i64);
+        state.jobs.clear();
+    }
+}
+
 /// A queue of `capacity` requests and its receiving end, for [`work`].
-pub fn queue(capacity: usize, metrics: Arc<Metrics>) -> (Queue, Receiver<Job>) {
-    let (tx, rx) = std::sync::mpsc::sync_channel(capacity);
-    (Queue { tx, metrics }, rx)
+pub fn queue(capacity: usize, metrics: Arc<Metrics>) -> (Queue, Receiver) {
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State {
+            jobs: VecDeque::new(),
+            closed: false,
+        }),
+        wake: Condvar::new(),
+        capacity,
+    });
+    let rx = Receiver {
+        shared: shared.clone(),
+        metrics: metrics.clone(),
+    };
+    (Queue { shared, metrics }, rx)
 }
 
 /// How the worker forms its batches.
@@ -157,10 +275,9 @@ impl InFlight {
 
 /// Answers jobs until every sender is gone (the server has stopped and every
 /// accepted request has been answered), then returns.
-pub fn work(predictor: &Predictor, rx: Receiver<Job>, limits: Limits, metrics: &Metrics) {
+pub fn work(predictor: &Predictor, rx: Receiver, limits: Limits, metrics: &Metrics) {
     let mut pending: VecDeque<InFlight> = VecDeque::new();
     let admit = |job: Job, pending: &mut VecDeque<InFlight>| {
-        metrics.queue_depth.dec();
         let tokens: Result<Vec<Vec<i64>>, _> =
             job.texts.iter().map(|t| predictor.tokenize(t)).collect();
         match tokens {
@@ -172,9 +289,9 @@ pub fn work(predictor: &Predictor, rx: Receiver<Job>, limits: Limits, metrics: &
     };
     loop {
         if pending.is_empty() {
-            match rx.recv() {
-                Ok(job) => admit(job, &mut pending),
-                Err(_) => return,
+            match rx.take(None) {
+                Taken::Job(job) => admit(job, &mut pending),
+                Taken::Empty | Taken::Closed => return,
             }
         }
         // Fill the pass: take what waits, and wait up to max_wait for more
@@ -186,19 +303,9 @@ pub fn work(predictor: &Predictor, rx: Receiver<Job>, limits: Limits, metrics: &
             if waiting >= limits.max_batch_tokens {
                 break;
             }
-            match rx.try_recv() {
-                Ok(job) => admit(job, &mut pending),
-                Err(TryRecvError::Disconnected) => break,
-                Err(TryRecvError::Empty) => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        break;
-                    }
-                    match rx.recv_timeout(deadline - now) {
-                        Ok(job) => admit(job, &mut pending),
-                        Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
-                    }
-                }
+            match rx.take(Some(deadline)) {
+                Taken::Job(job) => admit(job, &mut pending),
+                Taken::Empty | Taken::Closed => break,
             }
         }
         if !pending.is_empty() {

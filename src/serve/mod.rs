@@ -131,6 +131,7 @@ pub fn run(model: SavedModel, encoder: Encoder, opts: Options) -> Result<()> {
         .recv()
         .context("the inference thread stopped while starting")??;
 
+    let closer = queue.clone();
     let state = routes::AppState {
         queue,
         metrics,
@@ -180,7 +181,7 @@ pub fn run(model: SavedModel, encoder: Encoder, opts: Options) -> Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(async {
+    let served = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind((opts.host.as_str(), opts.port))
             .await
             .map_err(|e| {
@@ -190,10 +191,12 @@ pub fn run(model: SavedModel, encoder: Encoder, opts: Options) -> Result<()> {
         eprintln!("emo serve: listening on http://{addr}");
         accept_until_stopped(listener, app, &opts, &ready).await;
         anyhow::Ok(())
-    })?;
-    // Every handler (and so every queue sender) is gone: the worker finishes
-    // what it holds and returns.
+    });
+    // Every handler is gone, each answered: the worker finishes what it
+    // holds (nothing, unless a handler was cut off) and returns.
     drop(runtime);
+    closer.close();
+    served?;
     worker
         .join()
         .map_err(|_| anyhow::anyhow!("the inference thread panicked"))?;
