@@ -144,7 +144,15 @@ def run_partition(args, rows):
     err_reader.start()
     answered = 0
     for raw in proc.stdout:
-        out = json.loads(raw)
+        try:
+            out = json.loads(raw)
+        except json.JSONDecodeError:
+            # emo writes its answers in buffered blocks, so an emo that died mid-block leaves a
+            # line cut short: stop reading (the count check below fails the attempt) rather
+            # than raise before the attempt is logged and emo reaped.
+            if proc.poll() is None:
+                proc.kill()
+            break
         if kill and answered == 0:
             # poll() reaps an emo that has exited, so None means it is still running.
             running_at_kill = proc.poll() is None
@@ -152,6 +160,8 @@ def run_partition(args, rows):
                 proc.kill()
         yield out
         answered += 1
+        if kill and running_at_kill:
+            break  # this attempt fails whatever follows; the rest of the pipe may be cut short
     writer.join()
     code = proc.wait()
     err_reader.join()
