@@ -173,6 +173,28 @@ class RssSampler:
         self._thread.join()
 
 
+def wait_idle(pid: int, limit_s: float = 120.0) -> float:
+    """Waits until the server process and its children use under a tenth of a core, and
+    returns the seconds waited. wrk stops by closing its connections: the requests it
+    leaves behind are still worked on (a Python server cannot tell that their clients have
+    gone; emo serve finishes the forward pass it is in), and would otherwise eat into the
+    next run's time."""
+    import psutil
+
+    start = time.monotonic()
+    try:
+        procs = [psutil.Process(pid)]
+        procs += procs[0].children(recursive=True)
+        while time.monotonic() - start < limit_s:
+            before = sum(sum(p.cpu_times()[:2]) for p in procs)
+            time.sleep(0.5)
+            if sum(sum(p.cpu_times()[:2]) for p in procs) - before < 0.05:
+                break
+    except psutil.Error:  # the server is gone: nothing to wait for
+        pass
+    return time.monotonic() - start
+
+
 class Server:
     """A server process: started, its URL read from its `listening on http://…` line on
     stderr, waited for until GET /ready answers 200; SIGTERM and wait on exit."""
@@ -255,6 +277,7 @@ def run_wrk(wrk: str, url: str, bodies: Path, per_request: int, connections: int
             str(threads)]
     with RssSampler(pid) as rss:
         done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT)
+    settled = wait_idle(pid)
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
     if done.returncode != 0 or not lines:
         raise BenchError(f"`{shlex.join(argv)}` failed ({done.returncode}): "
@@ -263,9 +286,9 @@ def run_wrk(wrk: str, url: str, bodies: Path, per_request: int, connections: int
     ok = r["requests"] - r["non_2xx"]
     r.update(per_request=per_request, connections=connections, wrk_threads=threads,
              requests_per_s=ok / r["duration_s"], texts_per_s=ok * per_request / r["duration_s"],
-             peak_rss_mb=rss.peak_mb)
+             peak_rss_mb=rss.peak_mb, idle_after_s=settled)
     log(f"  {per_request}/request c={connections}: {r['texts_per_s']:.0f} texts/s, "
-        f"p99 {r['latency_ms']['99']:.0f} ms, non-2xx {r['non_2xx']}, peak RSS {rss.peak_mb:.0f} MB")
+        f"p99 {r['latency_ms']['99']:.0f} ms, non-2xx {r['non_2xx']}, peak RSS {rss.peak_mb:.0f} MB, idle {settled:.1f} s later")
     return r
 
 
@@ -476,7 +499,8 @@ def render(meta: dict, results: dict, args) -> str:
         f"generator ({meta['wrk']}) on the same machine, one thread; one run a cell (at the "
         f"highest concurrency, the median of {TARGET_REPS}), "
         f"{args.duration:g} s or, if longer, {ROUNDS} rounds of C requests at the previous "
-        f"cell's rate (at most {MAX_STRETCH * args.duration:g} s); load average "
+        f"cell's rate (at most {MAX_STRETCH * args.duration:g} s), each run once the server "
+        "is idle again (the requests the previous run's clients left behind done); load average "
         f"{meta['load_average_start']:.2f} at the start, {meta['load_average_end']:.2f} at the end",
         f"- texts: the {results['texts']:,} unique GoEmotions test texts, as request bodies of 1 "
         "and of 32 consecutive texts, cycled by every wrk thread from its own starting point",
