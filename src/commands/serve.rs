@@ -13,10 +13,11 @@ pub fn run(args: &ServeArgs) -> Result<()> {
     let device = run.device.resolve()?;
     let model = SavedModel::load(&args.model, device)?;
     let when_none = when_none_for(&model, &args.model, args.at_least_one)?;
-    let encoder = encoder_for(&model, &args.model, args.encoder.as_ref(), &run)?;
+    let (dir, explicit) = (args.model.clone(), args.encoder.clone());
+    let load_encoder = move |model: &SavedModel| encoder_for(model, &dir, explicit.as_ref(), &run);
     crate::serve::run(
         model,
-        encoder,
+        load_encoder,
         crate::serve::Options {
             host: args.host.clone(),
             port: args.port,
