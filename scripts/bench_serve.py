@@ -21,10 +21,12 @@ and the peak memory (the queue bounds it).
 
 Every process gets the same `--threads` (default: all cores) and runs on the CPU. wrk runs
 on the same machine with one thread (it drives thousands of requests a second; a second
-thread would only take more CPU from the servers, alike for both). One run per cell, but
-TARGET_REPS at the highest concurrency (the cells the targets judge; the median is kept); a run
-lasts --duration seconds, or longer where
-C requests take more than a fifth of that (see load_runs). `--quick`: concurrency 1 and 8
+thread would only take more CPU from the servers, alike for both). Both servers run at once
+(an idle one takes no CPU), and each cell is run on one, then the other. One run per cell, but
+TARGET_REPS at the highest concurrency (the cells the targets judge; the median is kept), in
+rounds of emo serve, FastAPI, `emo classify`, so that the machine's drift falls on all three
+alike; a run lasts --duration seconds, or longer where C requests take more than a fifth of
+that (see stretched). `--quick`: concurrency 1 and 8
 only, 3-second runs, 400 CLI texts: a smoke test, judged against no target.
 
     bench_serve.py [--duration S] [--quick] [--threads T] [--out reports/bench-serve.md]
@@ -33,6 +35,7 @@ only, 3-second runs, 400 CLI texts: a smoke test, judged against no target.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import importlib.metadata
 import json
@@ -292,31 +295,14 @@ def run_wrk(wrk: str, url: str, bodies: Path, per_request: int, connections: int
     return r
 
 
-def load_runs(wrk: str, server: Server, bodies: dict, args) -> dict:
-    """Idle RSS after warm-up, then every (texts per request, concurrency) cell, lowest
-    concurrency first. A run lasts --duration, or longer where the previous cell's rate says
-    that C requests of K texts take more than a fifth of it: wrk counts only the requests
-    finished in time, and a server that works on all its requests at once (FastAPI's thread
-    pool) finishes them in bursts, so a short run would count too few of them."""
-    idle = RssSampler(server.proc.pid).sample()
-    runs = []
-    for k in PER_REQUEST:
-        rate = None
-        for c in args.concurrency:
-            seconds = args.duration
-            if rate:
-                seconds = min(max(seconds, ROUNDS * c * k / rate), MAX_STRETCH * args.duration)
-            # The cells the targets judge are run TARGET_REPS times and the median run (by
-            # texts/s) kept: this machine drifts by more than the targets' margins.
-            reps = TARGET_REPS if c == max(args.concurrency) else 1
-            tries = [run_wrk(wrk, server.url, bodies[k], k, c, seconds, server.proc.pid)
-                     for _ in range(reps)]
-            tries.sort(key=lambda r: r["texts_per_s"])
-            run = tries[len(tries) // 2]
-            run["repeats_texts_per_s"] = [r["texts_per_s"] for r in tries]
-            runs.append(run)
-            rate = run["texts_per_s"]
-    return {"idle_rss_mb": idle, "runs": runs}
+def stretched(seconds: float, k: int, c: int, rate: float | None) -> float:
+    """A run lasts --duration, or longer where the previous cell's rate says that C requests
+    of K texts take more than a fifth of it: wrk counts only the requests finished in time,
+    and a server that works on all its requests at once (FastAPI's thread pool) finishes
+    them in bursts, so a short run would count too few of them."""
+    if not rate:
+        return seconds
+    return min(max(seconds, ROUNDS * c * k / rate), MAX_STRETCH * seconds)
 
 
 # ---------------------------------------------------------------- the bench
@@ -362,16 +348,63 @@ def settle_cli(cli: dict) -> None:
                texts_per_s_after_startup=cli["texts"] / max(wall - cli["startup_seconds"], 1e-9))
 
 
-def measure_server(name: str, argv: list[str], env: dict | None, wrk: str, bodies: dict,
-                   check: list[str], expected: list[str], args, w: Path) -> dict:
-    """Start a server, check its labels against the CLI's (the warm-up too), run every cell."""
+def start_server(name: str, argv: list[str], env: dict | None, wrk: str, bodies: dict,
+                 check: list[str], expected: list[str], w: Path,
+                 stack: contextlib.ExitStack) -> tuple[Server, dict]:
+    """Start a server (stopped when `stack` closes), check its labels against the CLI's (the
+    warm-up too), and note its idle memory."""
     slug = re.sub(r"\W+", "-", name).strip("-")
-    with Server(name, argv, w / f"{slug}.log", env) as server:
-        log(f"{name}: labelling {len(check)} texts (checked against emo classify; warm-up)")
-        agree = agreement(labels_from(server.url, check), expected)
-        log(f"{name}: warm-up")
-        run_wrk(wrk, server.url, bodies[1], 1, 8, 2, server.proc.pid)  # not recorded
-        return {"argv": argv, "agreement_with_cli": agree} | load_runs(wrk, server, bodies, args)
+    server = stack.enter_context(Server(name, argv, w / f"{slug}.log", env))
+    log(f"{name}: labelling {len(check)} texts (checked against emo classify; warm-up)")
+    agree = agreement(labels_from(server.url, check), expected)
+    log(f"{name}: warm-up")
+    run_wrk(wrk, server.url, bodies[1], 1, 8, 2, server.proc.pid)  # not recorded
+    idle = RssSampler(server.proc.pid).sample()
+    return server, {"argv": argv, "agreement_with_cli": agree, "idle_rss_mb": idle, "runs": []}
+
+
+def measure_servers(sides: dict, wrk: str, bodies: dict, check: list[str], expected: list[str],
+                    args, w: Path, cli_again) -> dict:
+    """Both servers up at once (an idle one takes no CPU), every cell run on one, then the
+    other, lowest concurrency first. The cells the targets judge are run TARGET_REPS times,
+    the median run (by texts/s) kept, and each round of them is emo serve, FastAPI, then
+    `cli_again()`: this machine's speed drifts by more than the targets' margins from one
+    minute to the next, and interleaved, the drift falls on all three alike."""
+    results = {}
+    with contextlib.ExitStack() as stack:
+        live = {}
+        for key, (name, argv, env) in sides.items():
+            try:
+                live[key], results[key] = start_server(name, argv, env, wrk, bodies, check,
+                                                       expected, w, stack)
+            except (BenchError, OSError, ValueError, KeyError) as e:  # URLError is an OSError
+                log(f"{name} failed: {e}")
+                results[key] = {"error": str(e)}
+        for k in PER_REQUEST:
+            rate = dict.fromkeys(live)
+            for c in args.concurrency:
+                top = c == max(args.concurrency)
+                tries = {key: [] for key in live}
+                for _ in range(TARGET_REPS if top else 1):
+                    for key in list(live):
+                        server = live[key]
+                        try:
+                            tries[key].append(run_wrk(wrk, server.url, bodies[k], k, c,
+                                                      stretched(args.duration, k, c, rate[key]),
+                                                      server.proc.pid))
+                        except (BenchError, OSError) as e:
+                            log(f"{server.name} failed: {e}")
+                            results[key] = {"error": str(e)}
+                            del live[key]
+                    if top:
+                        cli_again()
+                for key in live:
+                    runs = sorted(tries[key], key=lambda r: r["texts_per_s"])
+                    run = runs[len(runs) // 2]
+                    run["repeats_texts_per_s"] = [r["texts_per_s"] for r in tries[key]]
+                    results[key]["runs"].append(run)
+                    rate[key] = run["texts_per_s"]
+    return results
 
 
 def run_bench(args, w: Path) -> dict:
@@ -392,15 +425,13 @@ def run_bench(args, w: Path) -> dict:
                "--threads", str(args.threads)]
     sides = {"emo": ("emo serve", serve, None),
              "fastapi": ("FastAPI", fastapi, thread_env(args.threads))}
-    for key, (name, argv, env) in sides.items():
-        try:
-            results[key] = measure_server(name, argv, env, wrk, bodies, check, expected, args, w)
-        except (BenchError, OSError, ValueError, KeyError) as e:  # URLError is an OSError
-            log(f"{name} failed: {e}")
-            results[key] = {"error": str(e)}
+
+    def cli_again():
         wall = cli_run(emo, flags, args.model, w / "cli.txt", w / "cli-again.jsonl")
         results["cli"]["walls"].append(wall)
         log(f"emo classify again: {wall:.1f} s")
+
+    results |= measure_servers(sides, wrk, bodies, check, expected, args, w, cli_again)
     settle_cli(results["cli"])
     try:
         argv = serve + ["--queue", str(OVERLOAD["queue"])]
@@ -497,7 +528,9 @@ def render(meta: dict, results: dict, args) -> str:
         "- versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
         f"- every server and `emo classify` on the CPU with {args.threads} threads; the load "
         f"generator ({meta['wrk']}) on the same machine, one thread; one run a cell (at the "
-        f"highest concurrency, the median of {TARGET_REPS}), "
+        f"highest concurrency, the median of {TARGET_REPS}, each round emo serve, FastAPI, "
+        "then `emo classify`, so that the machine's drift falls on all three alike; both "
+        "servers up throughout), "
         f"{args.duration:g} s or, if longer, {ROUNDS} rounds of C requests at the previous "
         f"cell's rate (at most {MAX_STRETCH * args.duration:g} s), each run once the server "
         "is idle again (the requests the previous run's clients left behind done); load average "
@@ -519,8 +552,8 @@ def render(meta: dict, results: dict, args) -> str:
 
     lines += ["## Against the targets", "",
               f"`emo classify` over {cli['texts']:,} of the same texts: {cli['seconds']:.1f} s as a "
-              f"whole command (median of {len(cli['walls'])} runs, before the servers and after "
-              f"each: {', '.join(f'{x:.1f}' for x in cli['walls'])} s), {fmt(cli['texts_per_s'], 0)} texts/s; its start-up (libtorch, model "
+              f"whole command (median of {len(cli['walls'])} runs: before the servers, then after "
+              f"each round of the cells the targets judge: {', '.join(f'{x:.1f}' for x in cli['walls'])} s), {fmt(cli['texts_per_s'], 0)} texts/s; its start-up (libtorch, model "
               f"and encoder, one text; median of 3) is {cli['startup_seconds']:.2f} s, and without "
               f"it {fmt(cli['texts_per_s_after_startup'], 0)} texts/s, the figure the ratios below "
               "use (a command's time cannot be split exactly, so the texts are many enough that "
