@@ -270,7 +270,7 @@ impl Layer {
     /// additive (MPNet's position bias).
     pub(super) fn forward(
         &self,
-        x: &Tensor,
+        x: Tensor,
         packed: &Packing,
         masks: &[Tensor],
         d: &Dims,
@@ -281,18 +281,32 @@ impl Layer {
         // Reduced: the products and attention; the residual stream x is f32.
         let qkv = x.to_kind(d.compute).linear(&self.qkv_w, Some(&self.qkv_b));
         let context = packed.per_group(&qkv, |i, g, qkv| attend(g, qkv, &masks[i], d));
-        // One add that widens the reduced product to f32 on the way (exactly, so
-        // the same numbers) instead of a conversion pass and then an add pass.
-        let attn = x + context.linear(&self.out_w, Some(&self.out_b));
+        let attn = residual(x, &context, &self.out_w, &self.out_b);
         let x = ln(&attn, &self.attn_ln_w, &self.attn_ln_b);
         let ff = activate(
             d.activation,
             x.to_kind(d.compute)
                 .linear(&self.ff_in_w, Some(&self.ff_in_b)),
         );
-        let ff = &x + ff.linear(&self.ff_out_w, Some(&self.ff_out_b));
+        let ff = residual(x, &ff, &self.ff_out_w, &self.ff_out_b);
         ln(&ff, &self.ff_ln_w, &self.ff_ln_b)
     }
+}
+
+/// `x + input · wᵀ + b`, the projection that ends a sub-layer added to its
+/// residual stream `x` (which it consumes). In f32 the product accumulates into
+/// `x` itself (bias added first): a `linear` would first copy the bias into a
+/// fresh output and a second pass add `x`, two passes over the largest
+/// position-wise tensor that the products' own accumulation makes unnecessary.
+/// In reduced precision `x` stays f32 and the product does not: then one add
+/// widens the product on the way (exactly, so the same numbers) instead of a
+/// conversion pass and then an add pass.
+fn residual(mut x: Tensor, input: &Tensor, w: &Tensor, b: &Tensor) -> Tensor {
+    if input.kind() != x.kind() {
+        return x + input.linear(w, Some(b));
+    }
+    x += b;
+    x.addmm_(input, &w.tr())
 }
 
 /// Fused attention over one group's packed `qkv` rows; returns its context rows,
@@ -305,7 +319,7 @@ fn attend(g: &Group, qkv: &Tensor, mask: &Tensor, d: &Dims) -> Tensor {
     let (b, l) = (g.batch, g.width);
     let head_dim = d.hidden / d.heads;
     let padded = g
-        .pad(qkv)
+        .pad_masked(qkv)
         .view([b, l, 3, d.heads, head_dim])
         .permute([2, 0, 3, 1, 4]);
     let context = Tensor::scaled_dot_product_attention(
@@ -371,7 +385,7 @@ impl Stack {
     /// (one per group of `packed`).
     pub(super) fn forward(&self, mut x: Tensor, packed: &Packing, masks: &[Tensor]) -> Tensor {
         for layer in &self.layers {
-            x = layer.forward(&x, packed, masks, &self.dims);
+            x = layer.forward(x, packed, masks, &self.dims);
         }
         x
     }

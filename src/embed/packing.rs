@@ -37,6 +37,9 @@ pub struct Group {
     pub width: i64,
     /// Per token of the group: its row in the group's padded `[batch * width]` layout.
     slots: Tensor,
+    /// Per row of the padded layout: the packed row it reads for attention, its
+    /// text's first token at padding (see [`Group::pad_masked`]).
+    gather: Tensor,
     /// `[batch, 1, 1, width]`, true where a key is a real token.
     pub attention_mask: Tensor,
     /// Whether a text is shorter than `width`: without padding, packed rows
@@ -66,14 +69,18 @@ impl Packing {
             rest = after;
             let start = ids.len();
             let mut slots = Vec::new();
+            let mut gather = Vec::with_capacity(n * width);
             let mut mask = vec![false; n * width];
             for (row, &i) in texts.iter().enumerate() {
+                let first = (ids.len() - start) as i64;
                 for (pos, &id) in batch[i].iter().enumerate() {
                     ids.push(id);
                     positions.push(pos as i64);
                     slots.push((row * width + pos) as i64);
                     mask[row * width + pos] = true;
                 }
+                let len = batch[i].len() as i64;
+                gather.extend((0..width as i64).map(|pos| first + if pos < len { pos } else { 0 }));
             }
             let tokens = ids.len() - start;
             groups.push(Group {
@@ -83,6 +90,7 @@ impl Packing {
                 width: width as i64,
                 ragged: tokens != n * width,
                 slots: t(&slots),
+                gather: t(&gather),
                 attention_mask: Tensor::from_slice(&mask)
                     .view([n as i64, 1, 1, width as i64])
                     .to(device),
@@ -158,6 +166,21 @@ impl Group {
         let mut shape = packed.size();
         shape[0] = self.batch * self.width;
         Tensor::zeros(shape, (packed.kind(), packed.device())).index_copy(0, &self.slots, packed)
+    }
+
+    /// The group's packed rows in its padded layout for attention, where a
+    /// padding row is masked out as a key and dropped as a query: what it holds
+    /// does not matter, so it repeats its text's first token. One parallel
+    /// gather instead of filling zeros and scattering the real rows into them
+    /// (a single-threaded scatter in libtorch, during which the other cores
+    /// wait): the real rows' results are the same to the bit, since a masked
+    /// key's weight is exactly zero whatever its value.
+    pub fn pad_masked(&self, packed: &Tensor) -> Tensor {
+        if self.ragged {
+            packed.index_select(0, &self.gather)
+        } else {
+            packed.shallow_clone()
+        }
     }
 
     /// The padded rows of the group's real tokens, packed again.
