@@ -26,7 +26,6 @@ use std::collections::HashMap;
 use std::path::Path;
 use tch::{Device, Kind, Tensor};
 
-use super::fused::{self, Post};
 use super::packing::{Group, Packing};
 
 /// The feed-forward activation, by its Hugging Face name.
@@ -280,44 +279,29 @@ impl Layer {
             x.layer_norm([d.hidden], Some(w), Some(bias), d.eps, false)
         };
         // Reduced: the products and attention; the residual stream x is f32.
-        let x_in = x.to_kind(d.compute);
-        let qkv = fused::linear(&x_in, &self.qkv_w, &self.qkv_b, Post::Nothing)
-            .unwrap_or_else(|| x_in.linear(&self.qkv_w, Some(&self.qkv_b)));
+        let qkv = x.to_kind(d.compute).linear(&self.qkv_w, Some(&self.qkv_b));
         let context = packed.per_group(&qkv, |i, g, qkv| attend(g, qkv, &masks[i], d));
         let attn = residual(x, &context, &self.out_w, &self.out_b);
         let x = ln(&attn, &self.attn_ln_w, &self.attn_ln_b);
-        let x_in = x.to_kind(d.compute);
-        let post = match d.activation {
-            Activation::Gelu => Post::Gelu { tanh: false },
-            Activation::GeluNew => Post::Gelu { tanh: true },
-            Activation::Relu => Post::Relu,
-            _ => Post::Nothing,
-        };
-        let ff = match fused::linear(&x_in, &self.ff_in_w, &self.ff_in_b, post) {
-            Some(ff) if !matches!(post, Post::Nothing) => ff,
-            fused => activate(
-                d.activation,
-                fused.unwrap_or_else(|| x_in.linear(&self.ff_in_w, Some(&self.ff_in_b))),
-            ),
-        };
+        let ff = activate(
+            d.activation,
+            x.to_kind(d.compute)
+                .linear(&self.ff_in_w, Some(&self.ff_in_b)),
+        );
         let ff = residual(x, &ff, &self.ff_out_w, &self.ff_out_b);
         ln(&ff, &self.ff_ln_w, &self.ff_ln_b)
     }
 }
 
 /// `x + input · wᵀ + b`, the projection that ends a sub-layer added to its
-/// residual stream `x` (which it consumes). In f32 on the CPU oneDNN adds `x` as
-/// it writes the product ([`fused`]). Otherwise, in f32, the product accumulates
-/// into `x` itself (bias added first): a `linear` would first copy the bias into
-/// a fresh output and a second pass add `x`, two passes over the largest
+/// residual stream `x` (which it consumes). In f32 the product accumulates into
+/// `x` itself (bias added first): a `linear` would first copy the bias into a
+/// fresh output and a second pass add `x`, two passes over the largest
 /// position-wise tensor that the products' own accumulation makes unnecessary.
 /// In reduced precision `x` stays f32 and the product does not: then one add
 /// widens the product on the way (exactly, so the same numbers) instead of a
 /// conversion pass and then an add pass.
 fn residual(mut x: Tensor, input: &Tensor, w: &Tensor, b: &Tensor) -> Tensor {
-    if let Some(sum) = fused::linear(input, w, b, Post::Add(&x)) {
-        return sum;
-    }
     if input.kind() != x.kind() {
         return x + input.linear(w, Some(b));
     }

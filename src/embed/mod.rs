@@ -7,7 +7,6 @@ pub mod cache;
 pub mod device;
 pub mod distilbert;
 pub mod encoder;
-mod fused;
 pub mod modules;
 pub mod mpnet;
 pub mod packing;
