@@ -38,7 +38,8 @@ pub struct Group {
     /// Per token of the group: its row in the group's padded `[batch * width]` layout.
     slots: Tensor,
     /// Per row of the padded layout: the packed row it reads for attention, its
-    /// text's first token at padding (see [`Group::pad_masked`]).
+    /// text's first token at padding (see [`Group::pad_masked`]); built for
+    /// ragged groups only, the only ones that read it (undefined otherwise).
     gather: Tensor,
     /// `[batch, 1, 1, width]`, true where a key is a real token.
     pub attention_mask: Tensor,
@@ -68,8 +69,10 @@ impl Packing {
             let (texts, after) = rest.split_at(n);
             rest = after;
             let start = ids.len();
+            // Longest first: the group is ragged when its last text is short of the width.
+            let ragged = batch[texts[n - 1]].len() < width;
             let mut slots = Vec::new();
-            let mut gather = Vec::with_capacity(n * width);
+            let mut gather = Vec::with_capacity(if ragged { n * width } else { 0 });
             let mut mask = vec![false; n * width];
             for (row, &i) in texts.iter().enumerate() {
                 let first = (ids.len() - start) as i64;
@@ -79,8 +82,12 @@ impl Packing {
                     slots.push((row * width + pos) as i64);
                     mask[row * width + pos] = true;
                 }
-                let len = batch[i].len() as i64;
-                gather.extend((0..width as i64).map(|pos| first + if pos < len { pos } else { 0 }));
+                if ragged {
+                    let len = batch[i].len() as i64;
+                    gather.extend(
+                        (0..width as i64).map(|pos| first + if pos < len { pos } else { 0 }),
+                    );
+                }
             }
             let tokens = ids.len() - start;
             groups.push(Group {
@@ -88,9 +95,9 @@ impl Packing {
                 tokens: tokens as i64,
                 batch: n as i64,
                 width: width as i64,
-                ragged: tokens != n * width,
+                ragged,
                 slots: t(&slots),
-                gather: t(&gather),
+                gather: if ragged { t(&gather) } else { Tensor::new() },
                 attention_mask: Tensor::from_slice(&mask)
                     .view([n as i64, 1, 1, width as i64])
                     .to(device),
