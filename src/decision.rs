@@ -6,6 +6,7 @@
 //! validation, by that class's F1, and is recorded with the model.
 
 use crate::data::LabelSet;
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 /// The threshold every class gets when nothing better is known, and the one the
@@ -45,9 +46,31 @@ pub enum WhenNonePasses {
 /// that it does not sit on a validation text's exact score. Ties in F1 go to the
 /// cut nearest [`FIXED`], which keeps the choice deterministic and moves no
 /// threshold further than validation asks. `probs[i][c]` is text `i`'s
-/// probability of class `c`.
-pub fn choose(probs: &[Vec<f32>], truth: &[LabelSet], n_classes: usize) -> Vec<Threshold> {
+/// probability of class `c`; a non-finite one is refused (see [`check_finite`]).
+pub fn choose(probs: &[Vec<f32>], truth: &[LabelSet], n_classes: usize) -> Result<Vec<Threshold>> {
     assert_eq!(probs.len(), truth.len(), "one probability row per text");
+    check_finite("validation split", probs)?;
+    Ok(choose_checked(probs, truth, n_classes))
+}
+
+/// Refuses a NaN or infinite probability, naming the split, the text and the
+/// class. Features are checked when they are read, so such a probability
+/// means the head itself diverged; no threshold can be placed against it
+/// (NaN compares false with everything), and a model saved with it would
+/// answer nonsense.
+pub fn check_finite(split: &str, probs: &[Vec<f32>]) -> Result<()> {
+    for (i, row) in probs.iter().enumerate() {
+        if let Some(c) = row.iter().position(|p| !p.is_finite()) {
+            return Err(crate::input_error!(
+                "{split}: text {i}'s probability of class {c} is {}: the head's outputs are not finite (it diverged; lower the learning rate or use --tune)",
+                row[c]
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn choose_checked(probs: &[Vec<f32>], truth: &[LabelSet], n_classes: usize) -> Vec<Threshold> {
     (0..n_classes)
         .map(|c| {
             let mut scored: Vec<(f32, bool)> = probs
@@ -58,6 +81,20 @@ pub fn choose(probs: &[Vec<f32>], truth: &[LabelSet], n_classes: usize) -> Vec<T
             choose_one(&mut scored)
         })
         .collect()
+}
+
+/// A cut that accepts `high` and rejects `low` (`low < high`) under the rule
+/// `p >= cut`: their midpoint where one lies strictly between them. Between
+/// two adjacent f32 values no number does, and the rounded midpoint lands on
+/// one of them, for about half such pairs on `low`, which would admit it too;
+/// then the cut is `high` itself, the only value that separates them.
+fn between(low: f32, high: f32) -> f32 {
+    let mid = low / 2.0 + high / 2.0;
+    if mid > low && mid <= high {
+        mid
+    } else {
+        high
+    }
 }
 
 fn choose_one(scored: &mut [(f32, bool)]) -> Threshold {
@@ -79,7 +116,9 @@ fn choose_one(scored: &mut [(f32, bool)]) -> Threshold {
     let mut i = 0;
     while i < scored.len() {
         let s = scored[i].0;
-        while i < scored.len() && scored[i].0 == s {
+        // `total_cmp`, not `==`: the group always holds at least `scored[i]`,
+        // so the scan advances whatever the scores are.
+        while i < scored.len() && scored[i].0.total_cmp(&s).is_eq() {
             if scored[i].1 {
                 tp += 1;
             } else {
@@ -88,7 +127,7 @@ fn choose_one(scored: &mut [(f32, bool)]) -> Threshold {
             i += 1;
         }
         let next = scored.get(i).map_or(0.0, |n| n.0);
-        let cut = s / 2.0 + next / 2.0;
+        let cut = between(next, s);
         let score = f1(tp, fp);
         let nearer = (cut - FIXED).abs() < (best.1 - FIXED).abs();
         if score > best.0 || (score == best.0 && nearer) {
@@ -142,6 +181,10 @@ pub struct Scored<'a> {
 }
 
 impl Scored<'_> {
+    fn check(&self, split: &str) -> Result<()> {
+        check_finite(split, self.probs)
+    }
+
     /// Class `c`'s (probability, carries it) pairs of the rows `keep` accepts.
     fn column<'s, K: Fn(usize) -> bool + 's>(
         &'s self,
@@ -209,9 +252,11 @@ pub fn choose_from(
     train: Scored,
     valid: Scored,
     n_classes: usize,
-) -> Vec<Threshold> {
-    match source {
-        ThresholdSource::Validation => choose(valid.probs, valid.truth, n_classes),
+) -> Result<Vec<Threshold>> {
+    valid.check("validation split")?;
+    train.check("training split")?;
+    Ok(match source {
+        ThresholdSource::Validation => choose_checked(valid.probs, valid.truth, n_classes),
         ThresholdSource::TrainingAndValidation => {
             choose_rows(source, train, valid, Rows::All, n_classes)
                 .into_iter()
@@ -223,7 +268,7 @@ pub fn choose_from(
                 })
                 .collect()
         }
-    }
+    })
 }
 
 /// F1 of class `c` on `split` at threshold `t` (0 with no positive and no
@@ -252,7 +297,13 @@ fn class_f1(split: Scored, rows: Rows, c: usize, t: f32) -> f64 {
 /// half, and the two directions are averaged. Returns the better source
 /// (validation on a tie: the rule the paper and most tools use) and each
 /// source's held-out macro-F1, in [`ThresholdSource::ALL`]'s order.
-pub fn pick_source(train: Scored, valid: Scored, n_classes: usize) -> (ThresholdSource, [f64; 2]) {
+pub fn pick_source(
+    train: Scored,
+    valid: Scored,
+    n_classes: usize,
+) -> Result<(ThresholdSource, [f64; 2])> {
+    valid.check("validation split")?;
+    train.check("training split")?;
     let mut scores = [0.0; 2];
     for (k, source) in ThresholdSource::ALL.into_iter().enumerate() {
         for (fit, held) in [(0, 1), (1, 0)] {
@@ -269,7 +320,7 @@ pub fn pick_source(train: Scored, valid: Scored, n_classes: usize) -> (Threshold
     } else {
         ThresholdSource::Validation
     };
-    (source, scores)
+    Ok((source, scores))
 }
 
 /// The classes of one text: those whose probability reaches their threshold.
@@ -332,7 +383,7 @@ mod tests {
         let y0 = [true, true, true, false, false, false];
         let probs: Vec<Vec<f32>> = p0.iter().map(|&p| vec![p, 0.2]).collect();
         let truth = sets(&[&[0], &[0], &[0], &[], &[], &[1]]);
-        let t = choose(&probs, &truth, 2);
+        let t = choose(&probs, &truth, 2).unwrap();
         // Accepting down to 0.35: tp 3, fp 1 → F1 6/7; the cut sits between 0.35 and 0.3.
         assert!((t[0].validation_f1 - 6.0 / 7.0).abs() < 1e-12, "{t:?}");
         assert!((t[0].value - 0.325).abs() < 1e-6, "{t:?}");
@@ -347,7 +398,7 @@ mod tests {
     #[test]
     fn a_class_without_validation_positives_keeps_the_fixed_threshold() {
         let probs = vec![vec![0.7f32], vec![0.1]];
-        let t = choose(&probs, &sets(&[&[], &[]]), 1);
+        let t = choose(&probs, &sets(&[&[], &[]]), 1).unwrap();
         assert_eq!(
             t[0],
             Threshold {
@@ -364,53 +415,145 @@ mod tests {
         // A perfect separation anywhere between 0.8 and 0.2: the cut is 0.5,
         // halfway, not at an extreme.
         let probs = vec![vec![0.8f32], vec![0.2]];
-        let t = choose(&probs, &sets(&[&[0], &[]]), 1);
+        let t = choose(&probs, &sets(&[&[0], &[]]), 1).unwrap();
         assert_eq!(t[0].validation_f1, 1.0);
         assert!((t[0].value - 0.5).abs() < 1e-6, "{t:?}");
+    }
+
+    /// Checks one class's chosen threshold against brute force: its F1 is the
+    /// best any cut gives, the F1 it records is what it gives, and it admits
+    /// exactly the texts scoring at or above the lowest score it was chosen to
+    /// accept (so no text below that score slips in).
+    fn check_against_brute_force(scores: &[f32], truth: &[bool]) {
+        let probs: Vec<Vec<f32>> = scores.iter().map(|&s| vec![s]).collect();
+        let sets: Vec<LabelSet> = truth
+            .iter()
+            .map(|&y| LabelSet::new(if y { vec![0] } else { vec![] }).unwrap())
+            .collect();
+        let t = choose(&probs, &sets, 1).unwrap()[0];
+        let best = brute_best_f1(scores, truth);
+        assert!(
+            (t.validation_f1 - best).abs() < 1e-12,
+            "{scores:?} {truth:?} {t:?}"
+        );
+        let p = truth.iter().filter(|&&y| y).count();
+        let admitted = |s: f32, y: bool| s >= t.value && y;
+        let tp = scores
+            .iter()
+            .zip(truth)
+            .filter(|(s, y)| admitted(**s, **y))
+            .count();
+        let fp = scores
+            .iter()
+            .zip(truth)
+            .filter(|(s, y)| admitted(**s, !**y))
+            .count();
+        let got = 2.0 * tp as f64 / (2 * tp + fp + (p - tp)) as f64;
+        assert!(
+            (got - t.validation_f1).abs() < 1e-12,
+            "recorded F1 {} but the cut {} gives {got}: {scores:?} {truth:?}",
+            t.validation_f1,
+            t.value
+        );
+        // The cut is not any text's score unless nothing lies strictly between
+        // that score and the next lower one.
+        if let Some(&on) = scores.iter().find(|&&s| s == t.value) {
+            let below = scores
+                .iter()
+                .filter(|&&s| s < on)
+                .fold(f32::MIN, |a, &b| a.max(b));
+            assert!(
+                below == f32::MIN || below.next_up() == on || on == 0.0,
+                "the cut {on} sits on a score with room below it ({below})"
+            );
+        }
     }
 
     #[test]
     fn chosen_thresholds_match_brute_force_on_random_data() {
         use rand::{Rng, SeedableRng};
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-        for _ in 0..200 {
+        for round in 0..600 {
             let n = rng.gen_range(1..40);
-            let scores: Vec<f32> = (0..n)
-                .map(|_| (rng.gen_range(0..20) as f32) / 20.0)
-                .collect();
+            // Three kinds of scores: a coarse grid (many ties), continuous
+            // values, and runs of adjacent f32 values (no number between them).
+            let scores: Vec<f32> = match round % 3 {
+                0 => (0..n)
+                    .map(|_| (rng.gen_range(0..20) as f32) / 20.0)
+                    .collect(),
+                1 => (0..n).map(|_| rng.gen_range(0.0f32..1.0)).collect(),
+                _ => {
+                    let base: f32 = rng.gen_range(0.05f32..0.95);
+                    (0..n)
+                        .map(|_| {
+                            let mut v = base;
+                            for _ in 0..rng.gen_range(0..6) {
+                                v = v.next_up();
+                            }
+                            v
+                        })
+                        .collect()
+                }
+            };
             let truth: Vec<bool> = (0..n).map(|_| rng.gen_bool(0.3)).collect();
             if !truth.iter().any(|&y| y) {
                 continue;
             }
-            let probs: Vec<Vec<f32>> = scores.iter().map(|&s| vec![s]).collect();
-            let sets: Vec<LabelSet> = truth
-                .iter()
-                .map(|&y| LabelSet::new(if y { vec![0] } else { vec![] }).unwrap())
-                .collect();
-            let t = choose(&probs, &sets, 1)[0];
-            let best = brute_best_f1(&scores, &truth);
-            assert!(
-                (t.validation_f1 - best).abs() < 1e-12,
-                "{scores:?} {truth:?} {t:?}"
-            );
-            // And the F1 recorded is what the cut actually gives.
-            let p = truth.iter().filter(|&&y| y).count();
-            let tp = scores
-                .iter()
-                .zip(&truth)
-                .filter(|(s, y)| **s >= t.value && **y)
-                .count();
-            let fp = scores
-                .iter()
-                .zip(&truth)
-                .filter(|(s, y)| **s >= t.value && !**y)
-                .count();
-            let got = 2.0 * tp as f64 / (2 * tp + fp + (p - tp)) as f64;
-            assert!(
-                (got - t.validation_f1).abs() < 1e-12,
-                "{scores:?} {truth:?} {t:?}"
-            );
+            check_against_brute_force(&scores, &truth);
         }
+    }
+
+    #[test]
+    fn a_cut_between_adjacent_f32_scores_admits_only_the_higher() {
+        // For every such pair whose rounded midpoint lands on the lower score,
+        // a halfway cut would admit the negative too (F1 1 recorded, 2/3 real).
+        let mut landed_low = 0;
+        let mut v = 0.3f32;
+        for _ in 0..64 {
+            let (low, high) = (v, v.next_up());
+            if low / 2.0 + high / 2.0 == low {
+                landed_low += 1;
+            }
+            check_against_brute_force(&[high, low], &[true, false]);
+            let t = choose(&[vec![high], vec![low]], &sets(&[&[0], &[]]), 1).unwrap()[0];
+            assert!(t.value > low && t.value <= high, "{low} {high} {t:?}");
+            assert_eq!(t.validation_f1, 1.0);
+            v = high;
+        }
+        assert!(landed_low > 0, "no pair exercised the rounding");
+    }
+
+    #[test]
+    fn non_finite_probabilities_are_refused_naming_the_split() {
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            let probs = vec![vec![0.9f32], vec![bad], vec![0.1]];
+            let truth = sets(&[&[0], &[0], &[]]);
+            let e = choose(&probs, &truth, 1).unwrap_err();
+            let msg = format!("{e:#}");
+            assert!(
+                msg.contains("validation split") && msg.contains("text 1"),
+                "{msg}"
+            );
+            assert!(e.chain().any(|c| c.is::<crate::error::InputError>()));
+            let scored = Scored {
+                probs: &probs,
+                truth: &truth,
+            };
+            let fine = vec![vec![0.5f32]; 3];
+            let ok = Scored {
+                probs: &fine,
+                truth: &truth,
+            };
+            let e = pick_source(scored, ok, 1).unwrap_err();
+            assert!(format!("{e:#}").contains("training split"), "{e:#}");
+            let e = choose_from(ThresholdSource::Validation, ok, scored, 1).unwrap_err();
+            assert!(format!("{e:#}").contains("validation split"), "{e:#}");
+        }
+        // And the scan itself cannot stall on one (the loop advances by
+        // total order), whatever reaches it.
+        let mut scored = vec![(f32::NAN, true), (0.5, false), (f32::NAN, false)];
+        let t = choose_one(&mut scored);
+        assert_eq!(t.validation_positives, 1);
     }
 
     #[test]
@@ -453,9 +596,9 @@ mod tests {
             probs: &valid_probs,
             truth: &valid_truth,
         };
-        let v = choose_from(ThresholdSource::Validation, train, valid, 1)[0];
+        let v = choose_from(ThresholdSource::Validation, train, valid, 1).unwrap()[0];
         assert!(v.value > 0.4 && v.value < 0.9, "{v:?}");
-        let p = choose_from(ThresholdSource::TrainingAndValidation, train, valid, 1)[0];
+        let p = choose_from(ThresholdSource::TrainingAndValidation, train, valid, 1).unwrap()[0];
         assert!(p.value > 0.3 && p.value <= 0.35, "{p:?}");
         // Described on validation: 0.4 is a false positive there at the pooled cut.
         assert_eq!(p.validation_positives, 1);
@@ -494,7 +637,7 @@ mod tests {
             probs: &vp,
             truth: &vt,
         };
-        let (source, scores) = pick_source(train, valid, 1);
+        let (source, scores) = pick_source(train, valid, 1).unwrap();
         assert_eq!(source, ThresholdSource::TrainingAndValidation, "{scores:?}");
         // Training that disagrees with validation (labels flipped) loses.
         let flipped: Vec<LabelSet> = tt
@@ -505,6 +648,9 @@ mod tests {
             probs: &tp,
             truth: &flipped,
         };
-        assert_eq!(pick_source(bad, valid, 1).0, ThresholdSource::Validation);
+        assert_eq!(
+            pick_source(bad, valid, 1).unwrap().0,
+            ThresholdSource::Validation
+        );
     }
 }

@@ -11,6 +11,8 @@ pub mod bce;
 pub mod crt;
 pub mod db;
 pub mod ovr_logreg;
+#[cfg(test)]
+pub(crate) mod synthetic;
 pub mod tau_norm;
 
 use crate::data::LabelSet;
@@ -115,8 +117,8 @@ impl<'a> MultiContext<'a> {
             truth: &self.valid.labels,
         };
         let c = self.valid.n_classes;
-        let (source, scores) = decision::pick_source(train, valid, c);
-        let t = decision::choose_from(source, train, valid, c);
+        let (source, scores) = decision::pick_source(train, valid, c)?;
+        let t = decision::choose_from(source, train, valid, c)?;
         let k = decision::ThresholdSource::ALL
             .iter()
             .position(|&s| s == source)
