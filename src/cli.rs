@@ -814,6 +814,16 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_texts: u64,
 
+    /// Characters one text may have at most (422 naming the text beyond); the encoder
+    /// reads only its first few hundred tokens anyway
+    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_text_chars: u64,
+
+    /// Tokens (after truncation, summed over its texts) one request may carry at most
+    /// (422 beyond): bounds how long one request holds the worker
+    #[arg(long, default_value_t = 65_536, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_request_tokens: u64,
+
     /// Largest request body in bytes (413 beyond)
     #[arg(long, default_value_t = 2 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..))]
     pub payload_limit: u64,
@@ -824,10 +834,25 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub request_timeout: u64,
 
-    /// Open connections at most; past that, new ones wait in the system's backlog
-    /// until one closes
+    /// Seconds a connection may wait for its client to take any byte of an answer
+    /// before it is closed
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub write_timeout: u64,
+
+    /// Seconds SIGTERM waits for open requests to be answered; then the connections
+    /// left are cut (their number said) and the server exits 0
+    #[arg(long, default_value_t = 30)]
+    pub shutdown_timeout: u64,
+
+    /// Open connections at most; past that, connections idle after an answer are
+    /// closed, and new ones wait in the system's backlog until one closes
     #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_connections: u64,
+
+    /// Host names (comma-separated) the server answers; any other Host header gets
+    /// 403 (guards a server on localhost against DNS rebinding) [default: any]
+    #[arg(long, value_delimiter = ',', value_name = "HOSTS")]
+    pub allowed_hosts: Option<Vec<String>>,
 
     /// Multi-label models: answer the most probable label when none passes its
     /// threshold, as `emo classify --at-least-one` [default: what the model was trained with]

@@ -98,11 +98,9 @@ pub struct Predictor<'a> {
     encoder: &'a Encoder,
     embedder: Embedder<'a>,
     device: Device,
-    top_k: usize,
     /// Texts per forward pass of [`Predictor::embed_tokens`].
     batch_size: usize,
-    /// Multi-label models: each label's threshold and the no-label rule.
-    decision: Option<(Vec<f32>, WhenNonePasses)>,
+    decider: Decider<'a>,
 }
 
 impl<'a> Predictor<'a> {
@@ -116,27 +114,13 @@ impl<'a> Predictor<'a> {
         top_k: usize,
         when_none: Option<WhenNonePasses>,
     ) -> Result<Predictor<'a>> {
-        let decision = match model.manifest.task {
-            Task::SingleLabel => None,
-            Task::MultiLabel => {
-                let saved =
-                    model.manifest.multi_label.as_ref().expect(
-                        "SavedModel::load checks that a multi-label model has its decision",
-                    );
-                Some((
-                    saved.thresholds.iter().map(|t| t.value).collect(),
-                    when_none.unwrap_or(saved.when_none),
-                ))
-            }
-        };
         Ok(Predictor {
             model,
             encoder,
             embedder: Embedder::new(encoder, opts)?,
             device: encoder.device(),
-            top_k: top_k.min(model.manifest.labels.len()),
             batch_size: opts.batch_size,
-            decision,
+            decider: Decider::new(model, top_k, when_none),
         })
     }
 
@@ -146,10 +130,11 @@ impl<'a> Predictor<'a> {
         self.answer_vectors(&m)
     }
 
-    /// A text's token ids as the encoder takes them (prompt, special tokens,
-    /// truncation): a server counts them to pack its batches.
-    pub fn tokenize(&self, text: &str) -> Result<Vec<i64>> {
-        self.encoder.tokenize(text)
+    /// Texts to token ids as the encoder takes them (prompt, special tokens,
+    /// truncation), on any thread: a server tokenises in its request handlers
+    /// and counts the tokens to pack its batches.
+    pub fn text_tokenizer(&self) -> crate::embed::TextTokenizer {
+        self.encoder.text_tokenizer()
     }
 
     /// Embeds already tokenised texts, however many, chunk by chunk, and hands
@@ -194,9 +179,53 @@ impl<'a> Predictor<'a> {
         }
         let x = m.to_tensor().to(self.device);
         let logits = self.model.head.logits(&x)?;
+        self.decider.answers(&logits)
+    }
+}
+
+/// What turns a model's class scores into answers: its labels, how many to
+/// list, and for a multi-label model its thresholds and no-label rule. Kept
+/// apart from the encoder so that everything answering does with a saved
+/// model's fields runs without one (`emo::fuzzing` runs it on damaged models).
+pub struct Decider<'a> {
+    model: &'a SavedModel,
+    top_k: usize,
+    /// Multi-label models: each label's threshold and the no-label rule.
+    decision: Option<(Vec<f32>, WhenNonePasses)>,
+}
+
+impl<'a> Decider<'a> {
+    /// `top_k` and `when_none` as for [`Predictor::new`].
+    pub fn new(
+        model: &'a SavedModel,
+        top_k: usize,
+        when_none: Option<WhenNonePasses>,
+    ) -> Decider<'a> {
+        let decision = match model.manifest.task {
+            Task::SingleLabel => None,
+            Task::MultiLabel => {
+                let saved =
+                    model.manifest.multi_label.as_ref().expect(
+                        "SavedModel::load checks that a multi-label model has its decision",
+                    );
+                Some((
+                    saved.thresholds.iter().map(|t| t.value).collect(),
+                    when_none.unwrap_or(saved.when_none),
+                ))
+            }
+        };
+        Decider {
+            model,
+            top_k: top_k.min(model.manifest.labels.len()),
+            decision,
+        }
+    }
+
+    /// The answers for the rows of `logits` (`[n, C]`, the head's scores).
+    pub fn answers(&self, logits: &Tensor) -> Result<Vec<Answer>> {
         match &self.decision {
-            None => self.single(&logits),
-            Some((thresholds, when_none)) => self.multi(&logits, thresholds, *when_none),
+            None => self.single(logits),
+            Some((thresholds, when_none)) => self.multi(logits, thresholds, *when_none),
         }
     }
 

@@ -580,6 +580,8 @@ fn one_text_per_pass(extra: &[&str]) -> Server {
         "0",
         "--max-texts",
         "8000",
+        "--max-request-tokens",
+        "1000000",
     ];
     args.extend_from_slice(extra);
     Server::start(single_model(), &args)

@@ -17,6 +17,7 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use tch::{Device, Kind, Tensor};
 
 /// Everything that determines the vectors an encoder produces. Two encoders with
@@ -137,6 +138,17 @@ fn read_identity(
         .unwrap_or(max_positions)
         .min(max_positions);
     let tokenizer = Tokenizer::load(dir, max_seq_length)?;
+    // A tokenizer from another model gives ids past the embedding table: libtorch
+    // would fail on the first text holding one, deep in a forward pass (a
+    // server's inference thread), so the pair is refused here instead.
+    if let Some(top) = tokenizer.max_id().filter(|&id| id >= shape.vocab) {
+        return Err(input_error!(
+            "{}: token ids go up to {top}, but the model's vocab_size is {} ({}): the tokenizer does not belong to these weights",
+            tokenizer.source().display(),
+            shape.vocab,
+            dir.join("config.json").display()
+        ));
+    }
     let tid = tokenizer.identity().clone();
 
     let identity = EncoderIdentity {
@@ -165,6 +177,8 @@ struct Shape {
     /// The longest input, special tokens included.
     max_tokens: usize,
     hidden: usize,
+    /// Rows of the token embedding: every id the tokenizer gives must be below.
+    vocab: usize,
 }
 
 /// The transformer of a folder, by `config.json`'s `model_type`: one file per
@@ -193,6 +207,7 @@ impl Network {
                 let shape = Shape {
                     max_tokens: config.max_position_embeddings as usize,
                     hidden: config.hidden_size as usize,
+                    vocab: config.vocab_size.max(0) as usize,
                 };
                 Ok((Network::Bert(Bert::load(weights, &config, device)?), shape))
             }
@@ -202,6 +217,7 @@ impl Network {
                 let shape = Shape {
                     max_tokens: net.max_tokens().max(0) as usize,
                     hidden: config.hidden_size as usize,
+                    vocab: config.vocab_size.max(0) as usize,
                 };
                 Ok((Network::Mpnet(net), shape))
             }
@@ -210,6 +226,7 @@ impl Network {
                 let shape = Shape {
                     max_tokens: config.max_position_embeddings as usize,
                     hidden: config.dim as usize,
+                    vocab: config.vocab_size.max(0) as usize,
                 };
                 // BERT's forward pass under DistilBERT's tensor names.
                 Ok((
@@ -223,6 +240,7 @@ impl Network {
                 let shape = Shape {
                     max_tokens: net.max_tokens() as usize,
                     hidden: config.hidden_size as usize,
+                    vocab: config.vocab_size.max(0) as usize,
                 };
                 Ok((Network::Roberta(net), shape))
             }
@@ -250,9 +268,28 @@ impl Network {
     }
 }
 
+/// Texts to the ids an [`Encoder`] takes: its prompt, special tokens and
+/// truncation. Cheap to clone; `Send` and `Sync`.
+#[derive(Clone)]
+pub struct TextTokenizer {
+    tokenizer: Arc<Tokenizer>,
+    prompt: Option<String>,
+}
+
+impl TextTokenizer {
+    pub fn tokenize(&self, text: &str) -> Result<Vec<i64>> {
+        match &self.prompt {
+            Some(p) => self.tokenizer.encode(&format!("{p}{text}")),
+            None => self.tokenizer.encode(text),
+        }
+    }
+}
+
 /// A loaded, frozen encoder on one device.
 pub struct Encoder {
-    tokenizer: Tokenizer,
+    /// Shared with the [`TextTokenizer`]s handed out (a server's request
+    /// handlers): the tokenizer holds no tensors, so it may cross threads.
+    tokenizer: Arc<Tokenizer>,
     network: Network,
     device: Device,
     identity: EncoderIdentity,
@@ -291,7 +328,7 @@ impl Encoder {
             None => None,
         };
         let mut encoder = Encoder {
-            tokenizer,
+            tokenizer: Arc::new(tokenizer),
             network,
             device,
             identity,
@@ -367,9 +404,17 @@ impl Encoder {
     /// Token ids as sentence-transformers would feed them: the prompt before the
     /// text, the model's special tokens, truncated to `max_seq_length` tokens in all.
     pub fn tokenize(&self, text: &str) -> Result<Vec<i64>> {
-        match &self.identity.prompt {
-            Some(p) => self.tokenizer.encode(&format!("{p}{text}")),
-            None => self.tokenizer.encode(text),
+        self.text_tokenizer().tokenize(text)
+    }
+
+    /// What [`Encoder::tokenize`] does, detached from the network: the
+    /// encoder's tensors stay on the thread that runs them, while this may be
+    /// sent to others (a server tokenises each request in its own handler, so
+    /// a long text delays no one else's forward pass).
+    pub fn text_tokenizer(&self) -> TextTokenizer {
+        TextTokenizer {
+            tokenizer: self.tokenizer.clone(),
+            prompt: self.identity.prompt.clone(),
         }
     }
 

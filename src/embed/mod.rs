@@ -15,7 +15,7 @@ pub mod roberta;
 pub mod tokenizer;
 
 pub use device::{device_name, DeviceChoice};
-pub use encoder::{Encoder, EncoderIdentity};
+pub use encoder::{Encoder, EncoderIdentity, TextTokenizer};
 pub use modules::Pooling;
 
 use anyhow::Result;

@@ -187,6 +187,22 @@ impl Tokenizer {
         &self.identity
     }
 
+    /// The highest id the tokenizer can give (its vocabulary and added tokens);
+    /// `None` for an empty vocabulary.
+    pub fn max_id(&self) -> Option<usize> {
+        self.inner
+            .get_vocab(true)
+            .values()
+            .copied()
+            .max()
+            .map(|id| id as usize)
+    }
+
+    /// The file the tokenizer was read from, for errors.
+    pub fn source(&self) -> &Path {
+        &self.source
+    }
+
     /// The id that pads a row, for architectures that derive positions from it.
     pub fn pad_id(&self) -> Option<i64> {
         self.pad_id

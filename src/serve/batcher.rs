@@ -11,6 +11,13 @@
 //! client has gone (its oneshot receiver dropped) is dropped before its next
 //! pass, so a disconnected client costs no more inference, and gives up its
 //! place in the queue as soon as that place is wanted.
+//!
+//! Texts arrive already tokenised (by the request handlers, on other
+//! threads): the worker does nothing per text but run passes, so a request
+//! of long texts delays no one else by its tokenising. A pass that fails
+//! (tch panics on libtorch errors: CUDA out of memory, an index past a
+//! table) answers its requests with an error, is logged, and the worker goes
+//! on with the next.
 
 use super::metrics::Metrics;
 use crate::embed::Matrix;
@@ -35,10 +42,10 @@ pub enum Output {
     Vectors(Vec<Vec<f32>>),
 }
 
-/// One request's texts on their way to the worker.
+/// One request's texts, tokenised, on their way to the worker.
 pub struct Job {
     pub work: Work,
-    pub texts: Vec<String>,
+    pub tokens: Vec<Vec<i64>>,
     pub reply: oneshot::Sender<Result<Output, String>>,
     pub queued: Instant,
 }
@@ -83,20 +90,18 @@ impl Queue {
     /// Queues `job` or refuses it at once; never waits.
     pub fn submit(&self, job: Job) -> Result<(), Refused> {
         let mut state = self.shared.lock();
-        if state.closed {
-            return Err(Refused::Stopped);
-        }
-        if state.jobs.len() >= self.shared.capacity {
-            drop_abandoned(&mut state.jobs, &self.metrics);
-            if state.jobs.len() >= self.shared.capacity {
-                return Err(Refused::Full);
-            }
-        }
+        room(&mut state, self.shared.capacity, &self.metrics)?;
         state.jobs.push_back(job);
         self.metrics.queue_depth.inc();
         drop(state);
         self.shared.wake.notify_one();
         Ok(())
+    }
+
+    /// Whether a job would be taken now: checked before a request is
+    /// tokenised, so that a full queue costs a refused request nothing.
+    pub fn check(&self) -> Result<(), Refused> {
+        room(&mut self.shared.lock(), self.shared.capacity, &self.metrics)
     }
 
     /// Takes no more jobs: the worker answers those it holds and returns.
@@ -106,13 +111,27 @@ impl Queue {
     }
 }
 
+/// Whether `state` takes one more job, after dropping abandoned ones if full.
+fn room(state: &mut State, capacity: usize, metrics: &Metrics) -> Result<(), Refused> {
+    if state.closed {
+        return Err(Refused::Stopped);
+    }
+    if state.jobs.len() >= capacity {
+        drop_abandoned(&mut state.jobs, metrics);
+        if state.jobs.len() >= capacity {
+            return Err(Refused::Full);
+        }
+    }
+    Ok(())
+}
+
 /// Drops the queued jobs whose clients have gone.
 fn drop_abandoned(jobs: &mut VecDeque<Job>, metrics: &Metrics) {
     jobs.retain(|job| {
         let gone = job.reply.is_closed();
         if gone {
             metrics.queue_depth.dec();
-            metrics.cancelled.inc_by(job.texts.len() as u64);
+            metrics.cancelled.inc_by(job.tokens.len() as u64);
         }
         !gone
     });
@@ -149,7 +168,7 @@ impl Receiver {
             while let Some(job) = state.jobs.pop_front() {
                 self.metrics.queue_depth.dec();
                 if job.reply.is_closed() {
-                    self.metrics.cancelled.inc_by(job.texts.len() as u64);
+                    self.metrics.cancelled.inc_by(job.tokens.len() as u64);
                     continue;
                 }
                 return Taken::Job(job);
@@ -227,7 +246,8 @@ struct InFlight {
 }
 
 impl InFlight {
-    fn new(job: Job, tokens: Vec<Vec<i64>>) -> InFlight {
+    fn new(job: Job) -> InFlight {
+        let tokens = job.tokens;
         let n = tokens.len();
         let (answers, vectors) = match job.work {
             Work::Classify { .. } => (vec![None; n], Vec::new()),
@@ -277,20 +297,11 @@ impl InFlight {
 /// accepted request has been answered), then returns.
 pub fn work(predictor: &Predictor, rx: Receiver, limits: Limits, metrics: &Metrics) {
     let mut pending: VecDeque<InFlight> = VecDeque::new();
-    let admit = |job: Job, pending: &mut VecDeque<InFlight>| {
-        let tokens: Result<Vec<Vec<i64>>, _> =
-            job.texts.iter().map(|t| predictor.tokenize(t)).collect();
-        match tokens {
-            Ok(tokens) => pending.push_back(InFlight::new(job, tokens)),
-            Err(e) => {
-                let _ = job.reply.send(Err(format!("cannot tokenise: {e:#}")));
-            }
-        }
-    };
+    let mut passes = 0u64;
     loop {
         if pending.is_empty() {
             match rx.take(None) {
-                Taken::Job(job) => admit(job, &mut pending),
+                Taken::Job(job) => pending.push_back(InFlight::new(job)),
                 Taken::Empty | Taken::Closed => return,
             }
         }
@@ -304,12 +315,13 @@ pub fn work(predictor: &Predictor, rx: Receiver, limits: Limits, metrics: &Metri
                 break;
             }
             match rx.take(Some(deadline)) {
-                Taken::Job(job) => admit(job, &mut pending),
+                Taken::Job(job) => pending.push_back(InFlight::new(job)),
                 Taken::Empty | Taken::Closed => break,
             }
         }
         if !pending.is_empty() {
-            run_pass(predictor, &mut pending, limits, metrics);
+            passes += 1;
+            run_pass(predictor, &mut pending, limits, metrics, passes);
         }
     }
 }
@@ -334,6 +346,7 @@ fn run_pass(
     pending: &mut VecDeque<InFlight>,
     limits: Limits,
     metrics: &Metrics,
+    number: u64,
 ) {
     // (request, text) of each text of the pass, in pass order.
     let mut texts: Vec<(usize, usize)> = Vec::new();
@@ -357,19 +370,39 @@ fn run_pass(
     }
     metrics.batch_texts.observe(batch.len() as f64);
     metrics.batch_tokens.observe(used as f64);
+    let mut requests: Vec<usize> = texts.iter().map(|&(r, _)| r).collect();
+    requests.dedup();
+    metrics.batch_requests.observe(requests.len() as f64);
+    super::fault::before_pass(number, &mut batch);
     let started = Instant::now();
-    let result = predictor.embed_tokens(&batch, |chunk, m| {
-        answer_chunk(predictor, pending, &texts, chunk, &m)
-    });
+    // Unwind safety: a panic leaves at worst some texts of `pending` answered
+    // and others not; the ones not answered are answered with the error below.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        predictor.embed_tokens(&batch, |chunk, m| {
+            answer_chunk(predictor, pending, &texts, chunk, &m)
+        })
+    }))
+    .unwrap_or_else(|payload| Err(crate::error::panic_error(payload.as_ref())));
     metrics.inference.observe(started.elapsed().as_secs_f64());
     if let Err(e) = result {
-        // The requests of this pass not yet answered cannot be; the others still can.
-        let msg = format!("inference failed: {e:#}");
-        for &(r, _) in &texts {
+        // The requests of this pass not yet answered cannot be; the others
+        // still can. The client hears only that it failed: the cause (which
+        // may name files of the server) goes to the log.
+        let mut failed = 0;
+        for &r in &requests {
             if let Some(reply) = pending[r].reply.take() {
-                let _ = reply.send(Err(msg.clone()));
+                let _ = reply.send(Err(
+                    "inference failed on this request's forward pass; the server's log says why"
+                        .into(),
+                ));
+                failed += 1;
             }
         }
+        metrics.failed_passes.inc();
+        eprintln!(
+            "emo serve: a forward pass of {} texts failed ({failed} requests answered 500): {e:#}",
+            batch.len()
+        );
     }
     pending.retain(|f| f.reply.is_some());
 }

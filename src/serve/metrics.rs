@@ -40,8 +40,18 @@ pub struct Metrics {
     pub inference: Histogram,
     pub batch_texts: Histogram,
     pub batch_tokens: Histogram,
+    pub batch_requests: Histogram,
     pub queue_depth: Gauge,
     pub cancelled: Counter,
+    pub failed_passes: Counter,
+    pub connections: Gauge,
+    pub connections_closed: Family<Reason, Counter>,
+}
+
+/// Why the server closed a connection itself.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Reason {
+    pub reason: &'static str,
 }
 
 impl Default for Metrics {
@@ -89,6 +99,12 @@ impl Metrics {
             "Tokens (after truncation) in one forward pass",
             batch_tokens.clone(),
         );
+        let batch_requests = Histogram::new(exponential_buckets(1.0, 2.0, 12));
+        registry.register(
+            "batch_requests",
+            "Requests with texts in one forward pass (above 1: requests shared it)",
+            batch_requests.clone(),
+        );
         let queue_depth = Gauge::default();
         registry.register(
             "queue_depth",
@@ -101,6 +117,22 @@ impl Metrics {
             "Queued texts dropped because their client went away",
             cancelled.clone(),
         );
+        let failed_passes = Counter::default();
+        registry.register(
+            "failed_passes",
+            "Forward passes that failed (their requests answered 500)",
+            failed_passes.clone(),
+        );
+        let connections = Gauge::default();
+        registry.register("connections", "Open connections", connections.clone());
+        let connections_closed = Family::<Reason, Counter>::default();
+        registry.register(
+            "connections_closed",
+            "Connections the server closed: idle ones when every slot was taken (idle), \
+             those whose client took no bytes of its answer for --write-timeout (write_timeout), \
+             those still open when --shutdown-timeout ran out (shutdown)",
+            connections_closed.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -109,8 +141,12 @@ impl Metrics {
             inference,
             batch_texts,
             batch_tokens,
+            batch_requests,
             queue_depth,
             cancelled,
+            failed_passes,
+            connections,
+            connections_closed,
         }
     }
 

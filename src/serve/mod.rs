@@ -3,26 +3,29 @@
 //!
 //! The pieces: [`batcher`] (the bounded queue and the one inference worker,
 //! dynamic batching by a token budget), [`routes`] (reading and checking
-//! requests, JSON errors), [`metrics`] (Prometheus), [`openapi`] and
-//! [`schema`] (the document), and two self-contained pages (`page.html`,
-//! `docs.html`).
+//! requests, JSON errors), [`connections`] (the accept loop: connection cap,
+//! timeouts, bounded shutdown), [`metrics`] (Prometheus), [`openapi`] and
+//! [`schema`] (the document), [`fault`] (what the tests inject), and two
+//! self-contained pages (`page.html`, `docs.html`).
 //!
 //! The libraries, and why: axum on hyper and tokio, the most used Rust HTTP
-//! stack, whose extractors and router save hand-written parsing; hyper-util's
-//! graceful shutdown gives SIGTERM its meaning (stop accepting, finish what was
-//! accepted) in our accept loop, which exists for the header timeout and the
-//! connection cap `axum::serve` lacks; tower-http for the body limit and the
+//! stack, whose extractors and router save hand-written parsing; hyper's
+//! connections under our own accept loop, which exists for what `axum::serve`
+//! lacks (header and write timeouts, the connection cap, a bounded graceful
+//! shutdown); tower-http for the body limit and the
 //! timeouts, as layers rather than checks in every handler; prometheus-client
 //! and utoipa, see [`metrics`] and [`openapi`].
 
 pub mod batcher;
+pub mod connections;
+pub mod fault;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod schema;
 
 use crate::decision::WhenNonePasses;
-use crate::embed::{EmbedOptions, Encoder};
+use crate::embed::{EmbedOptions, Encoder, TextTokenizer};
 use crate::model::SavedModel;
 use crate::predict::Predictor;
 use anyhow::{Context as _, Result};
@@ -41,9 +44,15 @@ pub struct Options {
     pub max_wait: Duration,
     pub queue: usize,
     pub max_texts: usize,
+    pub max_text_chars: usize,
+    pub max_request_tokens: usize,
     pub payload_limit: usize,
     pub request_timeout: Duration,
+    pub write_timeout: Duration,
+    pub shutdown_timeout: Duration,
     pub max_connections: usize,
+    /// `--allowed-hosts`: the Host names answered; `None`, any.
+    pub allowed_hosts: Option<Vec<String>>,
     /// `--at-least-one`: overrides a multi-label model's saved choice.
     pub when_none: Option<WhenNonePasses>,
     pub model_dir: PathBuf,
@@ -54,7 +63,13 @@ fn model_info(model: &SavedModel, encoder: &Encoder, opts: &Options) -> schema::
     let m = &model.manifest;
     let multi = m.multi_label.as_ref();
     schema::ModelInfo {
-        model: opts.model_dir.display().to_string(),
+        // The folder's name, not its path: a client has no business with the
+        // server's file system.
+        model: opts
+            .model_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
         task: serde_json::to_value(m.task)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
@@ -86,8 +101,10 @@ fn report_dir(model_dir: &std::path::Path) -> Option<PathBuf> {
 }
 
 /// Serves `model` until SIGTERM or Ctrl-C, then stops accepting, answers
-/// every request already accepted, and returns. `load_encoder` runs on the
-/// inference thread (see there why).
+/// every request already accepted (for at most `--shutdown-timeout`), and
+/// returns. Returns an error when the inference thread has gone, so that the
+/// process exits non-zero and a supervisor restarts it. `load_encoder` runs
+/// on the inference thread (see there why).
 pub fn run(
     model: SavedModel,
     load_encoder: impl FnOnce(&SavedModel) -> Result<Encoder> + Send + 'static,
@@ -102,62 +119,79 @@ pub fn run(
         max_batch_tokens: opts.max_batch_tokens,
         max_wait: opts.max_wait,
     };
+    let gone = Arc::new(WorkerGone::default());
 
     // The worker owns the model and the encoder: libtorch is used from this
     // one thread, and the encoder is loaded (and libtorch's threads set) here
     // too. Loaded on the main thread and run on this one, the same passes
     // took 10-30% longer on CPU, with more system time (measured with
     // MiniLM on 2 cores, against loading and running on one thread). It says
-    // once whether it could start, and what `GET /v1/model` is to say.
-    let (started_tx, started_rx) = std::sync::mpsc::channel::<Result<schema::ModelInfo>>();
+    // once whether it could start, what `GET /v1/model` is to say, and how
+    // to tokenise.
+    type Started = (schema::ModelInfo, TextTokenizer);
+    let (started_tx, started_rx) = std::sync::mpsc::channel::<Result<Started>>();
     let worker = {
         let metrics = metrics.clone();
         let ready = ready.clone();
+        let gone = gone.clone();
         let opts = opts.clone();
         std::thread::Builder::new()
             .name("emo-inference".into())
             .spawn(move || {
-                let encoder = match load_encoder(&model) {
-                    Ok(encoder) => encoder,
-                    Err(e) => {
+                // Said however the thread ends, a panic included.
+                let _gone = Leaving {
+                    gone: &gone,
+                    ready: &ready,
+                };
+                let serve = || -> Result<()> {
+                    let encoder = load_encoder(&model)?;
+                    let embed = EmbedOptions {
+                        cache_dir: None,
+                        progress: false,
+                        ..EmbedOptions::default()
+                    };
+                    let all = model.manifest.labels.len();
+                    let predictor = Predictor::new(&model, &encoder, &embed, all, when_none)?;
+                    ready.store(true, Ordering::SeqCst);
+                    let info = model_info(&model, &encoder, &opts);
+                    let _ = started_tx.send(Ok((info, predictor.text_tokenizer())));
+                    batcher::work(&predictor, rx, limits, &metrics);
+                    Ok(())
+                };
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(serve)) {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
                         let _ = started_tx.send(Err(e));
-                        return;
                     }
-                };
-                let embed = EmbedOptions {
-                    cache_dir: None,
-                    progress: false,
-                    ..EmbedOptions::default()
-                };
-                let all = model.manifest.labels.len();
-                match Predictor::new(&model, &encoder, &embed, all, when_none) {
-                    Ok(predictor) => {
-                        ready.store(true, Ordering::SeqCst);
-                        let _ = started_tx.send(Ok(model_info(&model, &encoder, &opts)));
-                        batcher::work(&predictor, rx, limits, &metrics);
+                    Err(payload) => {
+                        let e = crate::error::panic_error(payload.as_ref());
+                        eprintln!("emo serve: the inference thread stopped: {e:#}");
+                        gone.why
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .replace(format!("{e:#}"));
                     }
-                    Err(e) => {
-                        let _ = started_tx.send(Err(e));
-                    }
-                };
+                }
             })
             .context("cannot start the inference thread")?
     };
-    let info = Arc::new(
-        started_rx
-            .recv()
-            .context("the inference thread stopped while starting")??,
-    );
+    let (info, tokenizer) = started_rx
+        .recv()
+        .context("the inference thread stopped while starting")??;
 
     let closer = queue.clone();
     let state = routes::AppState {
         queue,
-        metrics,
-        info,
+        metrics: metrics.clone(),
+        info: Arc::new(info),
+        tokenizer,
         ready: ready.clone(),
         single_label,
         max_texts: opts.max_texts,
+        max_text_chars: opts.max_text_chars,
+        max_request_tokens: opts.max_request_tokens,
         payload_limit: opts.payload_limit,
+        allowed_hosts: opts.allowed_hosts.clone().map(Arc::new),
         report: report_dir(&opts.model_dir),
     };
     let app = axum::Router::new()
@@ -207,14 +241,46 @@ pub fn run(
             })?;
         let addr = listener.local_addr()?;
         eprintln!("emo serve: listening on http://{addr}");
-        accept_until_stopped(listener, app, &opts, &ready).await;
-        anyhow::Ok(())
+        let stop = async {
+            tokio::select! {
+                _ = shutdown_signal() => connections::Stop::Signal,
+                _ = gone.notify.notified() => connections::Stop::WorkerGone,
+            }
+        };
+        let limits = connections::Limits {
+            max_connections: opts.max_connections,
+            header_timeout: opts.request_timeout,
+            write_timeout: opts.write_timeout,
+            shutdown_timeout: opts.shutdown_timeout,
+        };
+        let ready_flag = ready.clone();
+        let stop = async move {
+            let why = stop.await;
+            ready_flag.store(false, Ordering::SeqCst);
+            why
+        };
+        anyhow::Ok(connections::serve(listener, app, limits, stop, metrics).await)
     });
-    // Every handler is gone, each answered: the worker finishes what it
-    // holds (nothing, unless a handler was cut off) and returns.
-    drop(runtime);
+    // Every connection is closed, each request answered or cut: the worker
+    // finishes what it holds (nothing, unless a request was cut) and returns.
+    // The runtime's blocking threads (tokenising) are waited for, briefly.
+    runtime.shutdown_timeout(Duration::from_secs(5));
     closer.close();
-    served?;
+    let (why, cut) = served?;
+    if cut > 0 {
+        eprintln!(
+            "emo serve: cut {cut} connections still open after --shutdown-timeout ({} s)",
+            opts.shutdown_timeout.as_secs_f64()
+        );
+    }
+    if why == connections::Stop::WorkerGone {
+        // Not joined: it has ended. The error says why, for the supervisor's log.
+        let why = gone.why.lock().unwrap_or_else(|e| e.into_inner()).take();
+        return Err(anyhow::anyhow!(
+            "the inference thread stopped ({}); exiting so that a supervisor restarts the server",
+            why.unwrap_or_else(|| "no reason given".into())
+        ));
+    }
     worker
         .join()
         .map_err(|_| anyhow::anyhow!("the inference thread panicked"))?;
@@ -222,63 +288,26 @@ pub fn run(
     Ok(())
 }
 
-/// Accepts connections until SIGTERM or Ctrl-C, then closes the listener and
-/// lets every open connection finish the request it is on.
-///
-/// Our own loop rather than `axum::serve`, which gives hyper no timer: without
-/// one, a client that opens a connection and sends its headers slowly, or
-/// nothing at all, holds it forever, and nothing bounds how many it opens.
-/// Here headers (and idle keep-alive connections) get `--request-timeout`, and
-/// at most `--max-connections` are open: past that the loop stops accepting,
-/// so new clients wait in the system's backlog instead of costing memory.
-async fn accept_until_stopped(
-    listener: tokio::net::TcpListener,
-    app: axum::Router,
-    opts: &Options,
-    ready: &AtomicBool,
-) {
-    use hyper_util::rt::{TokioIo, TokioTimer};
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(opts.request_timeout);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let slots = Arc::new(tokio::sync::Semaphore::new(opts.max_connections));
-    let mut stop = std::pin::pin!(shutdown_signal());
-    loop {
-        let slot = tokio::select! {
-            biased;
-            _ = &mut stop => break,
-            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
-        };
-        let stream = tokio::select! {
-            biased;
-            _ = &mut stop => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    // Out of file descriptors, or a connection gone before it was
-                    // taken: the listener still works; a pause keeps a lasting
-                    // error from spinning.
-                    eprintln!("emo serve: cannot accept a connection: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        // Answers are small and written at once: no reason to wait for more.
-        let _ = stream.set_nodelay(true);
-        let service = hyper_util::service::TowerToHyperService::new(app.clone());
-        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
-        tokio::spawn(async move {
-            // A client that breaks off or times out is its own business.
-            let _ = conn.await;
-            drop(slot);
-        });
+/// Set when the inference thread ends: the server then stops and exits
+/// non-zero, since every later request could only be refused.
+#[derive(Default)]
+struct WorkerGone {
+    notify: tokio::sync::Notify,
+    why: std::sync::Mutex<Option<String>>,
+}
+
+/// Held by the inference thread: dropped however the thread ends.
+struct Leaving<'a> {
+    gone: &'a WorkerGone,
+    ready: &'a AtomicBool,
+}
+
+impl Drop for Leaving<'_> {
+    fn drop(&mut self) {
+        self.ready.store(false, Ordering::SeqCst);
+        // A stored permit: the accept loop sees it even if not yet waiting.
+        self.gone.notify.notify_one();
     }
-    ready.store(false, Ordering::SeqCst);
-    eprintln!("emo serve: stopping: no new connections; answering those accepted");
-    drop(listener);
-    graceful.shutdown().await;
 }
 
 /// SIGTERM (what service managers and Kubernetes send) or Ctrl-C.

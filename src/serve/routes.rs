@@ -8,6 +8,7 @@ use super::schema::{
     ClassifyRequest, ClassifyResponse, EmbedRequest, EmbedResponse, ErrorBody, ModelInfo, Status,
     TextErrors,
 };
+use crate::embed::TextTokenizer;
 use axum::body::Bytes;
 use axum::extract::{MatchedPath, Path as UrlPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -26,11 +27,18 @@ pub struct AppState {
     pub queue: Queue,
     pub metrics: Arc<Metrics>,
     pub info: Arc<ModelInfo>,
-    /// Model loaded and worker running; false again once shutdown begins.
+    /// The encoder's tokenizer: requests are tokenised in their handlers.
+    pub tokenizer: TextTokenizer,
+    /// Model loaded and worker running; false again once shutdown begins, or
+    /// once the worker has gone.
     pub ready: Arc<AtomicBool>,
     pub single_label: bool,
     pub max_texts: usize,
+    pub max_text_chars: usize,
+    pub max_request_tokens: usize,
     pub payload_limit: usize,
+    /// `--allowed-hosts`: the Host names answered (none: any).
+    pub allowed_hosts: Option<Arc<Vec<String>>>,
     /// The folder of the model's report (`index.html`), when it has one.
     pub report: Option<PathBuf>,
 }
@@ -88,7 +96,10 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
-    let mut response = next.run(req).await;
+    let mut response = match host_refused(&state, req.headers()) {
+        Some(refusal) => refusal.into_response(),
+        None => next.run(req).await,
+    };
     let status = response.status();
     let is_json = response
         .headers()
@@ -134,6 +145,36 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
     response
 }
 
+/// With `--allowed-hosts`, a request whose Host is not among them: a page
+/// of another site whose name was made to resolve to this server (DNS
+/// rebinding) sends its own name, and is refused before any route runs.
+fn host_refused(state: &AppState, headers: &HeaderMap) -> Option<ApiError> {
+    let allowed = state.allowed_hosts.as_ref()?;
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let name = host_name(host);
+    if allowed.iter().any(|a| a.eq_ignore_ascii_case(name)) {
+        None
+    } else {
+        Some(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("Host {host:?} is not one this server answers (--allowed-hosts)"),
+        ))
+    }
+}
+
+/// A Host header's name without its port: `[::1]:8080` → `::1`, `a.b:80` → `a.b`.
+fn host_name(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    host.rsplit_once(':')
+        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(host, |(name, _)| name)
+}
+
 /// The body as a JSON object, or the error that says why not.
 fn json_object(
     headers: &HeaderMap,
@@ -164,26 +205,41 @@ fn json_object(
     }
 }
 
-/// `texts` (or `text`), checked: strings, not blank, not too many.
+/// `texts` (or `text`), checked: strings, not blank, not too long, not too
+/// many. Taken out of `body`, which the caller then drops: a request holds no
+/// more than its texts while it waits for the worker.
 fn texts_of(
-    body: &serde_json::Map<String, Value>,
+    body: &mut serde_json::Map<String, Value>,
     allowed: &[&str],
-    max_texts: usize,
+    state: &AppState,
 ) -> Result<Vec<String>, ApiError> {
+    let (max_texts, max_chars) = (state.max_texts, state.max_text_chars);
     if let Some(k) = body.keys().find(|k| !allowed.contains(&k.as_str())) {
         return Err(ApiError::field(
             k.clone(),
             format!("unknown field (known: {})", allowed.join(", ")),
         ));
     }
-    let one = |field: String, v: &Value| -> Result<String, ApiError> {
+    let one = |field: String, v: Value| -> Result<String, ApiError> {
         match v {
             Value::String(s) if s.trim().is_empty() => Err(ApiError::field(field, "empty text")),
-            Value::String(s) => Ok(s.clone()),
+            Value::String(s) => {
+                // Bytes bound characters from above: most texts are not counted.
+                if s.len() > max_chars && s.chars().count() > max_chars {
+                    return Err(ApiError::field(
+                        field,
+                        format!(
+                            "{} characters; at most {max_chars} a text (--max-text-chars)",
+                            s.chars().count()
+                        ),
+                    ));
+                }
+                Ok(s)
+            }
             _ => Err(ApiError::field(field, "not a string")),
         }
     };
-    match (body.get("texts"), body.get("text")) {
+    match (body.remove("texts"), body.remove("text")) {
         (Some(_), Some(_)) => Err(ApiError::field("text", "give texts or text, not both")),
         (None, None) => Err(ApiError::field("texts", "missing (give texts or text)")),
         (None, Some(t)) => Ok(vec![one("text".into(), t)?]),
@@ -201,7 +257,7 @@ fn texts_of(
                 ));
             }
             items
-                .iter()
+                .into_iter()
                 .enumerate()
                 .map(|(i, v)| one(format!("texts[{i}]"), v))
                 .collect()
@@ -210,32 +266,76 @@ fn texts_of(
     }
 }
 
-/// Queues `texts` and waits for the worker's answer. A dropped future (the
+fn refusal(r: Refused) -> ApiError {
+    match r {
+        Refused::Full => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "the queue is full; retry after a moment",
+        ),
+        Refused::Stopped => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the inference worker has stopped",
+        ),
+    }
+}
+
+/// `texts` tokenised on a blocking thread of the runtime (not the inference
+/// worker, which other requests wait on; not an async thread, which other
+/// connections need), and refused past `--max-request-tokens`. Returns the
+/// texts too, which went to that thread and back.
+async fn tokenize(
+    state: &AppState,
+    texts: Vec<String>,
+) -> Result<(Vec<String>, Vec<Vec<i64>>), ApiError> {
+    // A full queue refuses before any tokenising (and again when queueing).
+    state.queue.check().map_err(refusal)?;
+    let tokenizer = state.tokenizer.clone();
+    let done = tokio::task::spawn_blocking(move || {
+        let tokens: anyhow::Result<Vec<Vec<i64>>> =
+            texts.iter().map(|t| tokenizer.tokenize(t)).collect();
+        (texts, tokens)
+    })
+    .await;
+    let (texts, tokens) = done.map_err(|e| {
+        eprintln!("emo serve: tokenising a request failed: {e}");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "cannot tokenise the texts",
+        )
+    })?;
+    let tokens = tokens.map_err(|e| {
+        // The tokenizer's error names its file: for the log, not the client.
+        eprintln!("emo serve: {e:#}");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the encoder's tokenizer cannot tokenise these texts; the server's log says why",
+        )
+    })?;
+    let total: usize = tokens.iter().map(Vec::len).sum();
+    if total > state.max_request_tokens {
+        return Err(ApiError::field(
+            "texts",
+            format!(
+                "{total} tokens after truncation; at most {} a request (--max-request-tokens)",
+                state.max_request_tokens
+            ),
+        ));
+    }
+    Ok((texts, tokens))
+}
+
+/// Queues `tokens` and waits for the worker's answer. A dropped future (the
 /// client went away, or the timeout fired) drops the receiver, which the
 /// worker sees and skips the request's remaining texts.
-async fn submit(state: &AppState, work: Work, texts: Vec<String>) -> Result<Output, ApiError> {
+async fn submit(state: &AppState, work: Work, tokens: Vec<Vec<i64>>) -> Result<Output, ApiError> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let job = Job {
         work,
-        texts,
+        tokens,
         reply: tx,
         queued: Instant::now(),
     };
-    match state.queue.submit(job) {
-        Ok(()) => {}
-        Err(Refused::Full) => {
-            return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "the queue is full; retry after a moment",
-            ))
-        }
-        Err(Refused::Stopped) => {
-            return Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the inference worker has stopped",
-            ))
-        }
-    }
+    state.queue.submit(job).map_err(refusal)?;
     match rx.await {
         Ok(Ok(out)) => Ok(out),
         Ok(Err(msg)) => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, msg)),
@@ -257,8 +357,8 @@ pub async fn classify(
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let body = json_object(&headers, body)?;
-    let texts = texts_of(&body, &["texts", "text", "top_k"], state.max_texts)?;
+    let mut body = json_object(&headers, body)?;
+    let texts = texts_of(&mut body, &["texts", "text", "top_k"], &state)?;
     let top_k = match body.get("top_k") {
         None | Some(Value::Null) => usize::from(state.single_label),
         Some(v) => match v.as_u64() {
@@ -266,9 +366,10 @@ pub async fn classify(
             _ => return Err(ApiError::field("top_k", "must be a whole number ≥ 1")),
         },
     };
+    drop(body);
     let top_k = top_k.min(state.info.labels.len());
-    let Output::Answers(answers) = submit(&state, Work::Classify { top_k }, texts.clone()).await?
-    else {
+    let (texts, tokens) = tokenize(&state, texts).await?;
+    let Output::Answers(answers) = submit(&state, Work::Classify { top_k }, tokens).await? else {
         unreachable!("a classify job is answered with answers")
     };
     let results: Vec<Value> = answers
@@ -296,9 +397,12 @@ pub async fn embed(
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let body = json_object(&headers, body)?;
-    let texts = texts_of(&body, &["texts", "text"], state.max_texts)?;
-    let Output::Vectors(vectors) = submit(&state, Work::Embed, texts).await? else {
+    let mut body = json_object(&headers, body)?;
+    let texts = texts_of(&mut body, &["texts", "text"], &state)?;
+    drop(body);
+    let (texts, tokens) = tokenize(&state, texts).await?;
+    drop(texts);
+    let Output::Vectors(vectors) = submit(&state, Work::Embed, tokens).await? else {
         unreachable!("an embed job is answered with vectors")
     };
     let results: Vec<Value> = vectors
@@ -378,26 +482,59 @@ pub async fn report(
 ) -> Result<Response, ApiError> {
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, "no such report file");
     let dir = state.report.as_ref().ok_or_else(not_found)?;
-    // A plain name in the folder only: no separators, no `..`, nothing hidden.
-    if file.is_empty() || file.starts_with('.') || file.contains(['/', '\\']) {
-        return Err(not_found());
-    }
+    let kind = report_file_kind(&file).ok_or_else(not_found)?;
     let path = dir.join(&file);
-    let bytes = tokio::task::spawn_blocking(move || std::fs::read(path))
+    let bytes = tokio::task::spawn_blocking(move || read_regular_file(&path))
         .await
         .ok()
         .and_then(Result::ok)
         .ok_or_else(not_found)?;
-    let kind = match file.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()) {
-        Some(e) if e == "html" => "text/html; charset=utf-8",
-        Some(e) if e == "png" => "image/png",
-        Some(e) if e == "svg" => "image/svg+xml",
-        Some(e) if e == "json" => "application/json",
-        Some(e) if e == "csv" => "text/csv; charset=utf-8",
-        Some(e) if e == "md" || e == "txt" => "text/plain; charset=utf-8",
-        _ => "application/octet-stream",
-    };
     Ok(([(header::CONTENT_TYPE, kind)], bytes).into_response())
+}
+
+/// The content type of a file the report route serves, or `None` for a name
+/// it does not: a plain name (no separators, nothing hidden, so no `..`) of
+/// a kind a report is made of. A model folder may be its own report folder,
+/// so of JSON files only the report's own are served, never `manifest.json`.
+fn report_file_kind(file: &str) -> Option<&'static str> {
+    if file.is_empty() || file.starts_with('.') || file.contains(['/', '\\', '\0']) {
+        return None;
+    }
+    let (_, ext) = file.rsplit_once('.')?;
+    Some(match ext.to_ascii_lowercase().as_str() {
+        "html" => "text/html; charset=utf-8",
+        "png" => "image/png",
+        "svg" => "image/svg+xml",
+        "css" => "text/css; charset=utf-8",
+        "js" => "text/javascript; charset=utf-8",
+        "csv" => "text/csv; charset=utf-8",
+        "md" => "text/plain; charset=utf-8",
+        "json" if REPORT_JSON.contains(&file) => "application/json",
+        _ => return None,
+    })
+}
+
+/// The JSON files a report writes.
+const REPORT_JSON: [&str; 2] = ["metrics.json", "timings.json"];
+
+/// A regular file's bytes; a symbolic link (to anywhere) is refused, at the
+/// open itself so that nothing can swap one in after a check.
+fn read_regular_file(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut open = std::fs::OpenOptions::new();
+    open.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        open.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    let mut f = open.open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// `/report` alone: its index page.
