@@ -120,8 +120,10 @@ fn train_classify_evaluate_round_trip_at_the_saved_thresholds() {
     );
     assert!(answers.iter().any(|a| names(&a["labels"]).len() >= 2));
 
-    // CSV and the table say the same.
+    // CSV and the table say the same, row for row: the same texts in the same
+    // order, and in each exactly the labels (and probabilities) of JSONL.
     let plain = jsonl(&classify(&model, &["--format", "jsonl"]));
+    assert_eq!(plain.len(), answers.len());
     assert!(plain.iter().all(|a| a.get("top").is_none()));
     let csv = classify(&model, &["--format", "csv"]);
     let mut rows = csv::Reader::from_reader(csv.as_bytes());
@@ -129,18 +131,48 @@ fn train_classify_evaluate_round_trip_at_the_saved_thresholds() {
         rows.headers().unwrap().iter().collect::<Vec<_>>(),
         ["id", "text", "labels", "probabilities"]
     );
+    let records: Vec<csv::StringRecord> = rows.records().map(|r| r.unwrap()).collect();
     let table = classify(&model, &[]);
-    for ((row, a), line) in rows.records().zip(&plain).zip(table.lines().skip(1)) {
-        let row = row.unwrap();
-        assert_eq!(row[2], names(&a["labels"]).join(","), "{a}");
-        let shown = if names(&a["labels"]).is_empty() {
-            "(no emotion)".to_string()
+    let (header, lines) = table.split_once('\n').unwrap();
+    assert_eq!(header, format!("{:<60}  labels", "text"));
+    let lines: Vec<&str> = lines.lines().collect();
+    assert_eq!(records.len(), plain.len(), "{csv}");
+    assert_eq!(lines.len(), plain.len(), "{table}");
+    for ((row, a), line) in records.iter().zip(&plain).zip(&lines) {
+        let text = a["text"].as_str().unwrap();
+        let labels = names(&a["labels"]);
+        let probs: Vec<f64> = a["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["probability"].as_f64().unwrap())
+            .collect();
+        assert_eq!(&row[1], text, "{a}");
+        assert_eq!(&row[2], labels.join(","), "{a}");
+        let csv_probs: Vec<String> = probs.iter().map(|p| format!("{p:.6}")).collect();
+        assert_eq!(&row[3], csv_probs.join(","), "{a}");
+        // The table: the text padded to 60 characters, two spaces, then the
+        // labels column alone, "label 0.123" joined by ", " or "(no emotion)".
+        let column = line
+            .strip_prefix(&format!("{text:<60}  "))
+            .unwrap_or_else(|| panic!("the row does not start with its text: {line:?} / {a}"));
+        let shown: Vec<(String, String)> = if column == "(no emotion)" {
+            Vec::new()
         } else {
-            names(&a["labels"]).join(" ")
+            column
+                .split(", ")
+                .map(|cell| {
+                    let (l, p) = cell.rsplit_once(' ').unwrap();
+                    (l.to_string(), p.to_string())
+                })
+                .collect()
         };
-        for word in shown.split(' ') {
-            assert!(line.contains(word), "{line} / {a}");
-        }
+        let want: Vec<(String, String)> = labels
+            .iter()
+            .zip(&probs)
+            .map(|(l, p)| (l.clone(), format!("{p:.3}")))
+            .collect();
+        assert_eq!(shown, want, "{line:?} / {a}");
     }
 
     // --at-least-one at classify time: every text gets a label.
@@ -180,12 +212,26 @@ fn train_classify_evaluate_round_trip_at_the_saved_thresholds() {
     }
     let f1 = run["test"]["macro avg"]["f1-score"].as_f64().unwrap();
     assert!(f1 > 0.5, "the fixture's emotions are easy: macro-F1 {f1}");
-    let mut preds = csv::Reader::from_path(report.join("predictions.csv")).unwrap();
-    for (row, a) in preds.records().zip(&plain) {
-        let row = row.unwrap();
+    let preds: Vec<csv::StringRecord> = csv::Reader::from_path(report.join("predictions.csv"))
+        .unwrap()
+        .records()
+        .map(|r| r.unwrap())
+        .collect();
+    let truth: Vec<csv::StringRecord> =
+        csv::Reader::from_path(multilabel_fixture("multilabel_small_test.csv"))
+            .unwrap()
+            .records()
+            .map(|r| r.unwrap())
+            .collect();
+    assert_eq!(preds.len(), plain.len());
+    assert_eq!(truth.len(), plain.len());
+    for ((row, a), t) in preds.iter().zip(&plain).zip(&truth) {
         let mut want = names(&a["labels"]);
         want.sort();
-        assert_eq!(row[2], want.join(","), "{a}");
+        assert_eq!(&row[2], want.join(","), "{a}");
+        let mut true_labels: Vec<&str> = t[1].split(',').filter(|l| !l.is_empty()).collect();
+        true_labels.sort_unstable();
+        assert_eq!(&row[1], true_labels.join(","), "{a}");
     }
 }
 

@@ -620,6 +620,87 @@ fn a_model_trained_with_a_prompt_classifies_with_it() {
         serde_json::from_str::<serde_json::Value>(&out).unwrap(),
         saved
     );
+    // The prompt is the text put before every text, literally: the vectors
+    // with it differ from those without, and are those of the texts with
+    // "query: " written in front and no prompt.
+    let texts: Vec<String> = ["i feel wonderful today", "this is so unfair", "i miss you"]
+        .map(String::from)
+        .to_vec();
+    let mut e = Encoder::load(&enc, tch::Device::Cpu).unwrap();
+    assert_eq!(e.identity().prompt.as_deref(), Some("query: "));
+    let prompted = embed(&e, &texts);
+    e.use_prompt("").unwrap();
+    let bare = embed(&e, &texts);
+    let written: Vec<String> = texts.iter().map(|t| format!("query: {t}")).collect();
+    let literal = embed(&e, &written);
+    assert!(
+        prompted.data == literal.data,
+        "the prompted vectors are not those of the texts written with the prompt in front"
+    );
+    for (i, t) in texts.iter().enumerate() {
+        let c = cosine(prompted.row(i), bare.row(i));
+        assert!(
+            c < 0.999,
+            "{t:?}: the prompt left the vector as it was ({c})"
+        );
+    }
+    // And so through train and classify: a model trained with no prompt on
+    // the texts with "query: " written in front is the same model, and answers
+    // a text with "query: " in front as the prompted model answers the text;
+    // without it, otherwise.
+    let small = std::fs::read_to_string(common::small_carer_csv(dir)).unwrap();
+    let mut reader = csv::Reader::from_reader(small.as_bytes());
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(reader.headers().unwrap()).unwrap();
+    for r in reader.records() {
+        let r = r.unwrap();
+        writer
+            .write_record([format!("query: {}", &r[0]).as_str(), &r[1]])
+            .unwrap();
+    }
+    let prefixed = write(dir, "prefixed.csv", &writer.into_inner().unwrap());
+    let literal_model = dir.join("literal-model");
+    let o = emo()
+        .args([
+            "train", "--device", "cpu", "--method", "ncm", "--prompt", "",
+        ])
+        .arg("--train")
+        .arg(&prefixed)
+        .arg("--encoder")
+        .arg(&enc)
+        .arg("--cache-dir")
+        .arg(dir.join("cache"))
+        .arg("--out")
+        .arg(&literal_model)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        std::fs::read(model.join("head.safetensors")).unwrap(),
+        std::fs::read(literal_model.join("head.safetensors")).unwrap()
+    );
+    let answer = |model: &Path, text: &str| {
+        let o = emo()
+            .args(["classify", "--device", "cpu", "--format", "json", "--model"])
+            .arg(model)
+            .arg(text)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let mut v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let item = v[0].as_object_mut().unwrap();
+        item.remove("text");
+        item.remove("id");
+        v
+    };
+    let mut shown = saved.clone();
+    shown[0].as_object_mut().unwrap().remove("text");
+    shown[0].as_object_mut().unwrap().remove("id");
+    assert_eq!(
+        answer(&literal_model, "query: i feel wonderful today"),
+        shown
+    );
+    assert_ne!(answer(&literal_model, "i feel wonderful today"), shown);
     // Another prompt, or none, is another encoder: refused.
     for (flag, says) in [("passage", "prompt \"passage: \""), ("", "no prompt")] {
         let (code, _, err) = classify(&["--prompt", flag]);

@@ -68,3 +68,123 @@ impl MultiMethod for TauNorm {
         Ok(fitted)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::candidate::Tune;
+    use crate::methods::multi::bce::{Bce, Loss};
+    use crate::methods::multi::synthetic::{problem, rows_of};
+    use crate::train::TrainConfig;
+
+    fn linear(head: &Head) -> (Vec<Vec<f64>>, Vec<f64>) {
+        let Head::Linear { weight, bias } = head else {
+            panic!("not a linear head");
+        };
+        (
+            rows_of(weight),
+            Vec::<f64>::try_from(bias.to_kind(tch::Kind::Double)).unwrap(),
+        )
+    }
+
+    fn norm(v: &[f64]) -> f64 {
+        v.iter().map(|x| x * x).sum::<f64>().sqrt()
+    }
+
+    /// The head τ-norm hands back is the stage-1 `bce` head (same context, same
+    /// seed: the same head) with each class's weight vector divided by
+    /// ‖W_j‖^τ and no bias: τ = 0 keeps the weights as they were, τ = 1 gives
+    /// every class a unit vector, τ = ½ scales each class by 1/√‖W_j‖ — so
+    /// each class's logit is its stage-1 logit less the bias, over ‖W_j‖^τ.
+    #[test]
+    fn each_class_is_the_stage1_weight_over_its_norm_to_the_tau() {
+        let p = problem(11, 1200);
+        let base = TrainConfig {
+            tune: Tune::None,
+            ..TrainConfig::default()
+        };
+        let stage1 = Bce(SamplerKind::InstanceBalanced, Loss::Plain)
+            .fit(&MultiContext::new(&p.train, &p.valid, &base, 5))
+            .unwrap();
+        let (w1, b1) = linear(&stage1.head);
+        let norms: Vec<f64> = w1.iter().map(|w| norm(w)).collect();
+        // Instance-balanced training leaves the classes with unequal norms and
+        // biases, or the test could not tell τ's apart.
+        let (lo, hi) = norms
+            .iter()
+            .fold((f64::MAX, 0.0f64), |(l, h), &n| (l.min(n), h.max(n)));
+        assert!(hi > 1.2 * lo, "norms {norms:?}");
+        assert!(b1.iter().any(|b| b.abs() > 1e-3), "biases {b1:?}");
+        for tau in [0.0, 0.5, 1.0] {
+            let cfg = TrainConfig {
+                tau_grid: vec![tau],
+                ..base.clone()
+            };
+            let fitted = TauNorm
+                .fit(&MultiContext::new(&p.train, &p.valid, &cfg, 5))
+                .unwrap();
+            assert_eq!(fitted.chosen["tau"], json!(tau));
+            let (w, b) = linear(&fitted.head);
+            assert_eq!(w.len(), w1.len());
+            assert!(b.iter().all(|&v| v == 0.0), "τ {tau}: bias {b:?}");
+            for (j, (row, stage1_row)) in w.iter().zip(&w1).enumerate() {
+                let scale = norms[j].powf(tau);
+                for (got, was) in row.iter().zip(stage1_row) {
+                    let want = was / scale;
+                    assert!(
+                        (got - want).abs() <= 1e-5 * want.abs().max(1e-3),
+                        "τ {tau}, class {j}: {got} vs {want}"
+                    );
+                }
+                let n = norm(row);
+                let expect = norms[j].powf(1.0 - tau);
+                assert!(
+                    (n - expect).abs() < 1e-5 * expect,
+                    "τ {tau}, class {j}: norm {n}, want ‖W_j‖^(1−τ) = {expect}"
+                );
+            }
+            if tau == 1.0 {
+                assert!(
+                    w.iter().all(|r| (norm(r) - 1.0).abs() < 1e-5),
+                    "τ = 1 leaves unit vectors"
+                );
+            }
+        }
+    }
+
+    /// τ is chosen among the grid on validation, each τ recorded on the
+    /// curve with its score, and — since per-class thresholds cannot see a
+    /// positive rescaling of a class's logits — every τ scores the stage-1
+    /// head's validation macro-F1 within float rounding.
+    #[test]
+    fn every_tau_of_the_grid_is_scored_and_one_of_them_kept() {
+        let p = problem(12, 900);
+        let grid = vec![0.0, 0.3, 1.0, 1.7];
+        let cfg = TrainConfig {
+            tune: Tune::None,
+            tau_grid: grid.clone(),
+            ..TrainConfig::default()
+        };
+        let ctx = MultiContext::new(&p.train, &p.valid, &cfg, 2);
+        let stage1 = Bce(SamplerKind::InstanceBalanced, Loss::Plain)
+            .fit(&ctx)
+            .unwrap();
+        let fitted = TauNorm.fit(&ctx).unwrap();
+        let curve = fitted.chosen["curve"].as_array().unwrap();
+        let taus: Vec<f64> = curve.iter().map(|r| r["tau"].as_f64().unwrap()).collect();
+        assert_eq!(taus, grid);
+        let stage1_f1 = stage1.chosen["settings"]["validation_macro_f1"]
+            .as_f64()
+            .unwrap();
+        let scores: Vec<f64> = curve
+            .iter()
+            .map(|r| r["validation_macro_f1"].as_f64().unwrap())
+            .collect();
+        for (tau, s) in grid.iter().zip(&scores) {
+            assert!((s - stage1_f1).abs() < 1e-3, "τ {tau}: {s} vs {stage1_f1}");
+        }
+        let best = scores.iter().cloned().fold(f64::MIN, f64::max);
+        let first_best = grid[scores.iter().position(|&s| s == best).unwrap()];
+        assert_eq!(fitted.chosen["tau"], json!(first_best));
+    }
+}
