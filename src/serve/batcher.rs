@@ -379,33 +379,59 @@ fn run_pass(
     // and others not; the ones not answered are answered with the error below.
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         predictor.embed_tokens(&batch, |chunk, m| {
-            answer_chunk(predictor, pending, &texts, chunk, &m)
+            answer_chunk(predictor, pending, &texts, chunk, &m)?;
+            // Every client of the pass gone (none can be answered yet, or
+            // the pass would be over): the rest of it is work for no one.
+            let gone = |r: &usize| pending[*r].reply.as_ref().is_none_or(|x| x.is_closed());
+            if requests.iter().all(gone) {
+                return Err(anyhow::Error::new(Abandoned));
+            }
+            Ok(())
         })
     }))
     .unwrap_or_else(|payload| Err(crate::error::panic_error(payload.as_ref())));
     metrics.inference.observe(started.elapsed().as_secs_f64());
+    let result = result.or_else(|e| if e.is::<Abandoned>() { Ok(()) } else { Err(e) });
     if let Err(e) = result {
         // The requests of this pass not yet answered cannot be; the others
         // still can. The client hears only that it failed: the cause (which
         // may name files of the server) goes to the log.
-        let mut failed = 0;
-        for &r in &requests {
+        let unanswered: Vec<usize> = requests
+            .iter()
+            .copied()
+            .filter(|&r| pending[r].reply.is_some())
+            .collect();
+        metrics.failed_passes.inc();
+        // Logged before answering, so the log holds the cause by the time a
+        // client reads its 500.
+        eprintln!(
+            "emo serve: a forward pass of {} texts failed ({} requests answered 500): {e:#}",
+            batch.len(),
+            unanswered.len()
+        );
+        for r in unanswered {
             if let Some(reply) = pending[r].reply.take() {
                 let _ = reply.send(Err(
                     "inference failed on this request's forward pass; the server's log says why"
                         .into(),
                 ));
-                failed += 1;
             }
         }
-        metrics.failed_passes.inc();
-        eprintln!(
-            "emo serve: a forward pass of {} texts failed ({failed} requests answered 500): {e:#}",
-            batch.len()
-        );
     }
     pending.retain(|f| f.reply.is_some());
 }
+
+/// Stops a pass whose clients have all gone.
+#[derive(Debug)]
+struct Abandoned;
+
+impl std::fmt::Display for Abandoned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("every client of the pass has gone")
+    }
+}
+
+impl std::error::Error for Abandoned {}
 
 /// Gives the texts of one chunk (`chunk`: indices into the pass's `texts`, rows
 /// of `m`) their vectors or their answers (the head runs once over the

@@ -262,9 +262,10 @@ pub fn run(
         anyhow::Ok(connections::serve(listener, app, limits, stop, metrics).await)
     });
     // Every connection is closed, each request answered or cut: the worker
-    // finishes what it holds (nothing, unless a request was cut) and returns.
-    // The runtime's blocking threads (tokenising) are waited for, briefly.
-    runtime.shutdown_timeout(Duration::from_secs(5));
+    // finishes what it holds (nothing, unless a request was cut, and a pass
+    // whose clients have all gone stops after its current chunk) and
+    // returns. The runtime's blocking threads (tokenising) get a moment.
+    runtime.shutdown_timeout(Duration::from_millis(500));
     closer.close();
     let (why, cut) = served?;
     if cut > 0 {
@@ -281,9 +282,19 @@ pub fn run(
             why.unwrap_or_else(|| "no reason given".into())
         ));
     }
-    worker
-        .join()
-        .map_err(|_| anyhow::anyhow!("the inference thread panicked"))?;
+    // Joined once it has finished, waited for a second at
+    // most: the shutdown is bounded, and a pass cannot be interrupted.
+    let deadline = std::time::Instant::now() + Duration::from_secs(1);
+    while !worker.is_finished() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if worker.is_finished() {
+        worker
+            .join()
+            .map_err(|_| anyhow::anyhow!("the inference thread panicked"))?;
+    } else {
+        eprintln!("emo serve: the inference thread is still in a forward pass; exiting without it");
+    }
     eprintln!("emo serve: stopped");
     Ok(())
 }

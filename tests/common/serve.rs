@@ -19,11 +19,18 @@ pub struct Server {
 
 impl Server {
     pub fn start(model: &Path, extra: &[&str]) -> Server {
+        Server::start_with_env(model, extra, &[])
+    }
+
+    /// The same, with `env` set for the server (the fault hooks of
+    /// `EMO_SERVE_FAULT`).
+    pub fn start_with_env(model: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_emo"))
             .args(["serve", "--model"])
             .arg(model)
             .args(["--port", "0", "--device", "cpu"])
             .args(extra)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -83,6 +90,23 @@ impl Server {
             .and_then(|l| l.rsplit(' ').next())
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| panic!("{name} in {metrics}"))
+    }
+
+    /// A sample of `GET /metrics`, 0 when the series has none yet (a
+    /// labelled counter appears on its first count).
+    pub fn metric_or_zero(&self, name: &str) -> f64 {
+        let metrics = self.get("/metrics").body;
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        self.stderr.lock().unwrap().clone()
     }
 
     pub fn terminate(&self) {
