@@ -10,7 +10,7 @@
 # Runs on stable Rust: without a sanitizer cargo-fuzz needs no -Z flag. The code
 # is safe Rust, so what we hunt is panics, aborts, hangs (-timeout) and runaway
 # memory (-rss_limit_mb), not memory errors.
-#   FUZZ_TARGETS="table cache"   a subset of: table named cache model
+#   FUZZ_TARGETS="table cache"   a subset of: table named cache model manifest
 #   CARGO="cargo +stable"        the cargo to use
 set -euo pipefail
 
@@ -19,7 +19,7 @@ cd "$ROOT"
 CARGO_FUZZ_VERSION=0.13.2
 TOOLS="$ROOT/.deps/tools"
 SECONDS_EACH=${FUZZ_SECONDS:-60}
-TARGETS=${FUZZ_TARGETS:-table named cache model}
+TARGETS=${FUZZ_TARGETS:-table named cache model manifest}
 CARGO=${CARGO:-cargo}
 SUMMARY=fuzz/last-run.txt
 export PATH="$TOOLS/bin:$PATH"

@@ -12,7 +12,7 @@ use crate::data::table::{read_rows, Column, Format, TableSpec};
 use crate::data::{named, BadRows};
 use crate::embed::cache::Cache;
 use crate::embed::{EncoderIdentity, Pooling};
-use crate::model::SavedModel;
+use crate::model::{Manifest, SavedModel};
 use anyhow::{anyhow, Result};
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -261,8 +261,8 @@ pub const MODEL_SEPARATOR: u8 = 0xFF;
 
 /// The input is `manifest.json`, then [`MODEL_SEPARATOR`] and
 /// `head.safetensors` (without one, the head file is missing). A model that
-/// loads must also compute logits of the promised shape and be checked
-/// against an encoder, as `classify` does next (valid seeds name the encoder
+/// loads goes through [`check_loaded`]: everything emo does with a model's
+/// fields before it needs the encoder (valid seeds name the encoder
 /// [`encoder_identity`] of their dimension; mutants mostly do not).
 pub fn model(data: &[u8]) -> Result<()> {
     let dir = scratch()?;
@@ -274,9 +274,305 @@ pub fn model(data: &[u8]) -> Result<()> {
     if let Some(head) = head {
         std::fs::write(dir.path().join("head.safetensors"), head)?;
     }
-    let model = SavedModel::load(dir.path(), tch::Device::Cpu)?;
-    let (c, d) = (model.manifest.labels.len(), model.manifest.dim);
+    check_loaded(dir.path())
+}
+
+/// Loads the model in `dir` and, when it loads, holds it to what
+/// [`crate::model::Manifest::validate`] promises the code after it, which
+/// indexes these fields unchecked (classify, evaluate's reports, serve):
+/// labels distinct and named, one training count, threshold and
+/// co-occurrence row and column per label, thresholds in [0, 1], the head
+/// `[labels, dim]` and the encoder's dimension `dim`. Then answers two
+/// texts' worth of zero vectors every way classify and serve do, and checks
+/// the encoder as classify does next.
+pub fn check_loaded(dir: &Path) -> Result<()> {
+    use crate::data::Task;
+    use crate::decision::WhenNonePasses;
+    use crate::predict::{Answer, Decider};
+    let model = SavedModel::load(dir, tch::Device::Cpu)?;
+    let m = &model.manifest;
+    let (c, d) = (m.labels.len(), m.dim);
+    assert!(c >= 2, "accepted {c} labels");
+    for (i, l) in m.labels.iter().enumerate() {
+        assert!(!l.trim().is_empty(), "accepted an empty label");
+        assert!(!m.labels[..i].contains(l), "accepted label {l:?} twice");
+    }
+    assert_eq!(m.train_counts.len(), c, "accepted train_counts");
+    assert_eq!((model.head.n_classes(), model.head.dim()), (c, d), "head");
+    assert_eq!(m.encoder.dim, d, "accepted encoder.dim");
+    assert_eq!(m.multi_label.is_some(), m.task == Task::MultiLabel, "task");
+    if let Some(ml) = &m.multi_label {
+        assert_eq!(ml.thresholds.len(), c, "accepted thresholds");
+        for t in &ml.thresholds {
+            assert!((0.0..=1.0).contains(&t.value), "accepted threshold {t:?}");
+            assert!((0.0..=1.0).contains(&t.validation_f1), "accepted {t:?}");
+        }
+        assert_eq!(ml.cooccurrence.len(), c, "accepted cooccurrence");
+        assert!(
+            ml.cooccurrence.iter().all(|row| row.len() == c),
+            "cooccurrence"
+        );
+        let [n, none, several] = ml.train_texts;
+        assert!(
+            none.checked_add(several).is_some_and(|k| k <= n),
+            "train_texts"
+        );
+    }
     let x = tch::Tensor::zeros([2, d as i64], (tch::Kind::Float, tch::Device::Cpu));
-    assert_eq!(model.head.logits(&x)?.size(), [2, c as i64]);
-    model.check_encoder(&encoder_identity(d), dir.path())
+    let logits = model.head.logits(&x)?;
+    assert_eq!(logits.size(), [2, c as i64]);
+    let rules = [None, Some(WhenNonePasses::TopLabel)];
+    for (top_k, when_none) in [0, 1, c, c + 1]
+        .into_iter()
+        .flat_map(|k| rules.map(|r| (k, r)))
+    {
+        for answer in Decider::new(&model, top_k, when_none).answers(&logits)? {
+            let (listed, top) = match &answer {
+                Answer::Single { top } => (top, top),
+                Answer::Multi { labels, top } => (labels, top),
+            };
+            assert!(
+                listed
+                    .iter()
+                    .chain(top)
+                    .all(|s| m.labels.contains(&s.label)),
+                "answered a label the model does not have: {answer:?}"
+            );
+            answer.to_json(top_k);
+        }
+    }
+    model.check_encoder(&encoder_identity(d), dir)
+}
+
+/// The model the `manifest` target edits: labels joy, anger and fear,
+/// dimension 4, the encoder [`encoder_identity`]; multi-label (thresholds,
+/// co-occurrence and all) unless `single`; `head` "linear" or "nearest-mean".
+pub fn sample_manifest(head: &str, single: bool) -> Manifest {
+    use crate::decision::{Threshold, ThresholdSource, WhenNonePasses};
+    use crate::model::{MultiLabelDecision, FORMAT_VERSION};
+    let threshold = |value: f32| Threshold {
+        value,
+        validation_f1: 0.5,
+        validation_positives: 2,
+        source: ThresholdSource::Validation,
+    };
+    Manifest {
+        format: "emo-model".into(),
+        format_version: FORMAT_VERSION,
+        emo_version: "fuzz-seed".into(),
+        created: "2026-01-01T00:00:00Z".into(),
+        labels: ["joy", "anger", "fear"].map(String::from).to_vec(),
+        train_counts: vec![5, 3, 1],
+        method: if single { "ib" } else { "bce" }.into(),
+        method_summary: String::new(),
+        chosen: serde_json::Value::Null,
+        config: crate::train::TrainConfig::default(),
+        seed: 1,
+        encoder: encoder_identity(4),
+        encoder_dir: "fuzz".into(),
+        dim: 4,
+        head: head.into(),
+        validation: serde_json::Value::Null,
+        training_data: "fuzz".into(),
+        device: "cpu".into(),
+        precision: Default::default(),
+        task: if single {
+            crate::data::Task::SingleLabel
+        } else {
+            crate::data::Task::MultiLabel
+        },
+        multi_label: (!single).then(|| MultiLabelDecision {
+            thresholds: vec![threshold(0.5), threshold(0.3), threshold(0.7)],
+            when_none: WhenNonePasses::NoEmotion,
+            train_texts: [8, 1, 2],
+            cooccurrence: vec![vec![5, 1, 1], vec![1, 3, 0], vec![1, 0, 1]],
+        }),
+    }
+}
+
+/// The fields the `manifest` target edits; `#` is an index the edit picks.
+const MANIFEST_PATHS: [&str; 29] = [
+    "/labels",
+    "/labels/#",
+    "/train_counts",
+    "/train_counts/#",
+    "/dim",
+    "/encoder/dim",
+    "/head",
+    "/task",
+    "/multi_label",
+    "/multi_label/thresholds",
+    "/multi_label/thresholds/#",
+    "/multi_label/thresholds/#/value",
+    "/multi_label/thresholds/#/validation_f1",
+    "/multi_label/thresholds/#/validation_positives",
+    "/multi_label/cooccurrence",
+    "/multi_label/cooccurrence/#",
+    "/multi_label/cooccurrence/#/#",
+    "/multi_label/train_texts",
+    "/multi_label/train_texts/#",
+    "/multi_label/when_none",
+    "/format_version",
+    "/encoder/weights_sha256",
+    "/encoder/prompt",
+    "/method",
+    "/chosen",
+    "/validation",
+    "/config/batch_size",
+    "/precision",
+    "/seed",
+];
+
+/// A value that breaks something somewhere: bounds of counts and
+/// probabilities, numbers an f32 or a usize cannot hold, empty and
+/// repeated names, the wrong types.
+fn awkward_value(pick: u8) -> serde_json::Value {
+    use serde_json::json;
+    match pick % 16 {
+        0 => json!(0),
+        1 => json!(1),
+        2 => json!(2),
+        3 => json!(-1),
+        4 => json!(0.5),
+        5 => json!(1.5),
+        6 => json!(1e39),
+        7 => json!(-1e39),
+        8 => json!(u64::MAX),
+        9 => json!(1e-45),
+        10 => json!(""),
+        11 => json!("joy"),
+        12 => serde_json::Value::Null,
+        13 => json!([]),
+        14 => json!([0, 1]),
+        _ => json!(" \u{e9}\u{1F600}"),
+    }
+}
+
+/// One edit of the manifest's JSON: `path` picks a field of
+/// [`MANIFEST_PATHS`] (`at` its `#`s), `action` what happens to it (removed,
+/// replaced by an [`awkward_value`], an array grown by a copy of one of its
+/// elements or a new one, cut short, set to the number `arg`). An edit
+/// whose field is missing does nothing.
+fn edit_manifest(v: &mut serde_json::Value, [path, at, action, arg]: [u8; 4]) {
+    use serde_json::{json, Value};
+    let path = MANIFEST_PATHS[usize::from(path) % MANIFEST_PATHS.len()];
+    // Two `#`s take the low and high nibble; most labels are 0 to 2, so most
+    // indices land, and the rest reach one past the end.
+    let mut nibbles = [usize::from(at & 15) % 4, usize::from(at >> 4) % 4].into_iter();
+    let path: String = path
+        .split('/')
+        .map(|p| match p {
+            "#" => nibbles.next().unwrap_or(0).to_string(),
+            p => p.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("/");
+    let (parent, key) = path.rsplit_once('/').unwrap_or(("", ""));
+    match action % 5 {
+        0 => match v.pointer_mut(parent) {
+            Some(Value::Array(a)) => {
+                if let Ok(i) = key.parse::<usize>() {
+                    if i < a.len() {
+                        a.remove(i);
+                    }
+                }
+            }
+            Some(Value::Object(o)) => {
+                o.remove(key);
+            }
+            _ => {}
+        },
+        1 => {
+            if let Some(t) = v.pointer_mut(&path) {
+                *t = awkward_value(arg);
+            }
+        }
+        2 => {
+            if let Some(Value::Array(a)) = v.pointer_mut(&path) {
+                let new = match a.get(usize::from(arg) % a.len().max(1)) {
+                    Some(Value::String(s)) if arg & 0x80 != 0 => json!(format!("{s}{arg}")),
+                    Some(e) => e.clone(),
+                    None => json!(arg),
+                };
+                a.push(new);
+            }
+        }
+        3 => {
+            if let Some(Value::Array(a)) = v.pointer_mut(&path) {
+                let n = usize::from(arg) % (a.len() + 1);
+                a.truncate(n);
+            }
+        }
+        _ => {
+            if let Some(t) = v.pointer_mut(&path) {
+                *t = json!(arg);
+            }
+        }
+    }
+}
+
+/// A structured mutation of a valid model: the first byte picks the model
+/// ([`sample_manifest`]: bit 0 single-label, bit 1 a nearest-mean head; bit 2
+/// keeps the head at the sample's 3 labels × 4 dimensions, else it follows
+/// the edited `labels` and `dim` where they are small), every further 4 bytes
+/// are one [`edit_manifest`]. Raw bytes (the `model` target) seldom keep a
+/// manifest's JSON valid while changing what it says; edits of the parsed
+/// JSON reach every check of [`crate::model::Manifest::validate`] and the
+/// code behind it ([`check_loaded`]).
+pub fn manifest(data: &[u8]) -> Result<()> {
+    let (opts, edits) = data.split_first().map_or((0, &[][..]), |(&o, e)| (o, e));
+    let kind = if opts & 2 == 0 {
+        "linear"
+    } else {
+        "nearest-mean"
+    };
+    let mut v = serde_json::to_value(sample_manifest(kind, opts & 1 != 0))?;
+    for edit in edits.chunks_exact(4) {
+        edit_manifest(&mut v, edit.try_into().expect("4 bytes"));
+    }
+    let (c, d) = if opts & 4 != 0 {
+        (3, 4)
+    } else {
+        let c = v["labels"].as_array().map_or(3, Vec::len);
+        let d = v["dim"].as_u64().filter(|&d| d <= 64).unwrap_or(4) as usize;
+        (c.min(64), d)
+    };
+    let values = |n: usize| -> Vec<u8> {
+        (0..n)
+            .flat_map(|i| ((i * 37 % 11) as f32 / 10.0 - 0.5).to_le_bytes())
+            .collect()
+    };
+    let tensors = if kind == "linear" {
+        [("weight", vec![c, d]), ("bias", vec![c])]
+    } else {
+        [("mean", vec![d]), ("centroids", vec![c, d])]
+    };
+    let data: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|(_, shape)| values(shape.iter().product()))
+        .collect();
+    let views = tensors
+        .iter()
+        .zip(&data)
+        .map(|((name, shape), bytes)| {
+            Ok((
+                *name,
+                safetensors::tensor::TensorView::new(
+                    safetensors::tensor::Dtype::F32,
+                    shape.clone(),
+                    bytes,
+                )?,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let dir = scratch()?;
+    std::fs::write(
+        dir.path().join("head.safetensors"),
+        safetensors::serialize(views, &None)?,
+    )?;
+    std::fs::write(
+        dir.path().join("manifest.json"),
+        serde_json::to_vec_pretty(&v)?,
+    )?;
+    check_loaded(dir.path())
 }

@@ -84,6 +84,126 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// Refuses a manifest that parses but contradicts itself, before anything
+    /// reads it: labels are named and distinct (at least two), every field kept
+    /// per class has one entry per label (training counts, thresholds, the
+    /// co-occurrence matrix), the encoder's dimension is the head's, the head
+    /// kind is known, the task agrees with the decision saved, and every
+    /// threshold and F1 is a number in [0, 1]. Classify, evaluate and serve
+    /// index these fields without checking again, so a folder edited by hand
+    /// or damaged stops here with one line naming `path` and the field (exit
+    /// 2), not with a panic later. The head's tensors are checked against
+    /// `labels` and `dim` when [`SavedModel::load`] reads them.
+    pub fn validate(&self, path: &Path) -> Result<()> {
+        let bad = |field: &str, problem: String| {
+            Err(input_error!("{}: {field}: {problem}", path.display()))
+        };
+        let c = self.labels.len();
+        if c < 2 {
+            return bad(
+                "labels",
+                format!("{c} listed; a model has at least 2 labels"),
+            );
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, label) in self.labels.iter().enumerate() {
+            if label.trim().is_empty() {
+                return bad(&format!("labels[{i}]"), "is empty".into());
+            }
+            if !seen.insert(label.as_str()) {
+                return bad(
+                    &format!("labels[{i}]"),
+                    format!("{label:?} is listed twice"),
+                );
+            }
+        }
+        if self.train_counts.len() != c {
+            return bad(
+                "train_counts",
+                format!("{} counts for {c} labels", self.train_counts.len()),
+            );
+        }
+        if self.dim == 0 {
+            return bad("dim", "is 0".into());
+        }
+        if self.encoder.dim != self.dim {
+            return bad(
+                "encoder.dim",
+                format!("is {} but the head's dim is {}", self.encoder.dim, self.dim),
+            );
+        }
+        if !matches!(self.head.as_str(), "linear" | "nearest-mean") {
+            return bad(
+                "head",
+                format!("unknown head kind {:?} (linear or nearest-mean)", self.head),
+            );
+        }
+        let multi = match (self.task, &self.multi_label) {
+            (crate::data::Task::SingleLabel, None) => return Ok(()),
+            (crate::data::Task::MultiLabel, Some(m)) => m,
+            (crate::data::Task::MultiLabel, None) => {
+                return bad(
+                    "multi_label",
+                    "missing; a multi-label model needs its thresholds".into(),
+                )
+            }
+            (crate::data::Task::SingleLabel, Some(_)) => {
+                return bad(
+                    "multi_label",
+                    "present, but task says single-label (which has no thresholds)".into(),
+                )
+            }
+        };
+        if multi.thresholds.len() != c {
+            return bad(
+                "multi_label.thresholds",
+                format!("{} thresholds for {c} labels", multi.thresholds.len()),
+            );
+        }
+        for (i, t) in multi.thresholds.iter().enumerate() {
+            for (field, v) in [
+                ("value", f64::from(t.value)),
+                ("validation_f1", t.validation_f1),
+            ] {
+                if !(0.0..=1.0).contains(&v) {
+                    return bad(
+                        &format!("multi_label.thresholds[{i}].{field}"),
+                        format!("{v} is not a number from 0 to 1"),
+                    );
+                }
+            }
+        }
+        let rows = multi.cooccurrence.len();
+        if rows != c {
+            return bad(
+                "multi_label.cooccurrence",
+                format!("{rows} rows; {c} labels need a {c}×{c} matrix"),
+            );
+        }
+        if let Some((i, row)) = multi
+            .cooccurrence
+            .iter()
+            .enumerate()
+            .find(|(_, row)| row.len() != c)
+        {
+            return bad(
+                "multi_label.cooccurrence",
+                format!(
+                    "row {i} has {} entries; {c} labels need a {c}×{c} matrix",
+                    row.len()
+                ),
+            );
+        }
+        let [n, none, several] = multi.train_texts;
+        if none.checked_add(several).is_none_or(|k| k > n) {
+            return bad(
+                "multi_label.train_texts",
+                format!("{none} texts with no label and {several} with several, of {n} in all"),
+            );
+        }
+        Ok(())
+    }
+
     /// Each class's threshold, in label order (multi-label models).
     pub fn threshold_values(&self) -> Option<Vec<f32>> {
         self.multi_label
@@ -106,11 +226,13 @@ fn f32_bytes(t: &Tensor) -> Result<Vec<u8>> {
     Ok(v.iter().flat_map(|f| f.to_le_bytes()).collect())
 }
 
+/// The tensor `name` of `file`, which must be F32 of `shape`; `why` names
+/// the manifest fields that give it that shape.
 fn tensor(
     st: &SafeTensors,
     file: &Path,
     name: &str,
-    shape: &[usize],
+    (shape, why): (&[usize], &str),
     device: Device,
 ) -> Result<Tensor> {
     let t = st
@@ -118,7 +240,7 @@ fn tensor(
         .map_err(|e| input_error!("{}: no tensor '{name}' ({e})", file.display()))?;
     if t.dtype() != Dtype::F32 || t.shape() != shape {
         return Err(input_error!(
-            "{}: tensor '{name}' is {:?} {:?}, the manifest implies F32 {shape:?}",
+            "{}: tensor '{name}' is {:?} {:?}, not F32 {shape:?} (manifest.json: {why})",
             file.display(),
             t.dtype(),
             t.shape()
@@ -229,38 +351,11 @@ impl SavedModel {
         }
         let manifest: Manifest = serde_json::from_value(raw)
             .map_err(|e| input_error!("{}: malformed manifest: {e}", mpath.display()))?;
-        let c = manifest.labels.len();
-        let d = manifest.dim;
-        if c < 2 || d == 0 || manifest.train_counts.len() != c {
-            return Err(input_error!(
-                "{}: inconsistent manifest ({c} labels, {} training counts, dimension {d})",
-                mpath.display(),
-                manifest.train_counts.len()
-            ));
-        }
-        match (manifest.task, &manifest.multi_label) {
-            (crate::data::Task::SingleLabel, None) => {}
-            (crate::data::Task::MultiLabel, Some(m)) if m.thresholds.len() == c => {}
-            (crate::data::Task::MultiLabel, Some(m)) => {
-                return Err(input_error!(
-                    "{}: inconsistent manifest ({c} labels, {} thresholds)",
-                    mpath.display(),
-                    m.thresholds.len()
-                ))
-            }
-            (task, _) => {
-                return Err(input_error!(
-                    "{}: inconsistent manifest (a {} model {} multi_label thresholds)",
-                    mpath.display(),
-                    task.name(),
-                    if task == crate::data::Task::MultiLabel {
-                        "without"
-                    } else {
-                        "with"
-                    }
-                ))
-            }
-        }
+        manifest.validate(&mpath)?;
+        let (c, d) = (manifest.labels.len(), manifest.dim);
+        let labels = format!("{c} labels");
+        let dim = format!("dim {d}");
+        let both = format!("{labels}, {dim}");
         let hpath = dir.join("head.safetensors");
         let bytes = std::fs::read(&hpath)
             .map_err(|e| input_error!("{}: cannot read: {e}", hpath.display()))?;
@@ -272,16 +367,16 @@ impl SavedModel {
         })?;
         let head = match manifest.head.as_str() {
             "linear" => Head::Linear {
-                weight: tensor(&st, &hpath, "weight", &[c, d], device)?,
-                bias: tensor(&st, &hpath, "bias", &[c], device)?,
+                weight: tensor(&st, &hpath, "weight", (&[c, d], &both), device)?,
+                bias: tensor(&st, &hpath, "bias", (&[c], &labels), device)?,
             },
             "nearest-mean" => Head::NearestMean {
-                mean: tensor(&st, &hpath, "mean", &[d], device)?,
-                centroids: tensor(&st, &hpath, "centroids", &[c, d], device)?,
+                mean: tensor(&st, &hpath, "mean", (&[d], &dim), device)?,
+                centroids: tensor(&st, &hpath, "centroids", (&[c, d], &both), device)?,
             },
             other => {
                 return Err(input_error!(
-                    "{}: unknown head kind '{other}'",
+                    "{}: head: unknown head kind {other:?}",
                     mpath.display()
                 ))
             }
@@ -429,5 +524,131 @@ mod tests {
                 .to_string()
                 .contains("not an emo model"));
         }
+    }
+
+    /// A multi-label version of [`manifest`] that passes validation.
+    fn multi(mut m: Manifest) -> Manifest {
+        let c = m.labels.len();
+        let t = crate::decision::Threshold {
+            value: 0.5,
+            validation_f1: 0.5,
+            validation_positives: 1,
+            source: Default::default(),
+        };
+        m.task = crate::data::Task::MultiLabel;
+        m.multi_label = Some(MultiLabelDecision {
+            thresholds: vec![t; c],
+            when_none: Default::default(),
+            train_texts: [10, 2, 3],
+            cooccurrence: vec![vec![1; c]; c],
+        });
+        m
+    }
+
+    /// Every field indexed per class or per dimension is checked, and the
+    /// refusal is one line that names the manifest and the field.
+    #[test]
+    fn validate_names_the_file_and_the_field() {
+        type Edit = fn(&mut Manifest);
+        fn ml(m: &mut Manifest) -> &mut MultiLabelDecision {
+            m.multi_label.as_mut().unwrap()
+        }
+        let cases: [(&str, Edit); 17] = [
+            ("labels: 1 listed", |m| m.labels.truncate(1)),
+            ("labels[1]: is empty", |m| m.labels[1] = " ".into()),
+            ("labels[2]: \"c0\" is listed twice", |m| {
+                m.labels[2] = "c0".into()
+            }),
+            ("train_counts: 2 counts for 3 labels", |m| {
+                m.train_counts.pop();
+            }),
+            ("dim: is 0", |m| {
+                m.dim = 0;
+                m.encoder.dim = 0
+            }),
+            ("encoder.dim: is 5 but the head's dim is 4", |m| {
+                m.encoder.dim = 5
+            }),
+            ("head: unknown head kind \"tree\"", |m| {
+                m.head = "tree".into()
+            }),
+            ("multi_label: missing", |m| m.multi_label = None),
+            ("multi_label: present, but task says single-label", |m| {
+                m.task = crate::data::Task::SingleLabel
+            }),
+            ("multi_label.thresholds: 2 thresholds for 3 labels", |m| {
+                ml(m).thresholds.pop();
+            }),
+            (
+                "multi_label.thresholds[1].value: NaN is not a number from 0 to 1",
+                |m| ml(m).thresholds[1].value = f32::NAN,
+            ),
+            (
+                "multi_label.thresholds[2].value: inf is not a number from 0 to 1",
+                |m| ml(m).thresholds[2].value = f32::INFINITY,
+            ),
+            (
+                "multi_label.thresholds[0].value: -0.5 is not a number from 0 to 1",
+                |m| ml(m).thresholds[0].value = -0.5,
+            ),
+            (
+                "multi_label.thresholds[0].validation_f1: 1.5 is not a number from 0 to 1",
+                |m| ml(m).thresholds[0].validation_f1 = 1.5,
+            ),
+            (
+                "multi_label.cooccurrence: 2 rows; 3 labels need a 3×3 matrix",
+                |m| {
+                    ml(m).cooccurrence.pop();
+                },
+            ),
+            (
+                "multi_label.cooccurrence: row 1 has 4 entries; 3 labels need a 3×3 matrix",
+                |m| ml(m).cooccurrence[1].push(0),
+            ),
+            ("multi_label.train_texts: 9 texts with no label", |m| {
+                ml(m).train_texts = [10, 9, 2]
+            }),
+        ];
+        let path = Path::new("/models/m/manifest.json");
+        multi(manifest("linear", 3, 4)).validate(path).unwrap();
+        manifest("nearest-mean", 3, 4).validate(path).unwrap();
+        for (needle, edit) in cases {
+            let mut m = multi(manifest("linear", 3, 4));
+            edit(&mut m);
+            let err = m.validate(path).unwrap_err();
+            let line = err.to_string();
+            assert_eq!(crate::error::exit_code(&err), 2, "{line}");
+            assert!(
+                line.starts_with("/models/m/manifest.json: ") && line.contains(needle),
+                "expected {needle:?} in {line:?}"
+            );
+            assert!(!line.contains('\n'), "{line}");
+        }
+    }
+
+    /// A head whose rows disagree with the labels is refused naming both
+    /// files and the field.
+    #[test]
+    fn a_head_that_disagrees_with_the_labels_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m");
+        SavedModel {
+            manifest: manifest("linear", 3, 4),
+            head: Head::Linear {
+                weight: Tensor::zeros([4, 4], (tch::Kind::Float, Device::Cpu)),
+                bias: Tensor::zeros([4], (tch::Kind::Float, Device::Cpu)),
+            },
+        }
+        .save(&path)
+        .unwrap();
+        let err = SavedModel::load(&path, Device::Cpu).err().unwrap();
+        let line = err.to_string();
+        assert_eq!(crate::error::exit_code(&err), 2);
+        assert!(
+            line.ends_with(
+                "head.safetensors: tensor 'weight' is F32 [4, 4], not F32 [3, 4] (manifest.json: 3 labels, dim 4)"
+            ),
+            "{line}"
+        );
     }
 }

@@ -7,16 +7,17 @@
 use emo::embed::cache::{text_key, Cache};
 use emo::fuzzing;
 use emo::head::Head;
-use emo::model::{Manifest, SavedModel, FORMAT_VERSION};
+use emo::model::SavedModel;
 use std::path::{Path, PathBuf};
 
 type Entry = fn(&[u8]) -> anyhow::Result<()>;
 
-const TARGETS: [(&str, Entry); 4] = [
+const TARGETS: [(&str, Entry); 5] = [
     ("table", fuzzing::table),
     ("named", fuzzing::named),
     ("cache", fuzzing::cache),
     ("model", fuzzing::model),
+    ("manifest", fuzzing::manifest),
 ];
 
 fn root() -> &'static Path {
@@ -64,7 +65,9 @@ fn every_seed_and_past_crash_returns_without_panicking() {
     assert!(panicked.is_empty(), "failed inputs: {panicked:#?}");
 }
 
-fn model_seed(kind: &str) -> Vec<u8> {
+/// A model input: `fuzzing::sample_manifest` (3 labels, dimension 4) and a
+/// random head of that shape.
+fn model_seed(kind: &str, single: bool) -> Vec<u8> {
     let (c, d) = (3, 4);
     let t = |shape: &[i64]| tch::Tensor::randn(shape, (tch::Kind::Float, tch::Device::Cpu));
     let head = match kind {
@@ -77,29 +80,7 @@ fn model_seed(kind: &str) -> Vec<u8> {
             centroids: t(&[c, d]),
         },
     };
-    let manifest = Manifest {
-        format: "emo-model".into(),
-        format_version: FORMAT_VERSION,
-        emo_version: "fuzz-seed".into(),
-        created: "2026-01-01T00:00:00Z".into(),
-        labels: ["joy", "anger", "fear"].map(String::from).to_vec(),
-        train_counts: vec![5, 3, 1],
-        method: "ib".into(),
-        method_summary: String::new(),
-        chosen: serde_json::Value::Null,
-        config: emo::train::TrainConfig::default(),
-        seed: 1,
-        encoder: fuzzing::encoder_identity(d as usize),
-        encoder_dir: "fuzz".into(),
-        dim: d as usize,
-        head: kind.into(),
-        validation: serde_json::Value::Null,
-        training_data: "fuzz".into(),
-        device: "cpu".into(),
-        precision: Default::default(),
-        task: Default::default(),
-        multi_label: None,
-    };
+    let manifest = fuzzing::sample_manifest(kind, single);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("m");
     SavedModel { manifest, head }.save(&out).unwrap();
@@ -123,13 +104,23 @@ fn cache_seed() -> Vec<u8> {
 
 /// Writes the seeds that are binary (a cache shard, model folders) with the
 /// writers emo itself uses: `cargo test --release --test fuzz_regressions --
-/// --ignored`. The text seeds are written by hand.
+/// --ignored`. The text seeds are written by hand, and so are the `manifest`
+/// target's, a few bytes each (`emo::fuzzing::manifest`).
 #[test]
 #[ignore]
 fn write_binary_seeds() {
     let seeds = root().join("fuzz/seeds");
     std::fs::write(seeds.join("cache/valid-shard"), cache_seed()).unwrap();
     for kind in ["linear", "nearest-mean"] {
-        std::fs::write(seeds.join(format!("model/valid-{kind}")), model_seed(kind)).unwrap();
+        std::fs::write(
+            seeds.join(format!("model/valid-{kind}")),
+            model_seed(kind, true),
+        )
+        .unwrap();
     }
+    std::fs::write(
+        seeds.join("model/valid-multi-linear"),
+        model_seed("linear", false),
+    )
+    .unwrap();
 }

@@ -273,6 +273,8 @@ fn bad_models_and_inputs_are_refused() {
         None,
         "the model was trained with 0000",
     );
+    // The encoder's dimension in the manifest no longer the head's: refused
+    // at load, before any encoder is read.
     let other_dim = damaged("other-dim", &|d| {
         manifest(d, "\"dim\": 384", "\"dim\": 768")
     });
@@ -280,7 +282,7 @@ fn bad_models_and_inputs_are_refused() {
         &other_dim,
         &["hi"],
         None,
-        "has dimension 384 but the model expects 768",
+        "manifest.json: encoder.dim: is 768 but the head's dim is 384",
     );
 
     // Bad input text.
