@@ -5,8 +5,8 @@
 use super::batcher::{Job, Output, Queue, Refused, Work};
 use super::metrics::{Metrics, Route, RouteStatus};
 use super::schema::{
-    ClassifyRequest, ClassifyResponse, EmbedRequest, EmbedResponse, ErrorBody, ModelInfo, Status,
-    TextErrors,
+    ClassifyRequest, ClassifyResponse, EmbedRequest, EmbedResponse, EmbedResult, ErrorBody,
+    ModelInfo, Status, TextErrors,
 };
 use crate::embed::TextTokenizer;
 use axum::body::Bytes;
@@ -396,7 +396,7 @@ pub async fn embed(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EmbedResponse>, ApiError> {
     let mut body = json_object(&headers, body)?;
     let texts = texts_of(&mut body, &["texts", "text"], &state)?;
     drop(body);
@@ -405,12 +405,17 @@ pub async fn embed(
     let Output::Vectors(vectors) = submit(&state, Work::Embed, tokens).await? else {
         unreachable!("an embed job is answered with vectors")
     };
-    let results: Vec<Value> = vectors
+    // Serialised from the vectors themselves: a JSON tree of them first would
+    // take several times the answer's size, per request in flight.
+    let results = vectors
         .into_iter()
         .enumerate()
-        .map(|(i, v)| json!({ "id": (i + 1).to_string(), "vector": v }))
+        .map(|(i, vector)| EmbedResult {
+            id: (i + 1).to_string(),
+            vector,
+        })
         .collect();
-    Ok(Json(json!({ "results": results })))
+    Ok(Json(EmbedResponse { results }))
 }
 
 /// The model
