@@ -417,7 +417,9 @@ fn model_health_ready_openapi_and_pages() {
         .unwrap()
         .keys()
         .collect();
-    for code in ["200", "400", "408", "413", "415", "422", "429", "503"] {
+    for code in [
+        "200", "400", "403", "408", "413", "415", "422", "429", "500", "503",
+    ] {
         assert!(codes.iter().any(|c| *c == code), "{code} in {codes:?}");
     }
     let page = server.get("/");
@@ -440,6 +442,9 @@ fn model_health_ready_openapi_and_pages() {
         "emo_batch_texts",
         "emo_batch_tokens",
         "emo_queue_depth",
+        "emo_batch_requests",
+        "emo_failed_passes_total",
+        "emo_connections",
     ] {
         assert!(metrics.body.contains(name), "{name} in {}", metrics.body);
     }

@@ -86,6 +86,11 @@ pub enum TextErrors {
     #[response(status = 400, description = "malformed JSON")]
     Malformed(ErrorBody),
     #[response(
+        status = 403,
+        description = "the Host header is not among --allowed-hosts"
+    )]
+    HostRefused(ErrorBody),
+    #[response(
         status = 408,
         description = "the request took longer than --request-timeout"
     )]
@@ -96,12 +101,20 @@ pub enum TextErrors {
     NotJson(ErrorBody),
     #[response(
         status = 422,
-        description = "a field missing, empty, of the wrong type, unknown; too many texts"
+        description = "a field missing, empty, of the wrong type, unknown; too many texts; a text over --max-text-chars; more tokens than --max-request-tokens"
     )]
     Invalid(ErrorBody),
     #[response(status = 429, description = "the queue is full; see Retry-After")]
     Busy(ErrorBody),
-    #[response(status = 503, description = "the server is stopping")]
+    #[response(
+        status = 500,
+        description = "the forward pass holding the request failed (the server's log says why; the server goes on)"
+    )]
+    Failed(ErrorBody),
+    #[response(
+        status = 503,
+        description = "the server is stopping, or its inference thread has stopped"
+    )]
     Stopping(ErrorBody),
 }
 
