@@ -83,25 +83,25 @@ impl Server {
 
     /// A sample of `GET /metrics` (the first line that starts with `name`).
     pub fn metric(&self, name: &str) -> f64 {
-        let metrics = self.get("/metrics").body;
-        metrics
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("{name} in {metrics}"))
+        self.sample(name)
+            .unwrap_or_else(|m| panic!("{name} in {m}"))
     }
 
     /// A sample of `GET /metrics`, 0 when the series has none yet (a
     /// labelled counter appears on its first count).
     pub fn metric_or_zero(&self, name: &str) -> f64 {
+        self.sample(name).unwrap_or(0.0)
+    }
+
+    /// The sample, or what `/metrics` said instead.
+    fn sample(&self, name: &str) -> Result<f64, String> {
         let metrics = self.get("/metrics").body;
         metrics
             .lines()
             .find(|l| l.starts_with(name))
             .and_then(|l| l.rsplit(' ').next())
             .and_then(|v| v.parse().ok())
-            .unwrap_or(0.0)
+            .ok_or(metrics)
     }
 
     /// The server's log so far.
