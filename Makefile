@@ -6,7 +6,7 @@
 CARGO ?= cargo
 EMO := ./target/release/emo
 
-.PHONY: setup test-encoders test-browser pyenv build demo reference test links layers lint clean-cache bench fuzz gpu-check spark-test
+.PHONY: setup test-encoders test-browser pyenv build demo reference test links layers lint clean-cache bench fuzz gpu-check spark-test soak
 
 setup:
 	@bash scripts/setup.sh
@@ -70,6 +70,15 @@ reference: build test-encoders
 # smoke test of a few minutes.
 bench: build test-encoders
 	bash scripts/bench.sh $(BENCH_ARGS)
+
+# A soak of `emo serve` (scripts/soak_serve.py, standard-library Python): SOAK_SECONDS (600) of
+# good clients, slow readers, oversized and malformed requests, half-sent headers and floods of
+# 600 connections against one server on a small CARER model; it must still answer, stay under
+# --rss-bound-mb (1024 MB) and exit 0 on SIGTERM within --shutdown-timeout + 3 s. Writes
+# reports/soak-serve.md and .json; `make bench` runs it last. SOAK_ARGS passes more options.
+SOAK_SECONDS ?= 600
+soak: build
+	python3 scripts/soak_serve.py --seconds $(SOAK_SECONDS) $(SOAK_ARGS)
 
 lint: setup
 	$(CARGO) fmt --check

@@ -294,6 +294,16 @@ pub fn run(
             .map_err(|_| anyhow::anyhow!("the inference thread panicked"))?;
     } else {
         eprintln!("emo serve: the inference thread is still in a forward pass; exiting without it");
+        eprintln!("emo serve: stopped");
+        // A normal exit runs libtorch's static destructors while that pass
+        // still uses libtorch (seen: the pass then fails with "Invalid
+        // (backend, op) pair", and it could as well crash). `_exit` ends the
+        // process at once; nothing is left to flush (the server writes to
+        // stderr only, unbuffered).
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+        // SAFETY: `_exit` takes no pointers; the process ends here.
+        unsafe { libc::_exit(0) }
     }
     eprintln!("emo serve: stopped");
     Ok(())
