@@ -278,10 +278,16 @@ pub struct TextTokenizer {
 
 impl TextTokenizer {
     pub fn tokenize(&self, text: &str) -> Result<Vec<i64>> {
-        match &self.prompt {
-            Some(p) => self.tokenizer.encode(&format!("{p}{text}")),
-            None => self.tokenizer.encode(text),
-        }
+        encode_with_prompt(&self.tokenizer, self.prompt.as_deref(), text)
+    }
+}
+
+/// The one rule both [`Encoder::tokenize`] and [`TextTokenizer::tokenize`]
+/// follow: the prompt written before the text, as sentence-transformers does.
+fn encode_with_prompt(tokenizer: &Tokenizer, prompt: Option<&str>, text: &str) -> Result<Vec<i64>> {
+    match prompt {
+        Some(p) => tokenizer.encode(&format!("{p}{text}")),
+        None => tokenizer.encode(text),
     }
 }
 
@@ -404,7 +410,9 @@ impl Encoder {
     /// Token ids as sentence-transformers would feed them: the prompt before the
     /// text, the model's special tokens, truncated to `max_seq_length` tokens in all.
     pub fn tokenize(&self, text: &str) -> Result<Vec<i64>> {
-        self.text_tokenizer().tokenize(text)
+        // Not through a `TextTokenizer`: that would clone the prompt for
+        // every text `emo embed` tokenises.
+        encode_with_prompt(&self.tokenizer, self.identity.prompt.as_deref(), text)
     }
 
     /// What [`Encoder::tokenize`] does, detached from the network: the
