@@ -342,9 +342,17 @@ fn tuning_never_reads_the_test_labels() {
     };
     let poisoned_test =
         Features::new("test", &test_m, &poisoned, COUNTS.len(), Device::Cpu).unwrap();
-    let clean = emo::compare::run(&names, &p.train, &p.valid, &p.test, &cfg, &[1, 2]).unwrap();
-    let dirty =
-        emo::compare::run(&names, &p.train, &p.valid, &poisoned_test, &cfg, &[1, 2]).unwrap();
+    let clean = emo::compare::run(&names, &p.train, &p.valid, &p.test, &cfg, &[1, 2], ()).unwrap();
+    let dirty = emo::compare::run(
+        &names,
+        &p.train,
+        &p.valid,
+        &poisoned_test,
+        &cfg,
+        &[1, 2],
+        (),
+    )
+    .unwrap();
     let mut test_moved = false;
     assert_eq!(clean.len(), names.len(), "one result per method");
     assert_eq!(dirty.len(), clean.len(), "one result per method");
@@ -420,6 +428,8 @@ fn study(methods: Vec<MethodRuns>, p: &Problem, test_labels: &[usize], cfg: &Tra
         precision: "fp32",
         command: String::new(),
         methods,
+        rule: (),
+        extra: (),
         subsamples: None,
         analysis: None,
     }

@@ -3,11 +3,10 @@
 //! a saved model was trained with) and their embeddings. It sits below the
 //! command modules so that each command uses it and none imports another.
 
+use super::task::TaskLabel;
 use crate::cli::{InputArgs, RunArgs, StudyDataArgs};
-use crate::data::labels::index_label_sets;
-use crate::data::split::{stratified, stratified_multi};
-use crate::data::table::{read_rows, Row};
-use crate::data::{index_labels, named, BadRows, Dataset, Label, LabelSet, Split, SplitName, Task};
+use crate::data::table::read_rows;
+use crate::data::{index_labels, named, BadRows, Dataset, Split, SplitName, Task};
 use crate::decision::WhenNonePasses;
 use crate::embed::{device_name, embed_texts, EmbedOptions, Encoder, Matrix};
 use crate::features::{Features, Targets};
@@ -204,101 +203,22 @@ pub fn task_of(args: &StudyDataArgs) -> Task {
     }
 }
 
-/// How a study reads one kind of label from the user's files: the classes and
-/// labels of the training rows, a later file's label in those classes, and how
-/// missing splits are carved out of the training file.
-trait StudyLabel: Label + Sized {
-    fn index(rows: &[Row]) -> (Vec<String>, Vec<Self>);
-    /// The label of `row` in `classes`, or the first name not among them.
-    fn lookup(row: &Row, classes: &[String]) -> Result<Self, String>;
-    fn stratified(
-        split: &Split<Self>,
-        n_classes: usize,
-        fractions: &[f64],
-        seed: u64,
-    ) -> Vec<Split<Self>>;
-}
-
-impl StudyLabel for usize {
-    fn index(rows: &[Row]) -> (Vec<String>, Vec<usize>) {
-        let names: Vec<String> = rows
-            .iter()
-            .map(|r| r.single_label().unwrap_or_default().to_string())
-            .collect();
-        index_labels(&names)
-    }
-
-    fn lookup(row: &Row, classes: &[String]) -> Result<usize, String> {
-        let label = row.single_label().unwrap_or_default();
-        classes
-            .binary_search_by(|c| c.as_str().cmp(label))
-            .map_err(|_| label.to_string())
-    }
-
-    fn stratified(split: &Split, n_classes: usize, fractions: &[f64], seed: u64) -> Vec<Split> {
-        stratified(split, n_classes, fractions, seed)
-    }
-}
-
-impl StudyLabel for LabelSet {
-    fn index(rows: &[Row]) -> (Vec<String>, Vec<LabelSet>) {
-        let names: Vec<Vec<String>> = rows
-            .iter()
-            .map(|r| r.label_set().unwrap_or_default().to_vec())
-            .collect();
-        index_label_sets(&names)
-    }
-
-    fn lookup(row: &Row, classes: &[String]) -> Result<LabelSet, String> {
-        let mut set = Vec::new();
-        for name in row.label_set().unwrap_or_default() {
-            set.push(
-                classes
-                    .binary_search_by(|c| c.as_str().cmp(name))
-                    .map_err(|_| name.clone())?,
-            );
-        }
-        Ok(LabelSet::new(set).expect("the reader refuses repeated labels"))
-    }
-
-    fn stratified(
-        split: &Split<LabelSet>,
-        n_classes: usize,
-        fractions: &[f64],
-        seed: u64,
-    ) -> Vec<Split<LabelSet>> {
-        stratified_multi(split, n_classes, fractions, seed)
-    }
-}
-
-/// Reads a named single-label dataset, or the user's files with labels, into
-/// train, validation and test splits (carving missing ones out of --train,
-/// stratified and seeded; a test split only when given or split off). Returns
-/// notes for stderr (skipped rows, classes too small to split).
-pub fn load_study_data(args: &StudyDataArgs, seed: u64) -> Result<(Dataset, Vec<String>)> {
-    if let Some(name) = &args.dataset {
-        return Ok((named::load(name, &crate::paths::datasets())?, Vec::new()));
-    }
-    load_study_files(args, seed)
-}
-
-/// [`load_study_data`] for multi-label data: a multi-label named dataset, or
-/// the user's files read with `--multi-label` (splits carved out stratified by
-/// each text's rarest label).
-pub fn load_study_data_multi(
+/// Reads a named dataset, or the user's files with labels, into train,
+/// validation and test splits (carving missing ones out of --train,
+/// stratified and seeded — multi-label data by each text's rarest label; a
+/// test split only when given or split off). Returns notes for stderr (skipped
+/// rows, classes too small to split).
+pub fn load_study_data<L: TaskLabel>(
     args: &StudyDataArgs,
     seed: u64,
-) -> Result<(Dataset<LabelSet>, Vec<String>)> {
+) -> Result<(Dataset<L>, Vec<String>)> {
     if let Some(name) = &args.dataset {
-        return Ok((
-            named::load_multi(name, &crate::paths::datasets())?,
-            Vec::new(),
-        ));
+        return Ok((L::named(name, &crate::paths::datasets())?, Vec::new()));
     }
     load_study_files(args, seed)
 }
 
-fn load_study_files<L: StudyLabel>(
+fn load_study_files<L: TaskLabel>(
     args: &StudyDataArgs,
     seed: u64,
 ) -> Result<(Dataset<L>, Vec<String>)> {

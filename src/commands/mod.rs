@@ -7,4 +7,5 @@ pub mod embed;
 pub mod evaluate;
 pub mod load;
 pub mod serve;
+pub mod task;
 pub mod train;

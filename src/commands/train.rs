@@ -1,18 +1,14 @@
 //! `emo train`: fit one method and save it as a model folder that `classify`
 //! and `evaluate` load.
 
-use super::load::{
-    embed_options, embed_splits, load_encoder, load_study_data, load_study_data_multi, task_of,
-};
+use super::load::{embed_options, embed_splits, load_encoder, load_study_data, task_of};
+use super::task::TaskLabel;
 use crate::cli::TrainCmdArgs;
 use crate::data::{LabelSet, SplitName, Task};
-use crate::decision::WhenNonePasses;
 use crate::features::Features;
 use crate::input_error;
-use crate::methods::multi::{self, MultiContext};
-use crate::methods::{self, check_splits, Context};
-use crate::metrics::Metrics;
-use crate::model::{Manifest, MultiLabelDecision, SavedModel, FORMAT_VERSION};
+use crate::methods::{self, Context};
+use crate::model::{Manifest, SavedModel, FORMAT_VERSION};
 use anyhow::Result;
 use std::path::Path;
 
@@ -84,36 +80,36 @@ fn method_name(args: &TrainCmdArgs, task: Task) -> Result<String> {
     Ok(match (&args.method_from, &args.method) {
         (Some(report), _) => recommended(report, task)?,
         (None, Some(m)) => m.clone(),
-        (None, None) if task == Task::MultiLabel => "bce".into(),
-        (None, None) => "ib".into(),
+        // The task's stage 1, the first method it lists.
+        (None, None) => match task {
+            Task::SingleLabel => methods::names::<usize>()[0].into(),
+            Task::MultiLabel => methods::names::<LabelSet>()[0].into(),
+        },
     })
 }
 
 pub fn run(args: &TrainCmdArgs) -> Result<()> {
     match task_of(&args.data) {
-        Task::SingleLabel => run_single(args),
-        Task::MultiLabel => run_multi(args),
+        Task::SingleLabel => train::<usize>(args),
+        Task::MultiLabel => train::<LabelSet>(args),
     }
 }
 
-fn run_single(args: &TrainCmdArgs) -> Result<()> {
-    if args.at_least_one {
-        return Err(input_error!(
-            "--at-least-one is for multi-label data (--multi-label or a *-multi dataset)"
-        ));
-    }
-    let config = args.train.config(Task::SingleLabel)?;
-    let method = method_name(args, Task::SingleLabel)?;
-    let entry = methods::lookup(&method)?;
-    let (mut dataset, notes) = load_study_data(&args.data, args.seed)?;
+/// Fits one method and saves it with what it decides by (multi-label: its
+/// per-class thresholds and the no-label rule) and its validation scores.
+fn train<L: TaskLabel>(args: &TrainCmdArgs) -> Result<()> {
+    let rule = L::rule(args.at_least_one)?;
+    let config = args.train.config(L::TASK)?;
+    let method = method_name(args, L::TASK)?;
+    let variant = methods::lookup::<L>(&method)?;
+    let (mut dataset, notes) = load_study_data::<L>(&args.data, args.seed)?;
     // Training never looks at a test split: do not spend time embedding it.
     dataset.splits.retain(|(name, _)| *name != SplitName::Test);
     for n in &notes {
         eprintln!("emo: {n}");
     }
     let c = dataset.classes.len();
-    let counts = |i: usize| dataset.splits[i].1.class_counts(c);
-    for w in check_splits(&dataset.classes, &counts(0), &counts(1))? {
+    for w in L::check_splits(&dataset)? {
         eprintln!("emo: {w}");
     }
     // Fail on an unwritable destination before the long part.
@@ -124,11 +120,12 @@ fn run_single(args: &TrainCmdArgs) -> Result<()> {
         &encoder,
         &embed_options(&args.encoder.run, args.encoder.cache.folder()),
     )?;
-    let (train, valid) = (&feats[0], &feats[1]);
-    let ctx = Context::new(train, valid, &config, args.seed);
-    let fitted = (entry.build)(&config).fit(&ctx)?;
-    let vpred = fitted.head.predict(&valid.x)?;
-    let vm = Metrics::compute(&valid.labels, &vpred, c);
+    let [train, valid] =
+        <[Features<L>; 2]>::try_from(feats).map_err(|_| anyhow::anyhow!("two splits expected"))?;
+    let ctx = Context::new(&train, &valid, &config, args.seed);
+    let fitted = (variant.build)(&config).fit(&ctx)?;
+    let (validation, said) = L::validation(&fitted, train.len(), &valid, rule)?;
+    let extra = L::extra(&train.labels, c);
 
     let model = SavedModel {
         manifest: Manifest {
@@ -138,8 +135,8 @@ fn run_single(args: &TrainCmdArgs) -> Result<()> {
             created: utc_timestamp(),
             labels: dataset.classes.clone(),
             train_counts: train.counts(),
-            method: entry.name.into(),
-            method_summary: entry.summary.into(),
+            method: variant.name.into(),
+            method_summary: variant.summary.into(),
             chosen: fitted.chosen.clone(),
             config,
             seed: args.seed,
@@ -147,136 +144,17 @@ fn run_single(args: &TrainCmdArgs) -> Result<()> {
             encoder_dir: encoder.dir().display().to_string(),
             dim: encoder.identity().dim,
             head: SavedModel::kind_of(&fitted.head).into(),
-            validation: serde_json::json!({
-                "accuracy": vm.accuracy,
-                "macro_f1": vm.macro_f1,
-                "macro_f1_present_classes": vm.macro_f1_present(),
-                "balanced_accuracy": vm.balanced_accuracy,
-            }),
+            validation,
             training_data: dataset.name.clone(),
             device: crate::embed::device_name(encoder.device()),
             precision: encoder.precision(),
-            task: Task::SingleLabel,
-            multi_label: None,
+            task: L::TASK,
+            multi_label: L::decision(fitted.thresholds, rule, extra),
         },
         head: fitted.head,
     };
     model.save(&args.out)?;
-    println!(
-        "trained {} on {} examples of {} classes; validation macro-F1 {:.4}, accuracy {:.4}",
-        entry.name,
-        train.len(),
-        c,
-        vm.macro_f1,
-        vm.accuracy
-    );
-    println!("model: {}", args.out.display());
-    Ok(())
-}
-
-/// Training on multi-label data: a multi-label method, its per-class
-/// thresholds chosen on validation, and the no-label rule, saved together.
-fn run_multi(args: &TrainCmdArgs) -> Result<()> {
-    let config = args.train.config(Task::MultiLabel)?;
-    let method = method_name(args, Task::MultiLabel)?;
-    let entry = multi::lookup(&method)?;
-    let (mut dataset, notes) = load_study_data_multi(&args.data, args.seed)?;
-    dataset.splits.retain(|(name, _)| *name != SplitName::Test);
-    for n in &notes {
-        eprintln!("emo: {n}");
-    }
-    let c = dataset.classes.len();
-    if c < 2 {
-        return Err(input_error!(
-            "{}: the training data names {c} label(s); a model needs at least two",
-            dataset.name
-        ));
-    }
-    let train_split = dataset.split(SplitName::Train).expect("a training split");
-    let valid_split = dataset
-        .split(SplitName::Validation)
-        .expect("a validation split");
-    let missing: Vec<&str> = valid_split
-        .class_counts(c)
-        .iter()
-        .enumerate()
-        .filter(|(_, &n)| n == 0)
-        .map(|(k, _)| dataset.classes[k].as_str())
-        .collect();
-    if !missing.is_empty() {
-        eprintln!(
-            "emo: warning: no validation text carries {}: their thresholds stay at 0.5",
-            missing.join(", ")
-        );
-    }
-    let (train_texts, cooccurrence) =
-        crate::report::multilabel::cooccurrence(&train_split.labels, c);
-    crate::atomic::check_dir_writable(&crate::atomic::parent_of(&args.out))?;
-    let encoder = load_encoder(args.encoder.encoder.as_ref(), &args.encoder.run)?;
-    let feats = embed_splits(
-        &dataset,
-        &encoder,
-        &embed_options(&args.encoder.run, args.encoder.cache.folder()),
-    )?;
-    let [train, valid] = <[Features<LabelSet>; 2]>::try_from(feats)
-        .map_err(|_| anyhow::anyhow!("two splits expected"))?;
-    let when_none = if args.at_least_one {
-        WhenNonePasses::TopLabel
-    } else {
-        WhenNonePasses::NoEmotion
-    };
-    let ctx = MultiContext::new(&train, &valid, &config, args.seed);
-    let fitted = (entry.build)(&config).fit(&ctx)?;
-    let th: Vec<f32> = fitted.thresholds.iter().map(|t| t.value).collect();
-    let vprobs = multi::probabilities(&fitted.head, &valid)?;
-    let (vm, _) = crate::compare::multilabel::score(&vprobs, &valid.labels, &th, when_none);
-
-    let model = SavedModel {
-        manifest: Manifest {
-            format: "emo-model".into(),
-            format_version: FORMAT_VERSION,
-            emo_version: env!("CARGO_PKG_VERSION").into(),
-            created: utc_timestamp(),
-            labels: dataset.classes.clone(),
-            train_counts: train.counts(),
-            method: entry.name.into(),
-            method_summary: entry.summary.into(),
-            chosen: fitted.chosen.clone(),
-            config,
-            seed: args.seed,
-            encoder: encoder.identity().clone(),
-            encoder_dir: encoder.dir().display().to_string(),
-            dim: encoder.identity().dim,
-            head: SavedModel::kind_of(&fitted.head).into(),
-            validation: serde_json::json!({
-                "macro_f1": vm.macro_avg.f1,
-                "micro_f1": vm.micro_avg.f1,
-                "samples_f1": vm.samples_avg.f1,
-                "hamming_loss": vm.hamming_loss,
-                "subset_accuracy": vm.subset_accuracy,
-            }),
-            training_data: dataset.name.clone(),
-            device: crate::embed::device_name(encoder.device()),
-            precision: encoder.precision(),
-            task: Task::MultiLabel,
-            multi_label: Some(MultiLabelDecision {
-                thresholds: fitted.thresholds,
-                when_none,
-                train_texts,
-                cooccurrence,
-            }),
-        },
-        head: fitted.head,
-    };
-    model.save(&args.out)?;
-    println!(
-        "trained {} (multi-label) on {} texts with {} labels; validation macro-F1 {:.4}, micro-F1 {:.4} at the per-label thresholds",
-        entry.name,
-        train.len(),
-        c,
-        vm.macro_avg.f1,
-        vm.micro_avg.f1
-    );
+    println!("trained {}{said}", variant.name);
     println!("model: {}", args.out.display());
     Ok(())
 }

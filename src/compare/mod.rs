@@ -2,18 +2,35 @@
 //! each on validation (what methods may choose by) and on test (what is
 //! reported), once per seed for the methods that depend on one.
 
-use crate::features::Features;
 pub mod multilabel;
+mod single;
 
-use crate::methods::{self, Context, Method, SharedStage1};
-use crate::metrics::Metrics;
-use crate::report::{MethodRuns, Run};
+use crate::features::Features;
+use crate::methods::{self, Context, Fitted, Learn, SharedStage1};
+use crate::report::{MethodRuns, Studied};
 use crate::train::TrainConfig;
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::Instant;
+
+/// What a study does with a fit, by label type: how it is scored on
+/// validation and test ([`single`]: argmax metrics; [`multilabel`]: at the
+/// fit's per-class thresholds, and at fixed ones).
+pub trait Compared: Learn + Studied {
+    /// Scores `fitted` on validation and test as the report reads it.
+    fn evaluate(
+        fitted: Fitted,
+        ctx: &Context<Self>,
+        test: &Features<Self>,
+        rule: Self::Rule,
+        seconds: f64,
+    ) -> Result<Self::Run>;
+
+    /// What the method chose on this fit, for the study's later seeds.
+    fn chosen(run: &Self::Run) -> &serde_json::Value;
+}
 
 /// Fits `names` on `train` for each seed, choosing hyper-parameters on `valid`,
 /// and evaluates on `test`. Deterministic methods run for the first seed only.
@@ -28,17 +45,18 @@ use std::time::Instant;
 /// as fast as two), so cores are better spent on different methods. Each fit
 /// depends only on its method, seed and data, never on which thread ran it or
 /// when, so results do not depend on the number of threads.
-pub fn run(
+pub fn run<L: Compared>(
     names: &[String],
-    train: &Features,
-    valid: &Features,
-    test: &Features,
+    train: &Features<L>,
+    valid: &Features<L>,
+    test: &Features<L>,
     config: &TrainConfig,
     seeds: &[u64],
-) -> Result<Vec<MethodRuns>> {
+    rule: L::Rule,
+) -> Result<Vec<MethodRuns<L::Run>>> {
     let entries = names
         .iter()
-        .map(|n| methods::lookup(n))
+        .map(|n| methods::lookup::<L>(n))
         .collect::<Result<Vec<_>>>()?;
     let stochastic: Vec<bool> = entries
         .iter()
@@ -62,9 +80,11 @@ pub fn run(
             if let Some(chosen) = first {
                 ctx = ctx.tuned_on(seeds[0], chosen);
             }
-            fit_one((entries[i].build)(config).as_ref(), &ctx, test)
+            let start = Instant::now();
+            let fitted = (entries[i].build)(config).fit(&ctx)?;
+            L::evaluate(fitted, &ctx, test, rule, start.elapsed().as_secs_f64())
         },
-        |run: &Run| run.chosen.clone(),
+        |run: &L::Run| L::chosen(run).clone(),
     )?;
     Ok(entries
         .iter()
@@ -178,24 +198,4 @@ pub(crate) fn schedule<S: Send, R: Send>(
         out[jobs[j].0].push(run);
     }
     Ok(out)
-}
-
-/// Fits one method for one seed and scores it on validation and test.
-fn fit_one(method: &dyn Method, ctx: &Context, test: &Features) -> Result<Run> {
-    let start = Instant::now();
-    let fitted = method.fit(ctx)?;
-    let seconds = start.elapsed().as_secs_f64();
-    let vpred = fitted.head.predict(&ctx.valid.x)?;
-    let tpred = fitted.head.predict(&test.x)?;
-    Ok(Run {
-        seed: ctx.seed,
-        subsample: 0,
-        validation: Metrics::compute(&ctx.valid.labels, &vpred, ctx.valid.n_classes),
-        test: Metrics::compute(&test.labels, &tpred, test.n_classes),
-        test_predictions: tpred,
-        validation_predictions: vpred,
-        chosen: fitted.chosen,
-        weight_norms: fitted.head.weight_norms(),
-        seconds,
-    })
 }

@@ -3,7 +3,7 @@
 //! `230,210,150,60,60,50,12`, or `exp:100`, an exponential decay with the most
 //! frequent class 100 times the rarest (Cao et al.'s profile).
 
-use super::Split;
+use super::{Dataset, Split, SplitName};
 use crate::input_error;
 use anyhow::Result;
 use rand::seq::SliceRandom;
@@ -180,6 +180,90 @@ pub fn rows(split: &Split, keep: &[usize]) -> Split {
         labels: keep.iter().map(|&i| split.labels[i]).collect(),
         ids: keep.iter().map(|&i| split.ids[i].clone()).collect(),
     }
+}
+
+/// The training subsamples of a profile study: for subsample s, the rows
+/// (into the embedded training split, which is their union) and its seed.
+pub struct Drawn {
+    pub profile: String,
+    pub seeds: Vec<u64>,
+    pub rows: Vec<Vec<usize>>,
+}
+
+/// Draws `subsamples` training subsamples of the profile (seeds seed,
+/// seed+1, …), keeps only their union in the training split (all that needs
+/// embedding), and cuts validation down once (seed `seed`) if `valid_profile`
+/// asks. Says what it drew on stderr.
+pub fn draw(
+    dataset: &mut Dataset,
+    profile: &Profile,
+    subsamples: u32,
+    seed: u64,
+    valid_profile: Option<&ValidProfile>,
+) -> Result<Drawn> {
+    let c = dataset.classes.len();
+    let train = dataset.split(SplitName::Train).expect("a training split");
+    let available = train.class_counts(c);
+    let want = targets(profile, &available, &dataset.classes, "--train-profile")?;
+    let seeds: Vec<u64> = (0..subsamples.max(1) as u64).map(|s| seed + s).collect();
+    let kept: Vec<Vec<usize>> = seeds
+        .iter()
+        .map(|&s| keep(&train.labels, &want, s))
+        .collect();
+    let mut union: Vec<usize> = kept.iter().flatten().copied().collect();
+    union.sort_unstable();
+    union.dedup();
+    let picked = kept
+        .iter()
+        .map(|k| {
+            k.iter()
+                .map(|i| union.binary_search(i).expect("in the union"))
+                .collect()
+        })
+        .collect();
+    eprintln!(
+        "emo: training split subsampled to the profile: {} examples ({:?} per class){}",
+        want.iter().sum::<usize>(),
+        want,
+        if seeds.len() > 1 {
+            format!(
+                ", {} subsamples (seeds {}–{})",
+                seeds.len(),
+                seeds[0],
+                seeds[seeds.len() - 1]
+            )
+        } else {
+            String::new()
+        }
+    );
+    let union_split = rows(train, &union);
+    *dataset
+        .split_mut(SplitName::Train)
+        .expect("a training split") = union_split;
+    if let Some(vp) = valid_profile {
+        let valid = dataset
+            .split(SplitName::Validation)
+            .expect("a validation split");
+        let have = valid.class_counts(c);
+        let vwant = match vp {
+            ValidProfile::Proportional => proportional(&want, &available, &have),
+            ValidProfile::Profile(p) => targets(p, &have, &dataset.classes, "--valid-profile")?,
+        };
+        let cut = subsample(valid, &vwant, seed);
+        eprintln!(
+            "emo: validation split cut down ({vp}): {} examples ({:?} per class)",
+            cut.len(),
+            vwant
+        );
+        *dataset
+            .split_mut(SplitName::Validation)
+            .expect("a validation split") = cut;
+    }
+    Ok(Drawn {
+        profile: profile.to_string(),
+        seeds,
+        rows: picked,
+    })
 }
 
 #[cfg(test)]

@@ -13,10 +13,10 @@ impl Method for Joint {
     fn fit(&self, ctx: &Context) -> Result<Fitted> {
         if self.0 == SamplerKind::InstanceBalanced {
             let (trial, chosen) = ctx.stage1_chosen()?;
-            return Ok(Fitted {
-                head: trial.head().expect("a chosen trial has a head"),
-                chosen: serde_json::Value::Object(chosen),
-            });
+            return Ok(Fitted::new(
+                trial.head().expect("a chosen trial has a head"),
+                serde_json::Value::Object(chosen),
+            ));
         }
         let cfg = ctx.config;
         let search = ctx.search(cfg.epochs);

@@ -57,6 +57,6 @@ impl Method for LogReg {
             best.ok_or_else(|| anyhow::anyhow!("logreg: the C grid is empty"))?;
         chosen["by"] = serde_json::json!(ctx.config.select);
         chosen["curve"] = serde_json::Value::Array(curve);
-        Ok(Fitted { head, chosen })
+        Ok(Fitted::new(head, chosen))
     }
 }

@@ -123,9 +123,9 @@ impl Method for Lws {
         }
         let (index, trial, mut chosen) = sweep::choose(ctx, trials)?;
         chosen.insert("scales".into(), serde_json::json!(all_scales[index]));
-        Ok(Fitted {
-            head: trial.head().expect("a chosen trial has a head"),
-            chosen: serde_json::Value::Object(chosen),
-        })
+        Ok(Fitted::new(
+            trial.head().expect("a chosen trial has a head"),
+            serde_json::Value::Object(chosen),
+        ))
     }
 }

@@ -1,11 +1,15 @@
-//! Rebalancing methods behind one interface. Each method is one small file that
-//! implements [`Method`]; [`REGISTRY`] maps the names users type to them, so a new
-//! method is one file plus one line there.
+//! Rebalancing methods behind one interface, for single- and multi-label data
+//! alike. Each method is one small file that implements [`Method`] for the
+//! label type it learns (`usize`: one emotion a text; [`LabelSet`]: several);
+//! [`registry::REGISTRY`] maps the names users type to them, one line a
+//! method, and says which tasks each serves. A new method is one file plus one
+//! line there.
 //!
-//! Stage-2 methods (τ-norm, LWS, logit adjustment) start from the stage-1
-//! "joint" head trained with instance-balanced sampling; [`Context::stage1`]
-//! trains its candidates (one per setting of the search, [`sweep`]) once and
-//! shares them.
+//! Single-label stage-2 methods (τ-norm, LWS, logit adjustment) start from the
+//! stage-1 "joint" head trained with instance-balanced sampling;
+//! [`Context::stage1`] trains its candidates (one per setting of the search,
+//! [`sweep`]) once and shares them. Multi-label methods end with per-class
+//! thresholds chosen on validation ([`multi`]).
 
 pub mod balanced_softmax;
 pub mod crt;
@@ -16,26 +20,30 @@ pub mod logreg;
 pub mod lws;
 pub mod multi;
 pub mod ncm;
+pub mod registry;
 pub mod reweight;
 pub mod sweep;
 pub mod tau_norm;
 
-use crate::features::Features;
+use crate::data::LabelSet;
+use crate::decision::Threshold;
+use crate::features::{Features, Targets};
 use crate::head::Head;
 use crate::metrics::{thirds, Metrics};
 use crate::sampling::SamplerKind;
 use crate::train::{LinearSpec, TrainConfig};
 use crate::tune::Search;
 use anyhow::Result;
+pub use registry::{expand, find, lookup, names, Entry, Learn, Variant, REGISTRY};
 use std::sync::{Arc, Mutex};
 use sweep::Trial;
 use tch::Tensor;
 
-/// A way of getting a head from training features.
-pub trait Method {
+/// A way of getting a head from training features labelled `L`.
+pub trait Method<L: Targets = usize> {
     /// Fits on `ctx.train`; may look at `ctx.valid` to choose a hyper-parameter,
     /// never at test data (the context has none).
-    fn fit(&self, ctx: &Context) -> Result<Fitted>;
+    fn fit(&self, ctx: &Context<L>) -> Result<Fitted>;
 
     /// Whether another seed can give another head (sampling, initialisation, or a
     /// stage-1 head underneath). Deterministic methods are fitted once per study.
@@ -44,126 +52,30 @@ pub trait Method {
     }
 }
 
-/// A fitted head and what the method chose while fitting (τ, its validation
-/// curve, …), recorded in every report.
+/// A fitted head, how it decides, and what the method chose while fitting (τ,
+/// its validation curve, …), recorded in every report.
 pub struct Fitted {
     pub head: Head,
+    /// A multi-label head's per-class thresholds, chosen on validation. Empty
+    /// for a single-label head, whose answer is its largest logit.
+    pub thresholds: Vec<Threshold>,
     pub chosen: serde_json::Value,
 }
 
 impl Fitted {
-    pub fn plain(head: Head) -> Fitted {
+    /// A head that decides by its largest logit, with what was chosen for it.
+    pub fn new(head: Head, chosen: serde_json::Value) -> Fitted {
         Fitted {
             head,
-            chosen: serde_json::Value::Null,
+            thresholds: Vec::new(),
+            chosen,
         }
     }
-}
 
-/// One registry line: the CLI name, the name a sentence uses, a one-line
-/// summary, and a constructor.
-pub struct Entry {
-    pub name: &'static str,
-    pub title: &'static str,
-    pub summary: &'static str,
-    pub build: fn(&TrainConfig) -> Box<dyn Method>,
+    pub fn plain(head: Head) -> Fitted {
+        Fitted::new(head, serde_json::Value::Null)
+    }
 }
-
-/// Every method, in the order reports list them.
-pub const REGISTRY: &[Entry] = &[
-    Entry {
-        name: "ib",
-        title: "instance-balanced sampling",
-        summary: "joint head, instance-balanced sampling (stage 1)",
-        build: |_| Box::new(joint::Joint(SamplerKind::InstanceBalanced)),
-    },
-    Entry {
-        name: "cb",
-        title: "class-balanced sampling",
-        summary: "joint head, class-balanced sampling (k per class)",
-        build: |c| Box::new(joint::Joint(SamplerKind::ClassBalanced { k: c.k })),
-    },
-    Entry {
-        name: "sqrt",
-        title: "square-root sampling",
-        summary: "joint head, power sampling p_j ∝ n_j^q (q = 0.5: square-root)",
-        build: |c| Box::new(joint::Joint(SamplerKind::Power { q: c.q })),
-    },
-    Entry {
-        name: "pb",
-        title: "progressively-balanced sampling",
-        summary: "joint head, progressively-balanced sampling",
-        build: |_| Box::new(joint::Joint(SamplerKind::Progressive)),
-    },
-    Entry {
-        name: "crt",
-        title: "classifier re-training (cRT)",
-        summary: "classifier re-training: new head on stage-1 features, class-balanced",
-        build: |_| Box::new(crt::Crt),
-    },
-    Entry {
-        name: "tau",
-        title: "τ-normalisation",
-        summary: "τ-normalisation of the stage-1 head, τ chosen on validation",
-        build: |_| Box::new(tau_norm::TauNorm),
-    },
-    Entry {
-        name: "lws",
-        title: "learnable weight scaling (LWS)",
-        summary: "learnable weight scaling of the stage-1 head, class-balanced",
-        build: |_| Box::new(lws::Lws),
-    },
-    Entry {
-        name: "ncm",
-        title: "nearest class mean (NCM)",
-        summary: "nearest class mean on centred, normalised features",
-        build: |_| Box::new(ncm::Ncm),
-    },
-    Entry {
-        name: "reweight",
-        title: "inverse-frequency class weights",
-        summary: "class-weighted cross-entropy, w_j = N/(C·n_j)",
-        build: |_| Box::new(reweight::Reweight::Inverse),
-    },
-    Entry {
-        name: "reweight-en",
-        title: "effective-number class weights",
-        summary: "effective-number weights (Cui et al.), w_j ∝ (1−β)/(1−β^n_j)",
-        build: |c| Box::new(reweight::Reweight::EffectiveNumber { beta: c.beta }),
-    },
-    Entry {
-        name: "logit-adjust",
-        title: "logit adjustment",
-        summary: "post-hoc logit adjustment of stage 1: logits − τ·log prior",
-        build: |_| Box::new(logit_adjust::LogitAdjust),
-    },
-    Entry {
-        name: "balanced-softmax",
-        title: "balanced softmax",
-        summary: "trained on logits + log n_j, plain logits at test",
-        build: |_| Box::new(balanced_softmax::BalancedSoftmax),
-    },
-    Entry {
-        name: "logreg",
-        title: "logistic regression",
-        summary:
-            "multinomial L2 logistic regression, L-BFGS to convergence, C chosen on validation",
-        build: |_| Box::new(logreg::LogReg { balanced: false }),
-    },
-    Entry {
-        name: "logreg-balanced",
-        title: "class-weighted logistic regression",
-        summary:
-            "logistic regression with class_weight='balanced' (w_j = N/(C·n_j)), C on validation",
-        build: |_| Box::new(logreg::LogReg { balanced: true }),
-    },
-    Entry {
-        name: "linfa",
-        title: "linfa's logistic regression",
-        summary: "multinomial logistic regression from linfa (reference)",
-        build: |_| Box::new(linfa_lr::LinfaLr),
-    },
-];
 
 /// Checks that training and validation data can support a comparison: at least
 /// two classes, every class present in training (a class with no example cannot
@@ -204,59 +116,21 @@ pub fn check_splits(
 }
 
 /// Fits the named methods in order, sharing one stage-1 head.
-pub fn fit_all(names: &[&str], ctx: &Context) -> Result<Vec<(&'static str, Fitted)>> {
+pub fn fit_all<L: Learn>(names: &[&str], ctx: &Context<L>) -> Result<Vec<(&'static str, Fitted)>> {
     names
         .iter()
         .map(|name| {
-            let entry = lookup(name)?;
-            Ok((entry.name, (entry.build)(ctx.config).fit(ctx)?))
+            let method = lookup::<L>(name)?;
+            Ok((method.name, (method.build)(ctx.config).fit(ctx)?))
         })
         .collect()
 }
 
-/// Every method's name, in registry order.
-pub fn names() -> Vec<&'static str> {
-    REGISTRY.iter().map(|e| e.name).collect()
-}
-
-/// The methods a comparison runs when none are named: every registered one but
-/// `linfa`, whose L-BFGS stops unconverged at its iteration cap and scores below
-/// `ib`; `logreg` is the same model fitted to convergence, so linfa runs only on
-/// request, as an independent cross-check.
-pub const DEFAULT_COMPARISON: &str =
-    "ib,cb,sqrt,pb,crt,tau,lws,ncm,reweight,reweight-en,logit-adjust,balanced-softmax,logreg,logreg-balanced";
-
-/// Expands `all` to every registered method and checks every name.
-pub fn expand(names: &[String]) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    for name in names {
-        if name == "all" {
-            out.extend(self::names().into_iter().map(String::from));
-        } else {
-            lookup(name)?;
-            out.push(name.clone());
-        }
-    }
-    Ok(out)
-}
-
-/// Looks a method up by name; an unknown name is an input error listing the known ones.
-pub fn lookup(name: &str) -> Result<&'static Entry> {
-    find(name).ok_or_else(|| {
-        crate::input_error!("unknown method '{name}' (known: {})", names().join(", "))
-    })
-}
-
-/// Looks a method up by name.
-pub fn find(name: &str) -> Option<&'static Entry> {
-    REGISTRY.iter().find(|e| e.name == name)
-}
-
 /// What a method may use: the training features, the validation features (for
 /// choosing hyper-parameters), the config, the seed, and the shared stage-1 head.
-pub struct Context<'a> {
-    pub train: &'a Features,
-    pub valid: &'a Features,
+pub struct Context<'a, L: Targets = usize> {
+    pub train: &'a Features<L>,
+    pub valid: &'a Features<L>,
     pub config: &'a TrainConfig,
     pub seed: u64,
     stage1: SharedStage1,
@@ -272,24 +146,24 @@ pub struct Context<'a> {
 /// (on whichever thread) first needs them, then shared by all.
 pub type SharedStage1 = Arc<Mutex<Vec<Trial>>>;
 
-impl<'a> Context<'a> {
+impl<'a, L: Targets> Context<'a, L> {
     pub fn new(
-        train: &'a Features,
-        valid: &'a Features,
+        train: &'a Features<L>,
+        valid: &'a Features<L>,
         config: &'a TrainConfig,
         seed: u64,
-    ) -> Context<'a> {
+    ) -> Context<'a, L> {
         Self::sharing(train, valid, config, seed, SharedStage1::default())
     }
 
     /// A context whose stage-1 head is shared with other contexts of the same seed.
     pub fn sharing(
-        train: &'a Features,
-        valid: &'a Features,
+        train: &'a Features<L>,
+        valid: &'a Features<L>,
         config: &'a TrainConfig,
         seed: u64,
         stage1: SharedStage1,
-    ) -> Context<'a> {
+    ) -> Context<'a, L> {
         Context {
             train,
             valid,
@@ -302,9 +176,11 @@ impl<'a> Context<'a> {
     }
 
     /// This context trains the settings `chosen` records (what the method chose
-    /// on `seed`) instead of searching again.
-    pub fn tuned_on(mut self, seed: u64, chosen: &serde_json::Value) -> Context<'a> {
-        if let Some(map) = chosen.as_object() {
+    /// on `seed`: a fit's [`Fitted::chosen`], its `settings` object where it has
+    /// one) instead of searching again.
+    pub fn tuned_on(mut self, seed: u64, chosen: &serde_json::Value) -> Context<'a, L> {
+        let settings = chosen.get("settings").unwrap_or(chosen);
+        if let Some(map) = settings.as_object() {
             self.fixed = Some((seed, map.clone()));
         }
         self
@@ -320,7 +196,11 @@ impl<'a> Context<'a> {
     pub fn search(&self, epochs: usize) -> Search {
         Search::reusing(self.fixed.as_ref().map(|(_, c)| c), self.config, epochs)
     }
+}
 
+/// What single-label methods share: the stage-1 heads, and choosing by the
+/// validation score of a head's argmax.
+impl Context<'_> {
     /// The stage-1 settings to try: the search, or those chosen on an earlier
     /// seed (under `stage1` for the methods built on stage 1, at the top for `ib`).
     fn stage1_search(&self) -> Search {
@@ -424,13 +304,7 @@ impl<'a> Context<'a> {
             sweep::pick(scored).ok_or_else(|| anyhow::anyhow!("empty grid for {param}"))?;
         chosen.insert("validation".into(), serde_json::json!(score));
         chosen.insert("curve".into(), serde_json::Value::Array(curve));
-        Ok((
-            Fitted {
-                head,
-                chosen: serde_json::Value::Object(chosen),
-            },
-            score,
-        ))
+        Ok((Fitted::new(head, serde_json::Value::Object(chosen)), score))
     }
 
     /// τ-norm and logit adjustment: for every stage-1 head, the best τ; then the
@@ -465,5 +339,19 @@ impl<'a> Context<'a> {
             fitted.chosen["stage1_trials"] = serde_json::Value::Array(record);
         }
         Ok(fitted)
+    }
+}
+
+/// Single-label data: one class a text.
+impl Learn for usize {
+    fn variant(entry: &Entry) -> Option<&Variant<usize>> {
+        entry.single.as_ref()
+    }
+}
+
+/// Multi-label data: a set of classes a text.
+impl Learn for LabelSet {
+    fn variant(entry: &Entry) -> Option<&Variant<LabelSet>> {
+        entry.multi.as_ref()
     }
 }

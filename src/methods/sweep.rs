@@ -156,8 +156,8 @@ pub fn choose(ctx: &Context, trials: Vec<Trial>) -> Result<(usize, Trial, Map<St
 /// The head of the best trial, with its record as what the method chose.
 pub fn fitted(ctx: &Context, trials: Vec<Trial>) -> Result<Fitted> {
     let (_, trial, chosen) = choose(ctx, trials)?;
-    Ok(Fitted {
-        head: trial.head().expect("a chosen trial has a head"),
-        chosen: Value::Object(chosen),
-    })
+    Ok(Fitted::new(
+        trial.head().expect("a chosen trial has a head"),
+        Value::Object(chosen),
+    ))
 }

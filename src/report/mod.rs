@@ -19,6 +19,7 @@ pub mod verdict;
 mod weight_norms;
 
 use crate::embed::EncoderIdentity;
+use crate::features::Targets;
 use crate::metrics::{group_scores, GroupScore, GroupThresholds, Metrics, Stat};
 use crate::train::TrainConfig;
 use analysis::Analysis;
@@ -40,25 +41,33 @@ pub struct Run {
     pub seconds: f64,
 }
 
-/// A method's runs: one per seed when it is stochastic, else one.
-pub struct MethodRuns {
+/// A method's runs (single-label [`Run`]s or multi-label
+/// [`multilabel::MultiRun`]s): one per seed when it is stochastic, else one.
+pub struct MethodRuns<R = Run> {
     pub name: &'static str,
     /// The name a sentence uses ("class-balanced sampling").
     pub title: &'static str,
     pub summary: &'static str,
-    pub runs: Vec<Run>,
+    pub runs: Vec<R>,
 }
 
-impl MethodRuns {
+impl<R> MethodRuns<R> {
     /// The run shown in pictures and per-class tables: the first seed's.
-    pub fn shown(&self) -> &Run {
+    pub fn shown(&self) -> &R {
         &self.runs[0]
     }
 
-    /// Mean and sample standard deviation of a test metric over the runs
+    /// Mean and sample standard deviation over the runs of `f` of each run
     /// (standard deviation 0 for a single run).
+    pub fn spread_by(&self, f: impl Fn(&R) -> f64) -> (f64, f64) {
+        mean_sd(self.runs.iter().map(f))
+    }
+}
+
+impl MethodRuns {
+    /// Mean and sample standard deviation of a test metric over the runs.
     pub fn spread(&self, f: impl Fn(&Metrics) -> f64) -> (f64, f64) {
-        mean_sd(self.runs.iter().map(|r| f(&r.test)))
+        self.spread_by(|r| f(&r.test))
     }
 
     /// Mean over the runs of a headline statistic on test (`rare`: the classes
@@ -91,17 +100,59 @@ pub struct Subsamples {
     pub validation: Option<String>,
 }
 
+/// What a study of one kind of label reports, decided by the label type:
+/// what one fit's run holds, the rule that turns scores into answers beyond
+/// what a fit chose, what the analysis computes from the runs, what the
+/// training labels add (multi-label: how labels co-occur), and the writers.
+pub trait Studied: Targets {
+    type Run: Send;
+    type Rule: Copy + Send + Sync;
+    type Analysis;
+    type Extra;
+
+    /// Chooses the recommended method on validation (by `select` where the
+    /// task offers a choice) and bootstraps the test rows `resamples` times
+    /// (0: none), seeded.
+    fn analyse(study: &mut Study<Self>, select: Stat, resamples: usize, seed: u64);
+
+    /// Writes the whole report to `out`, replacing an earlier report there
+    /// only once the new one is complete.
+    fn write(study: &Study<Self>, out: &Path) -> Result<Vec<String>>;
+
+    /// The summary for the terminal: the verdict, then the table.
+    fn terminal_table(study: &Study<Self>) -> String;
+}
+
+impl Studied for usize {
+    type Run = Run;
+    type Rule = ();
+    type Analysis = Analysis;
+    type Extra = ();
+
+    fn analyse(study: &mut Study, select: Stat, resamples: usize, seed: u64) {
+        study.analysis = Some(Analysis::of(study, select, resamples, seed));
+    }
+
+    fn write(study: &Study, out: &Path) -> Result<Vec<String>> {
+        write(study, out)
+    }
+
+    fn terminal_table(study: &Study) -> String {
+        terminal_table(study)
+    }
+}
+
 /// Everything a report shows, gathered once by the command.
-pub struct Study {
+pub struct Study<L: Studied = usize> {
     pub dataset: String,
     pub classes: Vec<String>,
     pub train_counts: Vec<usize>,
     pub validation_counts: Vec<usize>,
     pub test_counts: Vec<usize>,
     pub test_ids: Vec<String>,
-    pub test_labels: Vec<usize>,
+    pub test_labels: Vec<L>,
     /// Empty where there is no validation split (`emo evaluate`).
-    pub validation_labels: Vec<usize>,
+    pub validation_labels: Vec<L>,
     pub thresholds: GroupThresholds,
     pub config: TrainConfig,
     pub seeds: Vec<u64>,
@@ -112,21 +163,24 @@ pub struct Study {
     pub precision: &'static str,
     /// What the command line asked for, for the record.
     pub command: String,
-    pub methods: Vec<MethodRuns>,
+    pub methods: Vec<MethodRuns<L::Run>>,
+    pub rule: L::Rule,
+    /// What the training labels add to the report.
+    pub extra: L::Extra,
     /// Set when every method ran on several training subsamples of one profile.
     pub subsamples: Option<Subsamples>,
-    /// Set by [`Study::analyse`], which every command calls before reporting.
-    pub analysis: Option<Analysis>,
+    /// Set by [`Studied::analyse`], which every command calls before reporting.
+    pub analysis: Option<L::Analysis>,
 }
 
-impl Study {
-    /// Chooses the recommended method on validation by `select` and bootstraps
-    /// the test rows `resamples` times (0: none), seeded.
+impl<L: Studied> Study<L> {
+    /// Chooses the recommended method and bootstraps the test rows: see
+    /// [`Studied::analyse`].
     pub fn analyse(&mut self, select: Stat, resamples: usize, seed: u64) {
-        self.analysis = Some(Analysis::of(self, select, resamples, seed));
+        L::analyse(self, select, resamples, seed)
     }
 
-    pub fn analysis(&self) -> &Analysis {
+    pub fn analysis(&self) -> &L::Analysis {
         self.analysis
             .as_ref()
             .expect("Study::analyse runs before any report is written")
@@ -144,12 +198,14 @@ impl Study {
         order
     }
 
+    pub fn method(&self, name: &str) -> Option<&MethodRuns<L::Run>> {
+        self.methods.iter().find(|m| m.name == name)
+    }
+}
+
+impl Study {
     pub fn groups(&self, m: &Metrics) -> Vec<GroupScore> {
         group_scores(m, &self.train_counts, self.thresholds)
-    }
-
-    pub fn method(&self, name: &str) -> Option<&MethodRuns> {
-        self.methods.iter().find(|m| m.name == name)
     }
 }
 

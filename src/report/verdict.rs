@@ -412,6 +412,8 @@ mod tests {
                 method("cb", "class-balanced sampling", &ib.clone()),
                 method("sqrt", "square-root sampling", &sqrt),
             ],
+            rule: (),
+            extra: (),
             subsamples: None,
             analysis: None,
         };

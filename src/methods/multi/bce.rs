@@ -12,11 +12,11 @@
 //! candidate's own validation thresholds chooses, among them and among the
 //! loss's own settings (β, τ) where it has some.
 
-use super::{MultiContext, MultiFitted, MultiMethod};
 use crate::data::LabelSet;
 use crate::features::Features;
 use crate::head::Head;
 use crate::methods::sweep::{config_for, settings_of};
+use crate::methods::{Context, Fitted, Method};
 use crate::sampling::SamplerKind;
 use crate::train::{effective_epochs, train_bce_candidates, BceSpec};
 use anyhow::Result;
@@ -92,7 +92,7 @@ pub type Trial = (Map<String, Value>, Option<Head>);
 /// Trains every variant for every epoch count of `ctx.search(base)` (base:
 /// the configured epochs of this head), the learning-rate × weight-decay
 /// candidates of one pass side by side.
-pub fn trials(ctx: &MultiContext, base: usize, variants: &[Variant]) -> Result<Vec<Trial>> {
+pub fn trials(ctx: &Context<LabelSet>, base: usize, variants: &[Variant]) -> Result<Vec<Trial>> {
     let cfg = ctx.config;
     let search = ctx.search(base);
     let candidates = search.candidates();
@@ -119,9 +119,9 @@ pub fn trials(ctx: &MultiContext, base: usize, variants: &[Variant]) -> Result<V
 /// validation thresholds (ties keep the earlier: the configured settings come
 /// first), as the method's fit: `describe` (sampler, loss …) and the winner's
 /// `settings` in `chosen`, with every trial's score under `curve`.
-pub fn choose(ctx: &MultiContext, trials: Vec<Trial>, describe: Value) -> Result<MultiFitted> {
+pub fn choose(ctx: &Context<LabelSet>, trials: Vec<Trial>, describe: Value) -> Result<Fitted> {
     let mut curve = Vec::new();
-    let mut best: Option<(f64, MultiFitted)> = None;
+    let mut best: Option<(f64, Fitted)> = None;
     for (mut settings, head) in trials {
         let Some(head) = head else {
             settings.insert("diverged".into(), json!(true));
@@ -136,7 +136,7 @@ pub fn choose(ctx: &MultiContext, trials: Vec<Trial>, describe: Value) -> Result
             chosen["settings"] = Value::Object(settings);
             best = Some((
                 score,
-                MultiFitted {
+                Fitted {
                     head,
                     thresholds,
                     chosen,
@@ -158,7 +158,7 @@ impl Bce {
     /// The variants this loss trains under `ctx`'s search: one, or one per β
     /// (effective number) or τ (logit adjustment), each its own training run,
     /// since a changed loss changes every step.
-    fn variants<'s>(&self, ctx: &MultiContext<'s>) -> Vec<Variant<'s>> {
+    fn variants<'s>(&self, ctx: &Context<'s, LabelSet>) -> Vec<Variant<'s>> {
         let sampler = self.0;
         let train = ctx.train;
         let n = train.len();
@@ -215,8 +215,8 @@ impl Bce {
     }
 }
 
-impl MultiMethod for Bce {
-    fn fit(&self, ctx: &MultiContext) -> Result<MultiFitted> {
+impl Method<LabelSet> for Bce {
+    fn fit(&self, ctx: &Context<LabelSet>) -> Result<Fitted> {
         let trials = trials(ctx, ctx.config.epochs, &self.variants(ctx))?;
         choose(ctx, trials, json!({"sampler": self.0, "loss": self.1}))
     }

@@ -8,7 +8,8 @@
 //! schedule) then measures.
 
 use super::bce::{self, Variant};
-use super::{MultiContext, MultiFitted, MultiMethod};
+use crate::data::LabelSet;
+use crate::methods::{Context, Fitted, Method};
 use crate::sampling::SamplerKind;
 use crate::train::BceSpec;
 use anyhow::Result;
@@ -16,8 +17,8 @@ use serde_json::{json, Map};
 
 pub struct Crt;
 
-impl MultiMethod for Crt {
-    fn fit(&self, ctx: &MultiContext) -> Result<MultiFitted> {
+impl Method<LabelSet> for Crt {
+    fn fit(&self, ctx: &Context<LabelSet>) -> Result<Fitted> {
         let sampler = SamplerKind::ClassBalanced { k: ctx.config.k };
         let variant = Variant {
             settings: Map::new(),
@@ -39,7 +40,7 @@ mod tests {
 
     /// Recall at the fixed 0.5 on the held-out split of each of the two rarest
     /// classes, averaged.
-    fn rare_recall(p: &Problem, fitted: &MultiFitted) -> f64 {
+    fn rare_recall(p: &Problem, fitted: &Fitted) -> f64 {
         let probs = probabilities(&fitted.head, &p.test).unwrap();
         let rare = [RATES.len() - 2, RATES.len() - 1];
         let recall = |c: usize| {
@@ -68,16 +69,14 @@ mod tests {
             tune: Tune::None,
             ..TrainConfig::default()
         };
-        let crt = Crt
-            .fit(&MultiContext::new(&p.train, &p.valid, &cfg, 3))
-            .unwrap();
+        let crt = Crt.fit(&Context::new(&p.train, &p.valid, &cfg, 3)).unwrap();
         // Instance-balanced on cRT's schedule: the stage-2 epochs as its epochs.
         let same_schedule = TrainConfig {
             epochs: cfg.stage2_epochs,
             ..cfg.clone()
         };
         let plain = Bce(SamplerKind::InstanceBalanced, Loss::Plain)
-            .fit(&MultiContext::new(&p.train, &p.valid, &same_schedule, 3))
+            .fit(&Context::new(&p.train, &p.valid, &same_schedule, 3))
             .unwrap();
         let (r_crt, r_plain) = (rare_recall(&p, &crt), rare_recall(&p, &plain));
         eprintln!(
@@ -101,9 +100,7 @@ mod tests {
             stage2_epochs: 3,
             ..TrainConfig::default()
         };
-        let fitted = Crt
-            .fit(&MultiContext::new(&p.train, &p.valid, &cfg, 1))
-            .unwrap();
+        let fitted = Crt.fit(&Context::new(&p.train, &p.valid, &cfg, 1)).unwrap();
         assert_eq!(
             fitted.chosen["sampler"],
             json!(SamplerKind::ClassBalanced { k: 7 })

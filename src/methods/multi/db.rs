@@ -24,7 +24,8 @@
 //! paper writes as DB, without it (`focal-bce` measures focusing alone).
 
 use super::bce::{self, Variant};
-use super::{MultiContext, MultiFitted, MultiMethod};
+use crate::data::LabelSet;
+use crate::methods::{Context, Fitted, Method};
 use crate::sampling::SamplerKind;
 use crate::train::BceSpec;
 use anyhow::Result;
@@ -86,8 +87,8 @@ impl Db {
     }
 }
 
-impl MultiMethod for Db {
-    fn fit(&self, ctx: &MultiContext) -> Result<MultiFitted> {
+impl Method<LabelSet> for Db {
+    fn fit(&self, ctx: &Context<LabelSet>) -> Result<Fitted> {
         let train = ctx.train;
         let counts = train.counts();
         let inv: Vec<f32> = counts.iter().map(|&k| 1.0 / k.max(1) as f32).collect();

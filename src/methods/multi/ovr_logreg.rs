@@ -4,9 +4,10 @@
 //! by validation macro-F1 at each fit's own validation thresholds.
 //! Deterministic, so one fit serves every seed.
 
-use super::{MultiContext, MultiFitted, MultiMethod};
+use crate::data::LabelSet;
 use crate::head::Head;
 use crate::logreg::{fit_ovr, OvrProblem};
+use crate::methods::{Context, Fitted, Method};
 use anyhow::Result;
 use serde_json::json;
 
@@ -14,16 +15,16 @@ pub struct OvrLogReg {
     pub balanced: bool,
 }
 
-impl MultiMethod for OvrLogReg {
+impl Method<LabelSet> for OvrLogReg {
     fn stochastic(&self) -> bool {
         false
     }
 
-    fn fit(&self, ctx: &MultiContext) -> Result<MultiFitted> {
+    fn fit(&self, ctx: &Context<LabelSet>) -> Result<Fitted> {
         let cfg = ctx.config;
         let stopping = cfg.logreg_stopping();
         let mut curve = Vec::new();
-        let mut best: Option<(f64, MultiFitted)> = None;
+        let mut best: Option<(f64, Fitted)> = None;
         let mut start: Option<(tch::Tensor, tch::Tensor)> = None;
         for c in cfg.logreg_c_path() {
             let problem = OvrProblem {
@@ -48,7 +49,7 @@ impl MultiMethod for OvrLogReg {
             if best.as_ref().is_none_or(|(s, _)| score > *s) {
                 best = Some((
                     score,
-                    MultiFitted {
+                    Fitted {
                         head,
                         thresholds,
                         chosen: record,
@@ -157,7 +158,7 @@ mod tests {
             let method = OvrLogReg { balanced };
             assert!(!method.stochastic());
             let fitted = method
-                .fit(&MultiContext::new(&p.train, &p.valid, &cfg, 1))
+                .fit(&Context::new(&p.train, &p.valid, &cfg, 1))
                 .unwrap();
             let curve = fitted.chosen["curve"].as_array().unwrap();
             let cs: Vec<f64> = curve.iter().map(|r| r["C"].as_f64().unwrap()).collect();
@@ -191,7 +192,7 @@ mod tests {
             }
 
             let again = method
-                .fit(&MultiContext::new(&p.train, &p.valid, &cfg, 9))
+                .fit(&Context::new(&p.train, &p.valid, &cfg, 9))
                 .unwrap();
             let Head::Linear { weight: w9, .. } = &again.head else {
                 panic!("linear");

@@ -14,9 +14,10 @@
 //! as the fixed 0.5 does. The method is here so that studies show that.
 
 use super::bce::{self, Variant};
-use super::{MultiContext, MultiFitted, MultiMethod};
+use crate::data::LabelSet;
 use crate::head::Head;
 use crate::methods::tau_norm::tau_normalise;
+use crate::methods::{Context, Fitted, Method};
 use crate::sampling::SamplerKind;
 use crate::train::BceSpec;
 use anyhow::Result;
@@ -24,8 +25,8 @@ use serde_json::{json, Map, Value};
 
 pub struct TauNorm;
 
-impl MultiMethod for TauNorm {
-    fn fit(&self, ctx: &MultiContext) -> Result<MultiFitted> {
+impl Method<LabelSet> for TauNorm {
+    fn fit(&self, ctx: &Context<LabelSet>) -> Result<Fitted> {
         let sampler = SamplerKind::InstanceBalanced;
         let stage1 = Variant {
             settings: Map::new(),
@@ -104,7 +105,7 @@ mod tests {
             ..TrainConfig::default()
         };
         let stage1 = Bce(SamplerKind::InstanceBalanced, Loss::Plain)
-            .fit(&MultiContext::new(&p.train, &p.valid, &base, 5))
+            .fit(&Context::new(&p.train, &p.valid, &base, 5))
             .unwrap();
         let (w1, b1) = linear(&stage1.head);
         let norms: Vec<f64> = w1.iter().map(|w| norm(w)).collect();
@@ -121,7 +122,7 @@ mod tests {
                 ..base.clone()
             };
             let fitted = TauNorm
-                .fit(&MultiContext::new(&p.train, &p.valid, &cfg, 5))
+                .fit(&Context::new(&p.train, &p.valid, &cfg, 5))
                 .unwrap();
             assert_eq!(fitted.chosen["tau"], json!(tau));
             let (w, b) = linear(&fitted.head);
@@ -165,7 +166,7 @@ mod tests {
             tau_grid: grid.clone(),
             ..TrainConfig::default()
         };
-        let ctx = MultiContext::new(&p.train, &p.valid, &cfg, 2);
+        let ctx = Context::new(&p.train, &p.valid, &cfg, 2);
         let stage1 = Bce(SamplerKind::InstanceBalanced, Loss::Plain)
             .fit(&ctx)
             .unwrap();

@@ -27,7 +27,7 @@ fn table(h: &mut String, header: &[String], rows: &[Vec<String>]) -> Result<()> 
 pub fn write(study: &MultiStudy, dir: &Path) -> Result<Vec<String>> {
     let mut h = String::new();
     page_start(&mut h, &format!("emo: {} (multi-label)", study.dataset))?;
-    let [n, none, several] = study.train_texts;
+    let [n, none, several] = study.extra.texts;
     writeln!(
         h,
         "<h1>emo compare-sampling: {} (multi-label)</h1><p>{} labels; {n} training texts ({none} with no label, {several} with two or more); {} test texts. \

@@ -12,12 +12,11 @@ mod pictures;
 mod summary;
 pub mod verdict;
 
+use super::Studied;
 use crate::data::{Label, LabelSet};
 use crate::decision::{Threshold, WhenNonePasses};
-use crate::embed::EncoderIdentity;
 use crate::metrics::multilabel::{MultiLabelMetrics, MultiStat};
-use crate::metrics::{thirds, GroupThresholds};
-use crate::train::TrainConfig;
+use crate::metrics::{thirds, Stat};
 use crate::uncertainty::multilabel::{bootstrap_multi, MultiInput, MultiIntervals};
 use anyhow::Result;
 use std::path::Path;
@@ -46,51 +45,28 @@ pub struct MultiRun {
     pub seconds: f64,
 }
 
-/// A method's runs: one per seed when it is stochastic, else one.
-pub struct MultiMethodRuns {
-    pub name: &'static str,
-    pub title: &'static str,
-    pub summary: &'static str,
-    pub runs: Vec<MultiRun>,
-}
+/// A multi-label method's runs.
+pub type MultiMethodRuns = super::MethodRuns<MultiRun>;
 
-impl MultiMethodRuns {
-    /// The run shown in pictures and per-class tables: the first seed's.
-    pub fn shown(&self) -> &MultiRun {
-        &self.runs[0]
-    }
+/// A multi-label study: its rule is what a text no label passes gets.
+pub type MultiStudy = super::Study<LabelSet>;
 
-    /// Mean and sample standard deviation over the runs of `f` of each run.
-    pub fn spread(&self, f: impl Fn(&MultiRun) -> f64) -> (f64, f64) {
-        super::mean_sd(self.runs.iter().map(f))
-    }
-}
-
-/// Everything a multi-label report shows, gathered once by the command.
-pub struct MultiStudy {
-    pub dataset: String,
-    pub classes: Vec<String>,
-    pub train_counts: Vec<usize>,
-    pub validation_counts: Vec<usize>,
-    pub validation_texts: usize,
-    pub test_counts: Vec<usize>,
+/// What multi-label training labels add to a report.
+pub struct TrainingLabels {
     /// Training texts, those with no label, and those with two or more.
-    pub train_texts: [usize; 3],
+    pub texts: [usize; 3],
     /// `[a][b]`: training texts carrying both a and b (`[a][a]`: carrying a).
     pub cooccurrence: Vec<Vec<usize>>,
-    pub test_ids: Vec<String>,
-    pub test_labels: Vec<LabelSet>,
-    pub when_none: WhenNonePasses,
-    pub thresholds: GroupThresholds,
-    pub config: TrainConfig,
-    pub seeds: Vec<u64>,
-    pub encoder: EncoderIdentity,
-    pub device: String,
-    pub precision: &'static str,
-    pub command: String,
-    pub methods: Vec<MultiMethodRuns>,
-    /// Set by [`MultiStudy::analyse`], which the command calls before reporting.
-    pub analysis: Option<MultiAnalysis>,
+}
+
+impl TrainingLabels {
+    pub fn of(labels: &[LabelSet], n_classes: usize) -> TrainingLabels {
+        let (texts, cooccurrence) = cooccurrence(labels, n_classes);
+        TrainingLabels {
+            texts,
+            cooccurrence,
+        }
+    }
 }
 
 /// What is computed from the runs once, for every writer.
@@ -130,21 +106,27 @@ pub fn cooccurrence(labels: &[LabelSet], n_classes: usize) -> ([usize; 3], Vec<V
     ([labels.len(), none, several], co)
 }
 
-impl MultiStudy {
-    /// Chooses the recommended method (validation macro-F1) and bootstraps the
-    /// test texts `resamples` times (0: none), seeded.
-    pub fn analyse(&mut self, resamples: usize, seed: u64) {
-        let rare = thirds(&self.train_counts).1;
-        let baseline = self.methods.iter().position(|m| m.name == "bce");
-        let recommended = (0..self.methods.len()).max_by(|&a, &b| {
-            let v = |i: usize| self.methods[i].spread(|r| r.validation_score).0;
+impl Studied for LabelSet {
+    type Run = MultiRun;
+    type Rule = WhenNonePasses;
+    type Analysis = MultiAnalysis;
+    type Extra = TrainingLabels;
+
+    /// The recommended method is the one with the best held-out validation
+    /// macro-F1 (multi-label studies choose by nothing else: `select` is
+    /// macro-F1 here).
+    fn analyse(study: &mut MultiStudy, _: Stat, resamples: usize, seed: u64) {
+        let rare = thirds(&study.train_counts).1;
+        let baseline = study.methods.iter().position(|m| m.name == "bce");
+        let recommended = (0..study.methods.len()).max_by(|&a, &b| {
+            let v = |i: usize| study.methods[i].spread_by(|r| r.validation_score).0;
             v(a).total_cmp(&v(b)).then(b.cmp(&a))
         });
         let intervals = (resamples > 0).then(|| {
             let input = MultiInput {
-                truth: &self.test_labels,
-                n_classes: self.classes.len(),
-                methods: self
+                truth: &study.test_labels,
+                n_classes: study.classes.len(),
+                methods: study
                     .methods
                     .iter()
                     .map(|m| m.runs.iter().map(|r| &r.test_predictions[..]).collect())
@@ -154,7 +136,7 @@ impl MultiStudy {
             };
             bootstrap_multi(&input, resamples, seed)
         });
-        self.analysis = Some(MultiAnalysis {
+        study.analysis = Some(MultiAnalysis {
             rare,
             baseline,
             recommended,
@@ -163,42 +145,36 @@ impl MultiStudy {
         });
     }
 
-    pub fn analysis(&self) -> &MultiAnalysis {
-        self.analysis
-            .as_ref()
-            .expect("MultiStudy::analyse runs before any report is written")
+    fn write(study: &MultiStudy, out: &Path) -> Result<Vec<String>> {
+        super::write_folder(out, |dir| {
+            let mut files = Vec::new();
+            files.extend(summary::write(study, dir)?);
+            files.extend(json::write(study, dir)?);
+            files.extend(write_predictions(study, dir)?);
+            files.extend(pictures::write(study, dir)?);
+            files.extend(html::write(study, dir)?);
+            Ok(files)
+        })
     }
 
-    /// Class indices from most to least frequent in training (ties by name).
-    pub fn order(&self) -> Vec<usize> {
-        let mut order: Vec<usize> = (0..self.classes.len()).collect();
-        order.sort_by(|&a, &b| {
-            self.train_counts[b]
-                .cmp(&self.train_counts[a])
-                .then(self.classes[a].cmp(&self.classes[b]))
-        });
-        order
-    }
-
-    /// Mean over the runs of a statistic on test at the chosen thresholds.
-    pub fn test_mean(&self, m: usize, s: MultiStat) -> f64 {
-        let rare = &self.analysis().rare;
-        self.methods[m].spread(|r| s.value(&r.test, rare)).0
+    fn terminal_table(study: &MultiStudy) -> String {
+        let (header, rows) = summary::table(study);
+        let mut out = String::new();
+        for v in verdict::verdict(study) {
+            out.push_str(&v);
+            out.push_str("\n\n");
+        }
+        out.push_str(&super::aligned(&header, &rows));
+        out
     }
 }
 
-/// Writes the whole report to `out`, replacing an earlier report there only
-/// once the new one is complete.
-pub fn write(study: &MultiStudy, out: &Path) -> Result<Vec<String>> {
-    super::write_folder(out, |dir| {
-        let mut files = Vec::new();
-        files.extend(summary::write(study, dir)?);
-        files.extend(json::write(study, dir)?);
-        files.extend(write_predictions(study, dir)?);
-        files.extend(pictures::write(study, dir)?);
-        files.extend(html::write(study, dir)?);
-        Ok(files)
-    })
+impl MultiStudy {
+    /// Mean over the runs of a statistic on test at the chosen thresholds.
+    pub fn test_mean(&self, m: usize, s: MultiStat) -> f64 {
+        let rare = &self.analysis().rare;
+        self.methods[m].spread_by(|r| s.value(&r.test, rare)).0
+    }
 }
 
 /// `predictions.csv`: each test text's id, its true labels and every method's
@@ -230,16 +206,4 @@ fn write_predictions(study: &MultiStudy, dir: &Path) -> Result<Vec<String>> {
         Ok(())
     })?;
     Ok(vec!["predictions.csv".into()])
-}
-
-/// The summary table for the terminal, columns aligned, after the verdict.
-pub fn terminal_table(study: &MultiStudy) -> String {
-    let (header, rows) = summary::table(study);
-    let mut out = String::new();
-    for v in verdict::verdict(study) {
-        out.push_str(&v);
-        out.push_str("\n\n");
-    }
-    out.push_str(&super::aligned(&header, &rows));
-    out
 }

@@ -116,9 +116,17 @@ pub fn write(study: &MultiStudy, dir: &Path) -> Result<Vec<String>> {
 
     let co: Vec<Vec<usize>> = order
         .iter()
-        .map(|&a| order.iter().map(|&b| study.cooccurrence[a][b]).collect())
+        .map(|&a| {
+            order
+                .iter()
+                .map(|&b| study.extra.cooccurrence[a][b])
+                .collect()
+        })
         .collect();
-    let totals: Vec<usize> = order.iter().map(|&a| study.cooccurrence[a][a]).collect();
+    let totals: Vec<usize> = order
+        .iter()
+        .map(|&a| study.extra.cooccurrence[a][a])
+        .collect();
     two_panels(
         &dir.join("cooccurrence.png"),
         "Training labels that come together",

@@ -17,7 +17,7 @@ pub type Table = (Vec<String>, Vec<Vec<String>>);
 /// `0.4321`, or `0.4321 ± 0.0050` over several runs.
 fn spread_cell(study: &MultiStudy, m: usize, f: impl Fn(&super::MultiRun) -> f64) -> String {
     let method = &study.methods[m];
-    let (mean, sd) = method.spread(f);
+    let (mean, sd) = method.spread_by(f);
     if method.runs.len() > 1 {
         format!("{mean:.4} ± {sd:.4}")
     } else {
@@ -204,15 +204,15 @@ pub fn sections(study: &MultiStudy) -> Vec<(String, String, Table)> {
 }
 
 fn settings(study: &MultiStudy) -> String {
-    let [n, none, several] = study.train_texts;
+    let [n, none, several] = study.extra.texts;
     format!(
         "{} classes; {n} training texts ({none} with no label, {several} with two or more), {} validation, {} test. \
          A text gets every label whose probability passes that label's threshold; when none passes: {}. \
          Seeds {:?}. Encoder {} ({}) on {}. Command: `{}`",
         study.classes.len(),
-        study.validation_texts,
+        study.validation_labels.len(),
         study.test_labels.len(),
-        match study.when_none {
+        match study.rule {
             crate::decision::WhenNonePasses::NoEmotion => "no emotion",
             crate::decision::WhenNonePasses::TopLabel => "the top label (--at-least-one)",
         },
