@@ -2,7 +2,7 @@
 //! (cached), every method, test metrics — printed as a table and saved with the
 //! config that produced it.
 
-use super::load::{embed_options, embed_splits, load_encoder, load_study_data, task_of};
+use super::load::{embed_study, load_study_data, task_of};
 use super::task::TaskLabel;
 use crate::cli::CompareArgs;
 use crate::compare;
@@ -36,13 +36,15 @@ fn study<L: TaskLabel>(args: &CompareArgs) -> Result<()> {
         eprintln!("emo: {n}");
     }
     let drawn = match &args.train_profile {
-        Some(profile) => Some(L::draw(
-            &mut dataset,
-            profile,
-            args.subsamples,
-            args.seed,
-            args.valid_profile.as_ref(),
-        )?),
+        Some(profile) => {
+            let request = crate::data::profile::Request {
+                profile,
+                subsamples: args.subsamples,
+                seed: args.seed,
+                valid: args.valid_profile.as_ref(),
+            };
+            Some(L::draw(&mut dataset, &request)?)
+        }
         None => None,
     };
     // Refuse unusable data before spending time on embeddings.
@@ -61,12 +63,7 @@ fn study<L: TaskLabel>(args: &CompareArgs) -> Result<()> {
         .unwrap_or_else(|| report::default_folder(&dataset.name));
     report::check_writable(&out)?;
 
-    let encoder = load_encoder(args.encoder.encoder.as_ref(), &args.encoder.run)?;
-    let feats = embed_splits(
-        &dataset,
-        &encoder,
-        &embed_options(&args.encoder.run, args.encoder.cache.folder()),
-    )?;
+    let (encoder, feats) = embed_study(&dataset, &args.encoder)?;
     let [train, valid, test] = <[Features<L>; 3]>::try_from(feats)
         .map_err(|_| anyhow::anyhow!("three splits expected"))?;
 

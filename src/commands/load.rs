@@ -4,7 +4,7 @@
 //! command modules so that each command uses it and none imports another.
 
 use super::task::TaskLabel;
-use crate::cli::{InputArgs, RunArgs, StudyDataArgs};
+use crate::cli::{EncoderArgs, InputArgs, RunArgs, StudyDataArgs};
 use crate::data::table::read_rows;
 use crate::data::{index_labels, named, BadRows, Dataset, Split, SplitName, Task};
 use crate::decision::WhenNonePasses;
@@ -136,6 +136,21 @@ pub fn embed_splits<L: Targets>(
         )?);
     }
     Ok(feats)
+}
+
+/// The encoder `--encoder` and its run flags ask for, and `dataset`'s splits
+/// embedded with it (through the cache unless `--no-cache`).
+pub fn embed_study<L: Targets>(
+    dataset: &Dataset<L>,
+    args: &EncoderArgs,
+) -> Result<(Encoder, Vec<Features<L>>)> {
+    let encoder = load_encoder(args.encoder.as_ref(), &args.run)?;
+    let feats = embed_splits(
+        dataset,
+        &encoder,
+        &embed_options(&args.run, args.cache.folder()),
+    )?;
+    Ok((encoder, feats))
 }
 
 /// The encoder a model needs: `--encoder`, else the folder recorded at

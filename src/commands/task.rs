@@ -7,7 +7,7 @@
 use crate::compare::multilabel::score;
 use crate::compare::Compared;
 use crate::data::labels::index_label_sets;
-use crate::data::profile::{self, Drawn, Profile, ValidProfile};
+use crate::data::profile::{self, Drawn};
 use crate::data::split::{stratified, stratified_multi};
 use crate::data::table::Row;
 use crate::data::{index_labels, named, Dataset, LabelSet, Split, SplitName};
@@ -61,13 +61,7 @@ pub trait TaskLabel: Compared {
     /// returns warnings for what they lack.
     fn check_splits(dataset: &Dataset<Self>) -> Result<Vec<String>>;
     /// Training subsamples of a long-tailed profile.
-    fn draw(
-        dataset: &mut Dataset<Self>,
-        profile: &Profile,
-        subsamples: u32,
-        seed: u64,
-        valid_profile: Option<&ValidProfile>,
-    ) -> Result<Drawn>;
+    fn draw(dataset: &mut Dataset<Self>, request: &profile::Request) -> Result<Drawn>;
     /// Tags a run with the training subsample it learned from.
     fn set_subsample(run: &mut Self::Run, subsample: usize);
     /// What the training labels add to a report and a saved model.
@@ -154,14 +148,8 @@ impl TaskLabel for usize {
         )
     }
 
-    fn draw(
-        dataset: &mut Dataset,
-        profile: &Profile,
-        subsamples: u32,
-        seed: u64,
-        valid_profile: Option<&ValidProfile>,
-    ) -> Result<Drawn> {
-        profile::draw(dataset, profile, subsamples, seed, valid_profile)
+    fn draw(dataset: &mut Dataset, request: &profile::Request) -> Result<Drawn> {
+        profile::draw(dataset, request)
     }
 
     fn set_subsample(run: &mut Run, subsample: usize) {
@@ -309,13 +297,7 @@ impl TaskLabel for LabelSet {
             .collect())
     }
 
-    fn draw(
-        _: &mut Dataset<LabelSet>,
-        _: &Profile,
-        _: u32,
-        _: u64,
-        _: Option<&ValidProfile>,
-    ) -> Result<Drawn> {
+    fn draw(_: &mut Dataset<LabelSet>, _: &profile::Request) -> Result<Drawn> {
         Err(input_error!(
             "--train-profile: subsample studies are single-label only"
         ))

@@ -1,7 +1,7 @@
 //! `emo train`: fit one method and save it as a model folder that `classify`
 //! and `evaluate` load.
 
-use super::load::{embed_options, embed_splits, load_encoder, load_study_data, task_of};
+use super::load::{embed_study, load_study_data, task_of};
 use super::task::TaskLabel;
 use crate::cli::TrainCmdArgs;
 use crate::data::{LabelSet, SplitName, Task};
@@ -114,12 +114,7 @@ fn train<L: TaskLabel>(args: &TrainCmdArgs) -> Result<()> {
     }
     // Fail on an unwritable destination before the long part.
     crate::atomic::check_dir_writable(&crate::atomic::parent_of(&args.out))?;
-    let encoder = load_encoder(args.encoder.encoder.as_ref(), &args.encoder.run)?;
-    let feats = embed_splits(
-        &dataset,
-        &encoder,
-        &embed_options(&args.encoder.run, args.encoder.cache.folder()),
-    )?;
+    let (encoder, feats) = embed_study(&dataset, &args.encoder)?;
     let [train, valid] =
         <[Features<L>; 2]>::try_from(feats).map_err(|_| anyhow::anyhow!("two splits expected"))?;
     let ctx = Context::new(&train, &valid, &config, args.seed);

@@ -190,17 +190,25 @@ pub struct Drawn {
     pub rows: Vec<Vec<usize>>,
 }
 
-/// Draws `subsamples` training subsamples of the profile (seeds seed,
-/// seed+1, …), keeps only their union in the training split (all that needs
-/// embedding), and cuts validation down once (seed `seed`) if `valid_profile`
-/// asks. Says what it drew on stderr.
-pub fn draw(
-    dataset: &mut Dataset,
-    profile: &Profile,
-    subsamples: u32,
-    seed: u64,
-    valid_profile: Option<&ValidProfile>,
-) -> Result<Drawn> {
+/// What a profile study asks for: `subsamples` training subsamples of
+/// `profile` (seeds seed, seed+1, …), validation cut down to `valid` if given.
+pub struct Request<'a> {
+    pub profile: &'a Profile,
+    pub subsamples: u32,
+    pub seed: u64,
+    pub valid: Option<&'a ValidProfile>,
+}
+
+/// Draws the training subsamples `request` asks for, keeps only their union
+/// in the training split (all that needs embedding), and cuts validation down
+/// once (seed `seed`) if asked. Says what it drew on stderr.
+pub fn draw(dataset: &mut Dataset, request: &Request) -> Result<Drawn> {
+    let Request {
+        profile,
+        subsamples,
+        seed,
+        valid: valid_profile,
+    } = *request;
     let c = dataset.classes.len();
     let train = dataset.split(SplitName::Train).expect("a training split");
     let available = train.class_counts(c);

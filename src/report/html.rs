@@ -183,17 +183,22 @@ impl Writer for IndexHtml {
             }
             writeln!(h, "</table></details>")?;
         }
-        writeln!(
-            h,
-            "<p class=\"note\">Files: <a href=\"summary.md\">summary.md</a>, <a href=\"metrics.json\">metrics.json</a>, \
-             <a href=\"predictions.csv\">predictions.csv</a>. Encoder {} (sha256 {}…) on {} in {}. Command: <code>{}</code></p></body></html>",
-            esc(&study.encoder.name),
-            &study.encoder.weights_sha256[..12],
-            esc(&study.device),
-            study.precision,
-            esc(&study.command)
-        )?;
+        h.push_str(&footer(study));
         crate::atomic::write(&dir.join("index.html"), h.as_bytes())?;
         Ok(vec!["index.html".into()])
     }
+}
+
+/// The page's last line: its files, the encoder and the command, for either task.
+pub(super) fn footer<L: super::Studied>(study: &super::Study<L>) -> String {
+    let sha = &study.encoder.weights_sha256;
+    format!(
+        "<p class=\"note\">Files: <a href=\"summary.md\">summary.md</a>, <a href=\"metrics.json\">metrics.json</a>, \
+         <a href=\"predictions.csv\">predictions.csv</a>. Encoder {} (sha256 {}…) on {} in {}. Command: <code>{}</code></p></body></html>\n",
+        esc(&study.encoder.name),
+        &sha[..12.min(sha.len())],
+        esc(&study.device),
+        study.precision,
+        esc(&study.command)
+    )
 }

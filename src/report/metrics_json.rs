@@ -81,21 +81,6 @@ impl Writer for MetricsJson {
             })
             .collect();
         let doc = json!({
-            "format": "emo-report/1",
-            "emo_version": env!("CARGO_PKG_VERSION"),
-            "dataset": study.dataset,
-            "command": study.command,
-            "classes": study.classes,
-            "train_counts": study.train_counts,
-            "validation_counts": study.validation_counts,
-            "test_counts": study.test_counts,
-            "group_thresholds": study.thresholds,
-            "zero_division": 0,
-            "encoder": study.encoder,
-            "device": study.device,
-            "precision": study.precision,
-            "seeds": study.seeds,
-            "config": study.config,
             "recommended": analysis.recommendation.as_ref().map(|r| json!({
                 "method": r.method,
                 "by": r.by,
@@ -141,19 +126,6 @@ impl Writer for MetricsJson {
             })),
             "methods": methods,
         });
-        crate::atomic::write(
-            &dir.join("metrics.json"),
-            format!("{}\n", serde_json::to_string_pretty(&doc)?).as_bytes(),
-        )?;
-        // Wall times change from run to run; they live apart so that metrics.json
-        // is byte-identical for the same command, data, seed and device.
-        super::write_timings(
-            dir,
-            study.methods.iter().map(|m| {
-                let runs = m.runs.iter().map(|r| (r.seed, r.seconds)).collect();
-                (m.name, runs)
-            }),
-        )?;
-        Ok(vec!["metrics.json".into(), "timings.json".into()])
+        super::write_metrics(study, dir, doc)
     }
 }

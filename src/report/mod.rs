@@ -11,7 +11,7 @@ mod metrics_json;
 pub mod multilabel;
 mod per_class;
 mod plot;
-mod predictions;
+pub(crate) mod predictions;
 pub mod subsamples;
 mod summary;
 mod tradeoff;
@@ -110,6 +110,12 @@ pub trait Studied: Targets {
     type Analysis;
     type Extra;
 
+    /// A run's answers on the test rows.
+    fn test_predictions(run: &Self::Run) -> &[Self];
+
+    /// A run's seed and how long its fit took.
+    fn timing(run: &Self::Run) -> (u64, f64);
+
     /// Chooses the recommended method on validation (by `select` where the
     /// task offers a choice) and bootstraps the test rows `resamples` times
     /// (0: none), seeded.
@@ -128,6 +134,14 @@ impl Studied for usize {
     type Rule = ();
     type Analysis = Analysis;
     type Extra = ();
+
+    fn test_predictions(run: &Run) -> &[usize] {
+        &run.test_predictions
+    }
+
+    fn timing(run: &Run) -> (u64, f64) {
+        (run.seed, run.seconds)
+    }
 
     fn analyse(study: &mut Study, select: Stat, resamples: usize, seed: u64) {
         study.analysis = Some(Analysis::of(study, select, resamples, seed));
@@ -196,6 +210,14 @@ impl<L: Studied> Study<L> {
                 .then(self.classes[a].cmp(&self.classes[b]))
         });
         order
+    }
+
+    /// Axis labels of the classes in `order`: name and training count.
+    pub fn axis_names(&self, order: &[usize]) -> Vec<String> {
+        order
+            .iter()
+            .map(|&c| format!("{} ({})", self.classes[c], self.train_counts[c]))
+            .collect()
     }
 
     pub fn method(&self, name: &str) -> Option<&MethodRuns<L::Run>> {
@@ -334,25 +356,65 @@ pub fn write(study: &Study, out: &Path) -> Result<Vec<String>> {
     })
 }
 
-/// `timings.json`: each method's fit time per seed (`(seed, seconds)`), kept
-/// apart from metrics.json because wall times change from run to run.
-fn write_timings<'a>(
+/// What every metrics.json says of its study, whatever the task; each task's
+/// writer adds its own keys (the document's keys are sorted, so where they are
+/// added does not show).
+fn metrics_header<L: Studied>(study: &Study<L>) -> serde_json::Value {
+    serde_json::json!({
+        "format": "emo-report/1",
+        "emo_version": env!("CARGO_PKG_VERSION"),
+        "dataset": study.dataset,
+        "command": study.command,
+        "classes": study.classes,
+        "train_counts": study.train_counts,
+        "validation_counts": study.validation_counts,
+        "test_counts": study.test_counts,
+        "group_thresholds": study.thresholds,
+        "zero_division": 0,
+        "encoder": study.encoder,
+        "device": study.device,
+        "precision": study.precision,
+        "seeds": study.seeds,
+        "config": study.config,
+    })
+}
+
+/// `metrics.json`: the header and `doc`'s own keys; and `timings.json`: each method's fit time per
+/// seed, kept apart because wall times change from run to run, so that
+/// metrics.json is byte-identical for the same command, data, seed and device.
+fn write_metrics<L: Studied>(
+    study: &Study<L>,
     dir: &Path,
-    methods: impl Iterator<Item = (&'a str, Vec<(u64, f64)>)>,
-) -> Result<()> {
-    let timings: serde_json::Map<String, serde_json::Value> = methods
-        .map(|(name, runs)| {
-            let runs: Vec<serde_json::Value> = runs
+    doc: serde_json::Value,
+) -> Result<Vec<String>> {
+    let mut full = metrics_header(study);
+    if let (Some(all), serde_json::Value::Object(own)) = (full.as_object_mut(), doc) {
+        all.extend(own);
+    }
+    crate::atomic::write(
+        &dir.join("metrics.json"),
+        format!("{}\n", serde_json::to_string_pretty(&full)?).as_bytes(),
+    )?;
+    let timings: serde_json::Map<String, serde_json::Value> = study
+        .methods
+        .iter()
+        .map(|m| {
+            let runs: Vec<serde_json::Value> = m
+                .runs
                 .iter()
-                .map(|(seed, seconds)| serde_json::json!({ "seed": seed, "seconds": seconds }))
+                .map(|r| {
+                    let (seed, seconds) = L::timing(r);
+                    serde_json::json!({ "seed": seed, "seconds": seconds })
+                })
                 .collect();
-            (name.to_string(), serde_json::Value::Array(runs))
+            (m.name.to_string(), serde_json::Value::Array(runs))
         })
         .collect();
     crate::atomic::write(
         &dir.join("timings.json"),
         format!("{}\n", serde_json::to_string_pretty(&timings)?).as_bytes(),
-    )
+    )?;
+    Ok(vec!["metrics.json".into(), "timings.json".into()])
 }
 
 /// Runs `fill` on a temporary folder beside `out` and moves the folder to

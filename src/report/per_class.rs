@@ -14,10 +14,7 @@ pub struct PerClassPngs;
 impl Writer for PerClassPngs {
     fn write(&self, study: &Study, dir: &Path) -> Result<Vec<String>> {
         let order = study.order();
-        let cols: Vec<String> = order
-            .iter()
-            .map(|&c| format!("{} ({})", study.classes[c], study.train_counts[c]))
-            .collect();
+        let cols: Vec<String> = study.axis_names(&order);
         let rows: Vec<String> = study.methods.iter().map(|m| m.name.to_string()).collect();
         let values: Vec<Vec<f64>> = study
             .methods

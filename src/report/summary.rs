@@ -87,7 +87,7 @@ pub fn group_legend(study: &Study) -> String {
 /// The shot groups that have at least one class. A group with none would be a
 /// column of dashes for every method (on GoEmotions and CARER no class has
 /// fewer than 20 training examples), so the tables leave it out and say why.
-pub fn shown_groups(study: &Study) -> Vec<Group> {
+pub fn shown_groups<L: super::Studied>(study: &Study<L>) -> Vec<Group> {
     Group::ALL
         .iter()
         .copied()

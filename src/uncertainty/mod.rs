@@ -64,41 +64,57 @@ pub struct ClassIntervals {
     pub f1: Interval,
 }
 
-/// One method's intervals.
+/// The statistics a study reports, in a fixed order: the index of each in a
+/// method's intervals.
+pub trait Statistic: Copy + PartialEq + 'static {
+    const ALL: &'static [Self];
+}
+
+impl Statistic for Stat {
+    const ALL: &'static [Stat] = &Stat::ALL;
+}
+
+/// One method's intervals: one per statistic `S` (in `S::ALL`'s order), one
+/// `C` per class, and the differences from the baseline.
 #[derive(Debug, Clone, Serialize)]
-pub struct MethodIntervals {
-    /// One per [`Stat::ALL`], in that order.
+pub struct Intervals<S, C> {
     pub stats: Vec<Interval>,
-    pub per_class: Vec<ClassIntervals>,
-    /// Method minus the baseline, per [`Stat::ALL`]; `None` for the baseline itself.
+    pub per_class: Vec<C>,
+    /// Method minus the baseline, per statistic; `None` for the baseline itself.
     pub vs_baseline: Option<Vec<Interval>>,
+    #[serde(skip)]
+    statistic: std::marker::PhantomData<S>,
 }
 
-impl MethodIntervals {
-    pub fn stat(&self, s: Stat) -> Interval {
-        self.stats[stat_index(s)]
+impl<S: Statistic, C> Intervals<S, C> {
+    pub fn stat(&self, s: S) -> Interval {
+        self.stats[index(s)]
     }
 
-    pub fn diff(&self, s: Stat) -> Option<Interval> {
-        self.vs_baseline.as_ref().map(|d| d[stat_index(s)])
+    pub fn diff(&self, s: S) -> Option<Interval> {
+        self.vs_baseline.as_ref().map(|d| d[index(s)])
     }
 }
 
-fn stat_index(s: Stat) -> usize {
-    Stat::ALL.iter().position(|&x| x == s).expect("in ALL")
+fn index<S: Statistic>(s: S) -> usize {
+    S::ALL.iter().position(|&x| x == s).expect("in ALL")
 }
 
-/// What to bootstrap: the true labels and, per method, every run's predictions.
-pub struct Input<'a> {
-    pub labels: &'a [usize],
+/// A single-label method's intervals: per class, precision, recall and F1.
+pub type MethodIntervals = Intervals<Stat, ClassIntervals>;
+
+/// What to bootstrap: the true labels (a class or a set of classes a row)
+/// and, per method, every run's predictions.
+pub struct Input<'a, L = usize> {
+    pub labels: &'a [L],
     pub n_classes: usize,
     /// `methods[m][r]`: predictions of run `r` of method `m`.
-    pub methods: Vec<Vec<&'a [usize]>>,
+    pub methods: Vec<Vec<&'a [L]>>,
     /// The rarest third of the classes, for [`Stat::FewRecall`].
     pub rare: &'a [usize],
     /// Index of the method differences are taken against.
     pub baseline: Option<usize>,
-    /// Macro-F1 over the classes present only (validation's rule).
+    /// Single-label: macro-F1 over the classes present only (validation's rule).
     pub present_only: bool,
 }
 
@@ -185,72 +201,134 @@ pub(crate) fn interval(estimate: f64, draws: &mut [f64]) -> Interval {
     }
 }
 
-/// Paired bootstrap of every method in `input` over `resamples` redraws of the
-/// rows, seeded: the same seed and input give the same intervals.
-pub fn bootstrap(input: &Input, resamples: usize, seed: u64) -> Vec<MethodIntervals> {
-    let n = input.labels.len();
-    let methods = input.methods.len();
-    let stats_n = Stat::ALL.len();
-    let c = input.n_classes;
-    // draws[m][s][b], class_draws[m][class][metric][b], diff_draws[m][s][b]
-    let mut draws: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); stats_n]; methods];
-    let mut class_draws: Vec<Vec<Vec<Vec<f64>>>> = vec![vec![vec![Vec::new(); 3]; c]; methods];
-    let mut diff_draws: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); stats_n]; methods];
-    let cells = cells(input);
+/// One method's intervals as [`paired`] computes them: per statistic, per
+/// class and per-class value, and the difference from the baseline.
+pub(crate) struct Paired {
+    pub stats: Vec<Interval>,
+    pub per_class: Vec<Vec<Interval>>,
+    pub vs_baseline: Option<Vec<Interval>>,
+}
+
+impl Paired {
+    /// The intervals of statistics `S`, each class's values made into a `C`.
+    pub(crate) fn into_intervals<S, C>(self, class: impl Fn(&[Interval]) -> C) -> Intervals<S, C> {
+        Intervals {
+            stats: self.stats,
+            per_class: self.per_class.iter().map(|v| class(v)).collect(),
+            vs_baseline: self.vs_baseline,
+            statistic: std::marker::PhantomData,
+        }
+    }
+}
+
+/// A method's numbers on one weighting of the rows: its statistics, and per
+/// class a few values.
+pub(crate) type Scores = (Vec<f64>, Vec<Vec<f64>>);
+
+/// The paired bootstrap every study uses, whatever its labels: `rows` rows
+/// redrawn with replacement `resamples` times (seeded), every one of `methods`
+/// scored on each redraw by `score(method, weights)` (`None`: every row once,
+/// the point estimate), and each number's percentile interval; differences
+/// from `baseline` are taken redraw by redraw.
+pub(crate) fn paired(
+    rows: usize,
+    methods: usize,
+    baseline: Option<usize>,
+    resamples: usize,
+    seed: u64,
+    score: impl Fn(usize, Option<&[u32]>) -> Scores,
+) -> Vec<Paired> {
+    // draws[m][s][b], class_draws[m][class][value][b], diff_draws[m][s][b]
+    let mut draws: Vec<Vec<Vec<f64>>> = vec![Vec::new(); methods];
+    let mut class_draws: Vec<Vec<Vec<Vec<f64>>>> = vec![Vec::new(); methods];
+    let mut diff_draws: Vec<Vec<Vec<f64>>> = vec![Vec::new(); methods];
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut weights = vec![0u32; n];
+    let mut weights = vec![0u32; rows];
     for _ in 0..resamples {
         weights.iter_mut().for_each(|w| *w = 0);
-        if n > 0 {
-            for _ in 0..n {
-                weights[rng.gen_range(0..n)] += 1;
-            }
+        for _ in 0..rows {
+            weights[rng.gen_range(0..rows)] += 1;
         }
-        let scored: Vec<_> = cells
-            .iter()
-            .map(|runs| score(input, runs, Some(&weights)))
-            .collect();
+        let scored: Vec<Scores> = (0..methods).map(|m| score(m, Some(&weights))).collect();
         for (m, (stats, per_class)) in scored.iter().enumerate() {
+            draws[m].resize(stats.len(), Vec::new());
+            diff_draws[m].resize(stats.len(), Vec::new());
             for (s, &v) in stats.iter().enumerate() {
                 draws[m][s].push(v);
-                if let Some(b) = input.baseline {
+                if let Some(b) = baseline {
                     diff_draws[m][s].push(v - scored[b].0[s]);
                 }
             }
-            for (k, pc) in per_class.iter().enumerate() {
-                for (j, &v) in pc.iter().enumerate() {
+            class_draws[m].resize(per_class.len(), Vec::new());
+            for (k, values) in per_class.iter().enumerate() {
+                class_draws[m][k].resize(values.len(), Vec::new());
+                for (j, &v) in values.iter().enumerate() {
                     class_draws[m][k][j].push(v);
                 }
             }
         }
     }
-    let points: Vec<_> = cells.iter().map(|runs| score(input, runs, None)).collect();
+    let points: Vec<Scores> = (0..methods).map(|m| score(m, None)).collect();
+    let drawn = |d: &mut Vec<Vec<f64>>, i: usize| -> Vec<f64> {
+        d.get_mut(i).map(std::mem::take).unwrap_or_default()
+    };
     (0..methods)
         .map(|m| {
             let (stats, per_class) = &points[m];
-            MethodIntervals {
-                stats: (0..stats_n)
-                    .map(|s| interval(stats[s], &mut draws[m][s]))
+            Paired {
+                stats: (0..stats.len())
+                    .map(|s| interval(stats[s], &mut drawn(&mut draws[m], s)))
                     .collect(),
-                per_class: (0..c)
-                    .map(|k| {
-                        let mut iv =
-                            |j: usize| interval(per_class[k][j], &mut class_draws[m][k][j]);
-                        ClassIntervals {
-                            precision: iv(0),
-                            recall: iv(1),
-                            f1: iv(2),
-                        }
+                per_class: per_class
+                    .iter()
+                    .enumerate()
+                    .map(|(k, values)| {
+                        let mut class = class_draws[m].get_mut(k).map(std::mem::take);
+                        (0..values.len())
+                            .map(|j| {
+                                let mut d = class.as_mut().map(|c| drawn(c, j)).unwrap_or_default();
+                                interval(values[j], &mut d)
+                            })
+                            .collect()
                     })
                     .collect(),
-                vs_baseline: input.baseline.filter(|&b| b != m).map(|b| {
-                    (0..stats_n)
-                        .map(|s| interval(stats[s] - points[b].0[s], &mut diff_draws[m][s]))
+                vs_baseline: baseline.filter(|&b| b != m).map(|b| {
+                    (0..stats.len())
+                        .map(|s| {
+                            interval(stats[s] - points[b].0[s], &mut drawn(&mut diff_draws[m], s))
+                        })
                         .collect()
                 }),
             }
         })
         .collect()
+}
+
+/// Paired bootstrap of every method in `input` over `resamples` redraws of the
+/// rows, seeded: the same seed and input give the same intervals.
+pub fn bootstrap(input: &Input, resamples: usize, seed: u64) -> Vec<MethodIntervals> {
+    let cells = cells(input);
+    let score = |m: usize, weights: Option<&[u32]>| {
+        let (stats, per_class) = score(input, &cells[m], weights);
+        (stats, per_class.iter().map(|v| v.to_vec()).collect())
+    };
+    paired(
+        input.labels.len(),
+        cells.len(),
+        input.baseline,
+        resamples,
+        seed,
+        score,
+    )
+    .into_iter()
+    .map(|p| {
+        p.into_intervals(|v| ClassIntervals {
+            precision: v[0],
+            recall: v[1],
+            f1: v[2],
+        })
+    })
+    .collect()
 }
 
 #[cfg(test)]

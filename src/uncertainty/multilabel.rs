@@ -5,48 +5,21 @@
 //! independent of each other. As for single-label studies, several seeds of a
 //! method are averaged on each redraw (the interval of the seed-mean).
 
-use super::{interval, Interval};
+use super::Interval;
 use crate::data::{Label, LabelSet};
 use crate::metrics::multilabel::MultiStat;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
 
 /// What to bootstrap: the true label sets and, per method, every run's
 /// predicted sets.
-pub struct MultiInput<'a> {
-    pub truth: &'a [LabelSet],
-    pub n_classes: usize,
-    /// `methods[m][r]`: predictions of run `r` of method `m`.
-    pub methods: Vec<Vec<&'a [LabelSet]>>,
-    /// The rarest third of the classes.
-    pub rare: &'a [usize],
-    /// Index of the method differences are taken against.
-    pub baseline: Option<usize>,
+pub type MultiInput<'a> = super::Input<'a, LabelSet>;
+
+impl super::Statistic for MultiStat {
+    const ALL: &'static [MultiStat] = &MultiStat::ALL;
 }
 
-/// One method's intervals: each [`MultiStat`] (in `MultiStat::ALL`'s order),
-/// each class's F1, and the difference from the baseline.
-#[derive(Debug, Clone, Serialize)]
-pub struct MultiIntervals {
-    pub stats: Vec<Interval>,
-    pub class_f1: Vec<Interval>,
-    pub vs_baseline: Option<Vec<Interval>>,
-}
-
-impl MultiIntervals {
-    pub fn stat(&self, s: MultiStat) -> Interval {
-        self.stats[index(s)]
-    }
-
-    pub fn diff(&self, s: MultiStat) -> Option<Interval> {
-        self.vs_baseline.as_ref().map(|d| d[index(s)])
-    }
-}
-
-fn index(s: MultiStat) -> usize {
-    MultiStat::ALL.iter().position(|&x| x == s).expect("in ALL")
-}
+/// A multi-label method's intervals: each [`MultiStat`], each class's F1, and
+/// the difference from the baseline.
+pub type MultiIntervals = super::Intervals<MultiStat, Interval>;
 
 /// One run's answers as the texts that are true positives, false positives
 /// and false negatives of each class, and each text's label counts: what a
@@ -159,69 +132,35 @@ fn score_runs(runs: &[Cells], rare: &[usize], weights: Option<&[u32]>) -> (Vec<f
 /// estimates are the statistics on the texts as they are, equal to
 /// [`MultiStat::value`] of the metrics (held by a test).
 pub fn bootstrap_multi(input: &MultiInput, resamples: usize, seed: u64) -> Vec<MultiIntervals> {
-    let n = input.truth.len();
     let c = input.n_classes;
-    let stats_n = MultiStat::ALL.len();
     let cells: Vec<Vec<Cells>> = input
         .methods
         .iter()
-        .map(|runs| runs.iter().map(|p| cells(input.truth, p, c)).collect())
+        .map(|runs| runs.iter().map(|p| cells(input.labels, p, c)).collect())
         .collect();
-    let methods = cells.len();
-    let mut draws = vec![vec![Vec::with_capacity(resamples); stats_n]; methods];
-    let mut diff_draws = vec![vec![Vec::with_capacity(resamples); stats_n]; methods];
-    let mut class_draws = vec![vec![Vec::with_capacity(resamples); c]; methods];
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut weights = vec![0u32; n];
-    for _ in 0..resamples {
-        weights.iter_mut().for_each(|w| *w = 0);
-        for _ in 0..n {
-            weights[rng.gen_range(0..n)] += 1;
-        }
-        let scored: Vec<_> = cells
-            .iter()
-            .map(|runs| score_runs(runs, input.rare, Some(&weights)))
-            .collect();
-        for (m, (stats, f1)) in scored.iter().enumerate() {
-            for (s, &v) in stats.iter().enumerate() {
-                draws[m][s].push(v);
-                if let Some(b) = input.baseline {
-                    diff_draws[m][s].push(v - scored[b].0[s]);
-                }
-            }
-            for (k, &v) in f1.iter().enumerate() {
-                class_draws[m][k].push(v);
-            }
-        }
-    }
-    let points: Vec<_> = cells
-        .iter()
-        .map(|runs| score_runs(runs, input.rare, None))
-        .collect();
-    (0..methods)
-        .map(|m| {
-            let (stats, f1) = &points[m];
-            MultiIntervals {
-                stats: (0..stats_n)
-                    .map(|s| interval(stats[s], &mut draws[m][s]))
-                    .collect(),
-                class_f1: (0..f1.len())
-                    .map(|k| interval(f1[k], &mut class_draws[m][k]))
-                    .collect(),
-                vs_baseline: input.baseline.filter(|&b| b != m).map(|b| {
-                    (0..stats_n)
-                        .map(|s| interval(stats[s] - points[b].0[s], &mut diff_draws[m][s]))
-                        .collect()
-                }),
-            }
-        })
-        .collect()
+    let score = |m: usize, weights: Option<&[u32]>| {
+        let (stats, f1) = score_runs(&cells[m], input.rare, weights);
+        (stats, f1.into_iter().map(|v| vec![v]).collect())
+    };
+    super::paired(
+        input.labels.len(),
+        cells.len(),
+        input.baseline,
+        resamples,
+        seed,
+        score,
+    )
+    .into_iter()
+    .map(|p| p.into_intervals(|v| v[0]))
+    .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::metrics::multilabel::{Indicator, MultiLabelMetrics};
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
 
     fn random_sets(n: usize, c: usize, rate: f64, rng: &mut ChaCha8Rng) -> Vec<LabelSet> {
         (0..n)
@@ -251,11 +190,12 @@ mod tests {
         let b = random_sets(300, c, 0.1, &mut rng);
         let rare = [3, 4];
         let input = MultiInput {
-            truth: &truth,
+            labels: &truth,
             n_classes: c,
             methods: vec![vec![&a[..]], vec![&b[..]], vec![&a[..]]],
             rare: &rare,
             baseline: Some(0),
+            present_only: false,
         };
         let iv = bootstrap_multi(&input, 200, 9);
         for (m, pred) in [&a, &b].iter().enumerate() {
@@ -267,7 +207,7 @@ mod tests {
                 assert!(i.lo <= i.estimate + 1e-12 && i.estimate <= i.hi + 1e-12);
             }
             for k in 0..c {
-                assert!((iv[m].class_f1[k].estimate - want.per_class[k].f1).abs() < 1e-12);
+                assert!((iv[m].per_class[k].estimate - want.per_class[k].f1).abs() < 1e-12);
             }
         }
         // The same predictions as the baseline: zero difference on every redraw.
@@ -293,11 +233,12 @@ mod tests {
         let a = random_sets(100, c, 0.3, &mut rng);
         let b = random_sets(100, c, 0.3, &mut rng);
         let input = MultiInput {
-            truth: &truth,
+            labels: &truth,
             n_classes: c,
             methods: vec![vec![&a[..], &b[..]]],
             rare: &[2],
             baseline: None,
+            present_only: false,
         };
         let iv = bootstrap_multi(&input, 10, 1);
         let mean =

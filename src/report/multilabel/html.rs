@@ -76,16 +76,7 @@ pub fn write(study: &MultiStudy, dir: &Path) -> Result<Vec<String>> {
             m.name
         )?;
     }
-    writeln!(
-        h,
-        "<p class=\"note\">Files: <a href=\"summary.md\">summary.md</a>, <a href=\"metrics.json\">metrics.json</a>, \
-         <a href=\"predictions.csv\">predictions.csv</a>. Encoder {} (sha256 {}…) on {} in {}. Command: <code>{}</code></p></body></html>",
-        esc(&study.encoder.name),
-        &study.encoder.weights_sha256[..12.min(study.encoder.weights_sha256.len())],
-        esc(&study.device),
-        study.precision,
-        esc(&study.command)
-    )?;
+    h.push_str(&crate::report::html::footer(study));
     crate::atomic::write(&dir.join("index.html"), h.as_bytes())?;
     Ok(vec!["index.html".into()])
 }

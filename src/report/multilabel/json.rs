@@ -90,7 +90,7 @@ pub fn write(study: &MultiStudy, dir: &Path) -> Result<Vec<String>> {
                 let per_class: Map<String, Value> = study
                     .classes
                     .iter()
-                    .zip(&iv.class_f1)
+                    .zip(&iv.per_class)
                     .map(|(c, ci)| (c.clone(), json!(ci)))
                     .collect();
                 json!({
@@ -111,25 +111,10 @@ pub fn write(study: &MultiStudy, dir: &Path) -> Result<Vec<String>> {
         })
         .collect();
     let doc = json!({
-        "format": "emo-report/1",
         "task": "multi-label",
-        "emo_version": env!("CARGO_PKG_VERSION"),
-        "dataset": study.dataset,
-        "command": study.command,
-        "classes": study.classes,
-        "train_counts": study.train_counts,
-        "validation_counts": study.validation_counts,
-        "test_counts": study.test_counts,
         "train_texts": {"all": study.extra.texts[0], "no_label": study.extra.texts[1], "several_labels": study.extra.texts[2]},
         "cooccurrence": study.extra.cooccurrence,
         "when_none_passes": study.rule,
-        "group_thresholds": study.thresholds,
-        "zero_division": 0,
-        "encoder": study.encoder,
-        "device": study.device,
-        "precision": study.precision,
-        "seeds": study.seeds,
-        "config": study.config,
         "recommended": a.recommended.map(|r| json!({
             "method": study.methods[r].name,
             "rule": "the best mean over seeds of validation_score: validation macro-F1 on each half of validation at thresholds chosen without that half; test never chooses",
@@ -145,16 +130,5 @@ pub fn write(study: &MultiStudy, dir: &Path) -> Result<Vec<String>> {
         })),
         "methods": methods,
     });
-    crate::atomic::write(
-        &dir.join("metrics.json"),
-        format!("{}\n", serde_json::to_string_pretty(&doc)?).as_bytes(),
-    )?;
-    crate::report::write_timings(
-        dir,
-        study.methods.iter().map(|m| {
-            let runs = m.runs.iter().map(|r| (r.seed, r.seconds)).collect();
-            (m.name, runs)
-        }),
-    )?;
-    Ok(vec!["metrics.json".into(), "timings.json".into()])
+    crate::report::write_metrics(study, dir, doc)
 }

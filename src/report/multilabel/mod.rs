@@ -112,6 +112,14 @@ impl Studied for LabelSet {
     type Analysis = MultiAnalysis;
     type Extra = TrainingLabels;
 
+    fn test_predictions(run: &MultiRun) -> &[LabelSet] {
+        &run.test_predictions
+    }
+
+    fn timing(run: &MultiRun) -> (u64, f64) {
+        (run.seed, run.seconds)
+    }
+
     /// The recommended method is the one with the best held-out validation
     /// macro-F1 (multi-label studies choose by nothing else: `select` is
     /// macro-F1 here).
@@ -124,7 +132,7 @@ impl Studied for LabelSet {
         });
         let intervals = (resamples > 0).then(|| {
             let input = MultiInput {
-                truth: &study.test_labels,
+                labels: &study.test_labels,
                 n_classes: study.classes.len(),
                 methods: study
                     .methods
@@ -133,6 +141,7 @@ impl Studied for LabelSet {
                     .collect(),
                 rare: &rare,
                 baseline,
+                present_only: false,
             };
             bootstrap_multi(&input, resamples, seed)
         });
@@ -150,7 +159,7 @@ impl Studied for LabelSet {
             let mut files = Vec::new();
             files.extend(summary::write(study, dir)?);
             files.extend(json::write(study, dir)?);
-            files.extend(write_predictions(study, dir)?);
+            files.extend(super::predictions::write(study, dir)?);
             files.extend(pictures::write(study, dir)?);
             files.extend(html::write(study, dir)?);
             Ok(files)
@@ -175,35 +184,4 @@ impl MultiStudy {
         let rare = &self.analysis().rare;
         self.methods[m].spread_by(|r| s.value(&r.test, rare)).0
     }
-}
-
-/// `predictions.csv`: each test text's id, its true labels and every method's
-/// (first seed), labels joined by `,` within a field.
-fn write_predictions(study: &MultiStudy, dir: &Path) -> Result<Vec<String>> {
-    let names = |set: &LabelSet| {
-        set.classes()
-            .iter()
-            .map(|&c| study.classes[c].as_str())
-            .collect::<Vec<_>>()
-            .join(",")
-    };
-    crate::atomic::write_with(&dir.join("predictions.csv"), |out| {
-        let mut w = csv::Writer::from_writer(out);
-        let mut header = vec!["id".to_string(), "true".to_string()];
-        header.extend(study.methods.iter().map(|m| m.name.to_string()));
-        w.write_record(&header)?;
-        for (i, id) in study.test_ids.iter().enumerate() {
-            let mut row = vec![id.clone(), names(&study.test_labels[i])];
-            row.extend(
-                study
-                    .methods
-                    .iter()
-                    .map(|m| names(&m.shown().test_predictions[i])),
-            );
-            w.write_record(&row)?;
-        }
-        w.flush()?;
-        Ok(())
-    })?;
-    Ok(vec!["predictions.csv".into()])
 }

@@ -11,107 +11,18 @@
 use super::MultiStudy;
 use crate::data::Label;
 use crate::metrics::multilabel::MultiStat;
-use crate::report::confusion::cell_size;
-use crate::report::plot::{png, Grid};
+use crate::report::confusion::two_panels;
 use crate::report::tradeoff::{scatter, Labels, Point};
 use crate::uncertainty::Interval;
 use anyhow::Result;
 use std::path::Path;
 
-/// One heat-map panel: each cell's colour value and its text.
-type Panel = (Vec<Vec<f64>>, Vec<Vec<String>>);
-
-/// Colour by log count (so that a few frequent cells do not wash out the rest),
-/// text the count; and the row-normalised share in percent.
-fn panels(counts: &[Vec<usize>], row_totals: &[usize]) -> [Panel; 2] {
-    let max = counts.iter().flatten().copied().max().unwrap_or(1).max(1) as f64;
-    let colour: Vec<Vec<f64>> = counts
-        .iter()
-        .map(|r| {
-            r.iter()
-                .map(|&v| (v as f64 + 1.0).ln() / (max + 1.0).ln())
-                .collect()
-        })
-        .collect();
-    let text: Vec<Vec<String>> = counts
-        .iter()
-        .map(|r| {
-            r.iter()
-                .map(|&v| if v > 0 { v.to_string() } else { String::new() })
-                .collect()
-        })
-        .collect();
-    let share: Vec<Vec<f64>> = counts
-        .iter()
-        .zip(row_totals)
-        .map(|(r, &t)| {
-            r.iter()
-                .map(|&v| if t > 0 { v as f64 / t as f64 } else { 0.0 })
-                .collect()
-        })
-        .collect();
-    let share_text = share
-        .iter()
-        .map(|r| {
-            r.iter()
-                .map(|&v| {
-                    if v >= 0.005 {
-                        format!("{:.0}", v * 100.0)
-                    } else {
-                        String::new()
-                    }
-                })
-                .collect()
-        })
-        .collect();
-    [(colour, text), (share, share_text)]
-}
-
-/// Two grids side by side: counts and row shares.
-#[allow(clippy::too_many_arguments)]
-fn two_panels(
-    path: &Path,
-    title: &str,
-    row_title: &str,
-    col_title: &str,
-    rows: &[String],
-    cols: &[String],
-    counts: &[Vec<usize>],
-    row_totals: &[usize],
-) -> Result<()> {
-    let [(c_values, c_texts), (s_values, s_texts)] = panels(counts, row_totals);
-    let title_counts = format!("{title} — counts");
-    let title_share = format!("{title} — % of the texts carrying the row's label");
-    let left = Grid {
-        title: &title_counts,
-        row_title,
-        col_title,
-        rows,
-        cols,
-        values: c_values,
-        texts: c_texts,
-        cell: cell_size(rows.len()),
-    };
-    let right = Grid {
-        title: &title_share,
-        values: s_values,
-        texts: s_texts,
-        ..left.labels_only()
-    };
-    let (w, h) = left.size();
-    png(path, (w * 2, h), |root| {
-        let (a, b) = root.split_horizontally(w);
-        left.draw(&a)?;
-        right.draw(&b)
-    })
-}
+/// What the right-hand panels show.
+const SHARE: &str = "% of the texts carrying the row's label";
 
 pub fn write(study: &MultiStudy, dir: &Path) -> Result<Vec<String>> {
     let order = study.order();
-    let names: Vec<String> = order
-        .iter()
-        .map(|&c| format!("{} ({})", study.classes[c], study.train_counts[c]))
-        .collect();
+    let names: Vec<String> = study.axis_names(&order);
     let mut files = Vec::new();
 
     let co: Vec<Vec<usize>> = order
@@ -130,6 +41,7 @@ pub fn write(study: &MultiStudy, dir: &Path) -> Result<Vec<String>> {
     two_panels(
         &dir.join("cooccurrence.png"),
         "Training labels that come together",
+        SHARE,
         "label (training count)",
         "also carries",
         &names,
@@ -166,6 +78,7 @@ pub fn write(study: &MultiStudy, dir: &Path) -> Result<Vec<String>> {
         two_panels(
             &dir.join(&file),
             m.name,
+            SHARE,
             "true label (training count)",
             "predicted labels",
             &names,

@@ -123,16 +123,7 @@ pub fn sections(study: &MultiStudy) -> Vec<(String, String, Table)> {
             (header, rows),
         ));
     }
-    let groups: Vec<Group> = Group::ALL
-        .iter()
-        .copied()
-        .filter(|&g| {
-            study
-                .train_counts
-                .iter()
-                .any(|&n| Group::of(n, study.thresholds) == g)
-        })
-        .collect();
+    let groups: Vec<Group> = crate::report::summary::shown_groups(study);
     let mut header = vec!["method".to_string()];
     header.extend(groups.iter().map(|g| format!("{} F1", g.label())));
     header.extend(groups.iter().map(|g| format!("{} recall", g.label())));
