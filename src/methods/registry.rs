@@ -68,283 +68,133 @@ const fn multi(
 }
 
 /// Every method, in the order reports list them (each task's methods keep
-/// their order among themselves).
+/// their order among themselves): its names, then what it is for each task it
+/// serves — report name, title, summary, constructor.
+#[rustfmt::skip]
 pub const REGISTRY: &[Entry] = &[
-    Entry {
-        names: &["ib"],
-        single: single(
-            "ib",
-            "instance-balanced sampling",
+    Entry { names: &["ib"],
+        single: single("ib", "instance-balanced sampling",
             "joint head, instance-balanced sampling (stage 1)",
-            |_| Box::new(joint::Joint(SamplerKind::InstanceBalanced)),
-        ),
-        multi: None,
-    },
-    Entry {
-        names: &["bce"],
+            |_| Box::new(joint::Joint(SamplerKind::InstanceBalanced))),
+        multi: None },
+    Entry { names: &["bce"],
         single: None,
-        multi: multi(
-            "bce",
-            "binary cross-entropy",
+        multi: multi("bce", "binary cross-entropy",
             "one sigmoid per class, plain BCE, instance-balanced sampling (stage 1)",
-            |_| Box::new(bce::Bce(SamplerKind::InstanceBalanced, bce::Loss::Plain)),
-        ),
-    },
-    Entry {
-        names: &["cb", "class-aware"],
-        single: single(
-            "cb",
-            "class-balanced sampling",
+            |_| Box::new(bce::Bce(SamplerKind::InstanceBalanced, bce::Loss::Plain))) },
+    Entry { names: &["cb", "class-aware"],
+        single: single("cb", "class-balanced sampling",
             "joint head, class-balanced sampling (k per class)",
-            |c| Box::new(joint::Joint(SamplerKind::ClassBalanced { k: c.k })),
-        ),
-        multi: multi(
-            "class-aware",
-            "class-aware sampling",
+            |c| Box::new(joint::Joint(SamplerKind::ClassBalanced { k: c.k }))),
+        multi: multi("class-aware", "class-aware sampling",
             "BCE, a class drawn uniformly and then a text that carries it",
-            |_| {
-                Box::new(bce::Bce(
-                    SamplerKind::ClassBalanced { k: 1 },
-                    bce::Loss::Plain,
-                ))
-            },
-        ),
-    },
-    Entry {
-        names: &["sqrt"],
-        single: single(
-            "sqrt",
-            "square-root sampling",
+            |_| Box::new(bce::Bce(SamplerKind::ClassBalanced { k: 1 }, bce::Loss::Plain))) },
+    Entry { names: &["sqrt"],
+        single: single("sqrt", "square-root sampling",
             "joint head, power sampling p_j ∝ n_j^q (q = 0.5: square-root)",
-            |c| Box::new(joint::Joint(SamplerKind::Power { q: c.q })),
-        ),
-        multi: multi(
-            "sqrt",
-            "square-root sampling",
+            |c| Box::new(joint::Joint(SamplerKind::Power { q: c.q }))),
+        multi: multi("sqrt", "square-root sampling",
             "BCE, classes drawn in proportion to the square root of their counts",
-            |c| Box::new(bce::Bce(SamplerKind::Power { q: c.q }, bce::Loss::Plain)),
-        ),
-    },
-    Entry {
-        names: &["pb"],
-        single: single(
-            "pb",
-            "progressively-balanced sampling",
+            |c| Box::new(bce::Bce(SamplerKind::Power { q: c.q }, bce::Loss::Plain))) },
+    Entry { names: &["pb"],
+        single: single("pb", "progressively-balanced sampling",
             "joint head, progressively-balanced sampling",
-            |_| Box::new(joint::Joint(SamplerKind::Progressive)),
-        ),
-        multi: None,
-    },
-    Entry {
-        names: &["reweight-bce"],
+            |_| Box::new(joint::Joint(SamplerKind::Progressive))),
+        multi: None },
+    Entry { names: &["reweight-bce"],
         single: None,
-        multi: multi(
-            "reweight-bce",
-            "re-weighted BCE",
+        multi: multi("reweight-bce", "re-weighted BCE",
             "BCE with each class's positives weighted by its negatives-to-positives ratio",
-            |_| {
-                Box::new(bce::Bce(
-                    SamplerKind::InstanceBalanced,
-                    bce::Loss::Reweighted,
-                ))
-            },
-        ),
-    },
-    Entry {
-        names: &["logit-adjust-bce"],
+            |_| Box::new(bce::Bce(SamplerKind::InstanceBalanced, bce::Loss::Reweighted))) },
+    Entry { names: &["logit-adjust-bce"],
         single: None,
-        multi: multi(
-            "logit-adjust-bce",
-            "logit-adjusted BCE",
+        multi: multi("logit-adjust-bce", "logit-adjusted BCE",
             "BCE with each logit shifted by τ·log-odds of its class prior while training, τ on validation",
-            |_| {
-                Box::new(bce::Bce(
-                    SamplerKind::InstanceBalanced,
-                    bce::Loss::LogitAdjusted,
-                ))
-            },
-        ),
-    },
-    Entry {
-        names: &["ovr-logreg"],
+            |_| Box::new(bce::Bce(SamplerKind::InstanceBalanced, bce::Loss::LogitAdjusted))) },
+    Entry { names: &["ovr-logreg"],
         single: None,
-        multi: multi(
-            "ovr-logreg",
-            "one-vs-rest logistic regression",
+        multi: multi("ovr-logreg", "one-vs-rest logistic regression",
             "one logistic regression per class fitted to convergence, C on validation",
-            |_| Box::new(ovr_logreg::OvrLogReg { balanced: false }),
-        ),
-    },
-    Entry {
-        names: &["ovr-logreg-balanced"],
+            |_| Box::new(ovr_logreg::OvrLogReg { balanced: false })) },
+    Entry { names: &["ovr-logreg-balanced"],
         single: None,
-        multi: multi(
-            "ovr-logreg-balanced",
-            "balanced one-vs-rest logistic regression",
+        multi: multi("ovr-logreg-balanced", "balanced one-vs-rest logistic regression",
             "as ovr-logreg, each class's positives and negatives weighted to equal halves",
-            |_| Box::new(ovr_logreg::OvrLogReg { balanced: true }),
-        ),
-    },
-    Entry {
-        names: &["reweight-en-bce"],
+            |_| Box::new(ovr_logreg::OvrLogReg { balanced: true })) },
+    Entry { names: &["reweight-en-bce"],
         single: None,
-        multi: multi(
-            "reweight-en-bce",
-            "effective-number re-weighted BCE",
+        multi: multi("reweight-en-bce", "effective-number re-weighted BCE",
             "BCE with positives weighted by E(N−n_j)/E(n_j), Cui et al.'s effective numbers",
-            |_| {
-                Box::new(bce::Bce(
-                    SamplerKind::InstanceBalanced,
-                    bce::Loss::EffectiveNumber,
-                ))
-            },
-        ),
-    },
-    Entry {
-        names: &["focal-bce"],
+            |_| Box::new(bce::Bce(SamplerKind::InstanceBalanced, bce::Loss::EffectiveNumber))) },
+    Entry { names: &["focal-bce"],
         single: None,
-        multi: multi(
-            "focal-bce",
-            "focal loss",
+        multi: multi("focal-bce", "focal loss",
             "sigmoid focal loss (Lin et al.), γ = 2, no α",
-            |_| {
-                Box::new(bce::Bce(
-                    SamplerKind::InstanceBalanced,
-                    bce::Loss::Focal { gamma: 2.0 },
-                ))
-            },
-        ),
-    },
-    Entry {
-        names: &["db"],
+            |_| Box::new(bce::Bce(SamplerKind::InstanceBalanced, bce::Loss::Focal { gamma: 2.0 }))) },
+    Entry { names: &["db"],
         single: None,
-        multi: multi(
-            "db",
-            "distribution-balanced loss",
+        multi: multi("db", "distribution-balanced loss",
             "class-aware sampling, re-balanced weights and negative-tolerant BCE (Wu et al.)",
-            |_| Box::new(db::Db::default()),
-        ),
-    },
-    Entry {
-        names: &["crt"],
-        single: single(
-            "crt",
-            "classifier re-training (cRT)",
+            |_| Box::new(db::Db::default())) },
+    Entry { names: &["crt"],
+        single: single("crt", "classifier re-training (cRT)",
             "classifier re-training: new head on stage-1 features, class-balanced",
-            |_| Box::new(crt::Crt),
-        ),
-        multi: multi(
-            "crt",
-            "classifier re-training (cRT)",
+            |_| Box::new(crt::Crt)),
+        multi: multi("crt", "classifier re-training (cRT)",
             "BCE head retrained from scratch with class-aware sampling, stage-2 schedule",
-            |_| Box::new(multi_crt::Crt),
-        ),
-    },
-    Entry {
-        names: &["tau-norm", "tau"],
-        single: single(
-            "tau",
-            "τ-normalisation",
+            |_| Box::new(multi_crt::Crt)) },
+    Entry { names: &["tau-norm", "tau"],
+        single: single("tau", "τ-normalisation",
             "τ-normalisation of the stage-1 head, τ chosen on validation",
-            |_| Box::new(tau_norm::TauNorm),
-        ),
-        multi: multi(
-            "tau-norm",
-            "τ-normalisation",
+            |_| Box::new(tau_norm::TauNorm)),
+        multi: multi("tau-norm", "τ-normalisation",
             "τ-normalisation of the stage-1 bce head, τ on validation",
-            |_| Box::new(multi_tau::TauNorm),
-        ),
-    },
-    Entry {
-        names: &["lws"],
-        single: single(
-            "lws",
-            "learnable weight scaling (LWS)",
+            |_| Box::new(multi_tau::TauNorm)) },
+    Entry { names: &["lws"],
+        single: single("lws", "learnable weight scaling (LWS)",
             "learnable weight scaling of the stage-1 head, class-balanced",
-            |_| Box::new(lws::Lws),
-        ),
-        multi: None,
-    },
-    Entry {
-        names: &["ncm"],
-        single: single(
-            "ncm",
-            "nearest class mean (NCM)",
+            |_| Box::new(lws::Lws)),
+        multi: None },
+    Entry { names: &["ncm"],
+        single: single("ncm", "nearest class mean (NCM)",
             "nearest class mean on centred, normalised features",
-            |_| Box::new(ncm::Ncm),
-        ),
-        multi: None,
-    },
-    Entry {
-        names: &["reweight"],
-        single: single(
-            "reweight",
-            "inverse-frequency class weights",
+            |_| Box::new(ncm::Ncm)),
+        multi: None },
+    Entry { names: &["reweight"],
+        single: single("reweight", "inverse-frequency class weights",
             "class-weighted cross-entropy, w_j = N/(C·n_j)",
-            |_| Box::new(reweight::Reweight::Inverse),
-        ),
-        multi: None,
-    },
-    Entry {
-        names: &["reweight-en"],
-        single: single(
-            "reweight-en",
-            "effective-number class weights",
+            |_| Box::new(reweight::Reweight::Inverse)),
+        multi: None },
+    Entry { names: &["reweight-en"],
+        single: single("reweight-en", "effective-number class weights",
             "effective-number weights (Cui et al.), w_j ∝ (1−β)/(1−β^n_j)",
-            |c| Box::new(reweight::Reweight::EffectiveNumber { beta: c.beta }),
-        ),
-        multi: None,
-    },
-    Entry {
-        names: &["logit-adjust"],
-        single: single(
-            "logit-adjust",
-            "logit adjustment",
+            |c| Box::new(reweight::Reweight::EffectiveNumber { beta: c.beta })),
+        multi: None },
+    Entry { names: &["logit-adjust"],
+        single: single("logit-adjust", "logit adjustment",
             "post-hoc logit adjustment of stage 1: logits − τ·log prior",
-            |_| Box::new(logit_adjust::LogitAdjust),
-        ),
-        multi: None,
-    },
-    Entry {
-        names: &["balanced-softmax"],
-        single: single(
-            "balanced-softmax",
-            "balanced softmax",
+            |_| Box::new(logit_adjust::LogitAdjust)),
+        multi: None },
+    Entry { names: &["balanced-softmax"],
+        single: single("balanced-softmax", "balanced softmax",
             "trained on logits + log n_j, plain logits at test",
-            |_| Box::new(balanced_softmax::BalancedSoftmax),
-        ),
-        multi: None,
-    },
-    Entry {
-        names: &["logreg"],
-        single: single(
-            "logreg",
-            "logistic regression",
+            |_| Box::new(balanced_softmax::BalancedSoftmax)),
+        multi: None },
+    Entry { names: &["logreg"],
+        single: single("logreg", "logistic regression",
             "multinomial L2 logistic regression, L-BFGS to convergence, C chosen on validation",
-            |_| Box::new(logreg::LogReg { balanced: false }),
-        ),
-        multi: None,
-    },
-    Entry {
-        names: &["logreg-balanced"],
-        single: single(
-            "logreg-balanced",
-            "class-weighted logistic regression",
+            |_| Box::new(logreg::LogReg { balanced: false })),
+        multi: None },
+    Entry { names: &["logreg-balanced"],
+        single: single("logreg-balanced", "class-weighted logistic regression",
             "logistic regression with class_weight='balanced' (w_j = N/(C·n_j)), C on validation",
-            |_| Box::new(logreg::LogReg { balanced: true }),
-        ),
-        multi: None,
-    },
-    Entry {
-        names: &["linfa"],
-        single: single(
-            "linfa",
-            "linfa's logistic regression",
+            |_| Box::new(logreg::LogReg { balanced: true })),
+        multi: None },
+    Entry { names: &["linfa"],
+        single: single("linfa", "linfa's logistic regression",
             "multinomial logistic regression from linfa (reference)",
-            |_| Box::new(linfa_lr::LinfaLr),
-        ),
-        multi: None,
-    },
+            |_| Box::new(linfa_lr::LinfaLr)),
+        multi: None },
 ];
 
 /// Methods a comparison leaves out unless named: `linfa`, whose L-BFGS stops

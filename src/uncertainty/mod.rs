@@ -225,19 +225,18 @@ impl Paired {
 /// class a few values.
 pub(crate) type Scores = (Vec<f64>, Vec<Vec<f64>>);
 
-/// The paired bootstrap every study uses, whatever its labels: `rows` rows
-/// redrawn with replacement `resamples` times (seeded), every one of `methods`
+/// The paired bootstrap every study uses, whatever its labels: `input`'s rows
+/// redrawn with replacement `resamples` times (seeded), each of its methods
 /// scored on each redraw by `score(method, weights)` (`None`: every row once,
 /// the point estimate), and each number's percentile interval; differences
-/// from `baseline` are taken redraw by redraw.
-pub(crate) fn paired(
-    rows: usize,
-    methods: usize,
-    baseline: Option<usize>,
+/// from the baseline are taken redraw by redraw.
+pub(crate) fn paired<L>(
+    input: &Input<L>,
     resamples: usize,
     seed: u64,
     score: impl Fn(usize, Option<&[u32]>) -> Scores,
 ) -> Vec<Paired> {
+    let (rows, methods, baseline) = (input.labels.len(), input.methods.len(), input.baseline);
     // draws[m][s][b], class_draws[m][class][value][b], diff_draws[m][s][b]
     let mut draws: Vec<Vec<Vec<f64>>> = vec![Vec::new(); methods];
     let mut class_draws: Vec<Vec<Vec<Vec<f64>>>> = vec![Vec::new(); methods];
@@ -312,23 +311,16 @@ pub fn bootstrap(input: &Input, resamples: usize, seed: u64) -> Vec<MethodInterv
         let (stats, per_class) = score(input, &cells[m], weights);
         (stats, per_class.iter().map(|v| v.to_vec()).collect())
     };
-    paired(
-        input.labels.len(),
-        cells.len(),
-        input.baseline,
-        resamples,
-        seed,
-        score,
-    )
-    .into_iter()
-    .map(|p| {
-        p.into_intervals(|v| ClassIntervals {
-            precision: v[0],
-            recall: v[1],
-            f1: v[2],
+    paired(input, resamples, seed, score)
+        .into_iter()
+        .map(|p| {
+            p.into_intervals(|v| ClassIntervals {
+                precision: v[0],
+                recall: v[1],
+                f1: v[2],
+            })
         })
-    })
-    .collect()
+        .collect()
 }
 
 #[cfg(test)]

@@ -142,17 +142,10 @@ pub fn bootstrap_multi(input: &MultiInput, resamples: usize, seed: u64) -> Vec<M
         let (stats, f1) = score_runs(&cells[m], input.rare, weights);
         (stats, f1.into_iter().map(|v| vec![v]).collect())
     };
-    super::paired(
-        input.labels.len(),
-        cells.len(),
-        input.baseline,
-        resamples,
-        seed,
-        score,
-    )
-    .into_iter()
-    .map(|p| p.into_intervals(|v| v[0]))
-    .collect()
+    super::paired(input, resamples, seed, score)
+        .into_iter()
+        .map(|p| p.into_intervals(|v| v[0]))
+        .collect()
 }
 
 #[cfg(test)]
