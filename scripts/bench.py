@@ -519,7 +519,7 @@ def section_scale(r: Runner, args, w: Path) -> dict:
                 st.with_suffix(".json").unlink(missing_ok=True)
                 log(f"scale: {name}: emo classify, {n:,} texts ...")
                 c = r.run_emo("scale-classify", "classify", "--model", str(model), "--input", str(files[n]),
-                              "--format", "jsonl", "--output", str(jl), "--encoder", str(enc),
+                              "--output-format", "jsonl", "--out", str(jl), "--encoder", str(enc),
                               "--batch-size", str(args.batch_size))
                 with open(jl, "rb") as f:
                     labelled = sum(1 for _ in f)
@@ -557,7 +557,7 @@ def section_scale(r: Runner, args, w: Path) -> dict:
     text = (
         "Throughput and peak memory as the input grows: `emo embed --no-cache` (all vectors "
         "are written to one safetensors file, so its output alone is N × 384 × 4 bytes) and "
-        "`emo classify --format jsonl --output FILE` (reads and labels in chunks of 2,048). "
+        "`emo classify --output-format jsonl --out FILE` (reads and labels in chunks of 2,048). "
         "Texts: GoEmotions and CARER texts cycled, each suffixed ` #i` so all are unique. "
         "Peak RSS is `ru_maxrss` of that process alone; wall time includes loading the model. "
         f"One run each. MiniLM runs up to {args.scale_minilm_max:,} texts. **The tiny encoder is "

@@ -310,10 +310,10 @@ def stretched(seconds: float, k: int, c: int, rate: float | None) -> float:
 
 def cli_run(emo: str, flags: list[str], model: Path, path: Path, out: Path) -> float:
     """Seconds of one whole `emo classify --input path` command, its JSONL in `out`."""
-    argv = [emo, "classify", "--model", str(model), "--input", str(path), "--format", "jsonl",
+    argv = [emo, "classify", "--model", str(model), "--input", str(path), "--output-format", "jsonl",
             *flags]
     t0 = time.perf_counter()
-    # Standard output to a file, not --output /dev/null: emo writes --output atomically,
+    # Standard output to a file, not --out /dev/null: emo writes --out atomically,
     # by renaming a finished file over it.
     with open(out, "wb") as f:
         done = subprocess.run(argv, stdout=f, stderr=subprocess.PIPE, cwd=ROOT)

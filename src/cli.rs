@@ -5,6 +5,7 @@ use crate::data::table::{Column, Format, LabelMode, TableSpec};
 use crate::embed::DeviceChoice;
 use crate::train::TrainConfig;
 use clap::{Args, Parser, Subcommand};
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -27,7 +28,11 @@ pub struct Cli {
 /// version print as clap prints them.
 pub fn parse() -> Cli {
     use clap::error::ErrorKind;
-    match Cli::try_parse() {
+    let (argv, warnings) = upgrade_argv(std::env::args_os().collect());
+    for line in &warnings {
+        eprintln!("{line}");
+    }
+    match Cli::try_parse_from(argv) {
         Ok(cli) => cli,
         Err(e)
             if matches!(
@@ -53,6 +58,59 @@ pub fn parse() -> Cli {
             std::process::exit(2);
         }
     }
+}
+
+/// Spellings retired when every command took one vocabulary (`--input-format`
+/// and `--output-format`, `-o/--out`, `--encoder` for the encoder and `--model`
+/// for a saved model, `-i/--input` for the file read): (subcommand, old, new).
+/// Scripts written before keep working, with a line saying what to write now;
+/// clap never sees the old spellings, so `--help` shows only the new ones.
+pub const DEPRECATED: &[(&str, &str, &str)] = &[
+    ("embed", "format", "input-format"),
+    ("compare-sampling", "format", "input-format"),
+    ("train", "format", "input-format"),
+    ("evaluate", "format", "input-format"),
+    ("classify", "format", "output-format"),
+    ("classify", "output", "out"),
+    ("embed", "model", "encoder"),
+    ("compare-sampling", "model", "encoder"),
+    ("train", "model", "encoder"),
+    ("evaluate", "data", "input"),
+];
+
+/// `argv` with every [`DEPRECATED`] spelling (`--old` or `--old=value`, before a
+/// bare `--`) replaced by its new one, and one warning line per old spelling used.
+pub fn upgrade_argv(mut argv: Vec<OsString>) -> (Vec<OsString>, Vec<String>) {
+    let mut warnings = Vec::new();
+    let Some(sub) = argv.get(1).and_then(|a| a.to_str()).map(str::to_string) else {
+        return (argv, warnings);
+    };
+    for arg in argv.iter_mut().skip(2) {
+        let Some(flag) = arg.to_str().and_then(|a| a.strip_prefix("--")) else {
+            continue;
+        };
+        if flag.is_empty() {
+            break;
+        }
+        let (name, value) = match flag.split_once('=') {
+            Some((name, value)) => (name, Some(value)),
+            None => (flag, None),
+        };
+        let Some(&(_, old, new)) = DEPRECATED.iter().find(|(s, o, _)| *s == sub && *o == name)
+        else {
+            continue;
+        };
+        let line = format!("emo: warning: --{old} is deprecated for emo {sub}; use --{new}");
+        if !warnings.contains(&line) {
+            warnings.push(line);
+        }
+        *arg = match value {
+            Some(v) => format!("--{new}={v}"),
+            None => format!("--{new}"),
+        }
+        .into();
+    }
+    (argv, warnings)
 }
 
 #[derive(Subcommand, Debug)]
@@ -90,8 +148,8 @@ pub struct InputArgs {
 /// How to read the user's files.
 #[derive(Args, Debug, Clone)]
 pub struct TableArgs {
-    /// File format when the extension does not tell
-    #[arg(long, value_enum)]
+    /// Format of the input files when the extension does not tell
+    #[arg(long = "input-format", value_enum, value_name = "FORMAT")]
     pub format: Option<Format>,
 
     /// Column (CSV/TSV header name or 0-based index) or JSONL field holding the text
@@ -157,15 +215,7 @@ pub struct RunArgs {
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub threads: Option<u64>,
 
-    /// Arithmetic of the encoder: fp32; bf16 (matrix products and attention in bfloat16,
-    /// layer norms, pooling and the vectors in f32); fp16 (CUDA only); auto (bf16 on an
-    /// Ampere or later GPU, fp16 on Turing or Volta, bf16 on a CPU with native bf16, AVX-512
-    /// BF16 or AMX; fp32 elsewhere). What auto's bf16 buys on such a CPU: 1.66× the texts
-    /// per second of fp32 on short texts, with every vector's cosine to fp32 ≥ 0.9998 and
-    /// no significant change in downstream macro-F1 (measured on a Zen 4 EPYC:
-    /// docs/performance.md). fp32 is the default: it is what sentence-transformers
-    /// computes, and bf16 on a CPU without native support is emulated and 7× slower
-    #[arg(long, value_enum, default_value = "fp32")]
+    #[arg(long, value_enum, default_value = "fp32", help = PRECISION_HELP, hide_possible_values = true)]
     pub precision: crate::embed::precision::Precision,
 
     /// A prompt of the encoder folder's config_sentence_transformers.json, by name (e5's
@@ -177,10 +227,15 @@ pub struct RunArgs {
     pub prompt: Option<String>,
 }
 
+/// `--precision`'s help on every command: what each choice costs and buys is
+/// measured in docs/performance.md, too long for `--help`.
+const PRECISION_HELP: &str =
+    "Encoder arithmetic: fp32, bf16, fp16 (CUDA only) or auto; see docs/performance.md";
+
 /// The encoder, how to run it, and the embedding cache (on by default).
 #[derive(Args, Debug, Clone)]
 pub struct EncoderArgs {
-    #[arg(long, visible_alias = "model", help = encoder_help())]
+    #[arg(long, help = encoder_help())]
     pub encoder: Option<PathBuf>,
 
     #[command(flatten)]
@@ -579,6 +634,95 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    fn upgrade(args: &[&str]) -> (Vec<String>, Vec<String>) {
+        let argv = std::iter::once("emo").chain(args.iter().copied());
+        let (argv, warnings) = upgrade_argv(argv.map(OsString::from).collect());
+        let argv = argv.into_iter().skip(1).map(|a| a.into_string().unwrap());
+        (argv.collect(), warnings)
+    }
+
+    #[test]
+    fn old_spellings_are_rewritten_with_one_warning_each() {
+        let (argv, warnings) = upgrade(&[
+            "classify",
+            "--model",
+            "m",
+            "--format",
+            "json",
+            "--output=o.json",
+            "--format=csv",
+        ]);
+        assert_eq!(
+            argv,
+            [
+                "classify",
+                "--model",
+                "m",
+                "--output-format",
+                "json",
+                "--out=o.json",
+                "--output-format=csv"
+            ]
+        );
+        assert_eq!(
+            warnings,
+            [
+                "emo: warning: --format is deprecated for emo classify; use --output-format",
+                "emo: warning: --output is deprecated for emo classify; use --out",
+            ]
+        );
+        // The same old spelling means what its own command meant.
+        let (argv, warnings) = upgrade(&["embed", "--format", "csv", "--model", "enc"]);
+        assert_eq!(argv, ["embed", "--input-format", "csv", "--encoder", "enc"]);
+        assert_eq!(warnings.len(), 2);
+        let (argv, _) = upgrade(&["evaluate", "--model", "m", "--data", "d.csv"]);
+        assert_eq!(argv, ["evaluate", "--model", "m", "--input", "d.csv"]);
+    }
+
+    #[test]
+    fn only_whole_flags_before_a_bare_double_dash_are_rewritten() {
+        for args in [
+            &["classify", "--model", "m", "--", "--format", "--output"][..],
+            &[
+                "classify",
+                "--formats",
+                "--output-format",
+                "json",
+                "-o",
+                "x",
+                "format",
+            ],
+            &["serve", "--model", "m", "--format"],
+            &["--format", "classify"],
+            &["help", "--format"],
+            &[],
+        ] {
+            let (argv, warnings) = upgrade(args);
+            assert_eq!(argv, args, "{args:?}");
+            assert!(warnings.is_empty(), "{args:?}");
+        }
+    }
+
+    /// Every old spelling is free on its command (clap never knew it) and every
+    /// new one is a flag there, so the rewrite can neither shadow nor dangle.
+    #[test]
+    fn deprecated_spellings_map_onto_real_flags() {
+        let cli = Cli::command();
+        for &(sub, old, new) in DEPRECATED {
+            let cmd = cli.find_subcommand(sub).unwrap_or_else(|| panic!("{sub}"));
+            let longs: Vec<&str> = cmd
+                .get_arguments()
+                .flat_map(|a| {
+                    a.get_long()
+                        .into_iter()
+                        .chain(a.get_all_aliases().into_iter().flatten())
+                })
+                .collect();
+            assert!(!longs.contains(&old), "{sub}: --{old} is still a flag");
+            assert!(longs.contains(&new), "{sub}: no --{new}");
+        }
+    }
+
     #[test]
     fn grids_and_fractions() {
         assert_eq!(parse_grid("0:2:0.5").unwrap().0, [0.0, 0.5, 1.0, 1.5, 2.0]);
@@ -662,7 +806,7 @@ pub struct ClassifyArgs {
     pub input: Option<PathBuf>,
 
     /// Format of --input when its extension does not tell (standard input: txt)
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, value_name = "FORMAT")]
     pub input_format: Option<Format>,
 
     /// Column (CSV/TSV header name or 0-based index) or JSONL field holding the text
@@ -695,12 +839,12 @@ pub struct ClassifyArgs {
     pub at_least_one: bool,
 
     /// Output format: table for people; json, jsonl, csv, tsv for pipelines
-    #[arg(long, value_enum, default_value = "table")]
-    pub format: OutputFormat,
+    #[arg(long, value_enum, default_value = "table", value_name = "FORMAT")]
+    pub output_format: OutputFormat,
 
     /// Write to this file (atomically) instead of standard output
     #[arg(long, short = 'o')]
-    pub output: Option<PathBuf>,
+    pub out: Option<PathBuf>,
 
     /// The encoder folder [default: the one recorded in the model; its identity is checked either way]
     #[arg(long)]
@@ -709,12 +853,14 @@ pub struct ClassifyArgs {
     #[command(flatten)]
     pub run: RunArgs,
 
-    /// Use (and fill) the embedding cache
+    /// Use (and fill) the embedding cache, off by default here: the texts classify
+    /// labels are usually new, and a cache of them would only grow
     #[arg(long)]
     pub cache: bool,
 
-    /// Embedding cache folder for --cache [default: .deps/cache]
-    #[arg(long, requires = "cache")]
+    /// Embedding cache folder, as on the other commands; giving one turns the cache on
+    /// [default: .deps/cache, or $EMO_HOME/cache]
+    #[arg(long)]
     pub cache_dir: Option<PathBuf>,
 }
 
@@ -729,7 +875,7 @@ pub struct EvaluateArgs {
     pub dataset: Option<String>,
 
     /// A labelled file to evaluate (.csv, .tsv, .jsonl)
-    #[arg(long)]
+    #[arg(long = "input", short = 'i', value_name = "INPUT")]
     pub data: Option<PathBuf>,
 
     #[command(flatten)]
@@ -788,8 +934,7 @@ pub struct ServeArgs {
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub threads: Option<u64>,
 
-    /// Arithmetic of the encoder, as for `emo classify`: fp32, bf16, fp16 (CUDA only) or auto
-    #[arg(long, value_enum, default_value = "fp32")]
+    #[arg(long, value_enum, default_value = "fp32", help = PRECISION_HELP, hide_possible_values = true)]
     pub precision: crate::embed::precision::Precision,
 
     /// A prompt of the encoder folder, by name; "" for none [default: the prompt the model

@@ -38,7 +38,7 @@ pub enum Answer {
 }
 
 impl Answer {
-    /// The answer's fields as `emo classify --format json`/`jsonl` writes them
+    /// The answer's fields as `emo classify --output-format json`/`jsonl` writes them
     /// beside the text's id and text: `label` and `confidence` (and `top` when
     /// `top_k > 1`) for a single-label model, `labels` (and `top`, each marked
     /// `passed`, when `top_k > 0`) for a multi-label one. One function, so

@@ -114,7 +114,7 @@ fn unknown_dataset_and_bad_model_folder() {
         .arg("embed")
         .arg("--input")
         .arg(&input)
-        .arg("--model")
+        .arg("--encoder")
         .arg(dir.path())
         .output()
         .unwrap();
@@ -250,7 +250,7 @@ fn bad_multi_label_rows_stop_every_command_with_nothing_written() {
                 "evaluate",
                 "--model",
                 model.to_str().unwrap(),
-                "--data",
+                "--input",
                 file,
             ],
             vec![

@@ -211,7 +211,7 @@ fn a_multi_label_manifest_that_contradicts_itself_is_exit_2_naming_the_field() {
     let o = emo()
         .args(["evaluate", "--model"])
         .arg(&d)
-        .arg("--data")
+        .arg("--input")
         .arg(multilabel_fixture("multilabel_small_test.csv"))
         .args(["--multi-label", "--label-col", "labels"])
         .arg("--cache-dir")

@@ -59,7 +59,7 @@ fn train_then_classify_in_every_format() {
     // JSON from arguments, with top-3.
     let (code, out, err) = classify(
         &model,
-        &["--format", "json", "--top-k", "3"]
+        &["--output-format", "json", "--top-k", "3"]
             .iter()
             .copied()
             .chain(TEXTS)
@@ -94,7 +94,7 @@ fn train_then_classify_in_every_format() {
     // The same texts from standard input as JSONL, and from files as CSV/TSV: same labels.
     let (code, out, _) = classify(
         &model,
-        &["--input", "-", "--format", "jsonl"],
+        &["--input", "-", "--output-format", "jsonl"],
         Some(&TEXTS.join("\n")),
     );
     assert_eq!(code, Some(0));
@@ -131,9 +131,9 @@ fn train_then_classify_in_every_format() {
             jl.to_str().unwrap(),
             "--text-col",
             "body",
-            "--format",
+            "--output-format",
             "csv",
-            "--output",
+            "--out",
             out_csv.to_str().unwrap(),
         ],
         None,
@@ -154,7 +154,12 @@ fn train_then_classify_in_every_format() {
     );
     let (code, out, _) = classify(
         &model,
-        &["--input", tsv_in.to_str().unwrap(), "--format", "tsv"],
+        &[
+            "--input",
+            tsv_in.to_str().unwrap(),
+            "--output-format",
+            "tsv",
+        ],
         None,
     );
     assert_eq!(code, Some(0));
@@ -325,7 +330,7 @@ fn bad_models_and_inputs_are_refused() {
             "--input",
             utf8.to_str().unwrap(),
             "--skip-bad-rows",
-            "--format",
+            "--output-format",
             "jsonl",
         ],
         None,

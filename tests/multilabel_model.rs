@@ -87,7 +87,10 @@ fn train_classify_evaluate_round_trip_at_the_saved_thresholds() {
 
     // JSONL with every label's probability: the labels are exactly those at
     // or above their saved thresholds, most probable first.
-    let answers = jsonl(&classify(&model, &["--format", "jsonl", "--top-k", "4"]));
+    let answers = jsonl(&classify(
+        &model,
+        &["--output-format", "jsonl", "--top-k", "4"],
+    ));
     assert_eq!(answers.len(), 12);
     for a in &answers {
         let top = a["top"].as_array().unwrap();
@@ -122,10 +125,10 @@ fn train_classify_evaluate_round_trip_at_the_saved_thresholds() {
 
     // CSV and the table say the same, row for row: the same texts in the same
     // order, and in each exactly the labels (and probabilities) of JSONL.
-    let plain = jsonl(&classify(&model, &["--format", "jsonl"]));
+    let plain = jsonl(&classify(&model, &["--output-format", "jsonl"]));
     assert_eq!(plain.len(), answers.len());
     assert!(plain.iter().all(|a| a.get("top").is_none()));
-    let csv = classify(&model, &["--format", "csv"]);
+    let csv = classify(&model, &["--output-format", "csv"]);
     let mut rows = csv::Reader::from_reader(csv.as_bytes());
     assert_eq!(
         rows.headers().unwrap().iter().collect::<Vec<_>>(),
@@ -176,7 +179,10 @@ fn train_classify_evaluate_round_trip_at_the_saved_thresholds() {
     }
 
     // --at-least-one at classify time: every text gets a label.
-    let forced = jsonl(&classify(&model, &["--format", "jsonl", "--at-least-one"]));
+    let forced = jsonl(&classify(
+        &model,
+        &["--output-format", "jsonl", "--at-least-one"],
+    ));
     assert!(forced.iter().all(|a| !names(&a["labels"]).is_empty()));
 
     // evaluate: at the saved thresholds, the same labels as classify.
@@ -184,7 +190,7 @@ fn train_classify_evaluate_round_trip_at_the_saved_thresholds() {
     let o = emo()
         .args(["evaluate", "--model"])
         .arg(&model)
-        .arg("--data")
+        .arg("--input")
         .arg(multilabel_fixture("multilabel_small_test.csv"))
         .args([
             "--multi-label",
@@ -241,7 +247,7 @@ fn at_least_one_is_saved_and_single_label_models_refuse_it() {
     let model = train_multilabel(dir.path(), "model", &["--at-least-one"]);
     let m = json_file(&model.join("manifest.json"));
     assert_eq!(m["multi_label"]["when_none"], "TopLabel");
-    let answers = jsonl(&classify(&model, &["--format", "jsonl"]));
+    let answers = jsonl(&classify(&model, &["--output-format", "jsonl"]));
     assert!(answers.iter().all(|a| !names(&a["labels"]).is_empty()));
 
     let single = train_small_carer(dir.path(), "ib");
@@ -268,7 +274,7 @@ fn at_least_one_is_saved_and_single_label_models_refuse_it() {
         .args(["classify", "--model"])
         .arg(&single)
         .args([
-            "--format",
+            "--output-format",
             "jsonl",
             "--top-k",
             "2",
@@ -290,7 +296,7 @@ fn at_least_one_is_saved_and_single_label_models_refuse_it() {
         .args(["classify", "--model"])
         .arg(&single)
         .args([
-            "--format",
+            "--output-format",
             "jsonl",
             "--top-k",
             "2",
@@ -309,7 +315,7 @@ fn at_least_one_is_saved_and_single_label_models_refuse_it() {
     let o = emo()
         .args(["evaluate", "--model"])
         .arg(&single)
-        .arg("--data")
+        .arg("--input")
         .arg(multilabel_fixture("multilabel_small_test.csv"))
         .args(["--multi-label", "--label-col", "labels"])
         .arg("--out")

@@ -38,7 +38,7 @@ fn classify_stdin(model: &std::path::Path) -> assert_cmd::Command {
         "-",
         "--input-format",
         "jsonl",
-        "--format",
+        "--output-format",
         "jsonl",
     ]);
     cmd
@@ -107,7 +107,7 @@ fn classify_answers_every_line_in_order_with_the_callers_id() {
         .arg(&model)
         .arg("--input")
         .arg(&file)
-        .args(["--format", "jsonl", "--cache", "--cache-dir"])
+        .args(["--output-format", "jsonl", "--cache", "--cache-dir"])
         .arg(dir.path().join("cache"))
         .output()
         .unwrap();
@@ -141,7 +141,15 @@ fn embed_streams_one_vector_line_per_input_line() {
     let dir = tempfile::tempdir().unwrap();
     let (input, texts) = jsonl(300, &[10]);
     let o = emo()
-        .args(["embed", "--input", "-", "--format", "jsonl", "--out", "-"])
+        .args([
+            "embed",
+            "--input",
+            "-",
+            "--input-format",
+            "jsonl",
+            "--out",
+            "-",
+        ])
         .arg("--skip-bad-rows")
         .arg("--cache-dir")
         .arg(dir.path().join("cache"))

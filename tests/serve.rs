@@ -1,5 +1,5 @@
 //! `emo serve` through the real binary, with real small models trained here:
-//! its answers equal `emo classify --format jsonl`'s and `emo embed --out -`'s
+//! its answers equal `emo classify --output-format jsonl`'s and `emo embed --out -`'s
 //! for the same texts; every bad request gets a JSON error naming its field;
 //! a full queue answers 429 at once while every accepted request is answered
 //! right; SIGTERM under load loses no accepted request and exits 0.
@@ -52,11 +52,16 @@ const TEXTS: [&str; 5] = [
     "wow i did not see that coming at all",
 ];
 
-/// `emo classify --format jsonl` on `texts` with `args`, one record per line.
+/// `emo classify --output-format jsonl` on `texts` with `args`, one record per line.
 fn classify_jsonl(model: &Path, texts: &[&str], args: &[&str]) -> Vec<Value> {
     let o = emo()
         .args([
-            "classify", "--device", "cpu", "--format", "jsonl", "--model",
+            "classify",
+            "--device",
+            "cpu",
+            "--output-format",
+            "jsonl",
+            "--model",
         ])
         .arg(model)
         .args(args)

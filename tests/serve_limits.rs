@@ -245,7 +245,7 @@ fn a_tokenizer_with_ids_past_the_vocabulary_is_refused_at_load() {
     });
     for args in [
         vec!["serve", "--port", "0"],
-        vec!["classify", "--format", "jsonl"],
+        vec!["classify", "--output-format", "jsonl"],
     ] {
         let mut cmd = common::emo();
         cmd.args(&args)

@@ -596,7 +596,14 @@ fn a_model_trained_with_a_prompt_classifies_with_it() {
 
     let classify = |extra: &[&str]| {
         let o = emo()
-            .args(["classify", "--device", "cpu", "--format", "json", "--model"])
+            .args([
+                "classify",
+                "--device",
+                "cpu",
+                "--output-format",
+                "json",
+                "--model",
+            ])
             .arg(&model)
             .args(extra)
             .arg("i feel wonderful today")
@@ -681,7 +688,14 @@ fn a_model_trained_with_a_prompt_classifies_with_it() {
     );
     let answer = |model: &Path, text: &str| {
         let o = emo()
-            .args(["classify", "--device", "cpu", "--format", "json", "--model"])
+            .args([
+                "classify",
+                "--device",
+                "cpu",
+                "--output-format",
+                "json",
+                "--model",
+            ])
             .arg(model)
             .arg(text)
             .output()

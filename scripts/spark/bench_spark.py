@@ -43,12 +43,12 @@ def main():
     alone = {}
     for threads in (1, 2):
         _, secs = t.run([t.EMO, "classify", "--model", work / "model", "--input", texts,
-                         "--format", "jsonl", "--threads", str(threads)])
+                         "--output-format", "jsonl", "--threads", str(threads)])
         alone[threads] = secs
     # Start-up: a one-line input, so the time is loading, not embedding.
     (work / "one.jsonl").write_text('{"id":"x","text":"hello"}\n')
     starts = [t.run([work / "bundle" / "run", "classify", "--model", work / "model", "--input",
-                     work / "one.jsonl", "--format", "jsonl", "--threads", "1"])[1] for _ in range(3)]
+                     work / "one.jsonl", "--output-format", "jsonl", "--threads", "1"])[1] for _ in range(3)]
     # Spark's fixed cost: the same job over 16 texts (JVM, session, tasks, emo start-ups).
     lines = texts.read_text().splitlines()
     (work / "few.jsonl").write_text("\n".join(lines[:16]) + "\n")

@@ -75,14 +75,14 @@ def emo_command(args, home):
     common = ["--input", "-", "--skip-bad-rows", "--id-col", "id", "--device", args.device,
               "--threads", str(args.emo_threads), "--encoder", os.path.join(encoders, name)]
     if args.embed:
-        cmd = [run, "embed", "--format", "jsonl", "--out", "-"] + common
+        cmd = [run, "embed", "--input-format", "jsonl", "--out", "-"] + common
         if args.cache_dir:
             cmd += ["--cache-dir", args.cache_dir]
         else:
             cmd += ["--no-cache"]
         return cmd
     cmd = [run, "classify", "--model", os.path.join(home, "model"), "--input-format", "jsonl",
-           "--format", "jsonl"]
+           "--output-format", "jsonl"]
     if args.top_k is not None or not args.multi_label:
         cmd += ["--top-k", str(args.top_k or 1)]
     cmd += common

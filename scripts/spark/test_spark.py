@@ -131,7 +131,7 @@ def multi_label():
          "--label-col", "labels", "--tune", "none", "--valid-fraction", "0.25", "--seed", "1",
          "--cache-dir", WORK_MULTI / "cache", "--out", model])
     run(["bash", ROOT / "scripts" / "spark" / "pack.sh", model, WORK_MULTI / "emo.tar.gz", "--link"])
-    r, _ = run([EMO, "classify", "--model", model, "--input", WORK_MULTI / "texts.jsonl", "--format", "jsonl",
+    r, _ = run([EMO, "classify", "--model", model, "--input", WORK_MULTI / "texts.jsonl", "--output-format", "jsonl",
                 "--top-k", "2", "--skip-bad-rows", "--threads", "2"])
     alone = {o["id"]: o for o in map(json.loads, r.stdout.splitlines())}
     out = WORK_MULTI / "out.parquet"
@@ -175,7 +175,7 @@ def main():
     prepare()
 
     r, alone_secs = run([EMO, "classify", "--model", WORK / "model", "--input", WORK / "texts.jsonl",
-                         "--format", "jsonl", "--top-k", "2", "--threads", "2"])
+                         "--output-format", "jsonl", "--top-k", "2", "--threads", "2"])
     alone = {o["id"]: o for o in map(json.loads, r.stdout.splitlines())}
     check(len(alone) == N, f"one emo process answered {len(alone)} of {N} texts ({alone_secs:.1f} s)")
 

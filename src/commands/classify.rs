@@ -276,8 +276,7 @@ pub fn run(args: &ClassifyArgs) -> Result<()> {
         (None, true) => 0,
     };
     let encoder = encoder_for(&model, &args.model, args.encoder.as_ref(), &args.run)?;
-    let cache = args
-        .cache
+    let cache = (args.cache || args.cache_dir.is_some())
         .then(|| args.cache_dir.clone().unwrap_or_else(crate::paths::cache));
     let opts = crate::embed::EmbedOptions {
         progress: false,
@@ -316,11 +315,11 @@ pub fn run(args: &ClassifyArgs) -> Result<()> {
         }
     };
 
-    // Standard output, or a temporary file renamed over --output when complete.
-    let sink = crate::stream::Sink::open(args.output.as_deref())?;
+    // Standard output, or a temporary file renamed over --out when complete.
+    let sink = crate::stream::Sink::open(args.out.as_deref())?;
     let mut out = Out {
         sink,
-        format: args.format,
+        format: args.output_format,
         top_k: top_k.min(model.manifest.labels.len()),
         multi,
         first: true,

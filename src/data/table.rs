@@ -33,7 +33,7 @@ impl Format {
             Some("jsonl") | Some("ndjson") => Ok(Format::Jsonl),
             Some("txt") | Some("text") => Ok(Format::Txt),
             _ => Err(input_error!(
-                "{}: cannot tell the format from the extension; use --format csv|tsv|jsonl|txt",
+                "{}: cannot tell the format from the extension; use --input-format csv|tsv|jsonl|txt",
                 path.display()
             )),
         }

@@ -349,7 +349,7 @@ async fn submit(state: &AppState, work: Work, tokens: Vec<Vec<i64>>) -> Result<O
 /// Classify texts
 ///
 /// Each text's labels and probabilities, in order, exactly as
-/// `emo classify --format jsonl` gives them for the same texts.
+/// `emo classify --output-format jsonl` gives them for the same texts.
 #[utoipa::path(post, path = "/v1/classify", request_body = ClassifyRequest,
     responses((status = 200, body = ClassifyResponse), TextErrors))]
 pub async fn classify(

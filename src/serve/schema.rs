@@ -40,7 +40,7 @@ pub struct Scored {
     pub passed: Option<bool>,
 }
 
-/// One text's answer: exactly the record `emo classify --format jsonl` writes
+/// One text's answer: exactly the record `emo classify --output-format jsonl` writes
 /// for it, `id` being the text's position in the request (from 1).
 #[derive(Serialize, ToSchema)]
 pub struct ClassifyResult {

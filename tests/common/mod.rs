@@ -115,7 +115,7 @@ pub fn evaluate_small_carer(
     let o = emo()
         .args(["evaluate", "--model"])
         .arg(model)
-        .arg("--data")
+        .arg("--input")
         .arg(small_carer_csv(dir))
         .args(extra)
         .arg("--cache-dir")
