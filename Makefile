@@ -104,9 +104,12 @@ test-encoders: setup
 test-browser:
 	@bash scripts/setup_browser.sh
 
-test: links layers lint pyenv test-encoders test-browser
-	$(CARGO) test --release
-	$(MAKE) spark-test
+# Every check: links, layers, fmt, clippy, the Rust tests (the real encoders, Python's
+# references, the browser), the Spark job. scripts/test_all.sh runs what `links layers lint
+# pyenv test-encoders test-browser`, `cargo test --release` and `spark-test` run, with the
+# downloads beside the build, and prints where the time went.
+test:
+	@bash scripts/test_all.sh
 
 # emo on a real local Spark (scripts/spark/test_spark.py): local[2], 4 partitions, 3,000
 # GoEmotions texts against one emo process; a killed task retried; a shared cache.

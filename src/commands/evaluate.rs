@@ -60,7 +60,7 @@ fn load<L: TaskLabel>(args: &EvaluateArgs, labels: &[String]) -> Result<Dataset<
     let path = args
         .data
         .as_ref()
-        .expect("clap requires --dataset or --data");
+        .expect("clap requires --dataset or --input");
     let mut bad = BadRows::skipping(args.table.skip_bad_rows);
     let rows = read_rows(path, &args.table.spec(true), &mut bad)?;
     for line in bad.summary() {
