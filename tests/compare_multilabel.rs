@@ -507,8 +507,8 @@ fn multi_label_only_options_are_refused_on_single_label_data_and_back() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     for (args, says) in [
         (
-            vec!["--methods", "bce,cb"],
-            "unknown multi-label method 'cb'",
+            vec!["--methods", "bce,lws"],
+            "unknown multi-label method 'lws'",
         ),
         (vec!["--train-profile", "3,2"], "single-label only"),
         (vec!["--select", "few-recall"], "validation macro-F1 only"),
