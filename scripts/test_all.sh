@@ -7,8 +7,7 @@
 # the CPUs, and the Rust side (fmt, clippy, building the test binaries) needs nothing but
 # libtorch and the first encoder. So setup runs first, then the downloads run in the
 # background (one after the other, their output kept in .deps/logs/ and shown when they
-# end) while the Rust side builds, and the Spark job runs as soon as the binary and the
-# Python side are there; the Rust tests start when all that is done. Every check still
+# end) while the Rust side builds; the tests start when both are done. Every check still
 # runs; a failing one fails the whole (after the table is printed).
 set -uo pipefail
 
@@ -58,46 +57,27 @@ downloads() {
         bash -c "${part#*:}" >"$LOGS/${part%%:*}.log" 2>&1 || { echo "${part%%:*} failed" >"$LOGS/downloads.failed"; return 1; }
         echo "downloads: ${part%%:*} $(($(date +%s) - t0))" >>"$TIMES"
     done
-    touch "$LOGS/downloads.done"
 }
-rm -f "$LOGS/downloads.failed" "$LOGS/downloads.done" "$LOGS/spark-test.log"
+rm -f "$LOGS/downloads.failed"
 downloads &
 DOWNLOADS=$!
 
 step fmt "$CARGO" fmt --check
-step build "$CARGO" build --release
-
-# The Spark job needs the binary and the Python side; much of its time is the JVM and
-# PySpark starting and waiting, so it runs beside clippy and the test build.
-# (What `make spark-test` runs, less its build step: the binary is built above, and a second
-# cargo would only wait for clippy's lock.)
-spark() {
-    until [ -f "$LOGS/downloads.done" ]; do
-        [ -f "$LOGS/downloads.failed" ] && return 1
-        sleep 2
-    done
-    local t0
-    t0=$(date +%s)
-    command -v java >/dev/null || { echo "spark-test: needs Java 17 (java not found)" >"$LOGS/spark-test.log"; return 1; }
-    "$(bash scripts/pyenv.sh 2>/dev/null)" scripts/spark/test_spark.py >"$LOGS/spark-test.log" 2>&1 || return 1
-    echo "beside the build: spark-test $(($(date +%s) - t0))" >>"$TIMES"
-}
-spark &
-SPARK=$!
-
 step clippy "$CARGO" clippy --release --all-targets -- -D warnings
 step build-tests "$CARGO" test --release --no-run
+step build "$CARGO" build --release
+# (Measured: the Spark job run beside clippy and the test build slowed both more than it
+# saved; so it runs last, alone.)
 
 t0=$(date +%s)
 wait $DOWNLOADS
-wait $SPARK
 rc=$?
-echo "waiting for downloads and spark-test $(($(date +%s) - t0))" >>"$TIMES"
-for part in pyenv test-encoders test-browser spark-test; do
+echo "waiting for downloads $(($(date +%s) - t0))" >>"$TIMES"
+for part in pyenv test-encoders test-browser; do
     [ -f "$LOGS/$part.log" ] && sed "s/^/[$part] /" "$LOGS/$part.log" >&2
 done
 if [ $rc -ne 0 ]; then
-    echo "make test: $(cat "$LOGS/downloads.failed" 2>/dev/null || echo spark-test) failed" >&2
+    echo "make test: $(cat "$LOGS/downloads.failed" 2>/dev/null || echo downloads) failed" >&2
     table
     exit 1
 fi
@@ -113,5 +93,6 @@ sort -k2 -n -r "$LOGS/test-binaries.txt" | head -8 | while read -r name secs; do
 done
 [ $rc -eq 0 ] || { echo "make test: cargo test failed" >&2; table; exit $rc; }
 
+step spark-test make --no-print-directory spark-test
 table
 cp "$TIMES" "$LOGS/test-timings.last.txt"
