@@ -5,21 +5,13 @@
 //! independent of each other. As for single-label studies, several seeds of a
 //! method are averaged on each redraw (the interval of the seed-mean).
 
-use super::Interval;
+use super::{Input, Interval, Intervals};
 use crate::data::{Label, LabelSet};
 use crate::metrics::multilabel::MultiStat;
-
-/// What to bootstrap: the true label sets and, per method, every run's
-/// predicted sets.
-pub type MultiInput<'a> = super::Input<'a, LabelSet>;
 
 impl super::Statistic for MultiStat {
     const ALL: &'static [MultiStat] = &MultiStat::ALL;
 }
-
-/// A multi-label method's intervals: each [`MultiStat`], each class's F1, and
-/// the difference from the baseline.
-pub type MultiIntervals = super::Intervals<MultiStat, Interval>;
 
 /// One run's answers as the texts that are true positives, false positives
 /// and false negatives of each class, and each text's label counts: what a
@@ -131,7 +123,11 @@ fn score_runs(runs: &[Cells], rare: &[usize], weights: Option<&[u32]>) -> (Vec<f
 /// texts, seeded: the same seed and input give the same intervals. The point
 /// estimates are the statistics on the texts as they are, equal to
 /// [`MultiStat::value`] of the metrics (held by a test).
-pub fn bootstrap_multi(input: &MultiInput, resamples: usize, seed: u64) -> Vec<MultiIntervals> {
+pub fn bootstrap_multi(
+    input: &Input<LabelSet>,
+    resamples: usize,
+    seed: u64,
+) -> Vec<Intervals<MultiStat, Interval>> {
     let c = input.n_classes;
     let cells: Vec<Vec<Cells>> = input
         .methods
@@ -182,7 +178,7 @@ mod tests {
         let a = random_sets(300, c, 0.25, &mut rng);
         let b = random_sets(300, c, 0.1, &mut rng);
         let rare = [3, 4];
-        let input = MultiInput {
+        let input = Input {
             labels: &truth,
             n_classes: c,
             methods: vec![vec![&a[..]], vec![&b[..]], vec![&a[..]]],
@@ -225,7 +221,7 @@ mod tests {
         let truth = random_sets(100, c, 0.3, &mut rng);
         let a = random_sets(100, c, 0.3, &mut rng);
         let b = random_sets(100, c, 0.3, &mut rng);
-        let input = MultiInput {
+        let input = Input {
             labels: &truth,
             n_classes: c,
             methods: vec![vec![&a[..], &b[..]]],

@@ -1,8 +1,10 @@
 //! `index.html` of a multi-label study: the whole report on one page, with no
 //! script and no outside resource, as the single-label page.
 
-use super::{summary, verdict, MultiStudy};
+use super::{summary, verdict};
+use crate::data::LabelSet;
 use crate::report::html::{esc, inline, page_start};
+use crate::report::Study;
 use anyhow::Result;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -24,7 +26,7 @@ fn table(h: &mut String, header: &[String], rows: &[Vec<String>]) -> Result<()> 
     Ok(())
 }
 
-pub fn write(study: &MultiStudy, dir: &Path) -> Result<Vec<String>> {
+pub fn write(study: &Study<LabelSet>, dir: &Path) -> Result<Vec<String>> {
     let mut h = String::new();
     page_start(&mut h, &format!("emo: {} (multi-label)", study.dataset))?;
     let [n, none, several] = study.extra.texts;

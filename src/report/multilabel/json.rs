@@ -5,8 +5,10 @@
 //! each run chose, the intervals, and the settings. Byte-identical for the same
 //! command, data, seed and device: fit times go to `timings.json`.
 
-use super::{verdict, MultiStudy};
+use super::verdict;
+use crate::data::LabelSet;
 use crate::metrics::multilabel::{MultiLabelMetrics, MultiStat};
+use crate::report::Study;
 use anyhow::Result;
 use serde_json::{json, Map, Value};
 use std::path::Path;
@@ -55,7 +57,7 @@ fn by_stat(value: impl Fn(MultiStat) -> Value) -> Map<String, Value> {
         .collect()
 }
 
-pub fn write(study: &MultiStudy, dir: &Path) -> Result<Vec<String>> {
+pub fn write(study: &Study<LabelSet>, dir: &Path) -> Result<Vec<String>> {
     let a = study.analysis();
     let report = |m: &MultiLabelMetrics| classification_report(&study.classes, m);
     let methods: Map<String, Value> = study

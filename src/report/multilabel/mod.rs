@@ -13,11 +13,13 @@ mod summary;
 pub mod verdict;
 
 use super::Studied;
+use super::Study;
 use crate::data::{Label, LabelSet};
 use crate::decision::{Threshold, WhenNonePasses};
 use crate::metrics::multilabel::{MultiLabelMetrics, MultiStat};
 use crate::metrics::{thirds, Stat};
-use crate::uncertainty::multilabel::{bootstrap_multi, MultiInput, MultiIntervals};
+use crate::uncertainty::multilabel::bootstrap_multi;
+use crate::uncertainty::{Input, Interval, Intervals};
 use anyhow::Result;
 use std::path::Path;
 
@@ -44,12 +46,6 @@ pub struct MultiRun {
     pub weight_norms: Option<Vec<f64>>,
     pub seconds: f64,
 }
-
-/// A multi-label method's runs.
-pub type MultiMethodRuns = super::MethodRuns<MultiRun>;
-
-/// A multi-label study: its rule is what a text no label passes gets.
-pub type MultiStudy = super::Study<LabelSet>;
 
 /// What multi-label training labels add to a report.
 pub struct TrainingLabels {
@@ -79,12 +75,12 @@ pub struct MultiAnalysis {
     /// ([`MultiRun::validation_score`]; test never chooses).
     pub recommended: Option<usize>,
     /// Per method; `None` when `--bootstrap 0`.
-    pub intervals: Option<Vec<MultiIntervals>>,
+    pub intervals: Option<Vec<Intervals<MultiStat, Interval>>>,
     pub resamples: usize,
 }
 
 impl MultiAnalysis {
-    pub fn method(&self, m: usize) -> Option<&MultiIntervals> {
+    pub fn method(&self, m: usize) -> Option<&Intervals<MultiStat, Interval>> {
         self.intervals.as_ref().map(|v| &v[m])
     }
 }
@@ -123,7 +119,7 @@ impl Studied for LabelSet {
     /// The recommended method is the one with the best held-out validation
     /// macro-F1 (multi-label studies choose by nothing else: `select` is
     /// macro-F1 here).
-    fn analyse(study: &mut MultiStudy, _: Stat, resamples: usize, seed: u64) {
+    fn analyse(study: &mut Study<LabelSet>, _: Stat, resamples: usize, seed: u64) {
         let rare = thirds(&study.train_counts).1;
         let baseline = study.methods.iter().position(|m| m.name == "bce");
         let recommended = (0..study.methods.len()).max_by(|&a, &b| {
@@ -131,7 +127,7 @@ impl Studied for LabelSet {
             v(a).total_cmp(&v(b)).then(b.cmp(&a))
         });
         let intervals = (resamples > 0).then(|| {
-            let input = MultiInput {
+            let input = Input {
                 labels: &study.test_labels,
                 n_classes: study.classes.len(),
                 methods: study
@@ -154,7 +150,7 @@ impl Studied for LabelSet {
         });
     }
 
-    fn write(study: &MultiStudy, out: &Path) -> Result<Vec<String>> {
+    fn write(study: &Study<LabelSet>, out: &Path) -> Result<Vec<String>> {
         super::write_folder(out, |dir| {
             let mut files = Vec::new();
             files.extend(summary::write(study, dir)?);
@@ -166,7 +162,7 @@ impl Studied for LabelSet {
         })
     }
 
-    fn terminal_table(study: &MultiStudy) -> String {
+    fn terminal_table(study: &Study<LabelSet>) -> String {
         let (header, rows) = summary::table(study);
         let mut out = String::new();
         for v in verdict::verdict(study) {
@@ -178,7 +174,7 @@ impl Studied for LabelSet {
     }
 }
 
-impl MultiStudy {
+impl Study<LabelSet> {
     /// Mean over the runs of a statistic on test at the chosen thresholds.
     pub fn test_mean(&self, m: usize, s: MultiStat) -> f64 {
         let rare = &self.analysis().rare;

@@ -8,11 +8,12 @@
 //! training data. `tradeoff.png`: micro-F1 against macro-F1 per method, with
 //! intervals and rare-third recall as colour.
 
-use super::MultiStudy;
 use crate::data::Label;
+use crate::data::LabelSet;
 use crate::metrics::multilabel::MultiStat;
 use crate::report::confusion::two_panels;
 use crate::report::tradeoff::{scatter, Labels, Point};
+use crate::report::Study;
 use crate::uncertainty::Interval;
 use anyhow::Result;
 use std::path::Path;
@@ -20,7 +21,7 @@ use std::path::Path;
 /// What the right-hand panels show.
 const SHARE: &str = "% of the texts carrying the row's label";
 
-pub fn write(study: &MultiStudy, dir: &Path) -> Result<Vec<String>> {
+pub fn write(study: &Study<LabelSet>, dir: &Path) -> Result<Vec<String>> {
     let order = study.order();
     let names: Vec<String> = study.axis_names(&order);
     let mut files = Vec::new();

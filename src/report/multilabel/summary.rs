@@ -3,10 +3,12 @@
 //! differences from plain BCE, the shot groups, and per class each method's F1
 //! and the threshold it chose.
 
-use super::{verdict, MultiStudy};
+use super::verdict;
+use crate::data::LabelSet;
 use crate::metrics::multilabel::{MultiLabelMetrics, MultiStat};
 use crate::metrics::Group;
 use crate::report::summary::{difference, markdown, with_interval};
+use crate::report::Study;
 use crate::uncertainty::CONFIDENCE;
 use anyhow::Result;
 use std::fmt::Write as _;
@@ -15,7 +17,7 @@ use std::path::Path;
 pub type Table = (Vec<String>, Vec<Vec<String>>);
 
 /// `0.4321`, or `0.4321 ± 0.0050` over several runs.
-fn spread_cell(study: &MultiStudy, m: usize, f: impl Fn(&super::MultiRun) -> f64) -> String {
+fn spread_cell(study: &Study<LabelSet>, m: usize, f: impl Fn(&super::MultiRun) -> f64) -> String {
     let method = &study.methods[m];
     let (mean, sd) = method.spread_by(f);
     if method.runs.len() > 1 {
@@ -27,7 +29,7 @@ fn spread_cell(study: &MultiStudy, m: usize, f: impl Fn(&super::MultiRun) -> f64
 
 /// Where a method's runs chose their thresholds ("validation", or
 /// "training+validation"; both names when its seeds differ).
-fn threshold_sources(m: &super::MultiMethodRuns) -> String {
+fn threshold_sources(m: &crate::report::MethodRuns<super::MultiRun>) -> String {
     let mut names: Vec<&str> = m
         .runs
         .iter()
@@ -39,7 +41,7 @@ fn threshold_sources(m: &super::MultiMethodRuns) -> String {
 
 /// The headline table: test metrics at the thresholds each method chose on
 /// validation, macro-F1 at the fixed 0.5 and 0.3 beside them.
-pub fn table(study: &MultiStudy) -> Table {
+pub fn table(study: &Study<LabelSet>) -> Table {
     let rare = &study.analysis().rare;
     let header: Vec<String> = [
         "method",
@@ -82,7 +84,7 @@ const SHOWN: [MultiStat; 3] = [MultiStat::MacroF1, MultiStat::MicroF1, MultiStat
 
 /// The sections after the headline table, as (title, note, table), shared by
 /// summary.md and index.html.
-pub fn sections(study: &MultiStudy) -> Vec<(String, String, Table)> {
+pub fn sections(study: &Study<LabelSet>) -> Vec<(String, String, Table)> {
     let a = study.analysis();
     let mut out = Vec::new();
     let level = format!("{:.0}%", CONFIDENCE * 100.0);
@@ -194,7 +196,7 @@ pub fn sections(study: &MultiStudy) -> Vec<(String, String, Table)> {
     out
 }
 
-fn settings(study: &MultiStudy) -> String {
+fn settings(study: &Study<LabelSet>) -> String {
     let [n, none, several] = study.extra.texts;
     format!(
         "{} classes; {n} training texts ({none} with no label, {several} with two or more), {} validation, {} test. \
@@ -215,7 +217,7 @@ fn settings(study: &MultiStudy) -> String {
     )
 }
 
-pub fn write(study: &MultiStudy, dir: &Path) -> Result<Vec<String>> {
+pub fn write(study: &Study<LabelSet>, dir: &Path) -> Result<Vec<String>> {
     let mut s = String::new();
     writeln!(
         s,

@@ -6,11 +6,12 @@
 //! are named only when the 95% interval of the difference excludes zero (the
 //! single-label verdict's rule, [`crate::report::verdict::clause`]).
 
-use super::MultiStudy;
+use crate::data::LabelSet;
 use crate::metrics::multilabel::MultiStat;
 use crate::report::verdict::{clause, Change};
+use crate::report::Study;
 
-fn change(study: &MultiStudy, base: usize, m: usize, s: MultiStat) -> Change {
+fn change(study: &Study<LabelSet>, base: usize, m: usize, s: MultiStat) -> Change {
     let a = study.analysis();
     Change {
         before: study.test_mean(base, s),
@@ -19,7 +20,7 @@ fn change(study: &MultiStudy, base: usize, m: usize, s: MultiStat) -> Change {
     }
 }
 
-pub fn verdict(study: &MultiStudy) -> Vec<String> {
+pub fn verdict(study: &Study<LabelSet>) -> Vec<String> {
     let a = study.analysis();
     let mut out = Vec::new();
     let test = |r: usize, s: MultiStat| match a.method(r) {
