@@ -7,7 +7,10 @@
 # the CPUs, and the Rust side (fmt, clippy, building the test binaries) needs nothing but
 # libtorch and the first encoder. So setup runs first, then the downloads run in the
 # background (one after the other, their output kept in .deps/logs/ and shown when they
-# end) while the Rust side builds; the tests start when both are done. Every check still
+# end) while the Rust side builds; the tests start when both are done. They run at the lowest
+# CPU priority: unpacking 5 GB of wheels takes CPU too, and beside clippy at equal priority it
+# made clippy half again as slow, while at the lowest they take only the cycles the build
+# leaves idle (clippy waits about a minute on one core for torch-sys's C++ wrapper). Every check still
 # runs; a failing one fails the whole (after the table is printed).
 set -uo pipefail
 
@@ -54,7 +57,7 @@ downloads() {
         "test-encoders:env EMO_ENCODERS=all-mpnet-base-v2 bash scripts/setup.sh" \
         "test-browser:bash scripts/setup_browser.sh"; do
         t0=$(date +%s)
-        bash -c "${part#*:}" >"$LOGS/${part%%:*}.log" 2>&1 || { echo "${part%%:*} failed" >"$LOGS/downloads.failed"; return 1; }
+        nice -n 19 bash -c "${part#*:}" >"$LOGS/${part%%:*}.log" 2>&1 || { echo "${part%%:*} failed" >"$LOGS/downloads.failed"; return 1; }
         echo "downloads: ${part%%:*} $(($(date +%s) - t0))" >>"$TIMES"
     done
 }

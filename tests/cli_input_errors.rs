@@ -1,8 +1,8 @@
 //! Bad input through the real binary: one clear line naming the file, the line
 //! and the problem; exit code 2; nothing written.
 
-mod common;
-use common::{emo, listing, write};
+use crate::common;
+use crate::common::{emo, listing, write};
 
 /// Runs `emo embed` on `file` (written with `bytes`) and returns stderr, after
 /// checking the exit code and that the output folder stayed empty.
@@ -212,7 +212,7 @@ fn a_diverging_learning_rate_is_a_flag_problem() {
 fn bad_multi_label_rows_stop_every_command_with_nothing_written() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
-    let model = common::train_multilabel(dir.path(), "model", &[]);
+    let model = common::shared_multilabel();
     let good = "\"I am so happy today\",joy\n";
     let bad: [(&str, String, &str); 4] = [
         (

@@ -2,9 +2,7 @@
 //! a flag means one thing everywhere, a thing has one flag, and the spellings
 //! retired for it still work with one line saying what to write now.
 
-mod common;
-
-use common::emo;
+use crate::common::emo;
 use std::collections::BTreeMap;
 
 /// Pairs where one long flag is the other plus a prefix or suffix, each a

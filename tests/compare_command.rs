@@ -1,8 +1,8 @@
 //! `emo compare-sampling` end to end on real text with the real encoder: a small
 //! long-tailed CSV cut from CARER, split by emo itself.
 
-mod common;
-use common::{datasets_root, emo};
+use crate::common;
+use crate::common::{datasets_root, emo};
 use std::fmt::Write as _;
 
 /// 120 … 8 examples per class from CARER's training file, as a user's CSV.

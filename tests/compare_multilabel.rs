@@ -3,8 +3,8 @@
 //! texts with none), the whole report, and a test whose labels are poisoned
 //! leaving every choice — settings, thresholds, their source — unchanged.
 
-mod common;
-use common::{datasets_root, emo};
+use crate::common;
+use crate::common::{datasets_root, emo};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 

@@ -3,8 +3,7 @@
 //! run on the CPU, silently with a CPU build of libtorch and with one note when a
 //! CUDA build cannot reach a GPU; where CUDA can be had, they must run on the GPU.
 
-mod common;
-use common::{emo, listing, write};
+use crate::common::{emo, listing, write};
 
 fn embed(dir: &std::path::Path, device: &str) -> std::process::Output {
     let input = dir.join("in.txt");

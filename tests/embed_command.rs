@@ -2,8 +2,7 @@
 //! its sidecar, the cache (hits on a re-run, recovery from a corrupt shard),
 //! `--skip-bad-rows`, and determinism.
 
-mod common;
-use common::{emo, listing, write};
+use crate::common::{emo, listing, write};
 use safetensors::SafeTensors;
 use std::path::Path;
 

@@ -4,8 +4,7 @@
 //! neither read a partial file as valid nor lose the earlier complete one; every
 //! refusal is one clear line and exit code 2.
 
-mod common;
-use common::{datasets_root, listing, write};
+use crate::common::{datasets_root, listing, write};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use safetensors::SafeTensors;

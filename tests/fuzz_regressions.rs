@@ -103,8 +103,8 @@ fn cache_seed() -> Vec<u8> {
 }
 
 /// Writes the seeds that are binary (a cache shard, model folders) with the
-/// writers emo itself uses: `cargo test --release --test fuzz_regressions --
-/// --ignored`. The text seeds are written by hand, and so are the `manifest`
+/// writers emo itself uses: `cargo test --release --test suite --
+/// --ignored fuzz_regressions::write_binary_seeds`. The text seeds are written by hand, and so are the `manifest`
 /// target's, a few bytes each (`emo::fuzzing::manifest`).
 #[test]
 #[ignore]

@@ -2,7 +2,7 @@
 //! (lbfgs to tol 1e-10), plain and `class_weight='balanced'`, on the fixture made by
 //! scripts/make_logreg_fixture.py: the same optimum, so the same test predictions.
 
-mod common;
+use crate::common;
 use emo::logreg::{balanced_sample_weights, fit, Problem, Stopping};
 use emo::metrics::Metrics;
 use serde_json::Value;

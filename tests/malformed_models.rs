@@ -5,8 +5,7 @@
 //! Each case edits one field of a copy of a real trained model and runs the
 //! real binary.
 
-mod common;
-use common::{emo, multilabel_fixture, train_multilabel, train_small_carer};
+use crate::common::{emo, multilabel_fixture, shared_multilabel, shared_small_carer};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
@@ -63,7 +62,7 @@ fn classify(model: &Path) -> std::process::Output {
 #[test]
 fn a_single_label_manifest_that_contradicts_itself_is_exit_2_naming_the_field() {
     let dir = tempfile::tempdir().unwrap();
-    let model = train_small_carer(dir.path(), "ib");
+    let model = shared_small_carer("ib");
     type Edit = fn(&mut Value);
     fn pop(v: &mut Value) {
         v.as_array_mut().unwrap().pop();
@@ -137,7 +136,7 @@ fn a_single_label_manifest_that_contradicts_itself_is_exit_2_naming_the_field() 
         "the cases assume CARER's labels in order"
     );
     for (name, file, needle, edit) in cases {
-        let d = damaged(dir.path(), &model, name, edit);
+        let d = damaged(dir.path(), model, name, edit);
         refused_in_one_line(&classify(&d), &d, file, needle);
     }
 }
@@ -145,7 +144,7 @@ fn a_single_label_manifest_that_contradicts_itself_is_exit_2_naming_the_field() 
 #[test]
 fn a_multi_label_manifest_that_contradicts_itself_is_exit_2_naming_the_field() {
     let dir = tempfile::tempdir().unwrap();
-    let model = train_multilabel(dir.path(), "model", &[]);
+    let model = shared_multilabel();
     type Edit = fn(&mut Value);
     let cases: [(&str, &str, Edit); 7] = [
         // 4 labels (anger, fear, joy, sadness), a 3×4 co-occurrence matrix.
@@ -200,7 +199,7 @@ fn a_multi_label_manifest_that_contradicts_itself_is_exit_2_naming_the_field() {
         ),
     ];
     for (name, needle, edit) in cases {
-        let d = damaged(dir.path(), &model, name, edit);
+        let d = damaged(dir.path(), model, name, edit);
         refused_in_one_line(&classify(&d), &d, "manifest.json", needle);
     }
 

@@ -4,7 +4,7 @@
 //! float32 values written exactly, so both sides rank the very same numbers and
 //! see the very same ties.
 
-mod common;
+use crate::common;
 use emo::metrics::multilabel::{Average, Indicator, MultiLabelMetrics};
 use emo::metrics::GroupThresholds;
 use serde_json::Value;

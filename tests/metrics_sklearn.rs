@@ -2,7 +2,7 @@
 //! by scripts/make_sklearn_fixture.py and committed). Agreement is to 1e-12:
 //! the same definitions, not approximations of them.
 
-mod common;
+use crate::common;
 use emo::metrics::Metrics;
 use serde_json::Value;
 

@@ -2,12 +2,13 @@
 //! encoder: the saved model round-trips, every output format parses back, and
 //! every bad input is refused with exit code 2.
 
-mod common;
-use common::{emo, write};
+use crate::common;
+use crate::common::{emo, write};
 use std::path::{Path, PathBuf};
 
-fn train(dir: &Path, method: &str) -> PathBuf {
-    common::train_small_carer(dir, method)
+/// The shared model for `method`: these tests only read it.
+fn train(method: &str) -> &'static Path {
+    common::shared_small_carer(method)
 }
 
 fn classify(model: &Path, args: &[&str], stdin: Option<&str>) -> (Option<i32>, String, String) {
@@ -33,7 +34,7 @@ const TEXTS: [&str; 3] = [
 #[test]
 fn train_then_classify_in_every_format() {
     let dir = tempfile::tempdir().unwrap();
-    let model = train(dir.path(), "lws");
+    let model = train("lws");
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(model.join("manifest.json")).unwrap())
             .unwrap();
@@ -58,7 +59,7 @@ fn train_then_classify_in_every_format() {
 
     // JSON from arguments, with top-3.
     let (code, out, err) = classify(
-        &model,
+        model,
         &["--output-format", "json", "--top-k", "3"]
             .iter()
             .copied()
@@ -93,7 +94,7 @@ fn train_then_classify_in_every_format() {
 
     // The same texts from standard input as JSONL, and from files as CSV/TSV: same labels.
     let (code, out, _) = classify(
-        &model,
+        model,
         &["--input", "-", "--output-format", "jsonl"],
         Some(&TEXTS.join("\n")),
     );
@@ -125,7 +126,7 @@ fn train_then_classify_in_every_format() {
     );
     let out_csv = dir.path().join("out.csv");
     let (code, _, err) = classify(
-        &model,
+        model,
         &[
             "--input",
             jl.to_str().unwrap(),
@@ -153,7 +154,7 @@ fn train_then_classify_in_every_format() {
         format!("id\ttext\n1\t{}\n2\t{}\n", TEXTS[0], TEXTS[1]).as_bytes(),
     );
     let (code, out, _) = classify(
-        &model,
+        model,
         &[
             "--input",
             tsv_in.to_str().unwrap(),
@@ -171,7 +172,7 @@ fn train_then_classify_in_every_format() {
     assert_eq!(&rows[0][2], labels[0]);
 
     // The default table is for people: a header and one line per text.
-    let (code, out, _) = classify(&model, &TEXTS, None);
+    let (code, out, _) = classify(model, &TEXTS, None);
     assert_eq!(code, Some(0));
     assert_eq!(out.lines().count(), 4);
     assert!(out.lines().nth(1).unwrap().contains(labels[0]));
@@ -180,10 +181,10 @@ fn train_then_classify_in_every_format() {
 #[test]
 fn evaluate_writes_a_report_for_one_model() {
     let dir = tempfile::tempdir().unwrap();
-    let model = train(dir.path(), "ncm");
+    let model = train("ncm");
     let out = dir.path().join("eval");
     let (report, stdout) =
-        common::evaluate_small_carer(dir.path(), &model, &dir.path().join("cache"), &out, &[]);
+        common::evaluate_small_carer(dir.path(), model, &dir.path().join("cache"), &out, &[]);
     let acc = report["methods"]["ncm"]["runs"][0]["test"]["accuracy"]
         .as_f64()
         .unwrap();
@@ -221,7 +222,7 @@ fn refused(model: &Path, args: &[&str], stdin: Option<&str>, needle: &str) {
 #[test]
 fn bad_models_and_inputs_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let model = train(dir.path(), "ib");
+    let model = train("ib");
 
     refused(
         &dir.path().join("nope"),
@@ -293,39 +294,39 @@ fn bad_models_and_inputs_are_refused() {
     // Bad input text.
     let empty = write(dir.path(), "empty.txt", b"");
     refused(
-        &model,
+        model,
         &["--input", empty.to_str().unwrap()],
         None,
         "empty.txt: the file is empty",
     );
     let utf8 = write(dir.path(), "bad.txt", b"fine\nbad \xff here\n");
     refused(
-        &model,
+        model,
         &["--input", utf8.to_str().unwrap()],
         None,
         "bad.txt: line 2: text is not valid UTF-8",
     );
     let notobj = write(dir.path(), "bad.jsonl", b"{\"text\": \"ok\"}\n[1]\n");
     refused(
-        &model,
+        model,
         &["--input", notobj.to_str().unwrap()],
         None,
         "bad.jsonl: line 2: not a JSON object",
     );
     let nofield = write(dir.path(), "nofield.jsonl", b"{\"body\": \"ok\"}\n");
     refused(
-        &model,
+        model,
         &["--input", nofield.to_str().unwrap()],
         None,
         "nofield.jsonl: line 1: no field 'text'",
     );
-    refused(&model, &[], None, "nothing to classify");
-    refused(&model, &["ok", "  "], None, "argument 2: empty text");
+    refused(model, &[], None, "nothing to classify");
+    refused(model, &["ok", "  "], None, "argument 2: empty text");
 
     // --skip-bad-rows labels the rest, answers the bad line with an error
     // record (one line out per line in), and says what it skipped.
     let (code, out, err) = classify(
-        &model,
+        model,
         &[
             "--input",
             utf8.to_str().unwrap(),

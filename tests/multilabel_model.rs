@@ -4,8 +4,10 @@
 //! pass in every format, evaluate scores at them, `--method-from` reads a
 //! multi-label report, and a model saved before multi-label existed loads.
 
-mod common;
-use common::{emo, multilabel_fixture, train_multilabel, train_small_carer};
+use crate::common;
+use crate::common::{
+    emo, multilabel_fixture, shared_multilabel, shared_small_carer, train_multilabel,
+};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -46,7 +48,7 @@ fn names(v: &Value) -> Vec<String> {
 #[test]
 fn train_classify_evaluate_round_trip_at_the_saved_thresholds() {
     let dir = tempfile::tempdir().unwrap();
-    let model = train_multilabel(dir.path(), "model", &[]);
+    let model = shared_multilabel();
     let m = json_file(&model.join("manifest.json"));
     assert_eq!(m["format_version"], 2);
     assert_eq!(m["task"], "multi-label");
@@ -88,7 +90,7 @@ fn train_classify_evaluate_round_trip_at_the_saved_thresholds() {
     // JSONL with every label's probability: the labels are exactly those at
     // or above their saved thresholds, most probable first.
     let answers = jsonl(&classify(
-        &model,
+        model,
         &["--output-format", "jsonl", "--top-k", "4"],
     ));
     assert_eq!(answers.len(), 12);
@@ -125,17 +127,17 @@ fn train_classify_evaluate_round_trip_at_the_saved_thresholds() {
 
     // CSV and the table say the same, row for row: the same texts in the same
     // order, and in each exactly the labels (and probabilities) of JSONL.
-    let plain = jsonl(&classify(&model, &["--output-format", "jsonl"]));
+    let plain = jsonl(&classify(model, &["--output-format", "jsonl"]));
     assert_eq!(plain.len(), answers.len());
     assert!(plain.iter().all(|a| a.get("top").is_none()));
-    let csv = classify(&model, &["--output-format", "csv"]);
+    let csv = classify(model, &["--output-format", "csv"]);
     let mut rows = csv::Reader::from_reader(csv.as_bytes());
     assert_eq!(
         rows.headers().unwrap().iter().collect::<Vec<_>>(),
         ["id", "text", "labels", "probabilities"]
     );
     let records: Vec<csv::StringRecord> = rows.records().map(|r| r.unwrap()).collect();
-    let table = classify(&model, &[]);
+    let table = classify(model, &[]);
     let (header, lines) = table.split_once('\n').unwrap();
     assert_eq!(header, format!("{:<60}  labels", "text"));
     let lines: Vec<&str> = lines.lines().collect();
@@ -180,7 +182,7 @@ fn train_classify_evaluate_round_trip_at_the_saved_thresholds() {
 
     // --at-least-one at classify time: every text gets a label.
     let forced = jsonl(&classify(
-        &model,
+        model,
         &["--output-format", "jsonl", "--at-least-one"],
     ));
     assert!(forced.iter().all(|a| !names(&a["labels"]).is_empty()));
@@ -189,7 +191,7 @@ fn train_classify_evaluate_round_trip_at_the_saved_thresholds() {
     let report = dir.path().join("report");
     let o = emo()
         .args(["evaluate", "--model"])
-        .arg(&model)
+        .arg(model)
         .arg("--input")
         .arg(multilabel_fixture("multilabel_small_test.csv"))
         .args([
@@ -250,10 +252,10 @@ fn at_least_one_is_saved_and_single_label_models_refuse_it() {
     let answers = jsonl(&classify(&model, &["--output-format", "jsonl"]));
     assert!(answers.iter().all(|a| !names(&a["labels"]).is_empty()));
 
-    let single = train_small_carer(dir.path(), "ib");
+    let single = shared_small_carer("ib");
     let o = emo()
         .args(["classify", "--model"])
-        .arg(&single)
+        .arg(single)
         .args(["--at-least-one", "hello there"])
         .output()
         .unwrap();
@@ -272,7 +274,7 @@ fn at_least_one_is_saved_and_single_label_models_refuse_it() {
     assert!(m.get("multi_label").is_none());
     let before = emo()
         .args(["classify", "--model"])
-        .arg(&single)
+        .arg(single)
         .args([
             "--output-format",
             "jsonl",
@@ -294,7 +296,7 @@ fn at_least_one_is_saved_and_single_label_models_refuse_it() {
     .unwrap();
     let after = emo()
         .args(["classify", "--model"])
-        .arg(&single)
+        .arg(single)
         .args([
             "--output-format",
             "jsonl",
@@ -314,7 +316,7 @@ fn at_least_one_is_saved_and_single_label_models_refuse_it() {
     // Evaluating it on multi-label data is refused in one line.
     let o = emo()
         .args(["evaluate", "--model"])
-        .arg(&single)
+        .arg(single)
         .arg("--input")
         .arg(multilabel_fixture("multilabel_small_test.csv"))
         .args(["--multi-label", "--label-col", "labels"])

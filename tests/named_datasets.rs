@@ -1,7 +1,7 @@
 //! The named datasets, parsed from the byte-exact copies: the counts stated in
 //! shared/datasets/README.md, quoting undone, and the Ekman mapping applied.
 
-mod common;
+use crate::common;
 use emo::data::{named, SplitName};
 
 fn count(ds: &emo::data::Dataset, split: SplitName, class: &str) -> usize {

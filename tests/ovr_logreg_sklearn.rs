@@ -4,7 +4,7 @@
 //! scripts/make_ovr_logreg_fixture.py: the same optimum, so every held-out
 //! prediction at probability 0.5 is the same.
 
-mod common;
+use crate::common;
 use emo::logreg::{fit_ovr, OvrProblem, Stopping};
 use serde_json::Value;
 use tch::Tensor;

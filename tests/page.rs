@@ -6,8 +6,8 @@
 //! training report opens it; and the page loads nothing from anywhere but the
 //! server. Without a Chromium the test fails, saying how to get one.
 
-mod common;
-use common::serve::Server;
+use crate::common;
+use crate::common::serve::Server;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -272,8 +272,8 @@ fn bars(b: &mut Browser) -> (Vec<(String, f64)>, String) {
 #[test]
 fn the_page_shows_the_servers_answer_as_bars_in_headless_chromium() {
     let dir = tempfile::tempdir().unwrap();
-    let single = common::train_small_carer(dir.path(), "ib");
-    let multi = common::train_multilabel(dir.path(), "multi", &[]);
+    let single = common::shared_small_carer("ib");
+    let multi = common::shared_multilabel();
     let text = "I can't believe you remembered my birthday, thank you so much!";
     let mut browser = Browser::launch();
     for (i, model) in [single, multi].iter().enumerate() {

@@ -4,8 +4,7 @@
 //! installs it). The fixtures were made once, offline, by
 //! scripts/make_parity_fixture.py (its docstring has the exact versions).
 
-mod common;
-use common::cosine;
+use crate::common::cosine;
 use emo::embed::{embed_texts, EmbedOptions, Encoder};
 use serde::Deserialize;
 

@@ -3,8 +3,8 @@
 //! in order, the caller's id carried through, bad lines answered by error
 //! records under `--skip-bad-rows` or stopping the stage with exit 2.
 
-mod common;
-use common::{datasets_root, emo, train_small_carer, write};
+use crate::common;
+use crate::common::{datasets_root, emo, shared_small_carer, write};
 use serde_json::Value;
 
 /// `n` GoEmotions test texts as JSONL with ids "t0", "t1", …, where the lines
@@ -54,11 +54,11 @@ fn lines(stdout: &[u8]) -> Vec<Value> {
 #[test]
 fn classify_answers_every_line_in_order_with_the_callers_id() {
     let dir = tempfile::tempdir().unwrap();
-    let model = train_small_carer(dir.path(), "ib");
+    let model = shared_small_carer("ib");
     // More lines than one chunk (2,048), bad ones in both chunks.
     let bad = [5, 700, 2100];
     let (input, texts) = jsonl(2300, &bad);
-    let o = classify_stdin(&model)
+    let o = classify_stdin(model)
         .args(["--top-k", "2", "--skip-bad-rows", "--cache", "--cache-dir"])
         .arg(dir.path().join("cache"))
         .write_stdin(input.clone())
@@ -104,7 +104,7 @@ fn classify_answers_every_line_in_order_with_the_callers_id() {
     let file = write(dir.path(), "good.txt", good.as_bytes());
     let o = emo()
         .args(["classify", "--model"])
-        .arg(&model)
+        .arg(model)
         .arg("--input")
         .arg(&file)
         .args(["--output-format", "jsonl", "--cache", "--cache-dir"])
@@ -126,7 +126,7 @@ fn classify_answers_every_line_in_order_with_the_callers_id() {
 
     // Without --skip-bad-rows the stage stops at the first bad line, naming
     // its line and id, before writing anything.
-    let o = classify_stdin(&model).write_stdin(input).output().unwrap();
+    let o = classify_stdin(model).write_stdin(input).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(o.stdout.is_empty(), "nothing half-written");
     let err = String::from_utf8_lossy(&o.stderr);
@@ -220,8 +220,7 @@ fn embed_streams_one_vector_line_per_input_line() {
 /// same error records.
 #[test]
 fn a_multi_label_model_answers_every_line_with_its_labels_list() {
-    let dir = tempfile::tempdir().unwrap();
-    let model = common::train_multilabel(dir.path(), "model", &[]);
+    let model = common::shared_multilabel();
     let texts = [
         "I am thrilled, what a wonderful day!",
         "The meeting is moved to room 4.",
@@ -235,7 +234,7 @@ fn a_multi_label_model_answers_every_line_with_its_labels_list() {
             input.push_str("{\"id\":\"bad\",\"text\":\"  \"}\n");
         }
     }
-    let o = classify_stdin(&model)
+    let o = classify_stdin(model)
         .args(["--skip-bad-rows", "--top-k", "2"])
         .write_stdin(input)
         .output()

@@ -3,8 +3,8 @@
 //! apart from f32 ones in the cache, and a model that remembers the precision
 //! of its training embeddings.
 
-mod common;
-use common::{cosine, emo, train_small_carer};
+use crate::common;
+use crate::common::{cosine, emo};
 use emo::embed::precision::Precision;
 use emo::embed::{embed_texts, EmbedOptions, Encoder};
 use serde::Deserialize;
@@ -144,14 +144,14 @@ fn bf16_vectors_are_cached_apart_and_models_remember_their_precision() {
     // A model trained on fp32 embeddings (train's default) records fp32 in its
     // manifest, and classify warns when the vectors it is given are computed in
     // another precision (bf16 here).
-    let model = train_small_carer(dir.path(), "ncm");
+    let model = common::shared_small_carer("ncm");
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(model.join("manifest.json")).unwrap())
             .unwrap();
     assert_eq!(manifest["precision"], "fp32");
     let o = emo()
         .args(["classify", "--model"])
-        .arg(&model)
+        .arg(model)
         .args(["--precision", "bf16", "i am so happy today"])
         .output()
         .unwrap();
@@ -165,7 +165,7 @@ fn bf16_vectors_are_cached_apart_and_models_remember_their_precision() {
     // A report says which arithmetic its vectors came from, in every form it takes.
     let out = dir.path().join("eval-bf16");
     let (report, _) =
-        common::evaluate_small_carer(dir.path(), &model, &cache, &out, &["--precision", "bf16"]);
+        common::evaluate_small_carer(dir.path(), model, &cache, &out, &["--precision", "bf16"]);
     assert_eq!(report["precision"], "bf16");
     let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
     assert!(summary.contains("precision bf16"), "{summary}");

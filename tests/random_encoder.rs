@@ -5,8 +5,7 @@
 //! held to Python the same way, with random weights of MiniLM's sizes, so that none
 //! needs a checkpoint downloaded. Python comes from `make pyenv`.
 
-mod common;
-use common::{cosine, gpu_check_many, read_npy, write};
+use crate::common::{cosine, gpu_check_many, read_npy, write};
 use emo::embed::{embed_texts, EmbedOptions, Encoder};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

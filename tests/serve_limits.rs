@@ -8,21 +8,17 @@
 //! The tests time the server, so they run one at a time ([`one_at_a_time`]):
 //! on a 2-core machine two servers under load would time each other.
 
-mod common;
-use common::serve::{http, parse, Server};
+use crate::common;
+use crate::common::serve::{http, parse, Server};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 fn single_model() -> &'static Path {
-    static MODEL: OnceLock<PathBuf> = OnceLock::new();
-    MODEL.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap().keep();
-        common::train_small_carer(&dir, "lws")
-    })
+    common::shared_small_carer("lws")
 }
 
 fn one_at_a_time() -> MutexGuard<'static, ()> {

@@ -6,8 +6,8 @@
 //! by part. Then what emo refuses: every module, option or prompt it does not run
 //! exits 2 with one line naming it. Python comes from `make pyenv`.
 
-mod common;
-use common::{cosine, emo, gpu_check_many, read_npy, write};
+use crate::common;
+use crate::common::{cosine, emo, gpu_check_many, read_npy, write};
 use emo::embed::{embed_texts, EmbedOptions, Encoder, Matrix, Pooling};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

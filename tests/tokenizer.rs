@@ -4,8 +4,7 @@
 //! XLM-R-style Unigram tokenizer against the `tokenizers` package. The fixtures come
 //! from scripts/make_tokenizer_fixture.py.
 
-mod common;
-use common::{emo, write};
+use crate::common::{emo, write};
 use emo::embed::tokenizer::Tokenizer;
 use emo::embed::Encoder;
 use serde::Deserialize;

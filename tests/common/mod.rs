@@ -102,6 +102,38 @@ pub fn train_small_carer(dir: &Path, method: &str) -> PathBuf {
     model
 }
 
+/// [`train_small_carer`]'s model for `method`, trained once for the whole test
+/// binary (in a folder that outlives the tests) and shared by every test that only
+/// reads it: training one takes a few seconds of CPU, and a dozen
+/// tests need the same few models. A test that changes a model copies it first.
+pub fn shared_small_carer(method: &str) -> &'static Path {
+    shared(&format!("carer-{method}"), |dir| {
+        train_small_carer(dir, method)
+    })
+}
+
+/// [`train_multilabel`]'s model with no extra arguments, trained once and shared
+/// as [`shared_small_carer`]'s are.
+pub fn shared_multilabel() -> &'static Path {
+    shared("multilabel", |dir| train_multilabel(dir, "model", &[]))
+}
+
+/// The model named `key`, made by `train` in a kept temporary folder the first
+/// time it is asked for; the lock is held only to find the key's slot, so two
+/// models train at once while a second caller of the same key waits for it.
+fn shared(key: &str, train: impl FnOnce(&Path) -> PathBuf) -> &'static Path {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static SLOTS: OnceLock<Mutex<HashMap<String, &'static OnceLock<PathBuf>>>> = OnceLock::new();
+    let slot: &'static OnceLock<PathBuf> = SLOTS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(key.to_string())
+        .or_insert_with(|| Box::leak(Box::new(OnceLock::new())));
+    slot.get_or_init(|| train(&tempfile::tempdir().unwrap().keep()))
+}
+
 /// `emo evaluate --model MODEL` on [`small_carer_csv`] with the cache in
 /// `cache`, report in `out` and `extra` arguments; returns the report's
 /// metrics.json and what the command printed.
