@@ -22,6 +22,10 @@ mkdir -p "$LOGS"
 TIMES="$LOGS/test-timings.txt"
 : >"$TIMES"
 START=$(date +%s)
+# Many libtorch processes run side by side here (two tests at once, each starting emo or
+# Python; Spark's two workers): OpenMP threads that spin while they wait would take the
+# cores from each other (see .cargo/config.toml, which sets it for plain `cargo test`).
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 
 # step NAME COMMAND...: runs it, records its seconds; a failure ends the run.
 step() {

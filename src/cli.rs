@@ -238,6 +238,17 @@ pub struct EncoderArgs {
     #[arg(long, help = encoder_help())]
     pub encoder: Option<PathBuf>,
 
+    /// Which hidden states make the vectors, each pooled as the encoder's folder
+    /// says: last; one layer (-3; 0 is the embedding layer); mean:A..B; concat:A..B
+    /// or concat:A,B. docs/encoders.md compares them.
+    #[arg(
+        long,
+        default_value = "last",
+        value_name = "SPEC",
+        allow_negative_numbers = true
+    )]
+    pub layers: crate::embed::LayerSpec,
+
     #[command(flatten)]
     pub run: RunArgs,
 

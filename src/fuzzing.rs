@@ -173,6 +173,7 @@ pub fn encoder_identity(dim: usize) -> EncoderIdentity {
         dense: Vec::new(),
         prompt: None,
         pooling_excludes_prompt: false,
+        layers: None,
     }
 }
 

@@ -467,6 +467,7 @@ mod tests {
                 dense: Vec::new(),
                 prompt: None,
                 pooling_excludes_prompt: false,
+                layers: None,
             },
             encoder_dir: "e".into(),
             dim: d,

@@ -14,6 +14,7 @@ mod devices;
 mod embed_command;
 mod faults;
 mod fuzz_regressions;
+mod layers;
 mod logreg_sklearn;
 mod malformed_models;
 mod methods_multilabel_synthetic;

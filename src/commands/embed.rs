@@ -73,7 +73,7 @@ fn stream(args: &EmbedArgs) -> Result<()> {
     let spec = args.input.table.spec(false).with_ids(args.id_col.as_ref());
     let mut bad = crate::data::BadRows::skipping(args.input.table.skip_bad_rows);
     let records = crate::data::table::RowReader::open(path, &spec, &mut bad)?.records();
-    let encoder = load_encoder(args.encoder.encoder.as_ref(), &args.encoder.run)?;
+    let encoder = load_encoder(&args.encoder)?;
     let mut embedder = Embedder::new(
         &encoder,
         &crate::embed::EmbedOptions {
@@ -136,7 +136,7 @@ pub fn run(args: &EmbedArgs) -> Result<()> {
         return stream(args);
     }
     let dataset = load_input(&args.input)?;
-    let encoder = load_encoder(args.encoder.encoder.as_ref(), &args.encoder.run)?;
+    let encoder = load_encoder(&args.encoder)?;
     let named = args.input.dataset.is_some();
     let dim = encoder.identity().dim;
     let count: usize = dataset.splits.iter().map(|(_, s)| s.len()).sum();

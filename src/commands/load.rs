@@ -8,7 +8,7 @@ use crate::cli::{EncoderArgs, InputArgs, RunArgs, StudyDataArgs};
 use crate::data::table::read_rows;
 use crate::data::{index_labels, named, BadRows, Dataset, Split, SplitName, Task};
 use crate::decision::WhenNonePasses;
-use crate::embed::{device_name, embed_texts, EmbedOptions, Encoder, Matrix};
+use crate::embed::{device_name, embed_texts, EmbedOptions, Encoder, LayerSpec, Matrix};
 use crate::features::{Features, Targets};
 use crate::input_error;
 use crate::model::SavedModel;
@@ -56,8 +56,10 @@ pub fn load_input(args: &InputArgs) -> Result<Dataset> {
 /// Loads the encoder (`dir`, default all-MiniLM-L6-v2) on the chosen device,
 /// after applying `--threads`, with `--prompt` (else the folder's default prompt,
 /// which is said on stderr: the user did not ask for it).
-pub fn load_encoder(dir: Option<&PathBuf>, run: &RunArgs) -> Result<Encoder> {
-    let mut encoder = load_bare(dir, run)?;
+pub fn load_encoder(args: &EncoderArgs) -> Result<Encoder> {
+    let run = &args.run;
+    let mut encoder = load_bare(args.encoder.as_ref(), run)?;
+    encoder.set_layers(&args.layers)?;
     match &run.prompt {
         Some(name) => encoder.use_prompt(name)?,
         None => {
@@ -144,7 +146,7 @@ pub fn embed_study<L: Targets>(
     dataset: &Dataset<L>,
     args: &EncoderArgs,
 ) -> Result<(Encoder, Vec<Features<L>>)> {
-    let encoder = load_encoder(args.encoder.as_ref(), &args.run)?;
+    let encoder = load_encoder(args)?;
     let feats = embed_splits(
         dataset,
         &encoder,
@@ -173,6 +175,15 @@ pub fn encoder_for(
     match &run.prompt {
         Some(name) => encoder.use_prompt(name)?,
         None => encoder.set_prompt_text(model.manifest.encoder.prompt.as_deref())?,
+    }
+    if let Some(layers) = &model.manifest.encoder.layers {
+        let spec: LayerSpec = layers.parse().map_err(|e| {
+            input_error!(
+                "{}: encoder.layers: {e}",
+                model_dir.join("manifest.json").display()
+            )
+        })?;
+        encoder.set_layers(&spec)?;
     }
     model.check_encoder(encoder.identity(), model_dir)?;
     if encoder.precision() != model.manifest.precision {

@@ -381,13 +381,43 @@ impl Stack {
         self.dims.compute = kind;
     }
 
-    /// Every layer over the packed embeddings `x`, with attention's `masks`
-    /// (one per group of `packed`).
-    pub(super) fn forward(&self, mut x: Tensor, packed: &Packing, masks: &[Tensor]) -> Tensor {
-        for layer in &self.layers {
-            x = layer.forward(x, packed, masks, &self.dims);
+    /// The hidden states `keep` names (ascending; 0 is the packed embeddings
+    /// `x`, i the output of layer i), with attention's `masks` (one per group of
+    /// `packed`). Layers after the last one kept are not run: an earlier layer's
+    /// features cost less than the last's.
+    pub(super) fn forward(
+        &self,
+        mut x: Tensor,
+        packed: &Packing,
+        masks: &[Tensor],
+        keep: &[usize],
+    ) -> Vec<Tensor> {
+        let mut kept = Vec::with_capacity(keep.len());
+        let last = keep.last().copied().unwrap_or(self.layers.len());
+        // A layer works in place on its input, so a state kept while later
+        // layers still run is a copy; the last one kept is the output itself.
+        let hold = |x: &Tensor, i: usize| {
+            if i == last {
+                x.shallow_clone()
+            } else {
+                x.copy()
+            }
+        };
+        if keep.first() == Some(&0) {
+            kept.push(hold(&x, 0));
         }
-        x
+        for (i, layer) in self.layers.iter().enumerate().take(last) {
+            x = layer.forward(x, packed, masks, &self.dims);
+            if keep.binary_search(&(i + 1)).is_ok() {
+                kept.push(hold(&x, i + 1));
+            }
+        }
+        kept
+    }
+
+    /// How many transformer layers: `hidden_states` has one more.
+    pub(super) fn len(&self) -> usize {
+        self.layers.len()
     }
 }
 
@@ -556,13 +586,17 @@ impl Bert {
         self.stack.set_compute(kind);
     }
 
-    /// Last hidden states of the real tokens of a batch, packed: sentence after
-    /// sentence, token after token, as [`Packing::new`] laid out `ids`. Call it
-    /// under `tch::no_grad`.
-    pub fn forward_packed(&self, ids: &Tensor, packed: &Packing) -> Tensor {
+    /// The hidden states `keep` names (see [`Stack::forward`]) of the real
+    /// tokens of a batch, packed: sentence after sentence, token after token, as
+    /// [`Packing::new`] laid out `ids`. Call it under `tch::no_grad`.
+    pub fn forward_packed(&self, ids: &Tensor, packed: &Packing, keep: &[usize]) -> Vec<Tensor> {
         let x = self
             .embeddings
             .forward(ids, &packed.positions, &self.stack.dims);
-        self.stack.forward(x, packed, &packed.masks())
+        self.stack.forward(x, packed, &packed.masks(), keep)
+    }
+
+    pub fn n_layers(&self) -> usize {
+        self.stack.len()
     }
 }

@@ -5,6 +5,7 @@
 
 use super::bert::{Bert, BertConfig};
 use super::distilbert::{DistilBert, DistilBertConfig};
+use super::layers::{Combine, LayerSpec, Layers};
 use super::modules::{DenseIdentity, Modules, Pooling, Prompts};
 use super::mpnet::{Mpnet, MpnetConfig};
 use super::packing::Packing;
@@ -54,6 +55,10 @@ pub struct EncoderIdentity {
     /// The prompt's tokens are left out of pooling (Pooling's `include_prompt: false`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pooling_excludes_prompt: bool,
+    /// The hidden states pooled, in [`Layers::canonical`]'s spelling (`mean:3..6`);
+    /// absent for the last layer alone, sentence-transformers' vectors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layers: Option<String>,
 }
 
 impl EncoderIdentity {
@@ -98,6 +103,9 @@ impl EncoderIdentity {
         }
         if self.pooling_excludes_prompt {
             h.update(b"\0pooling-excludes-prompt");
+        }
+        if let Some(l) = &self.layers {
+            h.update(format!("\0layers\0{l}").as_bytes());
         }
         hex::encode(&h.finalize()[..16])
     }
@@ -168,6 +176,7 @@ fn read_identity(
         dense: modules.dense_identity.clone(),
         prompt: None,
         pooling_excludes_prompt: false,
+        layers: None,
     };
     Ok((identity, tokenizer, modules))
 }
@@ -259,11 +268,19 @@ impl Network {
         }
     }
 
-    fn forward_packed(&self, ids: &Tensor, packing: &Packing) -> Tensor {
+    fn forward_packed(&self, ids: &Tensor, packing: &Packing, keep: &[usize]) -> Vec<Tensor> {
         match self {
-            Network::Bert(n) => n.forward_packed(ids, packing),
-            Network::Mpnet(n) => n.forward_packed(ids, packing),
-            Network::Roberta(n) => n.forward_packed(ids, packing),
+            Network::Bert(n) => n.forward_packed(ids, packing, keep),
+            Network::Mpnet(n) => n.forward_packed(ids, packing, keep),
+            Network::Roberta(n) => n.forward_packed(ids, packing, keep),
+        }
+    }
+
+    fn n_layers(&self) -> usize {
+        match self {
+            Network::Bert(n) => n.n_layers(),
+            Network::Mpnet(n) => n.n_layers(),
+            Network::Roberta(n) => n.n_layers(),
         }
     }
 }
@@ -305,6 +322,8 @@ pub struct Encoder {
     /// Tokens at the start of every text that pooling leaves out (the prompt's,
     /// under `include_prompt: false`); 0 for none.
     prompt_tokens: i64,
+    /// The hidden states pooled: the last one unless [`Encoder::set_layers`].
+    layers: Layers,
 }
 
 impl Encoder {
@@ -329,6 +348,7 @@ impl Encoder {
         }
         let (network, shape) = Network::load(&config_path, &weights, device)?;
         let (identity, tokenizer, modules) = read_identity(dir, &weights, &shape, device)?;
+        let layers = LayerSpec::Last.resolve(network.n_layers())?;
         let default_prompt = match &modules.prompts.default {
             Some(name) => Some(modules.prompts.get(name)?.to_string()),
             None => None,
@@ -342,6 +362,7 @@ impl Encoder {
             precision: super::precision::Precision::Fp32,
             modules,
             prompt_tokens: 0,
+            layers,
         };
         encoder.set_prompt_text(default_prompt.as_deref())?;
         Ok(encoder)
@@ -383,6 +404,30 @@ impl Encoder {
         self.identity.pooling_excludes_prompt = self.prompt_tokens > 0;
         self.identity.prompt = text;
         Ok(())
+    }
+
+    /// Pools the hidden states `spec` names instead of the last layer's alone.
+    /// The identity (and so the cache key and a saved model) records the choice
+    /// with absolute layer numbers, and `dim` grows by the concatenated blocks.
+    /// A folder with Dense modules is refused for any other choice than the last
+    /// layer: its Dense weights were trained on the last layer's pooled vector.
+    pub fn set_layers(&mut self, spec: &LayerSpec) -> Result<()> {
+        let layers = spec.resolve(self.network.n_layers())?;
+        if !layers.is_last() && !self.modules.dense_identity.is_empty() {
+            return Err(input_error!(
+                "--layers {spec}: {} has Dense modules after pooling, trained on its last layer; only --layers last applies",
+                self.dir.display()
+            ));
+        }
+        self.identity.dim = self.modules.dim * layers.blocks();
+        self.identity.layers = (!layers.is_last()).then(|| layers.canonical());
+        self.layers = layers;
+        Ok(())
+    }
+
+    /// The hidden states pooled.
+    pub fn layers(&self) -> &Layers {
+        &self.layers
     }
 
     /// Runs the forward pass at `precision` (already resolved for the device).
@@ -443,17 +488,39 @@ impl Encoder {
         }
         let out = tch::no_grad(|| {
             let (ids, packing) = Packing::new(batch, self.device);
-            let hidden = self.network.forward_packed(&ids, &packing);
+            let states = self
+                .network
+                .forward_packed(&ids, &packing, &self.layers.indices);
             // Pooled group by group in the padded layout (zeros at padding): sums
             // there are plain reductions, which a GPU computes in a fixed order,
             // unlike an `index_add` of packed rows (atomics), so the same input
             // gives the same vector.
-            let pooled = packing.per_group(&hidden, |_, g, rows| {
-                let padded = g.pad(rows).view([g.batch, g.width, -1]);
-                let mask = g.attention_mask.view([g.batch, g.width]);
-                self.modules.apply(&padded, &mask, self.prompt_tokens)
-            });
-            packing.unsort(&pooled)
+            let pool = |hidden: &Tensor| {
+                let pooled = packing.per_group(hidden, |_, g, rows| {
+                    let padded = g.pad(rows).view([g.batch, g.width, -1]);
+                    let mask = g.attention_mask.view([g.batch, g.width]);
+                    self.modules.apply(&padded, &mask, self.prompt_tokens)
+                });
+                packing.unsort(&pooled)
+            };
+            match (self.layers.combine, states.as_slice()) {
+                // One layer (the last, by default): pooled as it comes.
+                (_, [one]) => pool(one),
+                // Averaged in f32 whatever the forward pass ran in.
+                (Combine::Mean, many) => {
+                    let sum = many
+                        .iter()
+                        .map(|s| s.to_kind(Kind::Float))
+                        .reduce(|a, b| a + b)
+                        .expect("at least one layer");
+                    pool(&(sum / many.len() as f64))
+                }
+                (Combine::Concat, many) => {
+                    let blocks: Vec<Tensor> =
+                        many.iter().map(|s| pool(s).to_kind(Kind::Float)).collect();
+                    Tensor::cat(&blocks, 1)
+                }
+            }
         });
         Ok(out.to_kind(Kind::Float).to(Device::Cpu))
     }

@@ -7,6 +7,7 @@ pub mod cache;
 pub mod device;
 pub mod distilbert;
 pub mod encoder;
+pub mod layers;
 pub mod modules;
 pub mod mpnet;
 pub mod packing;
@@ -16,6 +17,7 @@ pub mod tokenizer;
 
 pub use device::{device_name, DeviceChoice};
 pub use encoder::{Encoder, EncoderIdentity, TextTokenizer};
+pub use layers::LayerSpec;
 pub use modules::Pooling;
 
 use anyhow::Result;

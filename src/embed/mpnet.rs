@@ -188,9 +188,9 @@ impl Mpnet {
         (bias + mask).to_kind(self.stack.dims.compute)
     }
 
-    /// Last hidden states of the real tokens of a batch, packed as
+    /// The hidden states `keep` names of the real tokens of a batch, packed as
     /// [`Packing::new`] laid out `ids`. Call it under `tch::no_grad`.
-    pub fn forward_packed(&self, ids: &Tensor, packed: &Packing) -> Tensor {
+    pub fn forward_packed(&self, ids: &Tensor, packed: &Packing, keep: &[usize]) -> Vec<Tensor> {
         // Hugging Face counts only non-pad tokens (a literal `<pad>` in a text keeps
         // position `pad` and does not advance the count), as RoBERTa does; the
         // relative bias below uses plain indices.
@@ -201,7 +201,11 @@ impl Mpnet {
             .iter()
             .map(|g| self.attention_bias(g))
             .collect();
-        self.stack.forward(x, packed, &biases)
+        self.stack.forward(x, packed, &biases, keep)
+    }
+
+    pub fn n_layers(&self) -> usize {
+        self.stack.len()
     }
 }
 

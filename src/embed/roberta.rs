@@ -69,11 +69,15 @@ impl Roberta {
         self.stack.set_compute(kind);
     }
 
-    /// Last hidden states of the real tokens of a batch, packed as
+    /// The hidden states `keep` names of the real tokens of a batch, packed as
     /// [`Packing::new`] laid out `ids`. Call it under `tch::no_grad`.
-    pub fn forward_packed(&self, ids: &Tensor, packed: &Packing) -> Tensor {
+    pub fn forward_packed(&self, ids: &Tensor, packed: &Packing, keep: &[usize]) -> Vec<Tensor> {
         let positions = packed.positions_past_pad(ids, self.pad);
         let x = self.embeddings.forward(ids, &positions, &self.stack.dims);
-        self.stack.forward(x, packed, &packed.masks())
+        self.stack.forward(x, packed, &packed.masks(), keep)
+    }
+
+    pub fn n_layers(&self) -> usize {
+        self.stack.len()
     }
 }
