@@ -5,8 +5,10 @@ own Pooling module and normalised when it has a Normalize module.
 
     layers_reference.py JOBS_JSON
 
-JOBS_JSON is a list of {"model": DIR, "texts": [..], "specs": [SPEC, ..], "out": FILE}; for
-each job FILE gets {SPEC: [[float, ..] per text], ..}. SPEC as emo takes it: last, one layer
+JOBS_JSON is a list of {"model": DIR, "texts": [..], "specs": [SPEC, ..], "out": FILE} and
+optionally "pooling": a mode as emo's --pooling names it, pooled by a sentence-transformers
+Pooling module of that mode instead of the folder's; for each job FILE gets
+{SPEC: [[float, ..] per text], ..}. SPEC as emo takes it: last, one layer
 (0 is the embedding layer's output, -1 the last), mean:A..B (averaged token by token, then
 pooled), concat:A..B or concat:A,B,C (each pooled and normalised on its own, then laid end
 to end in ascending layer order). Parsed here independently of emo.
@@ -38,10 +40,17 @@ def resolve(spec: str, n: int) -> tuple[str, list[int]]:
     return how, layers
 
 
-def embed(model: SentenceTransformer, texts: list[str], specs: list[str]) -> dict:
+# emo's --pooling names, as sentence-transformers' pooling_mode names them.
+MODES = {"mean": "mean", "cls": "cls", "max": "max", "mean-sqrt-len": "mean_sqrt_len_tokens",
+         "weighted-mean": "weightedmean", "last-token": "lasttoken"}
+
+
+def embed(model: SentenceTransformer, texts: list[str], specs: list[str], mode: str | None) -> dict:
     modules = list(model)
     transformer = next(m for m in modules if isinstance(m, Transformer))
     pooling = next(m for m in modules if isinstance(m, Pooling))
+    if mode is not None:
+        pooling = Pooling(transformer.get_word_embedding_dimension(), pooling_mode=MODES[mode])
     normalize = any(isinstance(m, Normalize) for m in modules)
     features = model.tokenize(texts)
     with torch.no_grad():
@@ -74,7 +83,7 @@ def main(jobs_path: str) -> None:
     for job in json.load(open(jobs_path)):
         model = SentenceTransformer(job["model"], device="cpu")
         with open(job["out"], "w") as f:
-            json.dump(embed(model, job["texts"], job["specs"]), f)
+            json.dump(embed(model, job["texts"], job["specs"], job.get("pooling")), f)
 
 
 if __name__ == "__main__":

@@ -249,6 +249,11 @@ pub struct EncoderArgs {
     )]
     pub layers: crate::embed::LayerSpec,
 
+    /// Pools token vectors this way instead of as the encoder's folder says: mean, cls,
+    /// max, mean-sqrt-len, weighted-mean or last-token
+    #[arg(long, value_name = "MODE")]
+    pub pooling: Option<crate::embed::Pooling>,
+
     #[command(flatten)]
     pub run: RunArgs,
 

@@ -1,7 +1,8 @@
-//! `--layers`: vectors from other hidden states than the last, held to Hugging
-//! Face's `output_hidden_states` pooled by the folder's own sentence-transformers
-//! Pooling (scripts/layers_reference.py) at cosine ≥ 0.99999 for every layer
-//! (each concatenated block on its own); the last layer unchanged to the bit; the
+//! `--layers` and `--pooling`: vectors from other hidden states than the last,
+//! held to Hugging Face's `output_hidden_states` pooled by the folder's own
+//! sentence-transformers Pooling, or one of another mode
+//! (scripts/layers_reference.py), at cosine ≥ 0.99999 for every layer (each
+//! concatenated block on its own); the last layer unchanged to the bit; the
 //! choice in the cache key and in a saved model, which classify, evaluate and
 //! serve then use without being told.
 
@@ -56,25 +57,49 @@ fn embed(e: &Encoder, texts: &[String]) -> emo::embed::Matrix {
     embed_texts(e, texts, &opts).unwrap().0
 }
 
-/// Python's vectors for every spec, both encoders, from one Python process.
+/// The jobs held to Python: (key, encoder, parity fixture, --pooling, dimension of a block).
+const JOBS: [(&str, &str, &str, Option<&str>, usize); 4] = [
+    (
+        "minilm",
+        "all-MiniLM-L6-v2",
+        "parity_minilm.json",
+        None,
+        384,
+    ),
+    ("mpnet", "all-mpnet-base-v2", "parity_mpnet.json", None, 768),
+    (
+        "minilm-cls",
+        "all-MiniLM-L6-v2",
+        "parity_minilm.json",
+        Some("cls"),
+        384,
+    ),
+    (
+        "minilm-max",
+        "all-MiniLM-L6-v2",
+        "parity_minilm.json",
+        Some("max"),
+        384,
+    ),
+];
+
+/// Python's vectors for every job, from one Python process.
 fn reference() -> &'static HashMap<String, Value> {
     static REF: OnceLock<HashMap<String, Value>> = OnceLock::new();
     REF.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap().keep();
-        let jobs: Vec<Value> = [
-            ("all-MiniLM-L6-v2", "parity_minilm.json"),
-            ("all-mpnet-base-v2", "parity_mpnet.json"),
-        ]
-        .iter()
-        .map(|(name, fx)| {
-            serde_json::json!({
-                "model": emo::paths::home().join("models").join(name),
-                "texts": texts(fx),
-                "specs": SPECS,
-                "out": dir.join(format!("{name}.json")),
+        let jobs: Vec<Value> = JOBS
+            .iter()
+            .map(|(key, name, fx, pooling, _)| {
+                serde_json::json!({
+                    "model": emo::paths::home().join("models").join(name),
+                    "texts": texts(fx),
+                    "specs": SPECS,
+                    "pooling": pooling,
+                    "out": dir.join(format!("{key}.json")),
+                })
             })
-        })
-        .collect();
+            .collect();
         let list = common::write(&dir, "jobs.json", Value::from(jobs).to_string().as_bytes());
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/layers_reference.py");
         let o = std::process::Command::new(common::python())
@@ -83,22 +108,25 @@ fn reference() -> &'static HashMap<String, Value> {
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        ["all-MiniLM-L6-v2", "all-mpnet-base-v2"]
-            .iter()
-            .map(|name| {
-                let text = std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap();
-                (name.to_string(), serde_json::from_str(&text).unwrap())
+        JOBS.iter()
+            .map(|(key, ..)| {
+                let text = std::fs::read_to_string(dir.join(format!("{key}.json"))).unwrap();
+                (key.to_string(), serde_json::from_str(&text).unwrap())
             })
             .collect()
     })
 }
 
-fn every_layer_matches_python(name: &str, fixture: &str, block: usize) {
+fn every_layer_matches_python(key: &str) {
+    let (_, name, fixture, pooling, block) = *JOBS.iter().find(|j| j.0 == key).unwrap();
     let texts = texts(fixture);
-    let reference = &reference()[name];
+    let reference = &reference()[key];
     let mut worst: Vec<(String, f64)> = Vec::new();
     for spec in SPECS {
-        let e = encoder(name, spec);
+        let mut e = encoder(name, spec);
+        if let Some(p) = pooling {
+            e.set_pooling(p.parse().unwrap()).unwrap();
+        }
         let ours = embed(&e, &texts);
         let theirs = reference[spec].as_array().unwrap();
         assert_eq!(theirs.len(), texts.len());
@@ -119,20 +147,28 @@ fn every_layer_matches_python(name: &str, fixture: &str, block: usize) {
         }
         worst.push((spec.to_string(), min));
     }
-    eprintln!("{name}: lowest cosine per spec {worst:?}");
+    eprintln!("{key}: lowest cosine per spec {worst:?}");
     for (spec, min) in &worst {
-        assert!(*min >= 0.99999, "{name} --layers {spec}: cosine {min}");
+        assert!(*min >= 0.99999, "{key} --layers {spec}: cosine {min}");
     }
 }
 
 #[test]
 fn minilm_every_layer_matches_hugging_face_hidden_states() {
-    every_layer_matches_python("all-MiniLM-L6-v2", "parity_minilm.json", 384);
+    every_layer_matches_python("minilm");
 }
 
 #[test]
 fn mpnet_every_layer_matches_hugging_face_hidden_states() {
-    every_layer_matches_python("all-mpnet-base-v2", "parity_mpnet.json", 768);
+    every_layer_matches_python("mpnet");
+}
+
+/// `--pooling` against sentence-transformers' Pooling module of that mode, on
+/// every layer too.
+#[test]
+fn other_poolings_match_sentence_transformers_on_every_layer() {
+    every_layer_matches_python("minilm-cls");
+    every_layer_matches_python("minilm-max");
 }
 
 /// `last`, `-1` and `6` are today's vectors to the bit and today's cache; any
@@ -184,6 +220,7 @@ fn a_saved_model_remembers_its_layers() {
         .args(["train", "--train"])
         .arg(&csv)
         .args(["--method", "ib", "--seed", "1", "--layers", "concat:-2..-1"])
+        .args(["--pooling", "max"])
         .arg("--cache-dir")
         .arg(dir.path().join("cache"))
         .arg("--out")
@@ -195,10 +232,12 @@ fn a_saved_model_remembers_its_layers() {
         serde_json::from_str(&std::fs::read_to_string(model.join("manifest.json")).unwrap())
             .unwrap();
     assert_eq!(manifest["encoder"]["layers"], "concat:5..6");
+    assert_eq!(manifest["encoder"]["pooling"], "max");
     assert_eq!(manifest["dim"], 768);
 
-    // classify embeds with the model's layers: a 768-wide head refuses
-    // 384-wide vectors, so an answer at all says it read them.
+    // classify embeds with the model's layers and pooling: a 768-wide head
+    // refuses 384-wide vectors and a model refuses an encoder pooling otherwise,
+    // so an answer at all says it read both.
     let text = "i feel so happy and grateful today";
     let o = emo()
         .args(["classify", "--model"])

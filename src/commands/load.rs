@@ -59,6 +59,9 @@ pub fn load_input(args: &InputArgs) -> Result<Dataset> {
 pub fn load_encoder(args: &EncoderArgs) -> Result<Encoder> {
     let run = &args.run;
     let mut encoder = load_bare(args.encoder.as_ref(), run)?;
+    if let Some(pooling) = args.pooling {
+        encoder.set_pooling(pooling)?;
+    }
     encoder.set_layers(&args.layers)?;
     match &run.prompt {
         Some(name) => encoder.use_prompt(name)?,
@@ -176,7 +179,13 @@ pub fn encoder_for(
         Some(name) => encoder.use_prompt(name)?,
         None => encoder.set_prompt_text(model.manifest.encoder.prompt.as_deref())?,
     }
-    if let Some(layers) = &model.manifest.encoder.layers {
+    // The pooling and layers the model was trained on (checked with the rest of
+    // the identity below).
+    let want = &model.manifest.encoder;
+    if want.pooling_concat.is_empty() {
+        encoder.set_pooling(want.pooling)?;
+    }
+    if let Some(layers) = &want.layers {
         let spec: LayerSpec = layers.parse().map_err(|e| {
             input_error!(
                 "{}: encoder.layers: {e}",

@@ -406,6 +406,29 @@ impl Encoder {
         Ok(())
     }
 
+    /// Pools token vectors by `pooling` alone instead of the folder's Pooling
+    /// module (which may concatenate several modes). Part of the identity, as the
+    /// folder's pooling is. A folder with Dense modules is refused: they were
+    /// trained on its own pooling's output.
+    pub fn set_pooling(&mut self, pooling: Pooling) -> Result<()> {
+        if self.modules.pooling == [pooling] {
+            return Ok(());
+        }
+        if !self.modules.dense_identity.is_empty() {
+            return Err(input_error!(
+                "--pooling {}: {} has Dense modules after pooling, trained on its own pooling",
+                pooling.name(),
+                self.dir.display()
+            ));
+        }
+        self.modules.dim /= self.modules.pooling.len();
+        self.modules.pooling = vec![pooling];
+        self.identity.pooling = pooling;
+        self.identity.pooling_concat.clear();
+        self.identity.dim = self.modules.dim * self.layers.blocks();
+        Ok(())
+    }
+
     /// Pools the hidden states `spec` names instead of the last layer's alone.
     /// The identity (and so the cache key and a saved model) records the choice
     /// with absolute layer numbers, and `dim` grows by the concatenated blocks.

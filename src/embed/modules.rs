@@ -29,7 +29,31 @@ pub enum Pooling {
     LastToken,
 }
 
+impl std::str::FromStr for Pooling {
+    type Err = String;
+
+    /// By the name emo writes it (`mean`, `cls`, `max`, `mean-sqrt-len`,
+    /// `weighted-mean`, `last-token`): `--pooling`'s values.
+    fn from_str(s: &str) -> Result<Pooling, String> {
+        serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|_| {
+            format!("'{s}' is not a pooling: mean, cls, max, mean-sqrt-len, weighted-mean or last-token")
+        })
+    }
+}
+
 impl Pooling {
+    /// As emo writes it (and `--pooling` takes it).
+    pub fn name(self) -> &'static str {
+        match self {
+            Pooling::Mean => "mean",
+            Pooling::Cls => "cls",
+            Pooling::Max => "max",
+            Pooling::MeanSqrtLen => "mean-sqrt-len",
+            Pooling::WeightedMean => "weighted-mean",
+            Pooling::LastToken => "last-token",
+        }
+    }
+
     /// By the name `pooling_mode` gives it.
     fn from_name(name: &str) -> Option<Pooling> {
         Some(match name {
