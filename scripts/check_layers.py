@@ -6,7 +6,7 @@
   names; a folder's mod.rs and its own children are one room and not checked
   against each other) and none among scripts/*.py and scripts/spark/*.py.
 - No command module imports another: src/commands/<name>.rs may use
-  src/commands/load.rs, src/commands/task.rs and the library, never a sibling command.
+  src/commands/load.rs, study.rs, task.rs and the library, never a sibling command.
 
 Prints one line per problem and exits 1, or one summary line and exits 0.
 Python 3 standard library only.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src"
-SHARED_BY_COMMANDS = {"load", "task", "mod"}
+SHARED_BY_COMMANDS = {"load", "study", "task", "mod"}
 
 
 def module_of(path: Path) -> tuple:

@@ -119,6 +119,8 @@ pub enum Command {
     Embed(Box<EmbedArgs>),
     /// Train the stage-1 head and every rebalancing method, and compare them on the test split
     CompareSampling(Box<CompareArgs>),
+    /// Compare frozen feature sets (encoders, layers) by the best method each gives
+    CompareFeatures(Box<FeaturesArgs>),
     /// Train one method and save it as a model folder
     Train(Box<TrainCmdArgs>),
     /// Label texts (arguments, a file or standard input) with a saved model
@@ -578,6 +580,20 @@ impl TrainArgs {
             select: self.select,
         })
     }
+}
+
+/// compare-features: compare-sampling's options, and the feature sets.
+#[derive(Args, Debug, Clone)]
+pub struct FeaturesArgs {
+    /// Feature sets to compare, ENCODER[:LAYERS] separated by commas, the first the one
+    /// the others are measured against: e.g. minilm:last,minilm:mean:-4..-1,mpnet:last.
+    /// ENCODER: an installed encoder (or a unique part of its name) or a folder; LAYERS
+    /// as --layers takes them (default last)
+    #[arg(long, required = true, value_name = "LIST", allow_hyphen_values = true)]
+    pub features: String,
+
+    #[command(flatten)]
+    pub study: CompareArgs,
 }
 
 #[derive(Args, Debug, Clone)]

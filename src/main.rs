@@ -12,6 +12,7 @@ fn main() {
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match cli.command {
         Command::Embed(args) => emo::commands::embed::run(&args),
         Command::CompareSampling(args) => emo::commands::compare::run(&args),
+        Command::CompareFeatures(args) => emo::commands::features::run(&args),
         Command::Train(args) => emo::commands::train::run(&args),
         Command::Classify(args) => emo::commands::classify::run(&args),
         Command::Evaluate(args) => emo::commands::evaluate::run(&args),

@@ -9,6 +9,7 @@ mod check_reference;
 mod cli_input_errors;
 mod cli_vocabulary;
 mod compare_command;
+mod compare_features;
 mod compare_multilabel;
 mod devices;
 mod embed_command;

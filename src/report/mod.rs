@@ -5,6 +5,7 @@
 
 pub mod analysis;
 mod confusion;
+pub mod features;
 mod format;
 mod html;
 mod metrics_json;
@@ -22,6 +23,7 @@ use crate::embed::EncoderIdentity;
 use crate::features::Targets;
 use crate::metrics::{group_scores, GroupScore, GroupThresholds, Metrics, Stat};
 use crate::train::TrainConfig;
+use crate::uncertainty::Interval;
 use analysis::Analysis;
 use anyhow::{Context as _, Result};
 use std::path::{Path, PathBuf};
@@ -127,6 +129,34 @@ pub trait Studied: Targets {
 
     /// The summary for the terminal: the verdict, then the table.
     fn terminal_table(study: &Study<Self>) -> String;
+
+    /// The method validation recommends, what chose it and its test macro-F1
+    /// (the mean over its runs, with the bootstrap interval when there is one):
+    /// a study's result in one line, as `compare-features` compares studies.
+    fn headline(study: &Study<Self>) -> Option<Headline>;
+
+    /// Test macro-F1 of the runs `b` minus that of the runs `a`, predictions on
+    /// the same test rows `labels` (two studies of one dataset), with a paired
+    /// bootstrap interval (`resamples` redraws, seeded; a point without).
+    fn paired_macro_f1(
+        labels: &[Self],
+        n_classes: usize,
+        a: Vec<&[Self]>,
+        b: Vec<&[Self]>,
+        resamples: usize,
+        seed: u64,
+    ) -> Interval;
+}
+
+/// A study's recommended method and its numbers ([`Studied::headline`]).
+#[derive(Debug, Clone)]
+pub struct Headline {
+    pub method: &'static str,
+    /// Its index in the study's methods.
+    pub index: usize,
+    /// The validation score that chose it (the task's selection rule).
+    pub validation: f64,
+    pub test_macro_f1: Interval,
 }
 
 impl Studied for usize {
@@ -153,6 +183,45 @@ impl Studied for usize {
 
     fn terminal_table(study: &Study) -> String {
         terminal_table(study)
+    }
+
+    fn headline(study: &Study) -> Option<Headline> {
+        let a = study.analysis();
+        let rec = a.recommendation.as_ref()?;
+        let index = study.methods.iter().position(|m| m.name == rec.method)?;
+        let mean = study.methods[index]
+            .spread(|m| Stat::MacroF1.value(m, &a.rare, false))
+            .0;
+        Some(Headline {
+            method: rec.method,
+            index,
+            validation: rec.validation,
+            test_macro_f1: a
+                .method(index)
+                .map(|iv| iv.stat(Stat::MacroF1))
+                .unwrap_or(Interval::point(mean)),
+        })
+    }
+
+    fn paired_macro_f1(
+        labels: &[usize],
+        n_classes: usize,
+        a: Vec<&[usize]>,
+        b: Vec<&[usize]>,
+        resamples: usize,
+        seed: u64,
+    ) -> Interval {
+        let input = crate::uncertainty::Input {
+            labels,
+            n_classes,
+            methods: vec![a, b],
+            rare: &[],
+            baseline: Some(0),
+            present_only: false,
+        };
+        crate::uncertainty::bootstrap(&input, resamples, seed)[1]
+            .diff(Stat::MacroF1)
+            .expect("a baseline was given")
     }
 }
 

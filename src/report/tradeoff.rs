@@ -16,7 +16,7 @@ pub struct TradeoffPngs;
 
 /// One method's point: estimates (seed means) and intervals when bootstrapped.
 pub(crate) struct Point {
-    pub name: &'static str,
+    pub name: String,
     pub x: Interval,
     pub y: Interval,
     pub colour: f64,
@@ -42,7 +42,7 @@ fn points(
     let a = study.analysis();
     (0..study.methods.len())
         .map(|i| Point {
-            name: study.methods[i].name,
+            name: study.methods[i].name.to_string(),
             x: x(i),
             y: y(i),
             colour: study.methods[i].test_mean(Stat::FewRecall, &a.rare),
@@ -224,7 +224,7 @@ pub(crate) fn scatter(path: &Path, words: &Labels, pts: &[Point], front: bool) -
         let sizes: Vec<(i32, i32)> = shown
             .iter()
             .map(|&i| {
-                let (w, h) = label_font.font.box_size(pts[i].name).unwrap_or((80, 14));
+                let (w, h) = label_font.font.box_size(&pts[i].name).unwrap_or((80, 14));
                 (w as i32, h as i32)
             })
             .collect();
@@ -265,7 +265,7 @@ pub(crate) fn scatter(path: &Path, words: &Labels, pts: &[Point], front: bool) -
             chart
                 .draw_series(std::iter::once(
                     EmptyElement::at((x, y))
-                        + Text::new(p.name.to_string(), offsets[k], label_font.clone()),
+                        + Text::new(p.name.clone(), offsets[k], label_font.clone()),
                 ))
                 .map_err(|e| err(e.to_string()))?;
         }

@@ -108,6 +108,45 @@ impl Studied for LabelSet {
     type Analysis = MultiAnalysis;
     type Extra = TrainingLabels;
 
+    fn headline(study: &Study<LabelSet>) -> Option<super::Headline> {
+        let a = study.analysis();
+        let index = a.recommended?;
+        let m = &study.methods[index];
+        let mean = m
+            .spread_by(|r| MultiStat::MacroF1.value(&r.test, &a.rare))
+            .0;
+        Some(super::Headline {
+            method: m.name,
+            index,
+            validation: m.spread_by(|r| r.validation_score).0,
+            test_macro_f1: a
+                .method(index)
+                .map(|iv| iv.stat(MultiStat::MacroF1))
+                .unwrap_or(Interval::point(mean)),
+        })
+    }
+
+    fn paired_macro_f1(
+        labels: &[LabelSet],
+        n_classes: usize,
+        a: Vec<&[LabelSet]>,
+        b: Vec<&[LabelSet]>,
+        resamples: usize,
+        seed: u64,
+    ) -> Interval {
+        let input = Input {
+            labels,
+            n_classes,
+            methods: vec![a, b],
+            rare: &[],
+            baseline: Some(0),
+            present_only: false,
+        };
+        bootstrap_multi(&input, resamples, seed)[1]
+            .diff(MultiStat::MacroF1)
+            .expect("a baseline was given")
+    }
+
     fn test_predictions(run: &MultiRun) -> &[LabelSet] {
         &run.test_predictions
     }

@@ -97,7 +97,7 @@ pub fn write(study: &Study<LabelSet>, dir: &Path) -> Result<Vec<String>> {
     };
     let pts: Vec<Point> = (0..study.methods.len())
         .map(|i| Point {
-            name: study.methods[i].name,
+            name: study.methods[i].name.to_string(),
             x: stat(i, MultiStat::MicroF1),
             y: stat(i, MultiStat::MacroF1),
             colour: study.test_mean(i, MultiStat::RareRecall),
