@@ -256,6 +256,12 @@ pub struct EncoderArgs {
     #[arg(long, value_name = "MODE")]
     pub pooling: Option<crate::embed::Pooling>,
 
+    /// How vectors are kept once computed (cache, heads, files): fp32, or fp16/bf16 at
+    /// half the cache's size, rounded as they leave the encoder so that a cached vector
+    /// equals a fresh one. docs/encoders.md measures what it costs
+    #[arg(long, value_enum, default_value = "fp32", value_name = "PRECISION")]
+    pub vector_precision: crate::embed::VectorPrecision,
+
     #[command(flatten)]
     pub run: RunArgs,
 

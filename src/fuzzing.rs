@@ -174,6 +174,7 @@ pub fn encoder_identity(dim: usize) -> EncoderIdentity {
         prompt: None,
         pooling_excludes_prompt: false,
         layers: None,
+        vector_precision: None,
     }
 }
 

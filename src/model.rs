@@ -468,6 +468,7 @@ mod tests {
                 prompt: None,
                 pooling_excludes_prompt: false,
                 layers: None,
+                vector_precision: None,
             },
             encoder_dir: "e".into(),
             dim: d,

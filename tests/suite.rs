@@ -36,6 +36,7 @@ mod serve;
 mod serve_limits;
 mod st_modules;
 mod tokenizer;
+mod vector_precision;
 
 /// Cargo no longer finds test files by itself (`autotests = false`), so a new file in
 /// tests/ without its `mod` line above would never run, silently.

@@ -63,6 +63,7 @@ pub fn load_encoder(args: &EncoderArgs) -> Result<Encoder> {
         encoder.set_pooling(pooling)?;
     }
     encoder.set_layers(&args.layers)?;
+    encoder.set_vector_precision(args.vector_precision);
     match &run.prompt {
         Some(name) => encoder.use_prompt(name)?,
         None => {
@@ -194,6 +195,13 @@ pub fn encoder_for(
         })?;
         encoder.set_layers(&spec)?;
     }
+    let vectors = want.vector_precision().map_err(|e| {
+        input_error!(
+            "{}: encoder.vector_precision: {e}",
+            model_dir.join("manifest.json").display()
+        )
+    })?;
+    encoder.set_vector_precision(vectors);
     model.check_encoder(encoder.identity(), model_dir)?;
     if encoder.precision() != model.manifest.precision {
         eprintln!(

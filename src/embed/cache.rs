@@ -4,7 +4,8 @@
 //! computes nothing, and a change to any of those misses the cache entirely.
 //!
 //! Vectors are kept in shard files (safetensors: `keys` u8 [n, 32] and
-//! `embeddings` f32 [n, d]) with a checksum of both in the metadata. Shards are
+//! `embeddings` [n, d], f32 or the 16 bits `--vector-precision` asks for)
+//! with a checksum of both in the metadata. Shards are
 //! written atomically as work proceeds, so an interrupted run keeps what it
 //! finished. A shard that fails to parse or to match its checksum is reported,
 //! removed and recomputed: never trusted, never a crash.
@@ -16,6 +17,7 @@
 //! through the file.
 
 use super::encoder::EncoderIdentity;
+use super::storage::VectorPrecision;
 use anyhow::{Context, Result};
 use safetensors::tensor::{Dtype, TensorView};
 use sha2::{Digest, Sha256};
@@ -44,6 +46,8 @@ struct Shard {
 pub struct Cache {
     dir: PathBuf,
     dim: usize,
+    /// How the vectors are stored (the identity says).
+    store: VectorPrecision,
     shards: Vec<Shard>,
     /// Key → (shard, row).
     index: HashMap<Key, (u32, u32)>,
@@ -72,9 +76,11 @@ impl Cache {
         };
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create cache folder {}", dir.display()))?;
+        let store = identity.vector_precision()?;
         let mut cache = Cache {
             dir: dir.clone(),
             dim: identity.dim,
+            store,
             shards: Vec::new(),
             index: HashMap::new(),
             warnings: Vec::new(),
@@ -88,7 +94,7 @@ impl Cache {
         // One open file per shard: a million cached texts are 245 shards.
         raise_open_file_limit();
         for path in paths {
-            match open_shard(&path, identity.dim) {
+            match open_shard(&path, identity.dim, store) {
                 Ok((keys, shard)) => cache.add(&keys, shard),
                 Err(e) => {
                     cache.warnings.push(format!(
@@ -132,14 +138,12 @@ impl Cache {
             return Ok(false);
         };
         let shard = &self.shards[s as usize];
-        let mut bytes = vec![0u8; self.dim * 4];
+        let mut bytes = vec![0u8; self.dim * self.store.bytes()];
         let at = shard.embeddings_at + row as u64 * bytes.len() as u64;
         shard.file.read_exact_at(&mut bytes, at).with_context(|| {
             format!("cannot read the embedding cache in {}", self.dir.display())
         })?;
-        for (o, c) in out.iter_mut().zip(bytes.chunks_exact(4)) {
-            *o = f32::from_le_bytes(c.try_into().expect("4 bytes"));
-        }
+        self.store.decode(&bytes, out);
         Ok(true)
     }
 
@@ -150,7 +154,7 @@ impl Cache {
             return Ok(());
         }
         let key_bytes: Vec<u8> = keys.iter().flatten().copied().collect();
-        let emb_bytes: Vec<u8> = embeddings.iter().flat_map(|f| f.to_le_bytes()).collect();
+        let emb_bytes = self.store.encode(embeddings);
         let mut h = Sha256::new();
         h.update(&key_bytes);
         h.update(&emb_bytes);
@@ -166,7 +170,7 @@ impl Cache {
             ("keys", TensorView::new(Dtype::U8, vec![n, 32], &key_bytes)?),
             (
                 "embeddings",
-                TensorView::new(Dtype::F32, vec![n, self.dim], &emb_bytes)?,
+                TensorView::new(self.store.dtype(), vec![n, self.dim], &emb_bytes)?,
             ),
         ];
         let bytes = safetensors::serialize(tensors, &Some(meta))?;
@@ -217,7 +221,7 @@ fn tensor_range(
 
 /// Opens a shard: checks its header, shapes, size and checksum (streaming
 /// through the vectors without keeping them) and returns its keys.
-fn open_shard(path: &Path, dim: usize) -> Result<(Vec<Key>, Shard)> {
+fn open_shard(path: &Path, dim: usize, store: VectorPrecision) -> Result<(Vec<Key>, Shard)> {
     let file = File::open(path)?;
     let file_len = file.metadata()?.len();
     let mut r = BufReader::with_capacity(1 << 20, file);
@@ -240,7 +244,7 @@ fn open_shard(path: &Path, dim: usize) -> Result<(Vec<Key>, Shard)> {
         .unwrap_or("")
         .to_string();
     let (k0, k1, kshape) = tensor_range(&header, "keys", "U8")?;
-    let (e0, e1, eshape) = tensor_range(&header, "embeddings", "F32")?;
+    let (e0, e1, eshape) = tensor_range(&header, "embeddings", store.dtype_name())?;
     let rows = kshape.first().copied().unwrap_or(0);
     anyhow::ensure!(
         kshape == [rows, 32] && eshape == [rows, dim as u64],
@@ -249,7 +253,8 @@ fn open_shard(path: &Path, dim: usize) -> Result<(Vec<Key>, Shard)> {
     // Checked: a header can claim any row count, and a product that wrapped
     // around could match the sizes of empty tensors.
     anyhow::ensure!(
-        Some(k1 - k0) == rows.checked_mul(32) && Some(e1 - e0) == rows.checked_mul(dim as u64 * 4),
+        Some(k1 - k0) == rows.checked_mul(32)
+            && Some(e1 - e0) == rows.checked_mul((dim * store.bytes()) as u64),
         "tensor sizes do not match their shapes"
     );
     let data_at = 8 + header_len;

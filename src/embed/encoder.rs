@@ -12,6 +12,7 @@ use super::packing::Packing;
 use super::read_json;
 use super::roberta::Roberta;
 pub use super::sha256_file;
+use super::storage::VectorPrecision;
 use super::tokenizer::{Tokenizer, TokenizerConfig};
 use crate::input_error;
 use anyhow::Result;
@@ -59,6 +60,10 @@ pub struct EncoderIdentity {
     /// absent for the last layer alone, sentence-transformers' vectors.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layers: Option<String>,
+    /// How the vectors are kept (`fp16`, `bf16`: rounded as they leave the
+    /// encoder); absent for f32, the vectors as computed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vector_precision: Option<String>,
 }
 
 impl EncoderIdentity {
@@ -107,7 +112,19 @@ impl EncoderIdentity {
         if let Some(l) = &self.layers {
             h.update(format!("\0layers\0{l}").as_bytes());
         }
+        if let Some(v) = &self.vector_precision {
+            h.update(format!("\0vectors\0{v}").as_bytes());
+        }
         hex::encode(&h.finalize()[..16])
+    }
+
+    /// How the vectors are kept; an unknown name (a manifest from a later emo)
+    /// is an error, not f32.
+    pub fn vector_precision(&self) -> Result<VectorPrecision> {
+        match &self.vector_precision {
+            None => Ok(VectorPrecision::Fp32),
+            Some(name) => name.parse(),
+        }
     }
 }
 
@@ -177,6 +194,7 @@ fn read_identity(
         prompt: None,
         pooling_excludes_prompt: false,
         layers: None,
+        vector_precision: None,
     };
     Ok((identity, tokenizer, modules))
 }
@@ -324,6 +342,8 @@ pub struct Encoder {
     prompt_tokens: i64,
     /// The hidden states pooled: the last one unless [`Encoder::set_layers`].
     layers: Layers,
+    /// How vectors are rounded as they leave: [`Encoder::set_vector_precision`].
+    vectors: VectorPrecision,
 }
 
 impl Encoder {
@@ -363,6 +383,7 @@ impl Encoder {
             modules,
             prompt_tokens: 0,
             layers,
+            vectors: VectorPrecision::Fp32,
         };
         encoder.set_prompt_text(default_prompt.as_deref())?;
         Ok(encoder)
@@ -446,6 +467,14 @@ impl Encoder {
         self.identity.layers = (!layers.is_last()).then(|| layers.canonical());
         self.layers = layers;
         Ok(())
+    }
+
+    /// Rounds every vector to `precision` as it leaves the encoder (and keeps
+    /// it so in the cache).
+    pub fn set_vector_precision(&mut self, precision: VectorPrecision) {
+        self.identity.vector_precision =
+            (precision != VectorPrecision::Fp32).then(|| precision.name().to_string());
+        self.vectors = precision;
     }
 
     /// The hidden states pooled.
@@ -545,7 +574,7 @@ impl Encoder {
                 }
             }
         });
-        Ok(out.to_kind(Kind::Float).to(Device::Cpu))
+        Ok(self.vectors.round(out.to_kind(Kind::Float).to(Device::Cpu)))
     }
 }
 

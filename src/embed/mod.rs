@@ -13,12 +13,14 @@ pub mod mpnet;
 pub mod packing;
 pub mod precision;
 pub mod roberta;
+pub mod storage;
 pub mod tokenizer;
 
 pub use device::{device_name, DeviceChoice};
 pub use encoder::{Encoder, EncoderIdentity, TextTokenizer};
 pub use layers::LayerSpec;
 pub use modules::Pooling;
+pub use storage::VectorPrecision;
 
 use anyhow::Result;
 use cache::{text_key, Cache, Key};
