@@ -6,7 +6,7 @@
 CARGO ?= cargo
 EMO := ./target/release/emo
 
-.PHONY: setup test-encoders test-browser pyenv build demo reference test links layers lint clean-cache bench fuzz gpu-check spark-test soak
+.PHONY: reference-features setup test-encoders test-browser pyenv build demo reference test links layers lint clean-cache bench fuzz gpu-check spark-test soak
 
 setup:
 	@bash scripts/setup.sh
@@ -63,6 +63,23 @@ reference: build test-encoders
 	  goemotions-mpnet carer-mpnet carer-small-mpnet; do rm -rf reports/reference/$$d; mkdir -p reports/reference; \
 	  cp -r reports/$$d reports/reference/$$d; rm -f reports/reference/$$d/predictions.csv; done
 	python3 scripts/readme_results.py
+	$(MAKE) reference-features
+
+# The feature studies (emo compare-features: which layers of MiniLM, and MPNet on CARER) on
+# GoEmotions-multi, GoEmotions, CARER and CARER small data, committed trimmed (no
+# predictions.csv; of the confusion pictures only the best method's), and their tables in
+# docs/encoders.md and the README (scripts/features_results.py).
+FEATURES := minilm:last,minilm:-3,minilm:mean:-4..-1,minilm:concat:-4..-1
+reference-features: build test-encoders
+	$(EMO) compare-features --dataset goemotions-multi --features $(FEATURES) --out reports/features-goemotions-multi
+	$(EMO) compare-features --dataset goemotions --features $(FEATURES),minilm:concat:1..-1 --out reports/features-goemotions
+	$(EMO) compare-features --dataset carer --features $(FEATURES),mpnet:last --out reports/features-carer
+	$(EMO) compare-features --dataset carer --train-profile 230,210,150,60,50,12 --subsamples 10 \
+	  --features $(FEATURES),mpnet:last --out reports/features-carer-small
+	for d in goemotions-multi goemotions carer carer-small; do rm -rf reports/reference/features-$$d; \
+	  cp -r reports/features-$$d reports/reference/features-$$d; done
+	python3 scripts/trim_feature_reports.py reports/reference/features-*
+	python3 scripts/features_results.py
 
 # Speed and memory against Python (sentence-transformers, scikit-learn), written to
 # reports/bench.md and reports/bench.json; Python from .deps/py (make pyenv).

@@ -119,8 +119,8 @@ for name, words in DATASETS:
 intro = (
     "Test split; each feature set's best method as its own validation chose it, with 95% "
     "paired-bootstrap intervals over test texts (the difference to the first set paired on the "
-    "same texts). texts/s: embedding speed without the cache on 2 CPU cores, first 256 texts "
-    "of the data. Each row's full study is in its folder under `reports/reference/features-*`.\n\n"
+    "same texts). texts/s: embedding speed without the cache on 2 CPU cores, the data's first 256 "
+    "texts, fastest of three passes. Each row's full study is in its folder under `reports/reference/features-*`.\n\n"
 )
 replace_block(ENCODERS_DOC, "features", intro + "\n".join(parts))
 replace_block(

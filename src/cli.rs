@@ -258,9 +258,10 @@ pub struct EncoderArgs {
 
     /// How vectors are kept once computed (cache, heads, files): fp32, or fp16/bf16 at
     /// half the cache's size, rounded as they leave the encoder so that a cached vector
-    /// equals a fresh one. docs/encoders.md measures what it costs
-    #[arg(long, value_enum, default_value = "fp32", value_name = "PRECISION")]
-    pub vector_precision: crate::embed::VectorPrecision,
+    /// equals a fresh one [default: fp16 for a concatenation of layers (measured: no loss
+    /// of macro-F1, docs/encoders.md), fp32 otherwise]
+    #[arg(long, value_enum, value_name = "PRECISION")]
+    pub vector_precision: Option<crate::embed::VectorPrecision>,
 
     #[command(flatten)]
     pub run: RunArgs,

@@ -233,6 +233,8 @@ fn a_saved_model_remembers_its_layers() {
             .unwrap();
     assert_eq!(manifest["encoder"]["layers"], "concat:5..6");
     assert_eq!(manifest["encoder"]["pooling"], "max");
+    // A concatenation is kept in 16 bits unless asked otherwise.
+    assert_eq!(manifest["encoder"]["vector_precision"], "fp16");
     assert_eq!(manifest["dim"], 768);
 
     // classify embeds with the model's layers and pooling: a 768-wide head

@@ -80,6 +80,20 @@ fn sixteen_bit_vectors_are_rounded_once_and_the_cache_gives_them_back_unchanged(
             "{name} rounded almost nothing: {changed}"
         );
     }
+    // A concatenation of layers is kept in 16 bits unless asked otherwise.
+    let concat = ["--no-cache", "--layers", "concat:5,6"];
+    let (default, _) = embed(&csv, &concat);
+    let (fp16, _) = embed(
+        &csv,
+        &[&concat[..], &["--vector-precision", "fp16"]].concat(),
+    );
+    let (fp32, _) = embed(
+        &csv,
+        &[&concat[..], &["--vector-precision", "fp32"]].concat(),
+    );
+    assert_eq!(default, fp16);
+    assert_ne!(default, fp32);
+
     // Three caches: f32 and the two 16-bit ones at about half its size (the keys
     // and headers are the rest).
     let sizes = cache_sizes(&cache);

@@ -203,7 +203,7 @@ fn summary(fs: &FeatureStudy) -> String {
          recommends among the methods compared (its full study is in the linked folder). Test \
          macro-F1 is the mean over {} seed(s); intervals are 95% bootstrap intervals over the \
          test texts ({} redraws; none with --bootstrap 0), the difference paired on the same \
-         texts. texts/s: the data's first {} texts embedded without the cache, after one untimed batch.\n\n\
+         texts. texts/s: the data's first {} texts embedded without the cache, the fastest of three passes after one untimed batch.\n\n\
          ![macro-F1 against embedding speed](features.png)\n\nCommand: `{}`\n",
         fs.seeds, fs.bootstrap, fs.speed_texts, fs.command
     );
