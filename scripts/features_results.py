@@ -12,7 +12,8 @@ from the reports. Run by `make reference` after it regenerates them.
 Each file must hold exactly one pair of its markers."""
 import json
 import pathlib
-import re
+
+from doc_blocks import replace_block, spearman
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "reports" / "reference"
@@ -28,22 +29,16 @@ DATASETS = [
 ]
 
 
-def replace_block(path: pathlib.Path, marker: str, content: str) -> None:
-    begin, end = f"<!-- {marker}:begin -->", f"<!-- {marker}:end -->"
-    text = path.read_text()
-    block = f"{begin}\n{content}{end}"
-    new, n = re.subn(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
-    if n != 1:
-        raise SystemExit(f"{path}: expected one {begin} … {end} block, found {n}")
-    path.write_text(new)
-
-
 def pct(v: float) -> str:
     return f"{100 * v:.1f}"
 
 
+def signed_points(v: float) -> str:
+    return f"{v:+.1f}".replace("-", "−")
+
+
 def interval(est: float, lo: float, hi: float, signed: bool = False) -> str:
-    f = (lambda v: f"{100 * v:+.1f}") if signed else pct
+    f = (lambda v: f"{100 * v:+.1f}".replace("-", "−")) if signed else pct
     return f"{f(est)} [{f(lo)}, {f(hi)}]" if hi > lo else f(est)
 
 
@@ -55,29 +50,6 @@ def method_f1(report_dir: pathlib.Path) -> dict[str, float]:
         runs = [r["test"]["macro avg"]["f1-score"] for r in method["runs"]]
         out[name] = sum(runs) / len(runs)
     return out
-
-
-def ranks(xs: list[float]) -> list[float]:
-    order = sorted(range(len(xs)), key=lambda i: xs[i])
-    r = [0.0] * len(xs)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and xs[order[j + 1]] == xs[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            r[order[k]] = (i + j) / 2 + 1
-        i = j + 1
-    return r
-
-
-def spearman(a: list[float], b: list[float]) -> float:
-    ra, rb = ranks(a), ranks(b)
-    ma, mb = sum(ra) / len(ra), sum(rb) / len(rb)
-    cov = sum((x - ma) * (y - mb) for x, y in zip(ra, rb))
-    va = sum((x - ma) ** 2 for x in ra) ** 0.5
-    vb = sum((y - mb) ** 2 for y in rb) ** 0.5
-    return cov / (va * vb)
 
 
 parts, readme_rows = [], []
@@ -100,13 +72,13 @@ for name, words in DATASETS:
         )
     a, b = method_f1(folder / first["report"]), method_f1(folder / rec["report"])
     common = [m for m in a if m in b]
-    moved = [b[m] - a[m] for m in common]
+    moved = [100 * (b[m] - a[m]) for m in common]
     if rec is first:
         rank_text = f"Validation keeps `{first['name']}`."
     else:
         rank_text = (
             f"From `{first['name']}` to `{rec['name']}` each method's test macro-F1 moves by "
-            f"{100 * min(moved):+.1f} to {100 * max(moved):+.1f} points; rank correlation of the "
+            f"{signed_points(min(moved))} to {signed_points(max(moved))} points; rank correlation of the "
             f"{len(common)} methods between the two: Spearman ρ = {spearman([a[m] for m in common], [b[m] for m in common]):.2f}."
         )
     parts.append(f"**{words}**, `{name}`. {rank_text}\n\n" + "\n".join(table) + "\n")

@@ -10,7 +10,8 @@ so that the numbers people read never drift from the committed reports. Run by
 
 Each file must hold exactly one pair of its markers."""
 import pathlib
-import re
+
+from doc_blocks import replace_block, spearman
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "results.md"
@@ -52,16 +53,6 @@ def mean(cell: str) -> str:
 
 def summary_of(name: str) -> dict[str, str]:
     return sections((ROOT / "reports" / "reference" / name / "summary.md").read_text())
-
-
-def replace_block(path: pathlib.Path, marker: str, content: str) -> None:
-    begin, end = f"<!-- {marker}:begin -->", f"<!-- {marker}:end -->"
-    text = path.read_text()
-    block = f"{begin}\n{content}{end}"
-    new, n = re.subn(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
-    assert n == 1, f"{path.relative_to(ROOT)} needs exactly one {marker} block"
-    path.write_text(new)
-    print(f"{path.relative_to(ROOT)}: {marker} updated")
 
 
 full = {name: summary_of(name) for name in ["goemotions", "carer", "carer-small"]}
@@ -143,31 +134,6 @@ replace_block(README, "multi-headline", "\n".join(rows) + "\n")
 # that interpret them are computed here from the numbers, not written by hand.
 ENCODERS_DOC = ROOT / "docs" / "encoders.md"
 ENC = {"MiniLM": "", "MPNet": "-mpnet"}
-
-
-def spearman(a: list[float], b: list[float]) -> float:
-    """Spearman's rank correlation (average ranks for ties)."""
-
-    def ranks(x):
-        order = sorted(range(len(x)), key=lambda i: x[i])
-        r = [0.0] * len(x)
-        i = 0
-        while i < len(order):
-            j = i
-            while j + 1 < len(order) and x[order[j + 1]] == x[order[i]]:
-                j += 1
-            for k in range(i, j + 1):
-                r[order[k]] = (i + j) / 2 + 1
-            i = j + 1
-        return r
-
-    ra, rb = ranks(a), ranks(b)
-    n = len(a)
-    ma, mb = sum(ra) / n, sum(rb) / n
-    cov = sum((x - ma) * (y - mb) for x, y in zip(ra, rb))
-    va = sum((x - ma) ** 2 for x in ra) ** 0.5
-    vb = sum((y - mb) ** 2 for y in rb) ** 0.5
-    return cov / (va * vb)
 
 
 def num(cell: str) -> float:

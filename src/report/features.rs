@@ -129,30 +129,8 @@ fn verdict(fs: &FeatureStudy) -> String {
 
 /// What the terminal shows: the verdict and the table.
 pub fn terminal(fs: &FeatureStudy) -> String {
-    let rows = cells(fs);
-    let mut all = vec![HEADER.iter().map(|s| s.to_string()).collect::<Vec<_>>()];
-    all.extend(rows);
-    let widths: Vec<usize> = (0..HEADER.len())
-        .map(|c| all.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut out = format!("{}\n\n", verdict(fs));
-    for r in &all {
-        let line: Vec<String> = r
-            .iter()
-            .zip(&widths)
-            .enumerate()
-            .map(|(i, (c, w))| {
-                if i == 0 {
-                    format!("{c:<w$}")
-                } else {
-                    format!("{c:>w$}")
-                }
-            })
-            .collect();
-        out.push_str(line.join("  ").trim_end());
-        out.push('\n');
-    }
-    out
+    let header: Vec<String> = HEADER.iter().map(|s| s.to_string()).collect();
+    format!("{}\n\n{}", verdict(fs), super::aligned(&header, &cells(fs)))
 }
 
 fn json(fs: &FeatureStudy) -> serde_json::Value {

@@ -333,7 +333,7 @@ pub fn terminal_table(study: &Study) -> String {
 }
 
 /// Columns aligned, the first to the left.
-fn aligned(header: &[String], rows: &[Vec<String>]) -> String {
+pub(crate) fn aligned(header: &[String], rows: &[Vec<String>]) -> String {
     let widths: Vec<usize> = (0..header.len())
         .map(|c| {
             std::iter::once(&header[c])
