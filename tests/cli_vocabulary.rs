@@ -10,6 +10,11 @@ use std::collections::BTreeMap;
 /// spelling of one flag (`--out`/`--output`, `--format`/`--input-format`).
 const NEAR_NAMES: &[(&str, &str, &str)] = &[
     (
+        "precision",
+        "vector-precision",
+        "--precision is the encoder's arithmetic; --vector-precision how the vectors it returns are kept",
+    ),
+    (
         "seed",
         "seeds",
         "--seeds is how many seeds, counting up from --seed",
