@@ -5,6 +5,7 @@
 
 mod common;
 
+mod calibration_sklearn;
 mod check_reference;
 mod cli_input_errors;
 mod cli_vocabulary;

@@ -7,6 +7,7 @@
 
 use serde::Serialize;
 
+pub mod calibration;
 pub mod multilabel;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
