@@ -1,8 +1,13 @@
 #!/usr/bin/env python3
 """Generate tests/fixtures/sklearn_calibration.json: scikit-learn's calibration numbers
-(calibration_curve with uniform and quantile bins, brier_score_loss, log_loss) on
+(calibration_curve with uniform and quantile bins, brier_score_loss, log_loss,
+temperature scaling) on
 long-tailed, over-confident probabilities, so that emo's (src/metrics/calibration.rs)
 can be held to them.
+
+Temperature scaling: CalibratedClassifierCV(FrozenEstimator(head), method="temperature")
+fitted on validation logits of an over- and an under-confident head, and its test
+probabilities.
 
 Cases: an 8-class softmax classifier, sharpened (over-confident) and as it is; a
 3-class one with probabilities on bin edges and a true class given probability 0;
@@ -16,8 +21,38 @@ import sys
 
 import numpy as np
 import sklearn
-from sklearn.calibration import calibration_curve
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV, calibration_curve
+from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import brier_score_loss, log_loss
+
+class Logits(ClassifierMixin, BaseEstimator):
+    """A head already trained: its 'features' are its logits."""
+
+    def __init__(self, k=2):
+        self.k = k
+
+    def fit(self, X, y):
+        self.classes_ = np.arange(self.k)
+        return self
+
+    def decision_function(self, X):
+        return np.asarray(X)
+
+    def predict(self, X):
+        return np.asarray(X).argmax(axis=1)
+
+
+def temperature(name, z_valid, y_valid, z_test):
+    """scikit-learn's temperature scaling fitted on validation logits, applied to test."""
+    k = z_valid.shape[1]
+    cal = CalibratedClassifierCV(FrozenEstimator(Logits(k).fit(z_valid, y_valid)), method="temperature")
+    cal.fit(z_valid, y_valid)
+    (fitted,) = cal.calibrated_classifiers_
+    return {"name": name, "n_classes": k, "valid_logits": z_valid.ravel().tolist(),
+            "valid_labels": [int(v) for v in y_valid], "test_logits": z_test.ravel().tolist(),
+            "beta": float(fitted.calibrators[0].beta_), "test_probs": cal.predict_proba(z_test).ravel().tolist()}
+
 
 BINS = [("uniform", 15), ("uniform", 10), ("quantile", 10), ("quantile", 7)]
 
@@ -65,9 +100,16 @@ def main():
     binary = {"name": "one label of a multi-label model", "prob": prob.tolist(),
               "outcome": outcome.tolist(), "brier": brier_score_loss(outcome, prob),
               "curves": curves(prob, outcome)}
+    # Temperature scaling: an over-confident 8-class head (validation = the first 400
+    # rows, test the rest) and an under-confident 3-class one.
+    z = logits * 3.0
+    temps = [temperature("8 classes, over-confident", z[:400], y[:400], z[400:])]
+    y3 = rng.integers(0, 3, 300)
+    z3 = 0.3 * (rng.normal(0, 1, (300, 3)) + 2.0 * np.eye(3)[y3])
+    temps.append(temperature("3 classes, under-confident", z3[:150], y3[:150], z3[150:]))
     with open(out, "w") as f:
         json.dump({"generator": "scripts/make_calibration_fixture.py", "sklearn": sklearn.__version__,
-                   "multiclass": cases, "binary": binary}, f, separators=(",", ":"))
+                   "multiclass": cases, "binary": binary, "temperature": temps}, f, separators=(",", ":"))
         f.write("\n")
 
 

@@ -6,6 +6,7 @@
 //! calls [`commands`].
 
 pub mod atomic;
+pub mod calibration;
 pub mod candidate;
 pub mod cli;
 pub mod commands;

@@ -117,3 +117,53 @@ fn sharpening_a_classifier_raises_its_calibration_error() {
         "{sharp:?} vs {plain:?}"
     );
 }
+
+/// Temperature scaling fitted on validation logits equals scikit-learn's
+/// (`CalibratedClassifierCV(FrozenEstimator(head), method="temperature")`): the
+/// same inverse temperature up to its minimiser's tolerance, the same test
+/// probabilities, and a log loss at least as low.
+#[test]
+fn temperature_scaling_equals_scikit_learn() {
+    use emo::calibration::temperature;
+    let fx: Value = common::fixture("sklearn_calibration.json");
+    let cases = fx["temperature"].as_array().unwrap();
+    assert_eq!(cases.len(), 2);
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let k = case["n_classes"].as_u64().unwrap() as usize;
+        let labels: Vec<usize> = case["valid_labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as usize)
+            .collect();
+        let valid = floats(&case["valid_logits"]);
+        let t = temperature::fit(&valid, k, &labels);
+        let beta = case["beta"].as_f64().unwrap();
+        assert!(
+            ((1.0 / t.t) / beta - 1.0).abs() < 1e-6,
+            "{name}: β emo {} vs scikit-learn {beta}",
+            1.0 / t.t
+        );
+        let ours = temperature::log_loss(&valid, k, &labels, 1.0 / t.t);
+        let theirs = temperature::log_loss(&valid, k, &labels, beta);
+        assert!(ours <= theirs + 1e-15, "{name}: {ours} vs {theirs}");
+        let probs = t.probabilities(&floats(&case["test_logits"]), k);
+        for (i, (a, b)) in probs.iter().zip(floats(&case["test_probs"])).enumerate() {
+            assert!(
+                (a - b).abs() < 1e-6,
+                "{name}: test probability {i}: {a} vs {b}"
+            );
+        }
+    }
+    // Over-confident logits are cooled (T > 1), under-confident ones sharpened.
+    let t0 = temperature::fit(
+        &floats(&cases[0]["valid_logits"]),
+        8,
+        &(0..400)
+            .map(|i| cases[0]["valid_labels"][i].as_u64().unwrap() as usize)
+            .collect::<Vec<_>>(),
+    );
+    assert!(t0.t > 1.0, "{t0:?}");
+    assert!(cases[1]["beta"].as_f64().unwrap() > 1.0);
+}
