@@ -7,7 +7,8 @@ can be held to them.
 
 Temperature scaling: CalibratedClassifierCV(FrozenEstimator(head), method="temperature")
 fitted on validation logits of an over- and an under-confident head, and its test
-probabilities.
+probabilities. Platt scaling: the same with method="sigmoid" on one label's scores, a
+common label and a rare one.
 
 Cases: an 8-class softmax classifier, sharpened (over-confident) and as it is; a
 3-class one with probabilities on bin edges and a true class given probability 0;
@@ -52,6 +53,30 @@ def temperature(name, z_valid, y_valid, z_test):
     return {"name": name, "n_classes": k, "valid_logits": z_valid.ravel().tolist(),
             "valid_labels": [int(v) for v in y_valid], "test_logits": z_test.ravel().tolist(),
             "beta": float(fitted.calibrators[0].beta_), "test_probs": cal.predict_proba(z_test).ravel().tolist()}
+
+
+class Scores(ClassifierMixin, BaseEstimator):
+    """One label of a trained multi-label head: its 'features' are its scores."""
+
+    def fit(self, X, y):
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def decision_function(self, X):
+        return np.asarray(X).ravel()
+
+    def predict(self, X):
+        return (np.asarray(X).ravel() > 0).astype(int)
+
+
+def platt(name, f_valid, y_valid, f_test):
+    """scikit-learn's sigmoid (Platt) calibration of one label's scores."""
+    cal = CalibratedClassifierCV(FrozenEstimator(Scores().fit(f_valid, y_valid)), method="sigmoid")
+    cal.fit(f_valid.reshape(-1, 1), y_valid)
+    (fitted,) = cal.calibrated_classifiers_
+    return {"name": name, "valid_scores": f_valid.tolist(), "valid_outcome": [int(v) for v in y_valid],
+            "test_scores": f_test.tolist(), "a": float(fitted.calibrators[0].a_),
+            "b": float(fitted.calibrators[0].b_), "test_probs": cal.predict_proba(f_test.reshape(-1, 1))[:, 1].tolist()}
 
 
 BINS = [("uniform", 15), ("uniform", 10), ("quantile", 10), ("quantile", 7)]
@@ -107,9 +132,18 @@ def main():
     y3 = rng.integers(0, 3, 300)
     z3 = 0.3 * (rng.normal(0, 1, (300, 3)) + 2.0 * np.eye(3)[y3])
     temps.append(temperature("3 classes, under-confident", z3[:150], y3[:150], z3[150:]))
+    # Platt scaling of one label's scores: a common label with over-confident scores,
+    # and a rare one (12 positives in 600).
+    f = np.log(prob / (1 - prob)) * 2.5
+    platts = [platt("a common label, over-confident", f[:450], outcome[:450], f[450:])]
+    rare_y = np.zeros(600, dtype=int)
+    rare_y[rng.choice(600, 12, replace=False)] = 1
+    rare_f = rng.normal(-2.0, 1.0, 600) + 2.5 * rare_y
+    platts.append(platt("a rare label", rare_f[:300], rare_y[:300], rare_f[300:]))
     with open(out, "w") as f:
         json.dump({"generator": "scripts/make_calibration_fixture.py", "sklearn": sklearn.__version__,
-                   "multiclass": cases, "binary": binary, "temperature": temps}, f, separators=(",", ":"))
+                   "multiclass": cases, "binary": binary, "temperature": temps, "platt": platts},
+                  f, separators=(",", ":"))
         f.write("\n")
 
 

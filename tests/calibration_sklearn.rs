@@ -167,3 +167,37 @@ fn temperature_scaling_equals_scikit_learn() {
     assert!(t0.t > 1.0, "{t0:?}");
     assert!(cases[1]["beta"].as_f64().unwrap() > 1.0);
 }
+
+/// Platt scaling of one label's scores equals scikit-learn's
+/// (`CalibratedClassifierCV(FrozenEstimator(head), method="sigmoid")`), for a
+/// common label and for one with 4 positives in its validation split.
+#[test]
+fn platt_scaling_equals_scikit_learn() {
+    use emo::calibration::platt;
+    let fx: Value = common::fixture("sklearn_calibration.json");
+    let cases = fx["platt"].as_array().unwrap();
+    assert_eq!(cases.len(), 2);
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let outcome: Vec<bool> = case["valid_outcome"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() == 1)
+            .collect();
+        let m = platt::fit(&floats(&case["valid_scores"]), &outcome);
+        let (a, b) = (case["a"].as_f64().unwrap(), case["b"].as_f64().unwrap());
+        assert!(
+            (m.a - a).abs() < 1e-5 * a.abs().max(1.0) && (m.b - b).abs() < 1e-5 * b.abs().max(1.0),
+            "{name}: emo {m:?} vs scikit-learn a={a}, b={b}"
+        );
+        for (i, (f, p)) in floats(&case["test_scores"])
+            .iter()
+            .zip(floats(&case["test_probs"]))
+            .enumerate()
+        {
+            let ours = m.probability(*f);
+            assert!((ours - p).abs() < 1e-6, "{name}: test {i}: {ours} vs {p}");
+        }
+    }
+}

@@ -3,4 +3,5 @@
 //! estimated from probabilities (quantification) need this more than labels do.
 //! A map never changes which class a single-label head ranks first.
 
+pub mod platt;
 pub mod temperature;
