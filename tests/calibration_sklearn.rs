@@ -15,6 +15,18 @@ fn floats(v: &Value) -> Vec<f64> {
         .collect()
 }
 
+fn indices(v: &Value) -> Vec<usize> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as usize)
+        .collect()
+}
+
+fn flags(v: &Value) -> Vec<bool> {
+    indices(v).into_iter().map(|x| x == 1).collect()
+}
+
 fn close(a: f64, b: f64, what: &str) {
     assert!((a - b).abs() < 1e-12, "{what}: emo {a} vs scikit-learn {b}");
 }
@@ -55,12 +67,7 @@ fn calibration_equals_scikit_learn() {
     for case in cases {
         let name = case["name"].as_str().unwrap();
         let k = case["n_classes"].as_u64().unwrap() as usize;
-        let labels: Vec<usize> = case["labels"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_u64().unwrap() as usize)
-            .collect();
+        let labels = indices(&case["labels"]);
         let probs = floats(&case["probs"]);
         close(
             brier(&probs, k, &labels),
@@ -77,12 +84,7 @@ fn calibration_equals_scikit_learn() {
     }
     let b = &fx["binary"];
     let prob = floats(&b["prob"]);
-    let outcome: Vec<bool> = b["outcome"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap() == 1)
-        .collect();
+    let outcome = flags(&b["outcome"]);
     close(
         brier_binary(&prob, &outcome),
         b["brier"].as_f64().unwrap(),
@@ -99,12 +101,7 @@ fn sharpening_a_classifier_raises_its_calibration_error() {
     let ece = |i: usize| {
         let case = &fx["multiclass"][i];
         let k = case["n_classes"].as_u64().unwrap() as usize;
-        let labels: Vec<usize> = case["labels"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_u64().unwrap() as usize)
-            .collect();
+        let labels = indices(&case["labels"]);
         let (conf, correct) = top_label(&floats(&case["probs"]), k, &labels);
         (
             reliability(&conf, &correct, 15, Binning::Uniform).ece(),
@@ -131,12 +128,7 @@ fn temperature_scaling_equals_scikit_learn() {
     for case in cases {
         let name = case["name"].as_str().unwrap();
         let k = case["n_classes"].as_u64().unwrap() as usize;
-        let labels: Vec<usize> = case["valid_labels"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_u64().unwrap() as usize)
-            .collect();
+        let labels = indices(&case["valid_labels"]);
         let valid = floats(&case["valid_logits"]);
         let t = temperature::fit(&valid, k, &labels);
         let beta = case["beta"].as_f64().unwrap();
@@ -160,9 +152,7 @@ fn temperature_scaling_equals_scikit_learn() {
     let t0 = temperature::fit(
         &floats(&cases[0]["valid_logits"]),
         8,
-        &(0..400)
-            .map(|i| cases[0]["valid_labels"][i].as_u64().unwrap() as usize)
-            .collect::<Vec<_>>(),
+        &indices(&cases[0]["valid_labels"]),
     );
     assert!(t0.t > 1.0, "{t0:?}");
     assert!(cases[1]["beta"].as_f64().unwrap() > 1.0);
@@ -179,12 +169,7 @@ fn platt_scaling_equals_scikit_learn() {
     assert_eq!(cases.len(), 2);
     for case in cases {
         let name = case["name"].as_str().unwrap();
-        let outcome: Vec<bool> = case["valid_outcome"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_u64().unwrap() == 1)
-            .collect();
+        let outcome = flags(&case["valid_outcome"]);
         let m = platt::fit(&floats(&case["valid_scores"]), &outcome);
         let (a, b) = (case["a"].as_f64().unwrap(), case["b"].as_f64().unwrap());
         assert!(
