@@ -118,14 +118,17 @@ fn compare<L: TaskLabel>(args: &FeaturesArgs) -> Result<()> {
         ));
     }
     let sets = parse_sets(&args.features)?;
-    // Each set's study arguments, its encoder loaded once now so that a layer it
+    // Each set's study arguments and its encoder, loaded now so that a layer it
     // does not have is refused before any work.
     let mut studies_args = Vec::new();
+    let mut encoders = Vec::new();
     for set in &sets {
         let mut a = args.study.clone();
         a.encoder.encoder = Some(set.encoder.clone());
         a.encoder.layers = set.layers.clone();
-        load_encoder(&a.encoder).map_err(|e| input_error!("--features {}: {e}", set.name))?;
+        encoders.push(
+            load_encoder(&a.encoder).map_err(|e| input_error!("--features {}: {e}", set.name))?,
+        );
         studies_args.push(a);
     }
     let out = args
@@ -135,27 +138,18 @@ fn compare<L: TaskLabel>(args: &FeaturesArgs) -> Result<()> {
         .unwrap_or_else(|| PathBuf::from("reports/features"));
     report::check_writable(&out)?;
 
-    let mut rows: Vec<FeatureRow> = Vec::new();
-    let mut studies = Vec::new();
-    for (i, (set, mut a)) in sets.iter().zip(studies_args).enumerate() {
-        eprintln!("emo: feature set {} of {}: {}", i + 1, sets.len(), set.name);
-        a.out = Some(out.join(slug(&set.name)));
-        let (study, _) = study::<L>(&a)?;
-        let headline = L::headline(&study).ok_or_else(|| {
-            input_error!(
-                "{}: no validation data to choose a method on",
-                study.dataset
-            )
-        })?;
-        // What embedding costs, on the data's first texts, without the cache.
-        let encoder = load_encoder(&a.encoder)?;
-        let sample = speed_texts::<L>(&a)?;
-        let opts = EmbedOptions {
-            batch_size: a.encoder.run.batch_size as usize,
-            cache_dir: None,
-            progress: false,
-            ..EmbedOptions::default()
-        };
+    // What embedding costs, on the data's first texts without the cache, timed
+    // for every set before the studies (the machine quiet, each encoder loaded
+    // once), then the encoders let go.
+    let sample = speed_texts::<L>(&args.study)?;
+    let opts = EmbedOptions {
+        batch_size: args.study.encoder.run.batch_size as usize,
+        cache_dir: None,
+        progress: false,
+        ..EmbedOptions::default()
+    };
+    let mut probes = Vec::new();
+    for encoder in encoders {
         // One batch first, untimed: libtorch's first pass sets itself up.
         embed_texts(&encoder, &sample[..sample.len().min(16)], &opts)?;
         // The best of three passes: the encoder's speed, not that of whatever
@@ -166,17 +160,38 @@ fn compare<L: TaskLabel>(args: &FeaturesArgs) -> Result<()> {
             embed_texts(&encoder, &sample, &opts)?;
             seconds = seconds.min(t0.elapsed().as_secs_f64());
         }
+        probes.push((
+            sample.len() as f64 / seconds.max(1e-9),
+            encoder.layers().canonical(),
+            encoder.identity().dim,
+        ));
+    }
+
+    let mut rows: Vec<FeatureRow> = Vec::new();
+    let mut studies = Vec::new();
+    for (i, ((set, mut a), (texts_per_s, layers_resolved, dim))) in
+        sets.iter().zip(studies_args).zip(probes).enumerate()
+    {
+        eprintln!("emo: feature set {} of {}: {}", i + 1, sets.len(), set.name);
+        a.out = Some(out.join(slug(&set.name)));
+        let (study, _) = study::<L>(&a)?;
+        let headline = L::headline(&study).ok_or_else(|| {
+            input_error!(
+                "{}: no validation data to choose a method on",
+                study.dataset
+            )
+        })?;
         rows.push(FeatureRow {
             name: set.name.clone(),
             encoder: set.encoder.display().to_string(),
             layers: set.layers.to_string(),
-            layers_resolved: encoder.layers().canonical(),
-            dim: encoder.identity().dim,
+            layers_resolved,
+            dim,
             best_method: headline.method.to_string(),
             validation: headline.validation,
             test_macro_f1: headline.test_macro_f1,
             difference: None,
-            texts_per_s: sample.len() as f64 / seconds.max(1e-9),
+            texts_per_s,
             report: slug(&set.name),
         });
         studies.push((study, headline.index));
