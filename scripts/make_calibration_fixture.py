@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generate tests/fixtures/sklearn_calibration.json: scikit-learn's calibration numbers
 (calibration_curve with uniform and quantile bins, brier_score_loss, log_loss,
-temperature scaling) on
+temperature scaling, Platt and isotonic maps) on
 long-tailed, over-confident probabilities, so that emo's (src/metrics/calibration.rs)
 can be held to them.
 
@@ -79,6 +79,24 @@ def platt(name, f_valid, y_valid, f_test):
             "b": float(fitted.calibrators[0].b_), "test_probs": cal.predict_proba(f_test.reshape(-1, 1))[:, 1].tolist()}
 
 
+def isotonic(name, f_valid, y_valid, f_test):
+    """scikit-learn's isotonic calibration of one label's scores."""
+    cal = CalibratedClassifierCV(FrozenEstimator(Scores().fit(f_valid, y_valid)), method="isotonic")
+    cal.fit(f_valid.reshape(-1, 1), y_valid)
+    return {"name": name, "valid_scores": f_valid.tolist(), "valid_outcome": [int(v) for v in y_valid],
+            "test_scores": f_test.tolist(), "test_probs": cal.predict_proba(f_test.reshape(-1, 1))[:, 1].tolist()}
+
+
+def one_vs_rest(method, z_valid, y_valid, z_test):
+    """scikit-learn's per-class sigmoid or isotonic maps of a softmax head, renormalised."""
+    k = z_valid.shape[1]
+    cal = CalibratedClassifierCV(FrozenEstimator(Logits(k).fit(z_valid, y_valid)), method=method)
+    cal.fit(z_valid, y_valid)
+    return {"method": method, "n_classes": k, "valid_logits": z_valid.ravel().tolist(),
+            "valid_labels": [int(v) for v in y_valid], "test_logits": z_test.ravel().tolist(),
+            "test_probs": cal.predict_proba(z_test).ravel().tolist()}
+
+
 BINS = [("uniform", 15), ("uniform", 10), ("quantile", 10), ("quantile", 7)]
 
 
@@ -140,9 +158,15 @@ def main():
     rare_y[rng.choice(600, 12, replace=False)] = 1
     rare_f = rng.normal(-2.0, 1.0, 600) + 2.5 * rare_y
     platts.append(platt("a rare label", rare_f[:300], rare_y[:300], rare_f[300:]))
+    # Isotonic maps of one label (a common one; a rare one whose scores repeat, so
+    # that tied scores are pooled), and the per-class maps of the 8-class head.
+    isos = [isotonic("a common label, over-confident", f[:450], outcome[:450], f[450:]),
+            isotonic("a rare label, tied scores", np.round(rare_f[:300], 1), rare_y[:300], rare_f[300:])]
+    ovr = [one_vs_rest(m, z[:400], y[:400], z[400:]) for m in ("sigmoid", "isotonic")]
     with open(out, "w") as f:
         json.dump({"generator": "scripts/make_calibration_fixture.py", "sklearn": sklearn.__version__,
-                   "multiclass": cases, "binary": binary, "temperature": temps, "platt": platts},
+                   "multiclass": cases, "binary": binary, "temperature": temps, "platt": platts,
+                   "isotonic": isos, "one_vs_rest": ovr},
                   f, separators=(",", ":"))
         f.write("\n")
 

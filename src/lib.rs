@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod model;
 pub mod paths;
 pub mod predict;
+pub mod quantify;
 pub mod report;
 pub mod sampling;
 pub mod serve;

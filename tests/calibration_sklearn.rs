@@ -186,3 +186,75 @@ fn platt_scaling_equals_scikit_learn() {
         }
     }
 }
+
+/// Isotonic calibration of one label's scores equals scikit-learn's
+/// (`method="isotonic"`: pool-adjacent-violators, tied scores pooled, linear
+/// between knots, clipped outside them), for a common label and for a rare one
+/// whose validation scores repeat.
+#[test]
+fn isotonic_calibration_equals_scikit_learn() {
+    use emo::calibration::isotonic;
+    let fx: Value = common::fixture("sklearn_calibration.json");
+    let cases = fx["isotonic"].as_array().unwrap();
+    assert_eq!(cases.len(), 2);
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let m = isotonic::fit(
+            &floats(&case["valid_scores"]),
+            &flags(&case["valid_outcome"]),
+        );
+        for (i, (f, p)) in floats(&case["test_scores"])
+            .iter()
+            .zip(floats(&case["test_probs"]))
+            .enumerate()
+        {
+            close(m.probability(*f), p, &format!("{name}: test {i}"));
+        }
+    }
+}
+
+/// A softmax head calibrated class by class (Platt or isotonic, one-vs-rest,
+/// rows renormalised) equals scikit-learn's `CalibratedClassifierCV` with the
+/// same method on the same 8-class validation logits.
+#[test]
+fn one_vs_rest_maps_of_a_softmax_head_equal_scikit_learn() {
+    use emo::calibration::{Calibrator, Kind};
+    use emo::data::Task;
+    let fx: Value = common::fixture("sklearn_calibration.json");
+    let cases = fx["one_vs_rest"].as_array().unwrap();
+    assert_eq!(cases.len(), 2);
+    for case in cases {
+        let method = case["method"].as_str().unwrap();
+        let kind = if method == "sigmoid" {
+            Kind::Platt
+        } else {
+            Kind::Isotonic
+        };
+        let c = case["n_classes"].as_u64().unwrap() as usize;
+        let labels = indices(&case["valid_labels"]);
+        let truth: Vec<bool> = labels
+            .iter()
+            .flat_map(|&y| (0..c).map(move |k| k == y))
+            .collect();
+        let m = Calibrator::fit(
+            kind,
+            Task::SingleLabel,
+            &floats(&case["valid_logits"]),
+            c,
+            &truth,
+        )
+        .unwrap()
+        .unwrap();
+        let ours = m.probabilities(Task::SingleLabel, &floats(&case["test_logits"]), c);
+        let theirs = floats(&case["test_probs"]);
+        assert_eq!(ours.len(), theirs.len());
+        // Platt's A and B are found by iteration (agree to 1e-5, see above).
+        let tol = if kind == Kind::Platt { 1e-6 } else { 1e-12 };
+        for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+            assert!(
+                (a - b).abs() < tol,
+                "{method}: value {i}: emo {a} vs scikit-learn {b}"
+            );
+        }
+    }
+}
