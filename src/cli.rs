@@ -197,6 +197,7 @@ impl TableArgs {
             has_header: !self.no_header,
             id_col: None,
             id_required: false,
+            group_col: None,
         }
     }
 }
@@ -808,6 +809,14 @@ pub struct TrainCmdArgs {
     #[arg(long)]
     pub at_least_one: bool,
 
+    /// The map from the head's scores to the probabilities the model reports,
+    /// fitted on validation: temperature (one number; never changes which
+    /// emotion ranks first), platt (per label), isotonic (per label, no shape
+    /// assumed; needs more validation data), none [default: temperature for
+    /// single-label data, platt for multi-label]
+    #[arg(long, value_enum)]
+    pub calibration: Option<crate::calibration::Kind>,
+
     /// Seed of every random choice
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -876,6 +885,12 @@ pub struct ClassifyArgs {
     /// instead of none [default: what the model was trained with]
     #[arg(long)]
     pub at_least_one: bool,
+
+    /// Report the head's own probabilities (softmax or sigmoid of its scores)
+    /// instead of the calibrated ones the model was saved with; the labels
+    /// chosen are the same under the default calibration
+    #[arg(long)]
+    pub raw_probabilities: bool,
 
     /// Output format: table for people; json, jsonl, csv, tsv for pipelines
     #[arg(long, value_enum, default_value = "table", value_name = "FORMAT")]
@@ -1042,6 +1057,11 @@ pub struct ServeArgs {
     /// threshold, as `emo classify --at-least-one` [default: what the model was trained with]
     #[arg(long)]
     pub at_least_one: bool,
+    /// Report the head's own probabilities (softmax or sigmoid of its scores)
+    /// instead of the calibrated ones the model was saved with; the labels
+    /// chosen are the same under the default calibration
+    #[arg(long)]
+    pub raw_probabilities: bool,
 }
 
 impl ServeArgs {

@@ -124,6 +124,30 @@ impl<L: Targets> Features<L> {
         self.x.device()
     }
 
+    /// Whether each text carries each class, row-major `n × n_classes`: the
+    /// same layout for both tasks, as calibration and quantification read it.
+    pub fn truth(&self) -> Vec<bool> {
+        let c = self.n_classes;
+        let mut t = vec![false; self.labels.len() * c];
+        for (r, y) in self.labels.iter().enumerate() {
+            for &k in y.classes() {
+                t[r * c + k] = true;
+            }
+        }
+        t
+    }
+
+    /// A head's logits on these texts, row-major `n × n_classes`, on the CPU.
+    pub fn logits_of(&self, head: &crate::head::Head) -> Result<Vec<f64>> {
+        let z = head.logits(&self.x)?;
+        Ok(
+            Vec::<f32>::try_from(z.to_device(Device::Cpu).to_kind(Kind::Float).flatten(0, -1))?
+                .into_iter()
+                .map(f64::from)
+                .collect(),
+        )
+    }
+
     /// Examples per class (a multi-label text counts for each class it carries).
     pub fn counts(&self) -> Vec<usize> {
         let mut c = vec![0; self.n_classes];

@@ -61,6 +61,7 @@ pub fn table(data: &[u8]) -> Result<()> {
         has_header: opts & 0x20 == 0,
         id_col: (opts & 0x80 != 0).then(|| col("id", 0)),
         id_required: false,
+        group_col: None,
         labels: Default::default(),
     };
     // Every input is read both ways, single- and multi-label, so that the label
@@ -328,7 +329,7 @@ pub fn check_loaded(dir: &Path) -> Result<()> {
         .into_iter()
         .flat_map(|k| rules.map(|r| (k, r)))
     {
-        for answer in Decider::new(&model, top_k, when_none).answers(&logits)? {
+        for answer in Decider::new(&model, top_k, when_none, false).answers(&logits)? {
             let (listed, top) = match &answer {
                 Answer::Single { top } => (top, top),
                 Answer::Multi { labels, top } => (labels, top),
@@ -389,11 +390,20 @@ pub fn sample_manifest(head: &str, single: bool) -> Manifest {
             train_texts: [8, 1, 2],
             cooccurrence: vec![vec![5, 1, 1], vec![1, 3, 0], vec![1, 0, 1]],
         }),
+        calibration: Some(if single {
+            crate::calibration::Calibrator::Temperature { t: 1.5 }
+        } else {
+            crate::calibration::Calibrator::Platt {
+                a: vec![-1.2, -0.8, -1.0],
+                b: vec![0.1, -0.2, 0.0],
+            }
+        }),
+        validation_texts: None,
     }
 }
 
 /// The fields the `manifest` target edits; `#` is an index the edit picks.
-const MANIFEST_PATHS: [&str; 29] = [
+const MANIFEST_PATHS: [&str; 34] = [
     "/labels",
     "/labels/#",
     "/train_counts",
@@ -423,6 +433,11 @@ const MANIFEST_PATHS: [&str; 29] = [
     "/config/batch_size",
     "/precision",
     "/seed",
+    "/calibration",
+    "/calibration/t",
+    "/calibration/a/#",
+    "/calibration/kind",
+    "/validation_texts",
 ];
 
 /// A value that breaks something somewhere: bounds of counts and

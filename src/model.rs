@@ -1,6 +1,8 @@
 //! A saved classifier: the head's tensors in `head.safetensors` and a JSON
 //! `manifest.json` saying what they mean — labels in order, the method and its
-//! settings, and the exact encoder identity. Loading refuses anything it cannot
+//! settings, the exact encoder identity, the calibration map — and, in
+//! `validation.safetensors`, the head's logits on its validation texts with
+//! their labels, from which `emo quantify` learns how the head errs. Loading refuses anything it cannot
 //! trust: a missing or corrupt file, an unknown format version, tensors whose
 //! shapes disagree with the manifest, or (in [`SavedModel::check_encoder`]) an
 //! encoder other than the one the head was trained on.
@@ -21,8 +23,12 @@ use std::path::Path;
 use tch::{Device, Tensor};
 
 /// The version this emo writes. 2 added the task and the multi-label decision;
-/// version 1 folders (single-label, from before) still load.
-pub const FORMAT_VERSION: u32 = 2;
+/// 3 the calibration map and the validation outputs (`validation.safetensors`)
+/// that quantification adjusts by. Older folders still load: their
+/// probabilities are the head's raw ones and they cannot quantify. An emo that
+/// predates version 3 refuses such a folder rather than print uncalibrated
+/// probabilities as if they were the model's.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The oldest version this emo reads.
 const OLDEST_VERSION: u32 = 1;
@@ -81,6 +87,25 @@ pub struct Manifest {
     /// Multi-label models only: the thresholds and the no-label rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multi_label: Option<MultiLabelDecision>,
+    /// The map from the head's logits to the probabilities the model reports,
+    /// fitted on validation (absent: none was fitted, or the model predates
+    /// calibration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<crate::calibration::Calibrator>,
+    /// How many validation texts `validation.safetensors` holds (their logits
+    /// and labels): what the adjusted quantification methods learn the head's
+    /// errors from. Absent in models saved before quantification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_texts: Option<usize>,
+}
+
+/// A saved model's outputs on its validation split: row-major `n × C` logits
+/// and whether each text carries each label.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidationOutputs {
+    pub rows: usize,
+    pub logits: Vec<f32>,
+    pub truth: Vec<bool>,
 }
 
 impl Manifest {
@@ -138,8 +163,19 @@ impl Manifest {
                 format!("unknown head kind {:?} (linear or nearest-mean)", self.head),
             );
         }
+        // After the task's own fields, which say what the model is.
+        let calibration = || -> Result<()> {
+            if let Some(m) = &self.calibration {
+                m.validate(self.task, c)
+                    .or_else(|problem| bad("calibration", problem))?;
+            }
+            if self.validation_texts == Some(0) {
+                return bad("validation_texts", "is 0".into());
+            }
+            Ok(())
+        };
         let multi = match (self.task, &self.multi_label) {
-            (crate::data::Task::SingleLabel, None) => return Ok(()),
+            (crate::data::Task::SingleLabel, None) => return calibration(),
             (crate::data::Task::MultiLabel, Some(m)) => m,
             (crate::data::Task::MultiLabel, None) => {
                 return bad(
@@ -201,7 +237,7 @@ impl Manifest {
                 format!("{none} texts with no label and {several} with several, of {n} in all"),
             );
         }
-        Ok(())
+        calibration()
     }
 
     /// Each class's threshold, in label order (multi-label models).
@@ -215,6 +251,8 @@ impl Manifest {
 pub struct SavedModel {
     pub manifest: Manifest,
     pub head: Head,
+    /// What `validation.safetensors` holds (models since format 3).
+    pub validation: Option<ValidationOutputs>,
 }
 
 fn f32_bytes(t: &Tensor) -> Result<Vec<u8>> {
@@ -261,9 +299,41 @@ fn tensor(
     Ok(Tensor::from_slice(&v).view(dims.as_slice()).to(device))
 }
 
+/// `dir/validation.safetensors`: `rows × c` logits and 0/1 labels.
+fn read_validation(dir: &Path, rows: usize, c: usize) -> Result<ValidationOutputs> {
+    let path = dir.join("validation.safetensors");
+    let bytes =
+        std::fs::read(&path).map_err(|e| input_error!("{}: cannot read: {e}", path.display()))?;
+    let st = SafeTensors::deserialize(&bytes).map_err(|e| {
+        input_error!(
+            "{}: corrupt or truncated safetensors file ({e})",
+            path.display()
+        )
+    })?;
+    let why = format!("validation_texts {rows}, {c} labels");
+    let read = |name: &str| -> Result<Vec<f32>> {
+        Ok(Vec::<f32>::try_from(
+            tensor(&st, &path, name, (&[rows, c], &why), Device::Cpu)?.flatten(0, -1),
+        )?)
+    };
+    let logits = read("logits")?;
+    let truth = read("truth")?;
+    if truth.iter().any(|&t| t != 0.0 && t != 1.0) {
+        return Err(input_error!(
+            "{}: tensor 'truth' holds values other than 0 and 1",
+            path.display()
+        ));
+    }
+    Ok(ValidationOutputs {
+        rows,
+        logits,
+        truth: truth.into_iter().map(|t| t == 1.0).collect(),
+    })
+}
+
 impl SavedModel {
-    /// Writes `dir/manifest.json` and `dir/head.safetensors`, both appearing at
-    /// once: the folder is built under a temporary name and renamed.
+    /// Writes `dir/manifest.json`, `dir/head.safetensors` and (when kept)
+    /// `dir/validation.safetensors`, all appearing at once: the folder is built under a temporary name and renamed.
     pub fn save(&self, dir: &Path) -> Result<()> {
         let tensors: Vec<(&str, Vec<usize>, Vec<u8>)> = match &self.head {
             Head::Linear { weight, bias } => vec![
@@ -297,6 +367,31 @@ impl SavedModel {
             .collect::<Result<Vec<_>>>()?;
         let bytes = safetensors::serialize(views, &None)?;
         let manifest = serde_json::to_string_pretty(&self.manifest)? + "\n";
+        let validation = match &self.validation {
+            None => None,
+            Some(v) => {
+                let c = self.manifest.labels.len();
+                let logits: Vec<u8> = v.logits.iter().flat_map(|f| f.to_le_bytes()).collect();
+                let truth: Vec<u8> = v
+                    .truth
+                    .iter()
+                    .flat_map(|&t| f32::from(u8::from(t)).to_le_bytes())
+                    .collect();
+                Some(safetensors::serialize(
+                    [
+                        (
+                            "logits",
+                            TensorView::new(Dtype::F32, vec![v.rows, c], &logits)?,
+                        ),
+                        (
+                            "truth",
+                            TensorView::new(Dtype::F32, vec![v.rows, c], &truth)?,
+                        ),
+                    ],
+                    &None,
+                )?)
+            }
+        };
 
         let parent = crate::atomic::parent_of(dir);
         std::fs::create_dir_all(&parent)
@@ -307,6 +402,9 @@ impl SavedModel {
             .map_err(|e| input_error!("{}: cannot write a model here: {e}", parent.display()))?;
         crate::atomic::set_mode(tmp.path(), 0o755)?;
         crate::atomic::write(&tmp.path().join("head.safetensors"), &bytes)?;
+        if let Some(v) = &validation {
+            crate::atomic::write(&tmp.path().join("validation.safetensors"), v)?;
+        }
         crate::atomic::write(&tmp.path().join("manifest.json"), manifest.as_bytes())?;
         if dir.exists() {
             if !dir.join("manifest.json").is_file() {
@@ -381,7 +479,46 @@ impl SavedModel {
                 ))
             }
         };
-        Ok(SavedModel { manifest, head })
+        let validation = match manifest.validation_texts {
+            None => None,
+            Some(n) => Some(read_validation(dir, n, c)?),
+        };
+        Ok(SavedModel {
+            manifest,
+            head,
+            validation,
+        })
+    }
+
+    /// Probabilities of `logits` (`[n, C]`) as the model reports them,
+    /// row-major: through its calibration map, or the head's own softmax or
+    /// sigmoids when it has none or `raw` is asked for.
+    pub fn probabilities(&self, logits: &Tensor, raw: bool) -> Result<Vec<f64>> {
+        let z: Vec<f64> = Vec::<f32>::try_from(
+            logits
+                .to_device(Device::Cpu)
+                .to_kind(tch::Kind::Float)
+                .flatten(0, -1),
+        )?
+        .into_iter()
+        .map(f64::from)
+        .collect();
+        let map = if raw {
+            None
+        } else {
+            self.manifest.calibration.as_ref()
+        };
+        // Reported at f32's precision, the logits' own: a logit one ulp off
+        // (the same text embedded in another batch) must not change an answer.
+        Ok(crate::calibration::probabilities(
+            map,
+            self.manifest.task,
+            &z,
+            self.manifest.labels.len(),
+        )
+        .into_iter()
+        .map(|p| f64::from(p as f32))
+        .collect())
     }
 
     /// Refuses an encoder that differs from the one the head was trained on in
@@ -479,6 +616,8 @@ mod tests {
             training_data: "t".into(),
             task: Default::default(),
             multi_label: None,
+            calibration: None,
+            validation_texts: None,
         }
     }
 
@@ -507,15 +646,24 @@ mod tests {
             let before = head.logits(&x).unwrap();
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("m");
+            let mut m = manifest(kind, 5, 8);
+            m.validation_texts = Some(2);
+            let validation = ValidationOutputs {
+                rows: 2,
+                logits: (0..10).map(|i| i as f32 - 4.5).collect(),
+                truth: (0..10).map(|i| i % 5 == i / 5).collect(),
+            };
             SavedModel {
-                manifest: manifest(kind, 5, 8),
+                manifest: m.clone(),
                 head,
+                validation: Some(validation.clone()),
             }
             .save(&path)
             .unwrap();
             let loaded = SavedModel::load(&path, Device::Cpu).unwrap();
             assert!(loaded.head.logits(&x).unwrap().equal(&before), "{kind}");
-            assert_eq!(loaded.manifest, manifest(kind, 5, 8));
+            assert_eq!(loaded.manifest, m);
+            assert_eq!(loaded.validation.as_ref(), Some(&validation));
             // Saving again over it works; over a folder that is not a model does not.
             loaded.save(&path).unwrap();
             let other = dir.path().join("other");
@@ -640,6 +788,7 @@ mod tests {
                 weight: Tensor::zeros([4, 4], (tch::Kind::Float, Device::Cpu)),
                 bias: Tensor::zeros([4], (tch::Kind::Float, Device::Cpu)),
             },
+            validation: None,
         }
         .save(&path)
         .unwrap();

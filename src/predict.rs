@@ -106,13 +106,15 @@ pub struct Predictor<'a> {
 impl<'a> Predictor<'a> {
     /// `top_k`: how many most probable labels each answer lists (single-label:
     /// at least 1; multi-label: 0 lists none beside the decision).
-    /// `when_none` overrides the model's saved rule for a multi-label model.
+    /// `when_none` overrides the model's saved rule for a multi-label model;
+    /// `raw` reports the head's own probabilities instead of calibrated ones.
     pub fn new(
         model: &'a SavedModel,
         encoder: &'a Encoder,
         opts: &EmbedOptions,
         top_k: usize,
         when_none: Option<WhenNonePasses>,
+        raw: bool,
     ) -> Result<Predictor<'a>> {
         Ok(Predictor {
             model,
@@ -120,7 +122,7 @@ impl<'a> Predictor<'a> {
             embedder: Embedder::new(encoder, opts)?,
             device: encoder.device(),
             batch_size: opts.batch_size,
-            decider: Decider::new(model, top_k, when_none),
+            decider: Decider::new(model, top_k, when_none, raw),
         })
     }
 
@@ -190,6 +192,8 @@ impl<'a> Predictor<'a> {
 pub struct Decider<'a> {
     model: &'a SavedModel,
     top_k: usize,
+    /// Report the head's own probabilities, not the calibrated ones.
+    raw: bool,
     /// Multi-label models: each label's threshold and the no-label rule.
     decision: Option<(Vec<f32>, WhenNonePasses)>,
 }
@@ -200,6 +204,7 @@ impl<'a> Decider<'a> {
         model: &'a SavedModel,
         top_k: usize,
         when_none: Option<WhenNonePasses>,
+        raw: bool,
     ) -> Decider<'a> {
         let decision = match model.manifest.task {
             Task::SingleLabel => None,
@@ -217,6 +222,7 @@ impl<'a> Decider<'a> {
         Decider {
             model,
             top_k: top_k.min(model.manifest.labels.len()),
+            raw,
             decision,
         }
     }
@@ -229,32 +235,43 @@ impl<'a> Decider<'a> {
         }
     }
 
+    /// The most probable labels by the probabilities the model reports
+    /// (calibrated unless `raw`; temperature scaling, the default, never
+    /// changes which label is first), equal probabilities in label order.
     fn single(&self, logits: &Tensor) -> Result<Vec<Answer>> {
         let labels = &self.model.manifest.labels;
-        let probs = logits.softmax(1, Kind::Float);
+        let c = labels.len();
+        let probs = self.model.probabilities(logits, self.raw)?;
         let k = self.top_k.max(1);
-        let (p, idx) = probs.topk(k as i64, 1, true, true);
-        let p: Vec<f32> = Vec::try_from(p.to_device(Device::Cpu).flatten(0, -1))?;
-        let idx: Vec<i64> = Vec::try_from(idx.to_device(Device::Cpu).flatten(0, -1))?;
-        Ok(p.chunks(k)
-            .zip(idx.chunks(k))
-            .map(|(p, idx)| Answer::Single {
-                top: p
-                    .iter()
-                    .zip(idx)
-                    .map(|(&p, &i)| Scored {
-                        label: labels[i as usize].clone(),
-                        probability: p as f64,
-                        passed: true,
-                    })
-                    .collect(),
+        Ok(probs
+            .chunks(c)
+            .map(|p| {
+                let mut order: Vec<usize> = (0..c).collect();
+                order.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
+                Answer::Single {
+                    top: order
+                        .into_iter()
+                        .take(k)
+                        .map(|i| Scored {
+                            label: labels[i].clone(),
+                            probability: p[i],
+                            passed: true,
+                        })
+                        .collect(),
+                }
             })
             .collect())
     }
 
-    /// Sigmoid probabilities, as the multi-label methods score validation
-    /// when they choose the thresholds, decided per text by
-    /// [`decision::decide`] at the saved thresholds.
+    /// Decided per text by [`decision::decide`] at the saved thresholds on the
+    /// head's sigmoid probabilities, as the multi-label methods scored
+    /// validation when they chose the thresholds, so that a model decides as
+    /// it was validated; the probabilities reported are the calibrated ones
+    /// (unless `raw`), and labels are listed most probable first by them.
+    /// Each label's map rises with its score, so for one label a text that
+    /// passed never reports less than one that did not; between labels the
+    /// maps differ, so a passed label may report less than one that failed
+    /// its own threshold.
     fn multi(
         &self,
         logits: &Tensor,
@@ -265,29 +282,33 @@ impl<'a> Decider<'a> {
         let probs: Vec<Vec<f32>> = Vec::<Vec<f32>>::try_from(
             &logits.sigmoid().to_kind(Kind::Float).to_device(Device::Cpu),
         )?;
-        let scored = |c: usize, p: &[f32]| Scored {
+        let reported = self.model.probabilities(logits, self.raw)?;
+        let c_all = labels.len();
+        let shown = |r: usize, c: usize| reported[r * c_all + c];
+        let scored = |r: usize, c: usize, p: &[f32]| Scored {
             label: labels[c].clone(),
-            probability: p[c] as f64,
+            probability: shown(r, c),
             passed: p[c] >= thresholds[c],
         };
-        // Most probable first; equal probabilities in label order.
-        let ranked = |p: &[f32], mut classes: Vec<usize>| {
-            classes.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
+        // Most probable first as reported; equal probabilities in label order.
+        let ranked = |r: usize, mut classes: Vec<usize>| {
+            classes.sort_by(|&a, &b| shown(r, b).total_cmp(&shown(r, a)).then(a.cmp(&b)));
             classes
         };
         Ok(probs
             .iter()
-            .map(|p| {
+            .enumerate()
+            .map(|(r, p)| {
                 let chosen = decision::decide(p, thresholds, when_none);
                 Answer::Multi {
-                    labels: ranked(p, chosen.classes().to_vec())
+                    labels: ranked(r, chosen.classes().to_vec())
                         .into_iter()
-                        .map(|c| scored(c, p))
+                        .map(|c| scored(r, c, p))
                         .collect(),
-                    top: ranked(p, (0..p.len()).collect())
+                    top: ranked(r, (0..p.len()).collect())
                         .into_iter()
                         .take(self.top_k)
-                        .map(|c| scored(c, p))
+                        .map(|c| scored(r, c, p))
                         .collect(),
                 }
             })

@@ -83,7 +83,13 @@ fn model_seed(kind: &str, single: bool) -> Vec<u8> {
     let manifest = fuzzing::sample_manifest(kind, single);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("m");
-    SavedModel { manifest, head }.save(&out).unwrap();
+    SavedModel {
+        manifest,
+        head,
+        validation: None,
+    }
+    .save(&out)
+    .unwrap();
     let mut bytes = std::fs::read(out.join("manifest.json")).unwrap();
     bytes.push(fuzzing::MODEL_SEPARATOR);
     bytes.extend(std::fs::read(out.join("head.safetensors")).unwrap());

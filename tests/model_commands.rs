@@ -31,6 +31,72 @@ const TEXTS: [&str; 3] = [
     "this makes me so angry",
 ];
 
+/// The saved model carries a temperature fitted on validation and the
+/// validation outputs it was fitted on; classify reports probabilities
+/// through it (`--raw-probabilities`: the head's softmax), ranking the labels
+/// as the head does.
+#[test]
+fn classify_reports_calibrated_probabilities() {
+    let model = train("lws");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(model.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["calibration"]["kind"], "temperature");
+    let t = manifest["calibration"]["t"].as_f64().unwrap();
+    assert!(
+        t > 0.0 && (t - 1.0).abs() > 1e-3,
+        "a fitted temperature: {t}"
+    );
+    let saved = emo::model::SavedModel::load(model, tch::Device::Cpu).unwrap();
+    let v = saved.validation.as_ref().unwrap();
+    assert_eq!(
+        Some(v.rows),
+        manifest["validation_texts"].as_u64().map(|n| n as usize)
+    );
+    assert_eq!(v.logits.len(), v.rows * 6);
+    assert!(v
+        .truth
+        .chunks(6)
+        .all(|row| row.iter().filter(|&&t| t).count() == 1));
+
+    let answers = |extra: &[&str]| -> Vec<serde_json::Value> {
+        let mut args = vec!["--output-format", "json", "--top-k", "6"];
+        args.extend_from_slice(extra);
+        args.extend(TEXTS);
+        let (code, out, err) = classify(model, &args, None);
+        assert_eq!(code, Some(0), "{err}");
+        serde_json::from_str(&out).unwrap()
+    };
+    let (cal, raw) = (answers(&[]), answers(&["--raw-probabilities"]));
+    for (c, r) in cal.iter().zip(&raw) {
+        let ranked = |v: &serde_json::Value| -> Vec<(String, f64)> {
+            v["top"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| {
+                    (
+                        s["label"].as_str().unwrap().into(),
+                        s["confidence"].as_f64().unwrap(),
+                    )
+                })
+                .collect()
+        };
+        let (c, r) = (ranked(c), ranked(r));
+        let order = |v: &[(String, f64)]| v.iter().map(|(l, _)| l.clone()).collect::<Vec<_>>();
+        assert_eq!(order(&c), order(&r), "temperature keeps the ranking");
+        // softmax(z / T) from softmax(z): p_i ∝ r_i^(1/T).
+        let sum: f64 = r.iter().map(|(_, p)| p.powf(1.0 / t)).sum();
+        for ((_, pc), (_, pr)) in c.iter().zip(&r) {
+            let want = pr.powf(1.0 / t) / sum;
+            assert!(
+                (pc - want).abs() < 1e-4,
+                "calibrated {pc} vs softmax(z/T) {want}"
+            );
+        }
+    }
+}
+
 #[test]
 fn train_then_classify_in_every_format() {
     let dir = tempfile::tempdir().unwrap();
@@ -38,7 +104,7 @@ fn train_then_classify_in_every_format() {
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(model.join("manifest.json")).unwrap())
             .unwrap();
-    assert_eq!(manifest["format_version"], 2);
+    assert_eq!(manifest["format_version"], 3);
     assert_eq!(manifest["task"], "single-label");
     assert_eq!(manifest["method"], "lws");
     assert_eq!(manifest["labels"].as_array().unwrap().len(), 6);
@@ -235,7 +301,11 @@ fn bad_models_and_inputs_are_refused() {
     let damaged = |name: &str, edit: &dyn Fn(&Path)| -> PathBuf {
         let d = dir.path().join(name);
         std::fs::create_dir_all(&d).unwrap();
-        for f in ["manifest.json", "head.safetensors"] {
+        for f in [
+            "manifest.json",
+            "head.safetensors",
+            "validation.safetensors",
+        ] {
             std::fs::copy(model.join(f), d.join(f)).unwrap();
         }
         edit(&d);
@@ -257,8 +327,25 @@ fn bad_models_and_inputs_are_refused() {
         None,
         "corrupt or truncated safetensors",
     );
+    let lost = damaged("lost-validation", &|d| {
+        std::fs::remove_file(d.join("validation.safetensors")).unwrap();
+    });
+    refused(&lost, &["hi"], None, "validation.safetensors: cannot read");
+    let cut = damaged("cut-validation", &|d| {
+        let bytes = std::fs::read(d.join("validation.safetensors")).unwrap();
+        std::fs::write(d.join("validation.safetensors"), &bytes[..bytes.len() - 8]).unwrap();
+    });
+    refused(&cut, &["hi"], None, "corrupt or truncated safetensors");
+    let cold = damaged("negative-temperature", &|d| {
+        manifest(
+            d,
+            "\"kind\": \"temperature\",\n    \"t\": ",
+            "\"kind\": \"temperature\",\n    \"t\": -",
+        )
+    });
+    refused(&cold, &["hi"], None, "calibration: temperature -");
     let future = damaged("future", &|d| {
-        manifest(d, "\"format_version\": 2", "\"format_version\": 9")
+        manifest(d, "\"format_version\": 3", "\"format_version\": 9")
     });
     refused(
         &future,

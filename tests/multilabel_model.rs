@@ -50,7 +50,7 @@ fn train_classify_evaluate_round_trip_at_the_saved_thresholds() {
     let dir = tempfile::tempdir().unwrap();
     let model = shared_multilabel();
     let m = json_file(&model.join("manifest.json"));
-    assert_eq!(m["format_version"], 2);
+    assert_eq!(m["format_version"], 3);
     assert_eq!(m["task"], "multi-label");
     assert_eq!(m["method"], "bce");
     let labels: Vec<String> = m["labels"]
@@ -87,11 +87,18 @@ fn train_classify_evaluate_round_trip_at_the_saved_thresholds() {
         *decision
     );
 
-    // JSONL with every label's probability: the labels are exactly those at
-    // or above their saved thresholds, most probable first.
+    // JSONL with every label's raw probability: the labels are exactly those
+    // at or above their saved thresholds (chosen on the raw probabilities),
+    // most probable first.
     let answers = jsonl(&classify(
         model,
-        &["--output-format", "jsonl", "--top-k", "4"],
+        &[
+            "--output-format",
+            "jsonl",
+            "--top-k",
+            "4",
+            "--raw-probabilities",
+        ],
     ));
     assert_eq!(answers.len(), 12);
     for a in &answers {
@@ -117,6 +124,41 @@ fn train_classify_evaluate_round_trip_at_the_saved_thresholds() {
             .collect();
         assert!(probs.windows(2).all(|w| w[0] >= w[1]), "{a}");
     }
+    // The calibrated probabilities (the default) decide nothing: the same
+    // labels pass, listed most probable first by the calibrated values, which
+    // differ from the raw ones.
+    let calibrated = jsonl(&classify(
+        model,
+        &["--output-format", "jsonl", "--top-k", "4"],
+    ));
+    assert_eq!(m["calibration"]["kind"], "platt");
+    let mut moved = 0;
+    for (raw, cal) in answers.iter().zip(&calibrated) {
+        let set = |v: &Value| names(&v["labels"]).into_iter().collect::<BTreeSet<_>>();
+        assert_eq!(set(raw), set(cal), "{raw} vs {cal}");
+        let probs: Vec<f64> = cal["top"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["probability"].as_f64().unwrap())
+            .collect();
+        assert!(probs.windows(2).all(|w| w[0] >= w[1]), "{cal}");
+        for s in cal["top"].as_array().unwrap() {
+            let same = raw["top"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["label"] == s["label"])
+                .unwrap();
+            assert_eq!(same["passed"], s["passed"], "{raw} vs {cal}");
+            let (a, b) = (
+                same["probability"].as_f64().unwrap(),
+                s["probability"].as_f64().unwrap(),
+            );
+            moved += usize::from((a - b).abs() > 1e-4);
+        }
+    }
+    assert!(moved > 0, "calibration changed no probability");
     let joy = |i: usize| names(&answers[i]["labels"]);
     assert_eq!(joy(0), ["joy"], "{}", answers[0]);
     assert!(

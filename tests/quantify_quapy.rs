@@ -54,11 +54,13 @@ fn estimators_equal_quapy() {
             k,
             posteriors: &vp,
             predicted: &vpred,
+            weights: None,
         };
         let test = Outputs {
             k,
             posteriors: &tp,
             predicted: &tpred,
+            weights: None,
         };
         let adj = Adjustment::fit(valid, &vy);
         let q = &case["quapy"];

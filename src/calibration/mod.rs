@@ -14,6 +14,7 @@ pub mod platt;
 pub mod temperature;
 
 use crate::data::Task;
+use crate::metrics::calibration::{scores, Reliability, Scores};
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
@@ -215,6 +216,64 @@ impl Calibrator {
             }
             Calibrator::Isotonic { maps } => per_class(&|k, z| maps[k].probability(z)),
         }
+    }
+}
+
+/// A map judged on labelled texts it was not fitted on: the scores and
+/// reliability curves of the head's own probabilities and of the map's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assessment {
+    pub kind: Kind,
+    pub before: Scores,
+    pub after: Scores,
+    pub curve_before: Reliability,
+    pub curve_after: Reliability,
+}
+
+impl Assessment {
+    /// `raw` and `calibrated`: row-major `n × c` probabilities of the same
+    /// texts, whose labels are `truth`.
+    pub fn measure(
+        kind: Kind,
+        task: Task,
+        raw: &[f64],
+        calibrated: &[f64],
+        truth: &[bool],
+        c: usize,
+    ) -> Assessment {
+        let (before, curve_before) = scores(task, raw, truth, c);
+        let (after, curve_after) = scores(task, calibrated, truth, c);
+        Assessment {
+            kind,
+            before,
+            after,
+            curve_before,
+            curve_after,
+        }
+    }
+
+    /// What `emo train` would ship: the task's default map fitted on the
+    /// validation logits, judged on test. `None` when it cannot be fitted
+    /// (no validation texts).
+    pub fn of_default(
+        task: Task,
+        c: usize,
+        (valid_logits, valid_truth): (&[f64], &[bool]),
+        (test_logits, test_truth): (&[f64], &[bool]),
+    ) -> Option<Assessment> {
+        if valid_logits.is_empty() || test_logits.is_empty() {
+            return None;
+        }
+        let kind = Kind::default_for(task);
+        let map = Calibrator::fit(kind, task, valid_logits, c, valid_truth).ok()??;
+        Some(Assessment::measure(
+            kind,
+            task,
+            &raw(task, test_logits, c),
+            &map.probabilities(task, test_logits, c),
+            test_truth,
+            c,
+        ))
     }
 }
 

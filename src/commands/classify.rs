@@ -292,6 +292,7 @@ pub fn run(args: &ClassifyArgs) -> Result<()> {
         has_header: !args.no_header,
         id_col: None,
         id_required: false,
+        group_col: None,
     }
     .with_ids(args.id_col.as_ref());
     let rows: Box<dyn Iterator<Item = Result<Record>> + '_> = match &args.input {
@@ -305,6 +306,7 @@ pub fn run(args: &ClassifyArgs) -> Result<()> {
                     text: t.clone(),
                     label: None,
                     id: None,
+                    group: None,
                 }))
             }
         })),
@@ -334,7 +336,14 @@ pub fn run(args: &ClassifyArgs) -> Result<()> {
     // Nothing is written until the first chunk has been read without error, so a
     // bad input near the top leaves standard output empty.
     let mut started = false;
-    let mut predictor = Predictor::new(&model, &encoder, &opts, top_k, when_none)?;
+    let mut predictor = Predictor::new(
+        &model,
+        &encoder,
+        &opts,
+        top_k,
+        when_none,
+        args.raw_probabilities,
+    )?;
     let mut total = 0usize;
     for chunk in crate::stream::chunks(rows, CHUNK) {
         let chunk = chunk?;

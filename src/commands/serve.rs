@@ -34,6 +34,7 @@ pub fn run(args: &ServeArgs) -> Result<()> {
             max_connections: args.max_connections as usize,
             allowed_hosts: args.allowed_hosts.clone(),
             when_none,
+            raw_probabilities: args.raw_probabilities,
             model_dir: args.model.clone(),
         },
     )

@@ -10,7 +10,7 @@ use crate::data::labels::index_label_sets;
 use crate::data::profile::{self, Drawn};
 use crate::data::split::{stratified, stratified_multi};
 use crate::data::table::Row;
-use crate::data::{index_labels, named, Dataset, LabelSet, Split, SplitName};
+use crate::data::{index_labels, named, Dataset, Label, LabelSet, Split, SplitName};
 use crate::decision::{self, WhenNonePasses, FIXED, PAPER};
 use crate::features::Features;
 use crate::input_error;
@@ -83,6 +83,26 @@ pub trait TaskLabel: Compared {
     ) -> Option<MultiLabelDecision>;
     /// A saved model scored on `test` as it decides.
     fn score_model(model: &SavedModel, test: &Features<Self>) -> Result<ScoredModel<Self>>;
+}
+
+/// A saved model's calibration map judged on the evaluated texts: its
+/// probabilities against the head's own (`None`: the model has no map).
+fn assess<L: Label + crate::features::Targets>(
+    model: &SavedModel,
+    test: &Features<L>,
+) -> Result<Option<crate::calibration::Assessment>> {
+    let Some(map) = &model.manifest.calibration else {
+        return Ok(None);
+    };
+    let logits = model.head.logits(&test.x)?;
+    Ok(Some(crate::calibration::Assessment::measure(
+        map.kind(),
+        model.manifest.task,
+        &model.probabilities(&logits, true)?,
+        &model.probabilities(&logits, false)?,
+        &test.truth(),
+        model.manifest.labels.len(),
+    )))
 }
 
 /// Indices of `name` in the sorted `classes`.
@@ -185,8 +205,20 @@ impl TaskLabel for usize {
 
     fn score_model(model: &SavedModel, test: &Features) -> Result<ScoredModel<usize>> {
         let m = &model.manifest;
-        let pred = model.head.predict(&test.x)?;
-        let metrics = Metrics::compute(&test.labels, &pred, m.labels.len());
+        // The label the model answers: the most probable as it reports
+        // probabilities (calibrated; temperature scaling, the default, keeps
+        // the head's own ranking), as `emo classify` answers.
+        let c = m.labels.len();
+        let probs = model.probabilities(&model.head.logits(&test.x)?, false)?;
+        let pred: Vec<usize> = probs
+            .chunks(c)
+            .map(|p| {
+                (0..c)
+                    .max_by(|&a, &b| p[a].total_cmp(&p[b]).then(b.cmp(&a)))
+                    .expect("at least two labels")
+            })
+            .collect();
+        let metrics = Metrics::compute(&test.labels, &pred, c);
         Ok(ScoredModel {
             run: Run {
                 seed: m.seed,
@@ -199,6 +231,7 @@ impl TaskLabel for usize {
                 chosen: m.chosen.clone(),
                 weight_norms: model.head.weight_norms(),
                 seconds: 0.0,
+                calibration: assess(model, test)?,
             },
             rule: (),
             extra: (),
@@ -385,6 +418,7 @@ impl TaskLabel for LabelSet {
                 chosen: m.chosen.clone(),
                 weight_norms: model.head.weight_norms(),
                 seconds: 0.0,
+                calibration: assess(model, test)?,
             },
             rule: saved.when_none,
             extra: TrainingLabels {

@@ -3,12 +3,14 @@
 
 use super::load::{embed_study, load_study_data, task_of};
 use super::task::TaskLabel;
+use crate::calibration::{self, Calibrator};
 use crate::cli::TrainCmdArgs;
 use crate::data::{LabelSet, SplitName, Task};
 use crate::features::Features;
+use crate::head::Head;
 use crate::input_error;
 use crate::methods::{self, Context};
-use crate::model::{Manifest, SavedModel, FORMAT_VERSION};
+use crate::model::{Manifest, SavedModel, ValidationOutputs, FORMAT_VERSION};
 use anyhow::Result;
 use std::path::Path;
 
@@ -47,6 +49,42 @@ fn recommended(report: &Path, task: Task) -> Result<String> {
                 path.display()
             )
         })
+}
+
+/// The head's logits on the validation texts and their labels, kept with the
+/// model: the calibration map is fitted on them, and quantification learns
+/// from them how the head errs.
+fn validation_outputs<L: TaskLabel>(head: &Head, valid: &Features<L>) -> Result<ValidationOutputs> {
+    let c = valid.n_classes;
+    let z = head.logits(&valid.x)?;
+    let logits = Vec::<f32>::try_from(z.to_device(tch::Device::Cpu).flatten(0, -1))?;
+    let mut truth = vec![false; valid.len() * c];
+    for (r, label) in valid.labels.iter().enumerate() {
+        for &k in label.classes() {
+            truth[r * c + k] = true;
+        }
+    }
+    Ok(ValidationOutputs {
+        rows: valid.len(),
+        logits,
+        truth,
+    })
+}
+
+/// One line on the fitted map, for the person who trained it.
+fn describe(m: &Calibrator) -> String {
+    match m {
+        Calibrator::Temperature { t } => format!(
+            "temperature {t:.3} ({})",
+            if *t > 1.0 {
+                "the head was over-confident"
+            } else {
+                "the head was under-confident"
+            }
+        ),
+        Calibrator::Platt { .. } => "Platt scaling, one map per label".into(),
+        Calibrator::Isotonic { .. } => "isotonic, one map per label".into(),
+    }
 }
 
 /// Seconds since the epoch as an RFC 3339 UTC timestamp, for the manifest.
@@ -121,6 +159,13 @@ fn train<L: TaskLabel>(args: &TrainCmdArgs) -> Result<()> {
     let fitted = (variant.build)(&config).fit(&ctx)?;
     let (validation, said) = L::validation(&fitted, train.len(), &valid, rule)?;
     let extra = L::extra(&train.labels, c);
+    let outputs = validation_outputs(&fitted.head, &valid)?;
+    let kind = args
+        .calibration
+        .unwrap_or_else(|| calibration::Kind::default_for(L::TASK));
+    let logits: Vec<f64> = outputs.logits.iter().map(|&z| f64::from(z)).collect();
+    let calibrator = Calibrator::fit(kind, L::TASK, &logits, c, &outputs.truth)
+        .map_err(|e| input_error!("--calibration {}: {e}", kind.name()))?;
 
     let model = SavedModel {
         manifest: Manifest {
@@ -145,11 +190,21 @@ fn train<L: TaskLabel>(args: &TrainCmdArgs) -> Result<()> {
             precision: encoder.precision(),
             task: L::TASK,
             multi_label: L::decision(fitted.thresholds, rule, extra),
+            calibration: calibrator,
+            validation_texts: Some(outputs.rows),
         },
         head: fitted.head,
+        validation: Some(outputs),
     };
     model.save(&args.out)?;
     println!("trained {}{said}", variant.name);
+    if let Some(m) = &model.manifest.calibration {
+        println!(
+            "calibrated: {} on {} validation texts",
+            describe(m),
+            valid.len()
+        );
+    }
     println!("model: {}", args.out.display());
     Ok(())
 }

@@ -51,6 +51,12 @@ impl Compared for LabelSet {
         let (_, validation_score) = ctx.thresholds(&fitted.head)?;
         let (test_metrics, test_predictions) = score(&tprobs, &test.labels, &th, when_none);
         let at = |v: f32| score(&tprobs, &test.labels, &decision::uniform(v, c), when_none).0;
+        let calibration = crate::calibration::Assessment::of_default(
+            crate::data::Task::MultiLabel,
+            c,
+            (&ctx.valid.logits_of(&fitted.head)?, &ctx.valid.truth()),
+            (&test.logits_of(&fitted.head)?, &test.truth()),
+        );
         Ok(MultiRun {
             seed: ctx.seed,
             thresholds: fitted.thresholds,
@@ -64,6 +70,7 @@ impl Compared for LabelSet {
             chosen: fitted.chosen,
             weight_norms: fitted.head.weight_norms(),
             seconds,
+            calibration,
         })
     }
 

@@ -17,6 +17,12 @@ impl Compared for usize {
     ) -> Result<Run> {
         let vpred = fitted.head.predict(&ctx.valid.x)?;
         let tpred = fitted.head.predict(&test.x)?;
+        let calibration = crate::calibration::Assessment::of_default(
+            crate::data::Task::SingleLabel,
+            test.n_classes,
+            (&ctx.valid.logits_of(&fitted.head)?, &ctx.valid.truth()),
+            (&test.logits_of(&fitted.head)?, &test.truth()),
+        );
         Ok(Run {
             seed: ctx.seed,
             subsample: 0,
@@ -27,6 +33,7 @@ impl Compared for usize {
             chosen: fitted.chosen,
             weight_norms: fitted.head.weight_norms(),
             seconds,
+            calibration,
         })
     }
 

@@ -84,6 +84,9 @@ pub struct TableSpec {
     /// column (or a JSONL object without the field) is fine: rows then have none.
     pub id_col: Option<Column>,
     pub id_required: bool,
+    /// A column every row must have, read as text: the group a row belongs to
+    /// (`emo quantify --by`: a date, a source).
+    pub group_col: Option<Column>,
 }
 
 impl TableSpec {
@@ -109,6 +112,7 @@ impl Default for TableSpec {
             has_header: true,
             id_col: None,
             id_required: false,
+            group_col: None,
         }
     }
 }
@@ -148,6 +152,8 @@ pub struct Row {
     pub label: Option<RawLabel>,
     /// The caller's id, when the spec names an id column and the row has one.
     pub id: Option<String>,
+    /// The row's group, when the spec names a group column.
+    pub group: Option<String>,
 }
 
 impl Row {
@@ -243,7 +249,15 @@ impl<'a> RowReader<'a> {
             Format::Csv => delimited(&name, reader, b',', spec)?,
             Format::Tsv => delimited(&name, reader, b'\t', spec)?,
             Format::Jsonl => jsonl(&name, reader, spec)?,
-            Format::Txt => txt(&name, reader),
+            Format::Txt => {
+                if let Some(c) = &spec.group_col {
+                    return Err(input_error!(
+                        "{}: plain text lines have no column {c} to group by; give a CSV, TSV or JSONL input",
+                        name.display()
+                    ));
+                }
+                txt(&name, reader)
+            }
         };
         Ok(RowReader {
             name,
@@ -438,6 +452,10 @@ fn delimited(path: &Path, reader: Box<dyn Read>, delimiter: u8, spec: &TableSpec
         },
         None => None,
     };
+    let group_col = match &spec.group_col {
+        Some(c) => Some(resolve(path, c, header.as_deref(), width.max(1))?),
+        None => None,
+    };
     Ok(Box::new(records.map(move |rec| {
         let rec = match rec {
             Ok(rec) => rec,
@@ -465,13 +483,23 @@ fn delimited(path: &Path, reader: Box<dyn Read>, delimiter: u8, spec: &TableSpec
         }
         let row = text_cell(&rec[text_col]).and_then(|text| {
             let label = label_col.map(|l| label_cell(&rec[l], &mode)).transpose()?;
-            Ok((text, label))
+            let group = group_col
+                .map(|g| {
+                    std::str::from_utf8(&rec[g])
+                        .map(|t| t.trim().to_string())
+                        .map_err(|e| {
+                            format!("group field is not valid UTF-8 (byte {})", e.valid_up_to())
+                        })
+                })
+                .transpose()?;
+            Ok((text, label, group))
         });
         Ok(match row {
-            Ok((text, label)) => Record::Row(Row {
+            Ok((text, label, group)) => Record::Row(Row {
                 line,
                 text,
                 label,
+                group,
                 id,
             }),
             Err(reason) => Record::Bad { line, id, reason },
@@ -581,6 +609,7 @@ fn txt(path: &Path, reader: Box<dyn Read>) -> Items {
                 text,
                 label: None,
                 id: None,
+                group: None,
             }))),
             // Blank lines separate nothing in a one-text-per-line file; skip them quietly.
             Err(_) if bytes.iter().all(u8::is_ascii_whitespace) => None,
@@ -649,6 +678,7 @@ fn jsonl(path: &Path, reader: Box<dyn Read>, spec: &TableSpec) -> Result<Items> 
     let label_field = spec.label_col.as_ref().map(field).transpose()?;
     let id_field = spec.id_col.as_ref().map(field).transpose()?;
     let id_required = spec.id_required;
+    let group_field = spec.group_col.as_ref().map(field).transpose()?;
     let mode = spec.labels.clone();
     Ok(Box::new(byte_lines(path, reader).filter_map(move |item| {
         let (line, bytes) = match item {
@@ -694,11 +724,25 @@ fn jsonl(path: &Path, reader: Box<dyn Read>, spec: &TableSpec) -> Result<Items> 
                 )?),
                 None => None,
             };
+            let group = match &group_field {
+                Some(f) => Some(match obj.get(f) {
+                    Some(serde_json::Value::String(s)) => s.trim().to_string(),
+                    Some(serde_json::Value::Number(n)) => n.to_string(),
+                    Some(other) => {
+                        return Err(format!(
+                            "group field '{f}' must be a string or a number, found {other}"
+                        ))
+                    }
+                    None => return Err(format!("no field '{f}'")),
+                }),
+                None => None,
+            };
             Ok(Row {
                 line,
                 text,
                 label,
                 id: id.clone(),
+                group,
             })
         })();
         Some(Ok(match parsed {

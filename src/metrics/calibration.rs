@@ -187,6 +187,81 @@ pub fn log_loss(probs: &[f64], n_classes: usize, labels: &[usize]) -> f64 {
     total / labels.len().max(1) as f64
 }
 
+/// Bins of the reported calibration errors and pictures: Guo et al.'s 15.
+pub const BINS: usize = 15;
+
+/// How well one set of probabilities is calibrated on labelled texts.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Scores {
+    /// Expected calibration error with equal-width bins.
+    pub ece: f64,
+    /// The same with equal-mass bins (each holds about as many predictions):
+    /// no bin is judged on a handful of texts.
+    pub adaptive_ece: f64,
+    pub brier: f64,
+    pub log_loss: f64,
+}
+
+/// Scores of `probs` (row-major `n × c`) against `truth` (`n × c`), and the
+/// reliability curve a picture draws. A single-label model is judged on its
+/// top label (is the most probable emotion right as often as its probability
+/// says?), with the multi-class Brier score and log loss. A multi-label model
+/// is judged label by label: each score is the mean over labels of that
+/// label's own (classwise ECE, Kull et al. 2019; Brier and binary log loss),
+/// so that a rare label counts as much as a common one; its curve pools every
+/// (text, label) pair.
+pub fn scores(
+    task: crate::data::Task,
+    probs: &[f64],
+    truth: &[bool],
+    c: usize,
+) -> (Scores, Reliability) {
+    assert_eq!(probs.len(), truth.len(), "one truth per probability");
+    match task {
+        crate::data::Task::SingleLabel => {
+            let labels: Vec<usize> = truth
+                .chunks(c)
+                .map(|row| row.iter().position(|&t| t).unwrap_or(0))
+                .collect();
+            let (conf, correct) = top_label(probs, c, &labels);
+            let curve = reliability(&conf, &correct, BINS, Binning::Uniform);
+            let scores = Scores {
+                ece: curve.ece(),
+                adaptive_ece: reliability(&conf, &correct, BINS, Binning::Quantile).ece(),
+                brier: brier(probs, c, &labels),
+                log_loss: log_loss(probs, c, &labels),
+            };
+            (scores, curve)
+        }
+        crate::data::Task::MultiLabel => {
+            let mut sum = Scores {
+                ece: 0.0,
+                adaptive_ece: 0.0,
+                brier: 0.0,
+                log_loss: 0.0,
+            };
+            for k in 0..c {
+                let p: Vec<f64> = probs.iter().skip(k).step_by(c).copied().collect();
+                let o: Vec<bool> = truth.iter().skip(k).step_by(c).copied().collect();
+                let two: Vec<f64> = p.iter().flat_map(|&q| [1.0 - q, q]).collect();
+                let y: Vec<usize> = o.iter().map(|&x| usize::from(x)).collect();
+                sum.ece += reliability(&p, &o, BINS, Binning::Uniform).ece();
+                sum.adaptive_ece += reliability(&p, &o, BINS, Binning::Quantile).ece();
+                sum.brier += brier_binary(&p, &o);
+                sum.log_loss += log_loss(&two, 2, &y);
+            }
+            let n = c.max(1) as f64;
+            let scores = Scores {
+                ece: sum.ece / n,
+                adaptive_ece: sum.adaptive_ece / n,
+                brier: sum.brier / n,
+                log_loss: sum.log_loss / n,
+            };
+            (scores, reliability(probs, truth, BINS, Binning::Uniform))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,12 +23,14 @@
 //! squares minimum, where QuaPy's SLSQP stops within its tolerance.
 
 /// A classifier's outputs on `n` texts: row-major `n × k` posteriors and each
-/// text's predicted class.
+/// text's predicted class, and optionally how many times each text counts (a
+/// bootstrap replicate's weights; `None`: once each).
 #[derive(Debug, Clone, Copy)]
 pub struct Outputs<'a> {
     pub k: usize,
     pub posteriors: &'a [f64],
     pub predicted: &'a [usize],
+    pub weights: Option<&'a [f64]>,
 }
 
 impl Outputs<'_> {
@@ -38,6 +40,16 @@ impl Outputs<'_> {
 
     pub fn is_empty(&self) -> bool {
         self.predicted.is_empty()
+    }
+
+    fn weight(&self, r: usize) -> f64 {
+        self.weights.map_or(1.0, |w| w[r])
+    }
+
+    /// The texts counted: their number, or their weights' sum.
+    fn total(&self) -> f64 {
+        self.weights
+            .map_or(self.len() as f64, |w| w.iter().sum::<f64>())
     }
 }
 
@@ -66,10 +78,11 @@ impl Adjustment {
         let mut crisp = vec![0.0; k * k];
         let mut soft = vec![0.0; k * k];
         for (r, &j) in truth.iter().enumerate() {
-            count[j] += 1.0;
-            crisp[valid.predicted[r] * k + j] += 1.0;
+            let w = valid.weight(r);
+            count[j] += w;
+            crisp[valid.predicted[r] * k + j] += w;
             for i in 0..k {
-                soft[i * k + j] += valid.posteriors[r * k + i];
+                soft[i * k + j] += w * valid.posteriors[r * k + i];
             }
         }
         for j in 0..k {
@@ -83,7 +96,8 @@ impl Adjustment {
                 }
             }
         }
-        let n = truth.len().max(1) as f64;
+        let n = valid.total();
+        let n = if n > 0.0 { n } else { 1.0 };
         Adjustment {
             k,
             crisp,
@@ -95,20 +109,24 @@ impl Adjustment {
 
 pub fn cc(out: Outputs) -> Vec<f64> {
     let mut q = vec![0.0; out.k];
-    for &p in out.predicted {
-        q[p] += 1.0;
+    for (r, &p) in out.predicted.iter().enumerate() {
+        q[p] += out.weight(r);
     }
     l1_normalise(q)
 }
 
 pub fn pcc(out: Outputs) -> Vec<f64> {
     let mut q = vec![0.0; out.k];
-    for row in out.posteriors.chunks_exact(out.k) {
+    for (r, row) in out.posteriors.chunks_exact(out.k).enumerate() {
+        let w = out.weight(r);
         for (s, p) in q.iter_mut().zip(row) {
-            *s += p;
+            *s += w * p;
         }
     }
-    let n = out.len().max(1) as f64;
+    let n = out.total();
+    if n <= 0.0 {
+        return vec![1.0 / out.k as f64; out.k];
+    }
     q.iter().map(|s| s / n).collect()
 }
 
@@ -137,25 +155,29 @@ pub fn sld(out: Outputs, prior: &[f64]) -> Vec<f64> {
     }
     let mut qs = ptr.clone();
     let mut previous: Option<Vec<f64>> = None;
-    let n = out.len();
-    if n == 0 {
+    let n = out.total();
+    if n <= 0.0 {
         return qs;
     }
     let mut row = vec![0.0; k];
     for s in 0..SLD_MAX_STEPS {
         let ratio: Vec<f64> = qs.iter().zip(&ptr).map(|(q, p)| q / p).collect();
         let mut next = vec![0.0; k];
-        for post in out.posteriors.chunks_exact(k) {
+        for (r, post) in out.posteriors.chunks_exact(k).enumerate() {
+            let w = out.weight(r);
+            if w == 0.0 {
+                continue;
+            }
             let mut sum = 0.0;
             for i in 0..k {
                 row[i] = ratio[i] * post[i];
                 sum += row[i];
             }
             for i in 0..k {
-                next[i] += row[i] / sum;
+                next[i] += w * row[i] / sum;
             }
         }
-        next.iter_mut().for_each(|v| *v /= n as f64);
+        next.iter_mut().for_each(|v| *v /= n);
         qs = next;
         let converged = previous.as_ref().is_some_and(|prev| {
             prev.iter()
@@ -376,6 +398,7 @@ mod tests {
             k: 2,
             posteriors: &post,
             predicted: &pred,
+            weights: None,
         };
         let est = sld(out, &[0.5, 0.5]);
         let mean = pcc(out);

@@ -67,6 +67,7 @@ impl Writer for MetricsJson {
                             "validation_balanced_accuracy": r.validation.balanced_accuracy,
                             "chosen": r.chosen,
                             "weight_norms": r.weight_norms,
+                            "calibration": super::calibration::json(r.calibration.as_ref()),
                         });
                         if study.subsamples.is_some() {
                             run["subsample"] = json!(r.subsample);

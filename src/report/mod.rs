@@ -4,6 +4,7 @@
 //! partial report where a complete one is expected.
 
 pub mod analysis;
+pub mod calibration;
 mod confusion;
 pub mod features;
 mod format;
@@ -41,6 +42,8 @@ pub struct Run {
     pub chosen: serde_json::Value,
     pub weight_norms: Option<Vec<f64>>,
     pub seconds: f64,
+    /// The calibration map fitted on validation, judged on test.
+    pub calibration: Option<crate::calibration::Assessment>,
 }
 
 /// A method's runs (single-label [`Run`]s or multi-label
@@ -118,6 +121,9 @@ pub trait Studied: Targets {
     /// A run's seed and how long its fit took.
     fn timing(run: &Self::Run) -> (u64, f64);
 
+    /// A run's calibration map judged on test, where one was fitted.
+    fn calibration(run: &Self::Run) -> Option<&crate::calibration::Assessment>;
+
     /// Chooses the recommended method on validation (by `select` where the
     /// task offers a choice) and bootstraps the test rows `resamples` times
     /// (0: none), seeded.
@@ -171,6 +177,10 @@ impl Studied for usize {
 
     fn timing(run: &Run) -> (u64, f64) {
         (run.seed, run.seconds)
+    }
+
+    fn calibration(run: &Run) -> Option<&crate::calibration::Assessment> {
+        run.calibration.as_ref()
     }
 
     fn analyse(study: &mut Study, select: Stat, resamples: usize, seed: u64) {
@@ -369,6 +379,15 @@ pub trait Writer {
     fn write(&self, study: &Study, dir: &Path) -> Result<Vec<String>>;
 }
 
+/// `reliability.png` ([`calibration::picture`]).
+struct ReliabilityPng;
+
+impl Writer for ReliabilityPng {
+    fn write(&self, study: &Study, dir: &Path) -> Result<Vec<String>> {
+        calibration::picture(study, dir)
+    }
+}
+
 /// Every writer, in the order their files appear in `index.html`.
 fn writers() -> Vec<Box<dyn Writer>> {
     vec![
@@ -379,6 +398,7 @@ fn writers() -> Vec<Box<dyn Writer>> {
         Box::new(weight_norms::WeightNormsPng),
         Box::new(per_class::PerClassPngs),
         Box::new(tradeoff::TradeoffPngs),
+        Box::new(ReliabilityPng),
         Box::new(html::IndexHtml),
     ]
 }

@@ -196,6 +196,7 @@ impl Writer for SummaryMd {
             s.push_str(&markdown(&header, &rows));
             s.push('\n');
         }
+        s.push_str(&super::calibration::markdown(study));
         writeln!(s, "Methods:\n")?;
         for m in &study.methods {
             writeln!(s, "- `{}`: {}", m.name, m.summary)?;

@@ -389,6 +389,7 @@ mod tests {
                 chosen: serde_json::Value::Null,
                 weight_norms: None,
                 seconds: 0.0,
+                calibration: None,
             }],
         };
         let mut s = Study {

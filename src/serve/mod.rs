@@ -55,6 +55,8 @@ pub struct Options {
     pub allowed_hosts: Option<Vec<String>>,
     /// `--at-least-one`: overrides a multi-label model's saved choice.
     pub when_none: Option<WhenNonePasses>,
+    /// `--raw-probabilities`: the head's own probabilities, not calibrated ones.
+    pub raw_probabilities: bool,
     pub model_dir: PathBuf,
 }
 
@@ -82,6 +84,10 @@ fn model_info(model: &SavedModel, encoder: &Encoder, opts: &Options) -> schema::
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_string))
         }),
+        probabilities: match (&m.calibration, opts.raw_probabilities) {
+            (Some(c), false) => c.kind().name().to_string(),
+            _ => "raw".to_string(),
+        },
         encoder: serde_json::to_value(encoder.identity()).unwrap_or_default(),
         device: crate::embed::device_name(encoder.device()),
         precision: encoder.precision().name().to_string(),
@@ -115,6 +121,7 @@ pub fn run(
     let ready = Arc::new(AtomicBool::new(false));
     let (queue, rx) = batcher::queue(opts.queue, metrics.clone());
     let when_none = opts.when_none;
+    let raw = opts.raw_probabilities;
     let limits = batcher::Limits {
         max_batch_tokens: opts.max_batch_tokens,
         max_wait: opts.max_wait,
@@ -151,7 +158,7 @@ pub fn run(
                         ..EmbedOptions::default()
                     };
                     let all = model.manifest.labels.len();
-                    let predictor = Predictor::new(&model, &encoder, &embed, all, when_none)?;
+                    let predictor = Predictor::new(&model, &encoder, &embed, all, when_none, raw)?;
                     ready.store(true, Ordering::SeqCst);
                     let info = model_info(&model, &encoder, &opts);
                     let _ = started_tx.send(Ok((info, predictor.text_tokenizer())));

@@ -136,6 +136,10 @@ pub struct ModelInfo {
     /// Multi-label models: what a text no label passes gets (`NoEmotion`, or
     /// `TopLabel` under `--at-least-one`).
     pub when_none: Option<String>,
+    /// What the answers' probabilities are: `raw` (the head's softmax or
+    /// sigmoids) or the calibration map fitted on validation (`temperature`,
+    /// `platt`, `isotonic`).
+    pub probabilities: String,
     /// The encoder's identity as the model records it (name, weights' sha256, pooling…).
     #[schema(value_type = Object)]
     pub encoder: serde_json::Value,

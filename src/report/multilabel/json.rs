@@ -85,6 +85,7 @@ pub fn write(study: &Study<LabelSet>, dir: &Path) -> Result<Vec<String>> {
                         "validation_score": r.validation_score,
                         "chosen": r.chosen,
                         "weight_norms": r.weight_norms,
+                        "calibration": crate::report::calibration::json(r.calibration.as_ref()),
                     })
                 })
                 .collect();

@@ -45,6 +45,8 @@ pub struct MultiRun {
     pub chosen: serde_json::Value,
     pub weight_norms: Option<Vec<f64>>,
     pub seconds: f64,
+    /// The calibration map fitted on validation, judged on test.
+    pub calibration: Option<crate::calibration::Assessment>,
 }
 
 /// What multi-label training labels add to a report.
@@ -155,6 +157,10 @@ impl Studied for LabelSet {
         (run.seed, run.seconds)
     }
 
+    fn calibration(run: &MultiRun) -> Option<&crate::calibration::Assessment> {
+        run.calibration.as_ref()
+    }
+
     /// The recommended method is the one with the best held-out validation
     /// macro-F1 (multi-label studies choose by nothing else: `select` is
     /// macro-F1 here).
@@ -196,6 +202,7 @@ impl Studied for LabelSet {
             files.extend(json::write(study, dir)?);
             files.extend(super::predictions::write(study, dir)?);
             files.extend(pictures::write(study, dir)?);
+            files.extend(super::calibration::picture(study, dir)?);
             files.extend(html::write(study, dir)?);
             Ok(files)
         })

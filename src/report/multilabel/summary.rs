@@ -238,6 +238,7 @@ pub fn write(study: &Study<LabelSet>, dir: &Path) -> Result<Vec<String>> {
     for (title, note, (header, rows)) in sections(study) {
         writeln!(s, "## {title}\n\n{note}\n\n{}", markdown(&header, &rows))?;
     }
+    s.push_str(&crate::report::calibration::markdown(study));
     crate::atomic::write(&dir.join("summary.md"), s.as_bytes())?;
     Ok(vec!["summary.md".into()])
 }
