@@ -127,6 +127,9 @@ pub enum Command {
     Classify(Box<ClassifyArgs>),
     /// Evaluate a saved model on labelled data and write a report
     Evaluate(Box<EvaluateArgs>),
+    /// Estimate how many texts of a corpus carry each emotion, with intervals
+    /// (per group with --by)
+    Quantify(Box<QuantifyArgs>),
     /// Serve a saved model over HTTP: classify and embed texts, with dynamic batching
     Serve(Box<ServeArgs>),
 }
@@ -839,13 +842,11 @@ pub enum OutputFormat {
     Tsv,
 }
 
+/// Unlabelled texts to answer, as classify and quantify read them: arguments,
+/// a file, or standard input, with each row's id (and, for quantify, group).
 #[derive(Args, Debug, Clone)]
-pub struct ClassifyArgs {
-    /// A model folder written by `emo train`
-    #[arg(long)]
-    pub model: PathBuf,
-
-    /// Texts to classify (or use --input)
+pub struct TextsArgs {
+    /// Texts (or use --input)
     #[arg(conflicts_with = "input")]
     pub texts: Vec<String>,
 
@@ -873,6 +874,16 @@ pub struct ClassifyArgs {
     /// Skip malformed rows (reported on stderr with a count) instead of stopping at the first
     #[arg(long)]
     pub skip_bad_rows: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ClassifyArgs {
+    /// A model folder written by `emo train`
+    #[arg(long)]
+    pub model: PathBuf,
+
+    #[command(flatten)]
+    pub from: TextsArgs,
 
     /// How many most likely labels to give per text [default: 1]. Multi-label
     /// models answer with every label that passes its threshold whatever K is;
@@ -913,6 +924,76 @@ pub struct ClassifyArgs {
     pub cache: bool,
 
     /// Embedding cache folder, as on the other commands; giving one turns the cache on
+    /// [default: .deps/cache, or $EMO_HOME/cache]
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// Output formats of `emo quantify`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SharesFormat {
+    /// Aligned columns for people
+    Table,
+    /// One JSON document
+    Json,
+    Csv,
+    Tsv,
+    /// A Markdown table
+    Markdown,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct QuantifyArgs {
+    /// A model folder written by `emo train`
+    #[arg(long)]
+    pub model: PathBuf,
+
+    #[command(flatten)]
+    pub from: TextsArgs,
+
+    /// How the shares are estimated from the model's outputs: cc (count the
+    /// labels), pcc (mean probability), acc and pacc (cc and pcc corrected by
+    /// validation's misclassification rates), sld (expectation-maximisation
+    /// of the mix) [default: sld, see docs/quantify.md]
+    #[arg(long, value_enum)]
+    pub estimator: Option<crate::quantify::Method>,
+
+    /// Column or JSONL field grouping the texts (a date, a source): shares per group
+    #[arg(long, value_name = "COLUMN")]
+    pub by: Option<Column>,
+
+    /// Output format: table for people; json, csv, tsv, markdown for pipelines and documents
+    #[arg(long, value_enum, default_value = "table", value_name = "FORMAT")]
+    pub output_format: SharesFormat,
+
+    /// Write to this file (atomically) instead of standard output
+    #[arg(long, short = 'o')]
+    pub out: Option<PathBuf>,
+
+    /// Also draw the shares with their intervals into this PNG (per group with --by)
+    #[arg(long, value_name = "PNG")]
+    pub picture: Option<PathBuf>,
+
+    /// Bootstrap replicates behind each 95% interval (0: none)
+    #[arg(long, default_value_t = 1000)]
+    pub bootstrap: usize,
+
+    /// Seed of the bootstrap
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+
+    /// The encoder folder [default: the one recorded in the model; its identity is checked either way]
+    #[arg(long)]
+    pub encoder: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    /// Use (and fill) the embedding cache (off by default, as for classify)
+    #[arg(long)]
+    pub cache: bool,
+
+    /// Embedding cache folder; giving one turns the cache on
     /// [default: .deps/cache, or $EMO_HOME/cache]
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,

@@ -16,6 +16,7 @@ fn main() {
         Command::Train(args) => emo::commands::train::run(&args),
         Command::Classify(args) => emo::commands::classify::run(&args),
         Command::Evaluate(args) => emo::commands::evaluate::run(&args),
+        Command::Quantify(args) => emo::commands::quantify::run(&args),
         Command::Serve(args) => emo::commands::serve::run(&args),
     }));
     match result {

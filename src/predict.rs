@@ -126,6 +126,22 @@ impl<'a> Predictor<'a> {
         })
     }
 
+    /// The head's logits for `texts` (row-major `n × C`), in order: what
+    /// quantification reads instead of answers.
+    pub fn logits(&mut self, texts: &[String]) -> Result<Vec<f64>> {
+        let (m, _) = self.embedder.embed(texts)?;
+        if m.rows == 0 {
+            return Ok(Vec::new());
+        }
+        let z = self.model.head.logits(&m.to_tensor().to(self.device))?;
+        Ok(
+            Vec::<f32>::try_from(z.to_device(Device::Cpu).to_kind(Kind::Float).flatten(0, -1))?
+                .into_iter()
+                .map(f64::from)
+                .collect(),
+        )
+    }
+
     /// The answers for `texts`, in order.
     pub fn answer(&mut self, texts: &[String]) -> Result<Vec<Answer>> {
         let (m, _) = self.embedder.embed(texts)?;

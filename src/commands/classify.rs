@@ -9,12 +9,11 @@
 //! stops the stage (exit 2, the message naming line and id) or, with
 //! `--skip-bad-rows`, is answered with an error record — never a silent gap.
 
-use super::load::{embed_options, encoder_for, when_none_for};
+use super::load::{embed_options, encoder_for, text_records, when_none_for};
 use crate::cli::{ClassifyArgs, OutputFormat};
-use crate::data::table::{Record, Row, RowReader, TableSpec};
+use crate::data::table::{Record, Row};
 use crate::data::BadRows;
 use crate::data::Task;
-use crate::input_error;
 use crate::model::SavedModel;
 use crate::predict::{Answer, Predictor, Scored};
 use anyhow::Result;
@@ -283,39 +282,8 @@ pub fn run(args: &ClassifyArgs) -> Result<()> {
         ..embed_options(&args.run, cache)
     };
 
-    let mut bad = BadRows::skipping(args.skip_bad_rows);
-    let spec = TableSpec {
-        format: args.input_format,
-        text_col: args.text_col.clone(),
-        label_col: None,
-        labels: Default::default(),
-        has_header: !args.no_header,
-        id_col: None,
-        id_required: false,
-        group_col: None,
-    }
-    .with_ids(args.id_col.as_ref());
-    let rows: Box<dyn Iterator<Item = Result<Record>> + '_> = match &args.input {
-        Some(path) => Box::new(RowReader::open(path, &spec, &mut bad)?.records()),
-        None if !args.texts.is_empty() => Box::new(args.texts.iter().enumerate().map(|(i, t)| {
-            if t.trim().is_empty() {
-                Err(input_error!("argument {}: empty text", i + 1))
-            } else {
-                Ok(Record::Row(Row {
-                    line: i + 1,
-                    text: t.clone(),
-                    label: None,
-                    id: None,
-                    group: None,
-                }))
-            }
-        })),
-        None => {
-            return Err(input_error!(
-                "nothing to classify: give texts, --input FILE, or --input - for standard input"
-            ))
-        }
-    };
+    let mut bad = BadRows::skipping(args.from.skip_bad_rows);
+    let rows = text_records(&args.from, &mut bad, None, "classify")?;
 
     // Standard output, or a temporary file renamed over --out when complete.
     let sink = crate::stream::Sink::open(args.out.as_deref())?;
@@ -325,7 +293,7 @@ pub fn run(args: &ClassifyArgs) -> Result<()> {
         top_k: top_k.min(model.manifest.labels.len()),
         multi,
         first: true,
-        errors: args.skip_bad_rows,
+        errors: args.from.skip_bad_rows,
         width: 0,
     };
     let bar = ProgressBar::new_spinner();

@@ -4,8 +4,8 @@
 //! command modules so that each command uses it and none imports another.
 
 use super::task::TaskLabel;
-use crate::cli::{EncoderArgs, InputArgs, RunArgs, StudyDataArgs};
-use crate::data::table::read_rows;
+use crate::cli::{EncoderArgs, InputArgs, RunArgs, StudyDataArgs, TextsArgs};
+use crate::data::table::{read_rows, Column, Record, Row, RowReader, TableSpec};
 use crate::data::{index_labels, named, BadRows, Dataset, Split, SplitName, Task};
 use crate::decision::WhenNonePasses;
 use crate::embed::{
@@ -106,6 +106,56 @@ fn load_bare(dir: Option<&PathBuf>, run: &RunArgs) -> Result<Encoder> {
 }
 
 /// Embedding options from the run flags and a cache folder (`None`: no cache).
+/// The texts `from` names, row by row: a file or standard input (each row's
+/// id carried, and its `group` column read when asked), or the arguments.
+/// `verb` says in the error what there was nothing to do.
+pub fn text_records<'a>(
+    from: &'a TextsArgs,
+    bad: &'a mut BadRows,
+    group: Option<&Column>,
+    verb: &str,
+) -> Result<Box<dyn Iterator<Item = Result<Record>> + 'a>> {
+    let spec = TableSpec {
+        format: from.input_format,
+        text_col: from.text_col.clone(),
+        label_col: None,
+        labels: Default::default(),
+        has_header: !from.no_header,
+        id_col: None,
+        id_required: false,
+        group_col: group.cloned(),
+    }
+    .with_ids(from.id_col.as_ref());
+    Ok(match &from.input {
+        Some(path) => Box::new(RowReader::open(path, &spec, bad)?.records()),
+        None if !from.texts.is_empty() => {
+            if let Some(c) = group {
+                return Err(input_error!(
+                    "--by {c}: texts given as arguments have no columns; give --input FILE"
+                ));
+            }
+            Box::new(from.texts.iter().enumerate().map(|(i, t)| {
+                if t.trim().is_empty() {
+                    Err(input_error!("argument {}: empty text", i + 1))
+                } else {
+                    Ok(Record::Row(Row {
+                        line: i + 1,
+                        text: t.clone(),
+                        label: None,
+                        id: None,
+                        group: None,
+                    }))
+                }
+            }))
+        }
+        None => {
+            return Err(input_error!(
+                "nothing to {verb}: give texts, --input FILE, or --input - for standard input"
+            ))
+        }
+    })
+}
+
 pub fn embed_options(run: &RunArgs, cache_dir: Option<PathBuf>) -> EmbedOptions {
     EmbedOptions {
         batch_size: run.batch_size as usize,

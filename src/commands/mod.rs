@@ -7,6 +7,7 @@ pub mod embed;
 pub mod evaluate;
 pub mod features;
 pub mod load;
+pub mod quantify;
 pub mod serve;
 pub mod study;
 pub mod task;

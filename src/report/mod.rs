@@ -14,6 +14,7 @@ pub mod multilabel;
 mod per_class;
 mod plot;
 pub(crate) mod predictions;
+pub mod shares;
 pub mod subsamples;
 mod summary;
 mod tradeoff;
@@ -340,6 +341,11 @@ pub fn terminal_table(study: &Study) -> String {
         out += &aligned(&header, &rows);
     }
     out
+}
+
+/// A table as Markdown.
+pub(crate) fn markdown(header: &[String], rows: &[Vec<String>]) -> String {
+    summary::markdown(header, rows)
 }
 
 /// Columns aligned, the first to the left.
