@@ -655,6 +655,13 @@ pub struct CompareArgs {
     #[arg(long, requires = "train_profile")]
     pub valid_profile: Option<crate::data::profile::ValidProfile>,
 
+    /// Also measure quantification under shift: draw this many samples of the test
+    /// split whose label mix is far from training's (single-label: uniform over the
+    /// simplex; multi-label: each label's prevalence uniform in 0.05–0.95) and report
+    /// each estimator's error of the shares per method (0: not measured)
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub shift_samples: usize,
+
     #[command(flatten)]
     pub groups: GroupArgs,
 

@@ -342,7 +342,8 @@ fn tuning_never_reads_the_test_labels() {
     };
     let poisoned_test =
         Features::new("test", &test_m, &poisoned, COUNTS.len(), Device::Cpu).unwrap();
-    let clean = emo::compare::run(&names, &p.train, &p.valid, &p.test, &cfg, &[1, 2], ()).unwrap();
+    let clean =
+        emo::compare::run(&names, &p.train, &p.valid, &p.test, &cfg, &[1, 2], (), None).unwrap();
     let dirty = emo::compare::run(
         &names,
         &p.train,
@@ -351,6 +352,7 @@ fn tuning_never_reads_the_test_labels() {
         &cfg,
         &[1, 2],
         (),
+        None,
     )
     .unwrap();
     let mut test_moved = false;

@@ -251,30 +251,6 @@ impl Assessment {
             curve_after,
         }
     }
-
-    /// What `emo train` would ship: the task's default map fitted on the
-    /// validation logits, judged on test. `None` when it cannot be fitted
-    /// (no validation texts).
-    pub fn of_default(
-        task: Task,
-        c: usize,
-        (valid_logits, valid_truth): (&[f64], &[bool]),
-        (test_logits, test_truth): (&[f64], &[bool]),
-    ) -> Option<Assessment> {
-        if valid_logits.is_empty() || test_logits.is_empty() {
-            return None;
-        }
-        let kind = Kind::default_for(task);
-        let map = Calibrator::fit(kind, task, valid_logits, c, valid_truth).ok()??;
-        Some(Assessment::measure(
-            kind,
-            task,
-            &raw(task, test_logits, c),
-            &map.probabilities(task, test_logits, c),
-            test_truth,
-            c,
-        ))
-    }
 }
 
 /// One-vs-rest probabilities to one distribution per row, as scikit-learn

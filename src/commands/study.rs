@@ -62,13 +62,27 @@ pub fn study<L: TaskLabel>(args: &CompareArgs) -> Result<(Study<L>, PathBuf)> {
     let (encoder, feats) = embed_study(&dataset, &args.encoder)?;
     let [train, valid, test] = <[Features<L>; 3]>::try_from(feats)
         .map_err(|_| anyhow::anyhow!("three splits expected"))?;
+    // Samples of at most 1000 texts, as many as the test split has below that.
+    let shift = (args.shift_samples > 0).then(|| crate::quantify::shift::Plan {
+        samples: args.shift_samples,
+        size: test.len().min(1000),
+        seed: args.seed,
+    });
 
     // One study per training subsample (one in all without --subsamples); each
     // subsample's runs are tagged with it and its methods tune on it.
     let (methods, train_counts, extra, subsamples, seeds) = match &drawn {
         None => {
-            let methods =
-                compare::run(&method_names, &train, &valid, &test, &config, &seeds, rule)?;
+            let methods = compare::run(
+                &method_names,
+                &train,
+                &valid,
+                &test,
+                &config,
+                &seeds,
+                rule,
+                shift,
+            )?;
             let extra = L::extra(&train.labels, dataset.classes.len());
             (methods, train.counts(), extra, None, seeds)
         }
@@ -96,6 +110,7 @@ pub fn study<L: TaskLabel>(args: &CompareArgs) -> Result<(Study<L>, PathBuf)> {
                     &config,
                     &sub_seeds,
                     rule,
+                    shift,
                 )?;
                 if s == 0 {
                     counts = sub.counts();

@@ -232,6 +232,7 @@ impl TaskLabel for usize {
                 weight_norms: model.head.weight_norms(),
                 seconds: 0.0,
                 calibration: assess(model, test)?,
+                shift: None,
             },
             rule: (),
             extra: (),
@@ -419,6 +420,7 @@ impl TaskLabel for LabelSet {
                 weight_norms: model.head.weight_norms(),
                 seconds: 0.0,
                 calibration: assess(model, test)?,
+                shift: None,
             },
             rule: saved.when_none,
             extra: TrainingLabels {

@@ -25,11 +25,57 @@ pub trait Compared: Learn + Studied {
         ctx: &Context<Self>,
         test: &Features<Self>,
         rule: Self::Rule,
+        shift: Option<crate::quantify::shift::Plan>,
         seconds: f64,
     ) -> Result<Self::Run>;
 
     /// What the method chose on this fit, for the study's later seeds.
     fn chosen(run: &Self::Run) -> &serde_json::Value;
+}
+
+/// What a fitted head's probabilities are worth beyond its labels: the
+/// calibration map `emo train` would fit on validation, judged on test, and
+/// (with a plan) how close each quantification estimator comes to the shares
+/// of shifted test samples through that map. `thresholds`: a multi-label
+/// head's, on its raw sigmoids.
+pub(crate) fn probabilities_study<L: crate::features::Targets>(
+    head: &crate::head::Head,
+    thresholds: Option<&[f32]>,
+    valid: &Features<L>,
+    test: &Features<L>,
+    shift: Option<crate::quantify::shift::Plan>,
+) -> Result<(
+    Option<crate::calibration::Assessment>,
+    Option<crate::quantify::shift::ShiftScores>,
+)> {
+    use crate::calibration::{raw, Assessment, Calibrator, Kind};
+    use crate::quantify::{Quantifier, Said};
+    let (task, c) = (L::TASK, test.n_classes);
+    if valid.is_empty() || test.is_empty() {
+        return Ok((None, None));
+    }
+    let (vz, vt) = (valid.logits_of(head)?, valid.truth());
+    let (tz, tt) = (test.logits_of(head)?, test.truth());
+    let kind = Kind::default_for(task);
+    let map = Calibrator::fit(kind, task, &vz, c, &vt)?;
+    let assessment = map.as_ref().map(|m| {
+        Assessment::measure(
+            kind,
+            task,
+            &raw(task, &tz, c),
+            &m.probabilities(task, &tz, c),
+            &tt,
+            c,
+        )
+    });
+    let shift = shift.map(|plan| {
+        let names: Vec<String> = (0..c).map(|k| k.to_string()).collect();
+        let validation = Said::new(task, map.as_ref(), thresholds, &vz, c);
+        let q = Quantifier::from_validation(task, names, &validation, &vt);
+        let sample = Said::new(task, map.as_ref(), thresholds, &tz, c);
+        crate::quantify::shift::study(&q, &sample, &tt, plan)
+    });
+    Ok((assessment, shift))
 }
 
 /// Fits `names` on `train` for each seed, choosing hyper-parameters on `valid`,
@@ -53,6 +99,7 @@ pub fn run<L: Compared>(
     config: &TrainConfig,
     seeds: &[u64],
     rule: L::Rule,
+    shift: Option<crate::quantify::shift::Plan>,
 ) -> Result<Vec<MethodRuns<L::Run>>> {
     let entries = names
         .iter()
@@ -82,7 +129,14 @@ pub fn run<L: Compared>(
             }
             let start = Instant::now();
             let fitted = (entries[i].build)(config).fit(&ctx)?;
-            L::evaluate(fitted, &ctx, test, rule, start.elapsed().as_secs_f64())
+            L::evaluate(
+                fitted,
+                &ctx,
+                test,
+                rule,
+                shift,
+                start.elapsed().as_secs_f64(),
+            )
         },
         |run: &L::Run| L::chosen(run).clone(),
     )?;

@@ -39,6 +39,7 @@ impl Compared for LabelSet {
         ctx: &Context<LabelSet>,
         test: &Features<LabelSet>,
         when_none: WhenNonePasses,
+        shift: Option<crate::quantify::shift::Plan>,
         seconds: f64,
     ) -> Result<MultiRun> {
         let c = test.n_classes;
@@ -51,12 +52,8 @@ impl Compared for LabelSet {
         let (_, validation_score) = ctx.thresholds(&fitted.head)?;
         let (test_metrics, test_predictions) = score(&tprobs, &test.labels, &th, when_none);
         let at = |v: f32| score(&tprobs, &test.labels, &decision::uniform(v, c), when_none).0;
-        let calibration = crate::calibration::Assessment::of_default(
-            crate::data::Task::MultiLabel,
-            c,
-            (&ctx.valid.logits_of(&fitted.head)?, &ctx.valid.truth()),
-            (&test.logits_of(&fitted.head)?, &test.truth()),
-        );
+        let (calibration, shift) =
+            super::probabilities_study(&fitted.head, Some(&th), ctx.valid, test, shift)?;
         Ok(MultiRun {
             seed: ctx.seed,
             thresholds: fitted.thresholds,
@@ -71,6 +68,7 @@ impl Compared for LabelSet {
             weight_norms: fitted.head.weight_norms(),
             seconds,
             calibration,
+            shift,
         })
     }
 

@@ -13,16 +13,13 @@ impl Compared for usize {
         ctx: &Context<usize>,
         test: &Features,
         _: (),
+        shift: Option<crate::quantify::shift::Plan>,
         seconds: f64,
     ) -> Result<Run> {
         let vpred = fitted.head.predict(&ctx.valid.x)?;
         let tpred = fitted.head.predict(&test.x)?;
-        let calibration = crate::calibration::Assessment::of_default(
-            crate::data::Task::SingleLabel,
-            test.n_classes,
-            (&ctx.valid.logits_of(&fitted.head)?, &ctx.valid.truth()),
-            (&test.logits_of(&fitted.head)?, &test.truth()),
-        );
+        let (calibration, shift) =
+            super::probabilities_study(&fitted.head, None, ctx.valid, test, shift)?;
         Ok(Run {
             seed: ctx.seed,
             subsample: 0,
@@ -34,6 +31,7 @@ impl Compared for usize {
             weight_norms: fitted.head.weight_norms(),
             seconds,
             calibration,
+            shift,
         })
     }
 

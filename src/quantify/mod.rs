@@ -16,6 +16,7 @@
 //! read, in one pass or in parts.
 
 pub mod estimators;
+pub mod shift;
 
 use crate::calibration;
 use crate::data::Task;
@@ -108,9 +109,27 @@ impl Said {
     /// From the head's logits (`n × C`, row-major) of a model.
     pub fn of(model: &SavedModel, logits: &[f64]) -> Said {
         let m = &model.manifest;
-        let c = m.labels.len();
-        let probabilities = calibration::probabilities(m.calibration.as_ref(), m.task, logits, c);
-        let given = match m.task {
+        let thresholds = m.threshold_values();
+        Said::new(
+            m.task,
+            m.calibration.as_ref(),
+            thresholds.as_deref(),
+            logits,
+            m.labels.len(),
+        )
+    }
+
+    /// From a head's logits (`n × c`), its calibration map and (multi-label)
+    /// its thresholds on the raw sigmoids.
+    pub fn new(
+        task: Task,
+        map: Option<&calibration::Calibrator>,
+        thresholds: Option<&[f32]>,
+        logits: &[f64],
+        c: usize,
+    ) -> Said {
+        let probabilities = calibration::probabilities(map, task, logits, c);
+        let given = match task {
             Task::SingleLabel => probabilities
                 .chunks(c)
                 .flat_map(|p| {
@@ -121,9 +140,7 @@ impl Said {
                 })
                 .collect(),
             Task::MultiLabel => {
-                let t = m
-                    .threshold_values()
-                    .expect("a multi-label model has thresholds");
+                let t = thresholds.expect("a multi-label head has thresholds");
                 logits
                     .iter()
                     .enumerate()
@@ -154,6 +171,28 @@ impl Said {
         }
     }
 
+    /// Label `k`'s yes/no problem.
+    fn label_problem(&self, k: usize) -> Problem {
+        let c = self.c;
+        Problem {
+            k: 2,
+            posteriors: self
+                .probabilities
+                .iter()
+                .skip(k)
+                .step_by(c)
+                .flat_map(|&p| [1.0 - p, p])
+                .collect(),
+            predicted: self
+                .given
+                .iter()
+                .skip(k)
+                .step_by(c)
+                .map(|&g| usize::from(g))
+                .collect(),
+        }
+    }
+
     /// The problems of `task`: one over all labels, or one per label.
     fn problems(&self, task: Task) -> Vec<Problem> {
         let c = self.c;
@@ -167,25 +206,7 @@ impl Said {
                     .map(|g| g.iter().position(|&x| x).unwrap_or(0))
                     .collect(),
             }],
-            Task::MultiLabel => (0..c)
-                .map(|k| Problem {
-                    k: 2,
-                    posteriors: self
-                        .probabilities
-                        .iter()
-                        .skip(k)
-                        .step_by(c)
-                        .flat_map(|&p| [1.0 - p, p])
-                        .collect(),
-                    predicted: self
-                        .given
-                        .iter()
-                        .skip(k)
-                        .step_by(c)
-                        .map(|&g| usize::from(g))
-                        .collect(),
-                })
-                .collect(),
+            Task::MultiLabel => (0..c).map(|k| self.label_problem(k)).collect(),
         }
     }
 }
@@ -312,6 +333,30 @@ impl Quantifier {
             Task::SingleLabel => per_problem.into_iter().next().unwrap_or_default(),
             Task::MultiLabel => per_problem.iter().map(|p| p[1]).collect(),
         }
+    }
+
+    /// One label's share (multi-label models: its own yes/no problem only),
+    /// by `method`, with no interval: what the shift study asks per label.
+    pub fn estimate_label(&self, method: Method, said: &Said, label: usize) -> f64 {
+        let problem = match self.task {
+            Task::SingleLabel => said.problems(self.task).swap_remove(0),
+            Task::MultiLabel => said.label_problem(label),
+        };
+        let (valid, truth) = &self.validation[label];
+        let out = problem.outputs(None);
+        let p = match method {
+            Method::Cc => estimators::cc(out),
+            Method::Pcc => estimators::pcc(out),
+            _ => {
+                let adj = Adjustment::fit(valid.outputs(None), truth);
+                match method {
+                    Method::Acc => estimators::acc(out, &adj),
+                    Method::Pacc => estimators::pacc(out, &adj),
+                    _ => estimators::sld(out, &adj.prior),
+                }
+            }
+        };
+        p[1]
     }
 
     /// Each label's share in the texts of `said` (keys: one per text, what

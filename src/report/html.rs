@@ -184,6 +184,7 @@ impl Writer for IndexHtml {
             writeln!(h, "</table></details>")?;
         }
         h.push_str(&super::calibration::html(study));
+        h.push_str(&super::shift::html(study));
         h.push_str(&footer(study));
         crate::atomic::write(&dir.join("index.html"), h.as_bytes())?;
         Ok(vec!["index.html".into()])

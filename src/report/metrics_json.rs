@@ -68,6 +68,7 @@ impl Writer for MetricsJson {
                             "chosen": r.chosen,
                             "weight_norms": r.weight_norms,
                             "calibration": super::calibration::json(r.calibration.as_ref()),
+                            "shift": super::shift::json(r.shift.as_ref()),
                         });
                         if study.subsamples.is_some() {
                             run["subsample"] = json!(r.subsample);

@@ -15,6 +15,7 @@ mod per_class;
 mod plot;
 pub(crate) mod predictions;
 pub mod shares;
+pub mod shift;
 pub mod subsamples;
 mod summary;
 mod tradeoff;
@@ -45,6 +46,8 @@ pub struct Run {
     pub seconds: f64,
     /// The calibration map fitted on validation, judged on test.
     pub calibration: Option<crate::calibration::Assessment>,
+    /// Quantification of shifted test samples (`--shift-samples`).
+    pub shift: Option<crate::quantify::shift::ShiftScores>,
 }
 
 /// A method's runs (single-label [`Run`]s or multi-label
@@ -125,6 +128,9 @@ pub trait Studied: Targets {
     /// A run's calibration map judged on test, where one was fitted.
     fn calibration(run: &Self::Run) -> Option<&crate::calibration::Assessment>;
 
+    /// A run's quantification of shifted test samples, where measured.
+    fn shift(run: &Self::Run) -> Option<&crate::quantify::shift::ShiftScores>;
+
     /// Chooses the recommended method on validation (by `select` where the
     /// task offers a choice) and bootstraps the test rows `resamples` times
     /// (0: none), seeded.
@@ -182,6 +188,10 @@ impl Studied for usize {
 
     fn calibration(run: &Run) -> Option<&crate::calibration::Assessment> {
         run.calibration.as_ref()
+    }
+
+    fn shift(run: &Run) -> Option<&crate::quantify::shift::ShiftScores> {
+        run.shift.as_ref()
     }
 
     fn analyse(study: &mut Study, select: Stat, resamples: usize, seed: u64) {

@@ -197,6 +197,7 @@ impl Writer for SummaryMd {
             s.push('\n');
         }
         s.push_str(&super::calibration::markdown(study));
+        s.push_str(&super::shift::markdown(study));
         writeln!(s, "Methods:\n")?;
         for m in &study.methods {
             writeln!(s, "- `{}`: {}", m.name, m.summary)?;

@@ -390,6 +390,7 @@ mod tests {
                 weight_norms: None,
                 seconds: 0.0,
                 calibration: None,
+                shift: None,
             }],
         };
         let mut s = Study {

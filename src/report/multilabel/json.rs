@@ -86,6 +86,7 @@ pub fn write(study: &Study<LabelSet>, dir: &Path) -> Result<Vec<String>> {
                         "chosen": r.chosen,
                         "weight_norms": r.weight_norms,
                         "calibration": crate::report::calibration::json(r.calibration.as_ref()),
+                        "shift": crate::report::shift::json(r.shift.as_ref()),
                     })
                 })
                 .collect();

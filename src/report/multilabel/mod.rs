@@ -47,6 +47,8 @@ pub struct MultiRun {
     pub seconds: f64,
     /// The calibration map fitted on validation, judged on test.
     pub calibration: Option<crate::calibration::Assessment>,
+    /// Quantification of shifted test samples (`--shift-samples`).
+    pub shift: Option<crate::quantify::shift::ShiftScores>,
 }
 
 /// What multi-label training labels add to a report.
@@ -159,6 +161,10 @@ impl Studied for LabelSet {
 
     fn calibration(run: &MultiRun) -> Option<&crate::calibration::Assessment> {
         run.calibration.as_ref()
+    }
+
+    fn shift(run: &MultiRun) -> Option<&crate::quantify::shift::ShiftScores> {
+        run.shift.as_ref()
     }
 
     /// The recommended method is the one with the best held-out validation

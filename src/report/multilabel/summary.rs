@@ -239,6 +239,7 @@ pub fn write(study: &Study<LabelSet>, dir: &Path) -> Result<Vec<String>> {
         writeln!(s, "## {title}\n\n{note}\n\n{}", markdown(&header, &rows))?;
     }
     s.push_str(&crate::report::calibration::markdown(study));
+    s.push_str(&crate::report::shift::markdown(study));
     crate::atomic::write(&dir.join("summary.md"), s.as_bytes())?;
     Ok(vec!["summary.md".into()])
 }

@@ -1,0 +1,193 @@
+//! Quantification under shift (`compare-sampling --shift-samples N`): per
+//! method, each estimator's mean absolute error of the shares over shifted
+//! test samples, with its interval, a sentence on which head and estimator to
+//! use when the shares are what is wanted, and a `shift` entry per run in
+//! metrics.json. One writer for both tasks, as for calibration.
+
+use super::{Studied, Study};
+use crate::quantify::shift::ShiftScores;
+use crate::quantify::{Method, DEFAULT_ESTIMATOR};
+use crate::uncertainty::Interval;
+use serde_json::{json, Value};
+
+/// Each method's first-run scores, in report order.
+fn scored<L: Studied>(study: &Study<L>) -> Vec<(&'static str, &ShiftScores)> {
+    study
+        .methods
+        .iter()
+        .filter_map(|m| Some((m.name, L::shift(m.runs.first()?)?)))
+        .collect()
+}
+
+fn cell(i: &Interval) -> String {
+    format!("{:.4} [{:.4}, {:.4}]", i.estimate, i.lo, i.hi)
+}
+
+/// The table: a row per method, a column per estimator (mean absolute error
+/// of the shares over the samples, 95% interval), the row's best in bold.
+pub fn table<L: Studied>(study: &Study<L>) -> Option<(Vec<String>, Vec<Vec<String>>)> {
+    let runs = scored(study);
+    if runs.is_empty() {
+        return None;
+    }
+    let mut header = vec!["method".to_string()];
+    header.extend(Method::ALL.iter().map(|m| m.name().to_string()));
+    header.push(format!("{} / cc", DEFAULT_ESTIMATOR.name()));
+    let rows = runs
+        .iter()
+        .map(|(name, s)| {
+            let best = s
+                .estimators
+                .iter()
+                .min_by(|a, b| a.mae.estimate.total_cmp(&b.mae.estimate))
+                .map(|e| e.estimator);
+            let mut row = vec![format!("`{name}`")];
+            for m in Method::ALL {
+                let c = s.of(m).map(|e| cell(&e.mae)).unwrap_or_default();
+                row.push(if Some(m) == best {
+                    format!("**{c}**")
+                } else {
+                    c
+                });
+            }
+            row.push(
+                s.ratio(DEFAULT_ESTIMATOR, Method::Cc, 1000, study.seeds[0])
+                    .map(|r| format!("{:.2} [{:.2}, {:.2}]", r.estimate, r.lo, r.hi))
+                    .unwrap_or_default(),
+            );
+            row
+        })
+        .collect();
+    Some((header, rows))
+}
+
+/// What the numbers say, in sentences: the pair with the least error, and
+/// what rebalancing does to it.
+pub fn verdict<L: Studied>(study: &Study<L>) -> Vec<String> {
+    let runs = scored(study);
+    let Some(&(_, first)) = runs.first() else {
+        return Vec::new();
+    };
+    let best = runs
+        .iter()
+        .flat_map(|(name, s)| s.estimators.iter().map(move |e| (*name, e)))
+        .min_by(|a, b| a.1.mae.estimate.total_cmp(&b.1.mae.estimate));
+    let mut out = Vec::new();
+    if let Some((name, e)) = best {
+        out.push(format!(
+            "For shares rather than labels, `{name}` with {} came closest: mean absolute error {} over {} samples of {} texts whose label mix is far from training's.",
+            e.estimator.name(),
+            cell(&e.mae),
+            first.samples,
+            first.size
+        ));
+    }
+    let of = |name: &str| runs.iter().find(|(n, _)| *n == name).map(|(_, s)| *s);
+    if let Some(ib) = of("ib") {
+        let best_of = |s: &ShiftScores| {
+            s.estimators
+                .iter()
+                .map(|e| e.mae.estimate)
+                .fold(f64::INFINITY, f64::min)
+        };
+        let plain = best_of(ib);
+        let rebalanced = runs
+            .iter()
+            .filter(|(n, _)| *n != "ib")
+            .map(|(n, s)| (*n, best_of(s)))
+            .min_by(|a, b| a.1.total_cmp(&b.1));
+        if let Some((n, r)) = rebalanced {
+            out.push(format!(
+                "The plain head (`ib`) at its best estimator: {plain:.4}; the best rebalanced one (`{n}`): {r:.4} — rebalancing {} quantification here.",
+                if r < plain * 0.95 {
+                    "helps"
+                } else if r > plain * 1.05 {
+                    "hurts"
+                } else {
+                    "neither helps nor hurts"
+                }
+            ));
+        }
+        if let Some(r) = ib.ratio(DEFAULT_ESTIMATOR, Method::Cc, 1000, study.seeds[0]) {
+            out.push(format!(
+                "On `ib`, {} has {:.0}% of counting's error (95% interval {:.0}–{:.0}%).",
+                DEFAULT_ESTIMATOR.name(),
+                100.0 * r.estimate,
+                100.0 * r.lo,
+                100.0 * r.hi
+            ));
+        }
+    }
+    out
+}
+
+fn note<L: Studied>(study: &Study<L>) -> String {
+    let Some(&(_, s)) = scored(study).first() else {
+        return String::new();
+    };
+    match L::TASK {
+        crate::data::Task::SingleLabel => format!(
+            "{} samples of {} test texts each, their label mix drawn uniformly from the simplex \
+             (far from training's long tail). Each cell: the mean over samples of the mean over \
+             labels of |estimated share − true share|, with a 95% interval over samples; \
+             calibrated by the map `emo train` fits. Lower is better; the row's best in bold.",
+            s.samples, s.size
+        ),
+        crate::data::Task::MultiLabel => format!(
+            "{} draws; in each, every label gets a sample of {} test texts in which its prevalence \
+             is drawn uniformly from 0.05–0.95. Each cell: the mean over draws of the mean over \
+             labels of |estimated prevalence − true prevalence|, with a 95% interval over draws; \
+             calibrated by the map `emo train` fits. Lower is better; the row's best in bold.",
+            s.samples, s.size
+        ),
+    }
+}
+
+pub fn markdown<L: Studied>(study: &Study<L>) -> String {
+    let Some((header, rows)) = table(study) else {
+        return String::new();
+    };
+    let mut s = format!("## Quantification under shift\n\n{}\n\n", note(study));
+    for v in verdict(study) {
+        s.push_str(&v);
+        s.push_str("\n\n");
+    }
+    s.push_str(&super::summary::markdown(&header, &rows));
+    s.push('\n');
+    s
+}
+
+pub fn html<L: Studied>(study: &Study<L>) -> String {
+    let Some((header, rows)) = table(study) else {
+        return String::new();
+    };
+    let cells = |r: &[String], tag: &str| {
+        r.iter()
+            .map(|c| format!("<{tag}>{}</{tag}>", super::html::inline(c)))
+            .collect::<String>()
+    };
+    let mut h = format!(
+        "<h2>Quantification under shift</h2><p class=\"note\">{}</p>",
+        super::html::esc(&note(study))
+    );
+    for v in verdict(study) {
+        h.push_str(&format!("<p>{}</p>", super::html::inline(&v)));
+    }
+    h.push_str(&format!("<table><tr>{}</tr>", cells(&header, "th")));
+    for r in &rows {
+        h.push_str(&format!("<tr>{}</tr>", cells(r, "td")));
+    }
+    h.push_str("</table>\n");
+    h
+}
+
+pub fn json(s: Option<&ShiftScores>) -> Value {
+    match s {
+        None => Value::Null,
+        Some(s) => json!({
+            "samples": s.samples,
+            "size": s.size,
+            "estimators": s.estimators,
+        }),
+    }
+}
