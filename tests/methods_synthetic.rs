@@ -342,8 +342,19 @@ fn tuning_never_reads_the_test_labels() {
     };
     let poisoned_test =
         Features::new("test", &test_m, &poisoned, COUNTS.len(), Device::Cpu).unwrap();
-    let clean =
-        emo::compare::run(&names, &p.train, &p.valid, &p.test, &cfg, &[1, 2], (), None).unwrap();
+    let clean = emo::compare::run(
+        &names,
+        &p.train,
+        &p.valid,
+        &p.test,
+        &cfg,
+        &[1, 2],
+        emo::compare::Scoring {
+            rule: (),
+            shift: None,
+        },
+    )
+    .unwrap();
     let dirty = emo::compare::run(
         &names,
         &p.train,
@@ -351,8 +362,10 @@ fn tuning_never_reads_the_test_labels() {
         &poisoned_test,
         &cfg,
         &[1, 2],
-        (),
-        None,
+        emo::compare::Scoring {
+            rule: (),
+            shift: None,
+        },
     )
     .unwrap();
     let mut test_moved = false;

@@ -80,8 +80,7 @@ pub fn study<L: TaskLabel>(args: &CompareArgs) -> Result<(Study<L>, PathBuf)> {
                 &test,
                 &config,
                 &seeds,
-                rule,
-                shift,
+                compare::Scoring { rule, shift },
             )?;
             let extra = L::extra(&train.labels, dataset.classes.len());
             (methods, train.counts(), extra, None, seeds)
@@ -109,8 +108,7 @@ pub fn study<L: TaskLabel>(args: &CompareArgs) -> Result<(Study<L>, PathBuf)> {
                     &test,
                     &config,
                     &sub_seeds,
-                    rule,
-                    shift,
+                    compare::Scoring { rule, shift },
                 )?;
                 if s == 0 {
                     counts = sub.counts();

@@ -33,6 +33,15 @@ pub trait Compared: Learn + Studied {
     fn chosen(run: &Self::Run) -> &serde_json::Value;
 }
 
+/// How a study scores each fit beyond training it: the rule that turns
+/// scores into answers (multi-label: a text no label passes) and whether to
+/// measure quantification under shift.
+#[derive(Debug, Clone, Copy)]
+pub struct Scoring<R> {
+    pub rule: R,
+    pub shift: Option<crate::quantify::shift::Plan>,
+}
+
 /// What a fitted head's probabilities are worth beyond its labels: the
 /// calibration map `emo train` would fit on validation, judged on test, and
 /// (with a plan) how close each quantification estimator comes to the shares
@@ -98,9 +107,9 @@ pub fn run<L: Compared>(
     test: &Features<L>,
     config: &TrainConfig,
     seeds: &[u64],
-    rule: L::Rule,
-    shift: Option<crate::quantify::shift::Plan>,
+    scoring: Scoring<L::Rule>,
 ) -> Result<Vec<MethodRuns<L::Run>>> {
+    let Scoring { rule, shift } = scoring;
     let entries = names
         .iter()
         .map(|n| methods::lookup::<L>(n))

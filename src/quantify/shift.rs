@@ -163,7 +163,7 @@ pub fn study(q: &Quantifier, test: &Said, truth: &[bool], plan: Plan) -> ShiftSc
             }
         }
     }
-    let mut rng = ChaCha8Rng::seed_from_u64(plan.seed ^ 0x5348_4946_54);
+    let mut rng = ChaCha8Rng::seed_from_u64(plan.seed ^ 0x0053_4849_4654);
     let mut interval = |v: &[f64]| -> Interval {
         if v.is_empty() {
             return Interval::point(f64::NAN);
