@@ -32,6 +32,7 @@ mod parity;
 mod pipeline_stage;
 mod precision;
 mod properties;
+mod quantify_command;
 mod quantify_quapy;
 mod random_encoder;
 mod serve;

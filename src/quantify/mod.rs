@@ -234,7 +234,7 @@ impl Quantifier {
         let m = &model.manifest;
         let v = model.validation.as_ref().ok_or_else(|| {
             crate::input_error!(
-                "{}: the model keeps no validation outputs (saved before emo 0.x quantified); train it again to quantify with it",
+                "{}: the model keeps no validation outputs (an emo older than quantification saved it); train it again to quantify with it",
                 dir.display()
             )
         })?;

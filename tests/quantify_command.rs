@@ -1,0 +1,347 @@
+//! `emo quantify` through the binary with the real encoder: shares that are
+//! what classify's labels count (cc) or a distribution (single-label), each
+//! inside its interval; groups estimated as if each were quantified alone
+//! (the bootstrap draws by text id, so a part resamples as the whole does);
+//! every output format; and bad input refused with exit 2.
+
+use crate::common::{self, emo, shared_multilabel, shared_small_carer, write};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// 240 CARER test texts with ids, in two groups of 120.
+fn corpus(dir: &Path) -> PathBuf {
+    use std::fmt::Write as _;
+    let text = std::fs::read_to_string(common::datasets_root().join("carer/test.txt")).unwrap();
+    let mut out = String::from("id,text,week\n");
+    for (i, line) in text.lines().skip(1).take(240).enumerate() {
+        let (t, _) = line.rsplit_once(';').unwrap();
+        let week = if i < 120 { "w1" } else { "w2" };
+        writeln!(out, "t{i},\"{}\",{week}", t.replace('"', "\"\"")).unwrap();
+    }
+    write(dir, "corpus.csv", out.as_bytes())
+}
+
+fn run(args: &[&str]) -> (Option<i32>, String, String) {
+    let o = emo().arg("quantify").args(args).output().unwrap();
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn json_run(args: &[&str]) -> Value {
+    let (code, out, err) = run(args);
+    assert_eq!(code, Some(0), "{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+/// (label, share, low, high) of one JSON shares object.
+fn shares(v: &Value) -> Vec<(String, f64, f64, f64)> {
+    v["shares"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(l, s)| {
+            let f = |k: &str| s[k].as_f64().unwrap();
+            (l.clone(), f("share"), f("low"), f("high"))
+        })
+        .collect()
+}
+
+#[test]
+fn single_label_shares_count_classify_and_groups_stand_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = shared_small_carer("ib");
+    let input = corpus(dir.path());
+    let m = model.to_str().unwrap();
+    let i = input.to_str().unwrap();
+
+    // The default (sld): a distribution, each share inside its interval.
+    let all = json_run(&[
+        "--model",
+        m,
+        "--input",
+        i,
+        "--output-format",
+        "json",
+        "--bootstrap",
+        "200",
+    ]);
+    assert_eq!(all["estimator"], "sld");
+    assert_eq!(all["texts"], 240);
+    let s = shares(&all);
+    assert_eq!(s.len(), 6);
+    assert!(
+        (s.iter().map(|x| x.1).sum::<f64>() - 1.0).abs() < 1e-9,
+        "{all}"
+    );
+    for (l, p, lo, hi) in &s {
+        assert!(lo <= p && p <= hi && lo < hi, "{l}: {p} [{lo}, {hi}]");
+    }
+
+    // cc counts exactly the labels classify gives.
+    let cc = json_run(&[
+        "--model",
+        m,
+        "--input",
+        i,
+        "--estimator",
+        "cc",
+        "--output-format",
+        "json",
+        "--bootstrap",
+        "0",
+    ]);
+    let o = emo()
+        .args([
+            "classify",
+            "--model",
+            m,
+            "--input",
+            i,
+            "--output-format",
+            "jsonl",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let labels: Vec<String> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["label"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(labels.len(), 240);
+    for (l, p, lo, hi) in shares(&cc) {
+        let counted = labels.iter().filter(|x| **x == l).count() as f64 / 240.0;
+        assert!(
+            (p - counted).abs() < 1e-12,
+            "{l}: cc {p} vs classify {counted}"
+        );
+        assert_eq!((lo, hi), (p, p), "--bootstrap 0 gives no interval");
+    }
+    // The estimators differ: the adjustment does something.
+    assert_ne!(shares(&cc), shares(&all));
+
+    // Per group, each group's estimate and interval are those of the group
+    // quantified alone (its rows, its ids).
+    let by = json_run(&[
+        "--model",
+        m,
+        "--input",
+        i,
+        "--by",
+        "week",
+        "--output-format",
+        "json",
+        "--bootstrap",
+        "200",
+    ]);
+    let groups = by.as_array().unwrap();
+    assert_eq!(groups.len(), 2);
+    assert_eq!(
+        (groups[0]["group"].as_str(), groups[0]["texts"].as_u64()),
+        (Some("w1"), Some(120))
+    );
+    let text = std::fs::read_to_string(&input).unwrap();
+    let w2: String = text
+        .lines()
+        .take(1)
+        .chain(text.lines().filter(|l| l.ends_with(",w2")))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let alone = write(dir.path(), "w2.csv", w2.as_bytes());
+    let w2_alone = json_run(&[
+        "--model",
+        m,
+        "--input",
+        alone.to_str().unwrap(),
+        "--output-format",
+        "json",
+        "--bootstrap",
+        "200",
+    ]);
+    // To float rounding: a text's logits may differ in the last bit with the
+    // batch it is embedded in.
+    for (a, b) in shares(&groups[1]).iter().zip(shares(&w2_alone)) {
+        assert_eq!(a.0, b.0);
+        for (x, y) in [(a.1, b.1), (a.2, b.2), (a.3, b.3)] {
+            assert!((x - y).abs() < 1e-5, "{a:?} vs {b:?}");
+        }
+    }
+
+    // CSV (long: a row per group and label), Markdown, the table and a picture.
+    let pic = dir.path().join("shares.png");
+    let (code, csv, err) = run(&[
+        "--model",
+        m,
+        "--input",
+        i,
+        "--by",
+        "week",
+        "--output-format",
+        "csv",
+        "--bootstrap",
+        "50",
+        "--picture",
+        pic.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let mut r = csv::Reader::from_reader(csv.as_bytes());
+    assert_eq!(
+        r.headers().unwrap().iter().collect::<Vec<_>>(),
+        ["group", "label", "share", "low", "high", "texts"]
+    );
+    assert_eq!(r.records().count(), 12);
+    assert!(std::fs::read(&pic).unwrap().starts_with(b"\x89PNG"));
+    let (code, md, _) = run(&[
+        "--model",
+        m,
+        "--input",
+        i,
+        "--output-format",
+        "markdown",
+        "--bootstrap",
+        "50",
+    ]);
+    assert_eq!(code, Some(0));
+    assert!(
+        md.starts_with("| emotion | share of 240 texts [95% interval] |"),
+        "{md}"
+    );
+    assert_eq!(md.lines().count(), 8);
+}
+
+#[test]
+fn multi_label_shares_are_per_label_prevalences() {
+    let model = shared_multilabel();
+    let m = model.to_str().unwrap();
+    let input = common::multilabel_fixture("multilabel_small_test.csv");
+    let i = input.to_str().unwrap();
+    let cc = json_run(&[
+        "--model",
+        m,
+        "--input",
+        i,
+        "--estimator",
+        "cc",
+        "--output-format",
+        "json",
+        "--bootstrap",
+        "0",
+    ]);
+    // cc: the share of texts where the label passes its threshold.
+    let o = emo()
+        .args([
+            "classify",
+            "--model",
+            m,
+            "--input",
+            i,
+            "--output-format",
+            "jsonl",
+            "--top-k",
+            "4",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let answers: Vec<Value> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let n = answers.len() as f64;
+    for (l, p, _, _) in shares(&cc) {
+        let passed = answers
+            .iter()
+            .filter(|a| {
+                a["top"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|s| s["label"] == l.as_str() && s["passed"] == true)
+            })
+            .count() as f64;
+        assert!(
+            (p - passed / n).abs() < 1e-12,
+            "{l}: cc {p} vs {passed}/{n}"
+        );
+    }
+    for e in ["pcc", "acc", "pacc", "sld"] {
+        let v = json_run(&[
+            "--model",
+            m,
+            "--input",
+            i,
+            "--estimator",
+            e,
+            "--output-format",
+            "json",
+            "--bootstrap",
+            "100",
+        ]);
+        for (l, p, lo, hi) in shares(&v) {
+            assert!((0.0..=1.0).contains(&p), "{e} {l}: {p}");
+            assert!(
+                lo <= p + 1e-12 && p <= hi + 1e-12,
+                "{e} {l}: {p} [{lo}, {hi}]"
+            );
+        }
+    }
+}
+
+#[test]
+fn bad_requests_are_refused_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = shared_small_carer("ib");
+    let m = model.to_str().unwrap();
+    let input = corpus(dir.path());
+    let i = input.to_str().unwrap();
+    let refused = |args: &[&str], needle: &str| {
+        let (code, out, err) = run(args);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(needle) && err.lines().count() == 1,
+            "{args:?}: {err}"
+        );
+        assert!(out.is_empty(), "{out}");
+    };
+    refused(&["--model", m, "--input", i, "--by", "month"], "'month'");
+    refused(
+        &["--model", m, "--by", "week", "a text"],
+        "--by 'week': texts given as arguments have no columns",
+    );
+    let txt = write(dir.path(), "plain.txt", b"one\ntwo\n");
+    refused(
+        &[
+            "--model",
+            m,
+            "--input",
+            txt.to_str().unwrap(),
+            "--by",
+            "week",
+        ],
+        "plain text lines have no column",
+    );
+    refused(&["--model", m], "nothing to quantify");
+    // A model saved before emo kept its validation outputs.
+    let old = dir.path().join("old");
+    std::fs::create_dir(&old).unwrap();
+    for f in ["manifest.json", "head.safetensors"] {
+        std::fs::copy(model.join(f), old.join(f)).unwrap();
+    }
+    let p = old.join("manifest.json");
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    v.as_object_mut().unwrap().remove("validation_texts");
+    std::fs::write(&p, serde_json::to_string(&v).unwrap()).unwrap();
+    refused(
+        &["--model", old.to_str().unwrap(), "--input", i],
+        "keeps no validation outputs",
+    );
+}
