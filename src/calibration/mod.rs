@@ -9,6 +9,7 @@
 //! multi-label head's labels are separate yes/no questions: each label gets its
 //! own Platt or isotonic map and nothing is renormalised.
 
+pub mod bias_temperature;
 pub mod isotonic;
 pub mod platt;
 pub mod temperature;

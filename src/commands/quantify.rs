@@ -9,7 +9,7 @@ use crate::data::table::Record;
 use crate::data::BadRows;
 use crate::model::SavedModel;
 use crate::predict::Predictor;
-use crate::quantify::{key_of, Method, Quantifier, Said, DEFAULT_ESTIMATOR};
+use crate::quantify::{key_of, Method, Quantifier, DEFAULT_ESTIMATOR};
 use crate::report::shares::{self, GroupShares};
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -66,7 +66,7 @@ pub fn run(args: &QuantifyArgs) -> Result<()> {
     if keys.is_empty() {
         return Err(crate::input_error!("no texts to quantify"));
     }
-    let said = Said::of(&model, &logits);
+    let said = quantifier.said(&logits);
 
     // The groups in the order their first text came, or the whole input.
     let mut order: Vec<String> = Vec::new();

@@ -58,7 +58,7 @@ pub(crate) fn probabilities_study<L: crate::features::Targets>(
     Option<crate::quantify::shift::ShiftScores>,
 )> {
     use crate::calibration::{raw, Assessment, Calibrator, Kind};
-    use crate::quantify::{Quantifier, Said};
+    use crate::quantify::Quantifier;
     let (task, c) = (L::TASK, test.n_classes);
     if valid.is_empty() || test.is_empty() {
         return Ok((None, None));
@@ -79,10 +79,15 @@ pub(crate) fn probabilities_study<L: crate::features::Targets>(
     });
     let shift = shift.map(|plan| {
         let names: Vec<String> = (0..c).map(|k| k.to_string()).collect();
-        let validation = Said::new(task, map.as_ref(), thresholds, &vz, c);
-        let q = Quantifier::from_validation(task, names, &validation, &vt);
-        let sample = Said::new(task, map.as_ref(), thresholds, &tz, c);
-        crate::quantify::shift::study(&q, &sample, &tt, plan)
+        let q = Quantifier::fit(
+            task,
+            names,
+            map.clone(),
+            thresholds.map(<[f32]>::to_vec),
+            &vz,
+            &vt,
+        );
+        crate::quantify::shift::study(&q, &q.said(&tz), &tt, plan)
     });
     Ok((assessment, shift))
 }

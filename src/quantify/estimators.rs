@@ -234,7 +234,7 @@ pub fn project_to_simplex(v: &[f64]) -> Vec<f64> {
 /// restarts) to convergence. The loss is convex, so the minimum found is the
 /// minimum (unique when A has full rank).
 pub fn simplex_least_squares(a: &[f64], b: &[f64], k: usize) -> Vec<f64> {
-    if let Some(p) = solve(a, b, k) {
+    if let Some(p) = crate::linalg::solve(a, b, k) {
         if p.iter().all(|&v| v >= 0.0) && (p.iter().sum::<f64>() - 1.0).abs() < 1e-9 {
             return p;
         }
@@ -324,37 +324,6 @@ fn largest_eigenvalue(m: &[f64], k: usize) -> f64 {
         lambda = next;
     }
     lambda
-}
-
-/// A x = b by Gaussian elimination with partial pivoting; `None` when A is
-/// (numerically) singular.
-fn solve(a: &[f64], b: &[f64], k: usize) -> Option<Vec<f64>> {
-    let mut m: Vec<Vec<f64>> = (0..k)
-        .map(|i| {
-            let mut row = a[i * k..(i + 1) * k].to_vec();
-            row.push(b[i]);
-            row
-        })
-        .collect();
-    for col in 0..k {
-        let pivot = (col..k).max_by(|&x, &y| m[x][col].abs().total_cmp(&m[y][col].abs()))?;
-        if m[pivot][col].abs() < 1e-12 {
-            return None;
-        }
-        m.swap(col, pivot);
-        for r in 0..k {
-            if r != col {
-                let f = m[r][col] / m[col][col];
-                if f != 0.0 {
-                    let pivot_row = m[col].clone();
-                    for (x, p) in m[r][col..].iter_mut().zip(&pivot_row[col..]) {
-                        *x -= f * p;
-                    }
-                }
-            }
-        }
-    }
-    Some((0..k).map(|i| m[i][k] / m[i][i]).collect())
 }
 
 #[cfg(test)]

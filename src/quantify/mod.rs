@@ -18,7 +18,10 @@
 pub mod estimators;
 pub mod shift;
 
-use crate::calibration;
+use crate::calibration::{
+    self,
+    bias_temperature::{self, BiasTemperature},
+};
 use crate::data::Task;
 use crate::model::SavedModel;
 use crate::uncertainty::quantile;
@@ -106,31 +109,20 @@ impl Said {
         self.given.is_empty()
     }
 
-    /// From the head's logits (`n × C`, row-major) of a model.
-    pub fn of(model: &SavedModel, logits: &[f64]) -> Said {
-        let m = &model.manifest;
-        let thresholds = m.threshold_values();
-        Said::new(
-            m.task,
-            m.calibration.as_ref(),
-            thresholds.as_deref(),
-            logits,
-            m.labels.len(),
-        )
-    }
-
-    /// From a head's logits (`n × c`), its calibration map and (multi-label)
-    /// its thresholds on the raw sigmoids.
-    pub fn new(
+    /// From a head's logits (`n × c`): `posteriors` as quantification reads
+    /// them, and what the model gives each text by its own map (`map`;
+    /// single-label: its most probable class) or (multi-label) its
+    /// thresholds on the raw sigmoids.
+    fn new(
         task: Task,
         map: Option<&calibration::Calibrator>,
         thresholds: Option<&[f32]>,
         logits: &[f64],
         c: usize,
+        posteriors: Vec<f64>,
     ) -> Said {
-        let probabilities = calibration::probabilities(map, task, logits, c);
         let given = match task {
-            Task::SingleLabel => probabilities
+            Task::SingleLabel => calibration::probabilities(map, task, logits, c)
                 .chunks(c)
                 .flat_map(|p| {
                     let best = (0..c)
@@ -150,7 +142,7 @@ impl Said {
         };
         Said {
             c,
-            probabilities,
+            probabilities: posteriors,
             given,
         }
     }
@@ -216,6 +208,13 @@ impl Said {
 pub struct Quantifier {
     pub task: Task,
     pub labels: Vec<String>,
+    /// The model's own map and thresholds: what it gives each text.
+    map: Option<calibration::Calibrator>,
+    thresholds: Option<Vec<f32>>,
+    /// Single-label: the posteriors the estimators read, bias-corrected
+    /// temperature scaling fitted on validation ([`bias_temperature`]);
+    /// multi-label models' Platt maps already carry each label's offset.
+    posteriors: Option<BiasTemperature>,
     validation: Vec<(Problem, Vec<usize>)>,
 }
 
@@ -239,45 +238,33 @@ impl Quantifier {
             )
         })?;
         let logits: Vec<f64> = v.logits.iter().map(|&z| f64::from(z)).collect();
-        let said = Said::of(model, &logits);
-        let c = m.labels.len();
-        let truth: Vec<Vec<usize>> = match m.task {
-            Task::SingleLabel => vec![v
-                .truth
-                .chunks(c)
-                .map(|t| t.iter().position(|&x| x).unwrap_or(0))
-                .collect()],
-            Task::MultiLabel => (0..c)
-                .map(|k| {
-                    v.truth
-                        .iter()
-                        .skip(k)
-                        .step_by(c)
-                        .map(|&t| usize::from(t))
-                        .collect()
-                })
-                .collect(),
-        };
-        Ok(Quantifier {
-            task: m.task,
-            labels: m.labels.clone(),
-            validation: said.problems(m.task).into_iter().zip(truth).collect(),
-        })
+        Ok(Quantifier::fit(
+            m.task,
+            m.labels.clone(),
+            m.calibration.clone(),
+            m.threshold_values(),
+            &logits,
+            &v.truth,
+        ))
     }
 
-    /// From validation outputs directly (a study's, or a test's).
-    pub fn from_validation(
+    /// From a head's validation logits (`n × C`) and labels (`n × C`), its
+    /// calibration map and (multi-label) its thresholds.
+    pub fn fit(
         task: Task,
         labels: Vec<String>,
-        said: &Said,
+        map: Option<calibration::Calibrator>,
+        thresholds: Option<Vec<f32>>,
+        logits: &[f64],
         truth: &[bool],
     ) -> Quantifier {
-        let c = said.c;
-        let truth: Vec<Vec<usize>> = match task {
-            Task::SingleLabel => vec![truth
-                .chunks(c)
-                .map(|t| t.iter().position(|&x| x).unwrap_or(0))
-                .collect()],
+        let c = labels.len();
+        let classes: Vec<usize> = truth
+            .chunks(c)
+            .map(|t| t.iter().position(|&x| x).unwrap_or(0))
+            .collect();
+        let per_problem: Vec<Vec<usize>> = match task {
+            Task::SingleLabel => vec![classes.clone()],
             Task::MultiLabel => (0..c)
                 .map(|k| {
                     truth
@@ -289,11 +276,40 @@ impl Quantifier {
                 })
                 .collect(),
         };
-        Quantifier {
+        let posteriors = (task == Task::SingleLabel && !classes.is_empty())
+            .then(|| bias_temperature::fit(logits, c, &classes));
+        let mut q = Quantifier {
             task,
             labels,
-            validation: said.problems(task).into_iter().zip(truth).collect(),
-        }
+            map,
+            thresholds,
+            posteriors,
+            validation: Vec::new(),
+        };
+        q.validation = q
+            .said(logits)
+            .problems(task)
+            .into_iter()
+            .zip(per_problem)
+            .collect();
+        q
+    }
+
+    /// What quantification reads of texts whose logits (`n × C`) are these.
+    pub fn said(&self, logits: &[f64]) -> Said {
+        let c = self.labels.len();
+        let posteriors = match &self.posteriors {
+            Some(m) => m.probabilities(logits, c),
+            None => calibration::probabilities(self.map.as_ref(), self.task, logits, c),
+        };
+        Said::new(
+            self.task,
+            self.map.as_ref(),
+            self.thresholds.as_deref(),
+            logits,
+            c,
+            posteriors,
+        )
     }
 
     /// Validation texts the adjustments were learnt from.
@@ -479,25 +495,18 @@ mod tests {
     fn adjusted_estimates_beat_counting_under_shift() {
         // A 2-class classifier right 80% of the time on either class, with
         // posteriors 0.8 / 0.2 (calibrated for a 50/50 validation).
-        let row = |pred: usize| -> (Vec<f64>, Vec<bool>) {
-            let p = if pred == 0 {
-                vec![0.8, 0.2]
-            } else {
-                vec![0.2, 0.8]
-            };
-            (p, vec![pred == 0, pred == 1])
-        };
-        let build = |preds: &[usize]| {
-            let mut s = Said {
-                c: 2,
-                ..Default::default()
-            };
-            for &p in preds {
-                let (pr, g) = row(p);
-                s.probabilities.extend(pr);
-                s.given.extend(g);
-            }
-            s
+        // Logits whose softmax is 0.8 / 0.2 toward the predicted class.
+        let logits = |preds: &[usize]| -> Vec<f64> {
+            preds
+                .iter()
+                .flat_map(|&p| {
+                    if p == 0 {
+                        [0.8f64.ln(), 0.2f64.ln()]
+                    } else {
+                        [0.2f64.ln(), 0.8f64.ln()]
+                    }
+                })
+                .collect()
         };
         // Validation: 50 of each class, 40 of each predicted right.
         let mut vpred = Vec::new();
@@ -508,10 +517,12 @@ mod tests {
                 vtruth.extend([class == 0, class == 1]);
             }
         }
-        let q = Quantifier::from_validation(
+        let q = Quantifier::fit(
             Task::SingleLabel,
             vec!["a".into(), "b".into()],
-            &build(&vpred),
+            None,
+            None,
+            &logits(&vpred),
             &vtruth,
         );
         // Corpus: 90 of class 0, 10 of class 1 → predicted 0: 72 + 2 = 74.
@@ -519,7 +530,7 @@ mod tests {
         cpred.extend(vec![1; 18]);
         cpred.extend(vec![1; 8]);
         cpred.extend(vec![0; 2]);
-        let said = build(&cpred);
+        let said = q.said(&logits(&cpred));
         let keys: Vec<u64> = (0..100).map(|i| key_of(None, i)).collect();
         let cc = q.estimate(Method::Cc, &said, &keys, 0, 0)[0].share;
         let acc = q.estimate(Method::Acc, &said, &keys, 200, 1)[0];
