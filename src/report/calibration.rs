@@ -98,31 +98,11 @@ pub fn markdown<L: Studied>(study: &Study<L>) -> String {
     format!(
         "## Calibration\n\n{}\n\n{}\n![reliability](reliability.png)\n\n",
         note(L::TASK),
-        super::summary::markdown(&header, &rows)
+        super::markdown(&header, &rows)
     )
 }
 
 /// The HTML section (empty when no run was assessed).
-pub fn html<L: Studied>(study: &Study<L>) -> String {
-    let Some((header, rows)) = table(study) else {
-        return String::new();
-    };
-    let cells = |r: &[String], tag: &str| {
-        r.iter()
-            .map(|c| format!("<{tag}>{}</{tag}>", super::html::inline(c)))
-            .collect::<String>()
-    };
-    let mut h = format!(
-        "<h2>Calibration</h2><p class=\"note\">{}</p><table><tr>{}</tr>",
-        super::html::esc(note(L::TASK)),
-        cells(&header, "th")
-    );
-    for r in &rows {
-        h.push_str(&format!("<tr>{}</tr>", cells(r, "td")));
-    }
-    h.push_str("</table><img src=\"reliability.png\" alt=\"reliability curves per method\">\n");
-    h
-}
 
 /// A run's entry in metrics.json.
 pub fn json(a: Option<&Assessment>) -> Value {

@@ -183,8 +183,7 @@ impl Writer for IndexHtml {
             }
             writeln!(h, "</table></details>")?;
         }
-        h.push_str(&super::calibration::html(study));
-        h.push_str(&super::shift::html(study));
+        h.push_str(&probability_sections(study));
         h.push_str(&footer(study));
         crate::atomic::write(&dir.join("index.html"), h.as_bytes())?;
         Ok(vec!["index.html".into()])
@@ -202,5 +201,55 @@ pub(super) fn footer<L: super::Studied>(study: &super::Study<L>) -> String {
         esc(&study.device),
         study.precision,
         esc(&study.command)
+    )
+}
+
+/// A titled table section (calibration, quantification under shift) with its
+/// note, sentences and an optional picture, for both pages.
+pub(super) fn table_section(
+    title: &str,
+    note: &str,
+    sentences: &[String],
+    table: Option<(Vec<String>, Vec<Vec<String>>)>,
+    picture: Option<&str>,
+) -> String {
+    let Some((header, rows)) = table else {
+        return String::new();
+    };
+    let cells = |r: &[String], tag: &str| {
+        r.iter()
+            .map(|c| format!("<{tag}>{}</{tag}>", inline(c)))
+            .collect::<String>()
+    };
+    let mut h = format!("<h2>{}</h2><p class=\"note\">{}</p>", esc(title), esc(note));
+    for v in sentences {
+        h.push_str(&format!("<p>{}</p>", inline(v)));
+    }
+    h.push_str(&format!("<table><tr>{}</tr>", cells(&header, "th")));
+    for r in &rows {
+        h.push_str(&format!("<tr>{}</tr>", cells(r, "td")));
+    }
+    h.push_str("</table>");
+    if let Some(src) = picture {
+        h.push_str(&format!("<img src=\"{src}\" alt=\"{}\">", esc(title)));
+    }
+    h.push('\n');
+    h
+}
+
+/// The calibration and shift sections of a study's page.
+pub(super) fn probability_sections<L: super::Studied>(study: &super::Study<L>) -> String {
+    table_section(
+        "Calibration",
+        super::calibration::note(L::TASK),
+        &[],
+        super::calibration::table(study),
+        Some("reliability.png"),
+    ) + &table_section(
+        "Quantification under shift",
+        &super::shift::note(study),
+        &super::shift::verdict(study),
+        super::shift::table(study),
+        None,
     )
 }

@@ -121,7 +121,7 @@ pub fn verdict<L: Studied>(study: &Study<L>) -> Vec<String> {
     out
 }
 
-fn note<L: Studied>(study: &Study<L>) -> String {
+pub fn note<L: Studied>(study: &Study<L>) -> String {
     let Some(&(_, s)) = scored(study).first() else {
         return String::new();
     };
@@ -152,33 +152,9 @@ pub fn markdown<L: Studied>(study: &Study<L>) -> String {
         s.push_str(&v);
         s.push_str("\n\n");
     }
-    s.push_str(&super::summary::markdown(&header, &rows));
+    s.push_str(&super::markdown(&header, &rows));
     s.push('\n');
     s
-}
-
-pub fn html<L: Studied>(study: &Study<L>) -> String {
-    let Some((header, rows)) = table(study) else {
-        return String::new();
-    };
-    let cells = |r: &[String], tag: &str| {
-        r.iter()
-            .map(|c| format!("<{tag}>{}</{tag}>", super::html::inline(c)))
-            .collect::<String>()
-    };
-    let mut h = format!(
-        "<h2>Quantification under shift</h2><p class=\"note\">{}</p>",
-        super::html::esc(&note(study))
-    );
-    for v in verdict(study) {
-        h.push_str(&format!("<p>{}</p>", super::html::inline(&v)));
-    }
-    h.push_str(&format!("<table><tr>{}</tr>", cells(&header, "th")));
-    for r in &rows {
-        h.push_str(&format!("<tr>{}</tr>", cells(r, "td")));
-    }
-    h.push_str("</table>\n");
-    h
 }
 
 pub fn json(s: Option<&ShiftScores>) -> Value {

@@ -78,8 +78,7 @@ pub fn write(study: &Study<LabelSet>, dir: &Path) -> Result<Vec<String>> {
             m.name
         )?;
     }
-    h.push_str(&crate::report::calibration::html(study));
-    h.push_str(&crate::report::shift::html(study));
+    h.push_str(&crate::report::html::probability_sections(study));
     h.push_str(&crate::report::html::footer(study));
     crate::atomic::write(&dir.join("index.html"), h.as_bytes())?;
     Ok(vec!["index.html".into()])
