@@ -102,8 +102,6 @@ pub fn markdown<L: Studied>(study: &Study<L>) -> String {
     )
 }
 
-/// The HTML section (empty when no run was assessed).
-
 /// A run's entry in metrics.json.
 pub fn json(a: Option<&Assessment>) -> Value {
     match a {
