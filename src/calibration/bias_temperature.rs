@@ -113,18 +113,15 @@ pub fn fit(logits: &[f64], c: usize, labels: &[usize]) -> BiasTemperature {
 }
 
 impl BiasTemperature {
-    /// softmax(z / T + b), row by row.
+    /// softmax(z / T + b) = softmax((z + T·b) / T), row by row: temperature
+    /// scaling's softmax on offset logits.
     pub fn probabilities(&self, logits: &[f64], c: usize) -> Vec<f64> {
-        let mut out = Vec::with_capacity(logits.len());
-        for z in logits.chunks_exact(c) {
-            let s: Vec<f64> = z.iter().zip(&self.b).map(|(z, b)| z / self.t + b).collect();
-            let max = s.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v));
-            let start = out.len();
-            out.extend(s.iter().map(|v| (v - max).exp()));
-            let sum: f64 = out[start..].iter().sum();
-            out[start..].iter_mut().for_each(|p| *p /= sum);
-        }
-        out
+        let shifted: Vec<f64> = logits
+            .iter()
+            .enumerate()
+            .map(|(i, z)| z + self.t * self.b[i % c])
+            .collect();
+        super::temperature::Temperature { t: self.t }.probabilities(&shifted, c)
     }
 }
 
