@@ -6,7 +6,7 @@
 CARGO ?= cargo
 EMO := ./target/release/emo
 
-.PHONY: reference-features setup test-encoders test-browser pyenv build demo reference test links layers lint clean-cache bench fuzz gpu-check spark-test soak
+.PHONY: reference-features reference-quantify setup test-encoders test-browser pyenv build demo reference test links layers lint clean-cache bench fuzz gpu-check spark-test soak
 
 setup:
 	@bash scripts/setup.sh
@@ -80,6 +80,16 @@ reference-features: build test-encoders
 	  cp -r reports/features-$$d reports/reference/features-$$d; done
 	python3 scripts/trim_feature_reports.py reports/reference/features-*
 	python3 scripts/features_results.py
+
+# The quantification studies (compare-sampling --shift-samples: each estimator's error of the
+# shares on test samples whose label mix is far from training's), committed trimmed to their
+# summary, metrics.json and reliability diagrams; docs/quantify.md quotes them.
+reference-quantify: build
+	for d in goemotions goemotions-multi carer; do \
+	  $(EMO) compare-sampling --dataset $$d --seeds 1 --shift-samples 20 --out reports/quantify-$$d && \
+	  rm -rf reports/reference/quantify-$$d && mkdir -p reports/reference/quantify-$$d && \
+	  cp reports/quantify-$$d/summary.md reports/quantify-$$d/metrics.json reports/quantify-$$d/reliability.png \
+	    reports/reference/quantify-$$d/ || exit 1; done
 
 # Speed and memory against Python (sentence-transformers, scikit-learn), written to
 # reports/bench.md and reports/bench.json; Python from .deps/py (make pyenv).
