@@ -947,6 +947,9 @@ pub enum SharesFormat {
     Tsv,
     /// A Markdown table
     Markdown,
+    /// What these texts add to each group's shares, one JSON line per group:
+    /// for `--tallies` to add up with other parts' (Spark partitions)
+    Tally,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -969,7 +972,14 @@ pub struct QuantifyArgs {
     #[arg(long, value_name = "COLUMN")]
     pub by: Option<Column>,
 
-    /// Output format: table for people; json, csv, tsv, markdown for pipelines and documents
+    /// Estimate from tallies (`--output-format tally` of parts of one corpus,
+    /// one JSON object a line; `-`: standard input) instead of texts: each
+    /// group's parts are added, then estimated once
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["input", "texts", "by"])]
+    pub tallies: Option<PathBuf>,
+
+    /// Output format: table for people; json, csv, tsv, markdown for pipelines and documents;
+    /// tally for parts of a corpus that `--tallies` adds up
     #[arg(long, value_enum, default_value = "table", value_name = "FORMAT")]
     pub output_format: SharesFormat,
 

@@ -130,6 +130,11 @@ impl<'a> Predictor<'a> {
     /// quantification reads instead of answers.
     pub fn logits(&mut self, texts: &[String]) -> Result<Vec<f64>> {
         let (m, _) = self.embedder.embed(texts)?;
+        self.logits_of(&m)
+    }
+
+    /// The head's logits (`rows × C`) for embedded texts.
+    pub fn logits_of(&self, m: &Matrix) -> Result<Vec<f64>> {
         if m.rows == 0 {
             return Ok(Vec::new());
         }

@@ -296,6 +296,141 @@ fn multi_label_shares_are_per_label_prevalences() {
     }
 }
 
+/// A corpus quantified in parts (Spark's partitions) and the parts' tallies
+/// added: the same shares and intervals as the whole read at once, for an
+/// estimator read through sums (pacc) and one through posteriors (sld), with
+/// groups; and tallies of another model or other settings refused.
+#[test]
+fn tallies_of_parts_add_up_to_the_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = shared_small_carer("ib");
+    let m = model.to_str().unwrap();
+    let input = corpus(dir.path());
+    let text = std::fs::read_to_string(&input).unwrap();
+    let (header, rows) = text.split_once('\n').unwrap();
+    let rows: Vec<&str> = rows.lines().collect();
+    // Three parts, each holding texts of both weeks, in another order.
+    let parts: Vec<PathBuf> = (0..3)
+        .map(|p| {
+            let mut part = format!("{header}\n");
+            for r in rows.iter().skip(p).step_by(3).rev() {
+                part += r;
+                part.push('\n');
+            }
+            write(dir.path(), &format!("part{p}.csv"), part.as_bytes())
+        })
+        .collect();
+    // One embedding cache: each text's vector is the same bits in the whole
+    // and in its part (embedded in other batches, vectors differ in their
+    // last bits, and the shares by about 1e-7).
+    let cache = dir.path().join("cache");
+    let cache = cache.to_str().unwrap();
+    for e in ["pacc", "sld"] {
+        let common = [
+            "--model",
+            m,
+            "--estimator",
+            e,
+            "--bootstrap",
+            "60",
+            "--seed",
+            "3",
+            "--by",
+            "week",
+            "--cache-dir",
+            cache,
+        ];
+        let whole = json_run(
+            &[
+                &common[..],
+                &[
+                    "--input",
+                    input.to_str().unwrap(),
+                    "--output-format",
+                    "json",
+                ],
+            ]
+            .concat(),
+        );
+        let mut tallies = String::new();
+        for p in &parts {
+            let (code, out, err) = run(&[
+                &common[..],
+                &["--input", p.to_str().unwrap(), "--output-format", "tally"],
+            ]
+            .concat());
+            assert_eq!(code, Some(0), "{err}");
+            assert_eq!(out.lines().count(), 2, "one tally per group: {out}");
+            tallies += &out;
+        }
+        let t = write(
+            dir.path(),
+            &format!("tallies-{e}.jsonl"),
+            tallies.as_bytes(),
+        );
+        let added = json_run(&[
+            "--model",
+            m,
+            "--tallies",
+            t.to_str().unwrap(),
+            "--output-format",
+            "json",
+        ]);
+        let (w, a) = (whole.as_array().unwrap(), added.as_array().unwrap());
+        assert_eq!(w.len(), 2);
+        for g in w {
+            let other = a.iter().find(|x| x["group"] == g["group"]).unwrap();
+            assert_eq!(other["texts"], g["texts"]);
+            assert_eq!(other["estimator"], e);
+            for ((l, p, lo, hi), (l2, p2, lo2, hi2)) in shares(g).into_iter().zip(shares(other)) {
+                assert_eq!(l, l2);
+                // Sums added in another order differ in their last bits, which
+                // ACC/PACC's least squares (on a small validation) magnifies.
+                assert!(
+                    (p - p2).abs() < 1e-7 && (lo - lo2).abs() < 1e-7 && (hi - hi2).abs() < 1e-7,
+                    "{e} {l}: whole {p} [{lo}, {hi}], parts {p2} [{lo2}, {hi2}]"
+                );
+            }
+        }
+    }
+    // Refused: another estimator asked of the tallies, a damaged line, and
+    // tallies made with different settings.
+    let t = dir.path().join("tallies-sld.jsonl");
+    let (code, _, err) = run(&[
+        "--model",
+        m,
+        "--tallies",
+        t.to_str().unwrap(),
+        "--estimator",
+        "cc",
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("line 1: a tally of sld, not of --estimator cc"),
+        "{err}"
+    );
+    let lines = std::fs::read_to_string(dir.path().join("tallies-pacc.jsonl")).unwrap();
+    let mut first: Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
+    first["seed"] = 4.into();
+    let mixed = format!("{}\n{first}\n", lines.lines().next().unwrap());
+    let bad = write(dir.path(), "mixed.jsonl", mixed.as_bytes());
+    let (code, _, err) = run(&["--model", m, "--tallies", bad.to_str().unwrap()]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("line 2: its seed differs from the first tally's") && err.lines().count() == 1,
+        "{err}"
+    );
+    first["seed"] = 3.into();
+    first["sums"][1][0]["counts"] = serde_json::json!([1.0]);
+    let bad = write(dir.path(), "short.jsonl", format!("{first}\n").as_bytes());
+    let (code, _, err) = run(&["--model", m, "--tallies", bad.to_str().unwrap()]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("line 1: its sums are not 61 replicates"),
+        "{err}"
+    );
+}
+
 #[test]
 fn bad_requests_are_refused_in_one_line() {
     let dir = tempfile::tempdir().unwrap();

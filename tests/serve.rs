@@ -177,6 +177,75 @@ fn embed_vectors_equal_emo_embed() {
     assert_close(&r.json()["results"], &Value::Array(expected), "embed");
 }
 
+/// `/v1/quantify` answers what `emo quantify --output-format json` writes for
+/// the same texts as the lines of a file, single- and multi-label, through
+/// sums (pacc) and posteriors (sld); a bad estimator names its field; a model
+/// kept without validation outputs still serves, and says why it cannot
+/// quantify.
+#[test]
+fn quantify_answers_equal_emo_quantify() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = common::write(dir.path(), "texts.txt", TEXTS.join("\n").as_bytes());
+    for model in [single_model(), multi_model()] {
+        let server = Server::start(model, &[]);
+        for e in ["pacc", "sld"] {
+            let o = emo()
+                .args([
+                    "quantify",
+                    "--device",
+                    "cpu",
+                    "--output-format",
+                    "json",
+                    "--model",
+                ])
+                .arg(model)
+                .arg("--input")
+                .arg(&input)
+                .args(["--estimator", e, "--bootstrap", "100", "--seed", "5"])
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            let expected: Value = serde_json::from_slice(&o.stdout).unwrap();
+            let r = server.post(
+                "/v1/quantify",
+                &json!({ "texts": TEXTS, "estimator": e, "bootstrap": 100, "seed": 5 }),
+            );
+            assert_eq!(r.status, 200, "{}", r.body);
+            assert_close(&r.json(), &expected, e);
+        }
+        let r = server.post(
+            "/v1/quantify",
+            &json!({ "texts": TEXTS, "estimator": "median" }),
+        );
+        assert_eq!(r.status, 422, "{}", r.body);
+        assert_eq!(r.json()["field"], "estimator");
+        let r = server.post("/v1/quantify", &json!({ "texts": TEXTS, "bootstrap": -1 }));
+        assert_eq!(r.json()["field"], "bootstrap", "{}", r.body);
+    }
+    let old = dir.path().join("old");
+    std::fs::create_dir(&old).unwrap();
+    for f in ["manifest.json", "head.safetensors"] {
+        std::fs::copy(single_model().join(f), old.join(f)).unwrap();
+    }
+    let p = old.join("manifest.json");
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    v.as_object_mut().unwrap().remove("validation_texts");
+    std::fs::write(&p, serde_json::to_string(&v).unwrap()).unwrap();
+    let server = Server::start(&old, &[]);
+    let r = server.post("/v1/classify", &json!({ "texts": TEXTS }));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = server.post("/v1/quantify", &json!({ "texts": TEXTS }));
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("keeps no validation outputs"),
+        "{}",
+        r.body
+    );
+}
+
 /// Cumulative counts of a Prometheus histogram: `(le, count)` per bucket.
 fn buckets(metrics: &str, name: &str) -> Vec<(f64, f64)> {
     let prefix = format!("{name}_bucket{{le=\"");

@@ -23,12 +23,20 @@ bundle or --emo-home when the driver can, else say --multi-label) writes
 id, labels (every label that passed its threshold, with its probability; empty
 for no emotion), top (with --top-k: the K most probable, each with whether it
 passed), error.
+
+With --quantify, the job estimates each emotion's share of the corpus instead
+(`emo quantify`, optionally per --by group): each partition's emo writes a
+tally of what it read (sums for cc/pcc/acc/pacc; for sld, every text's
+posteriors), the tallies are added up per group, and one emo estimates the
+shares from the totals, once: the answer of one `emo quantify` over the whole
+corpus, written as JSON (or --shares-format) to the driver's --output file.
 """
 import argparse
 import json
 import os
 import signal
 import subprocess
+import sys
 import tarfile
 import threading
 
@@ -65,6 +73,16 @@ def parse_args(argv=None):
     p.add_argument("--emo-threads", type=int, default=1,
                    help="libtorch threads of each emo process (its share of the executor's cores)")
     p.add_argument("--cache-dir", help="an embedding cache shared by the executors of one machine")
+    q = p.add_argument_group("shares (--quantify)")
+    q.add_argument("--quantify", action="store_true",
+                   help="estimate each emotion's share of the corpus (emo quantify) instead of labelling")
+    q.add_argument("--estimator", choices=["cc", "pcc", "acc", "pacc", "sld"],
+                   help="emo quantify's --estimator (default: emo's)")
+    q.add_argument("--bootstrap", type=int, default=1000, help="replicates behind each 95%% interval")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--by", help="a column grouping the texts: shares per group, groups sorted")
+    q.add_argument("--shares-format", default="json", choices=["json", "csv", "tsv", "markdown", "table"],
+                   help="how the shares are written to --output, a file on the driver (- : stdout)")
     return p.parse_args(argv)
 
 
@@ -89,6 +107,106 @@ def emo_command(args, home):
     if args.cache_dir:
         cmd += ["--cache", "--cache-dir", args.cache_dir]
     return cmd
+
+
+def tally_command(args, home):
+    encoders = os.path.join(home, "encoder")
+    (name,) = os.listdir(encoders)
+    cmd = [os.path.join(home, "run"), "quantify", "--model", os.path.join(home, "model"),
+           "--input", "-", "--input-format", "jsonl", "--id-col", "id", "--output-format", "tally",
+           "--bootstrap", str(args.bootstrap), "--seed", str(args.seed), "--device", args.device,
+           "--threads", str(args.emo_threads), "--encoder", os.path.join(encoders, name)]
+    if args.estimator:
+        cmd += ["--estimator", args.estimator]
+    if args.by:
+        cmd += ["--by", "group"]
+    if args.cache_dir:
+        cmd += ["--cache", "--cache-dir", args.cache_dir]
+    return cmd
+
+
+def tally_partition(args, rows):
+    """One emo per partition, fed its (id, text, group) rows, yielding its
+    tallies as (group, tally); raises (Spark retries the task) unless emo
+    exited cleanly having counted every text it was sent."""
+    from pyspark import TaskContext
+    rows = list(rows)
+    if not rows:
+        return
+    home = find_home(args)
+    lines = []
+    for rid, text, group in rows:
+        rec = {"id": str(rid), "text": text}
+        if args.by:
+            rec["group"] = "" if group is None else str(group)
+        lines.append(json.dumps(rec, ensure_ascii=False))
+    done = subprocess.run(tally_command(args, home), input=("\n".join(lines) + "\n").encode("utf-8"),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    ctx = TaskContext.get()
+    tallies = [json.loads(t) for t in done.stdout.decode("utf-8").splitlines() if t.strip()]
+    counted = sum(t["texts"] for t in tallies)
+    log_attempt({"partition": ctx.partitionId(), "attempt": ctx.attemptNumber(), "sent": len(rows),
+                 "answered": counted, "exit": done.returncode})
+    if done.returncode != 0 or counted != len(rows):
+        raise RuntimeError(f"emo quantify exited with {done.returncode} having counted {counted} of "
+                           f"{len(rows)} texts in partition {ctx.partitionId()}: "
+                           f"{done.stderr.decode('utf-8', 'replace').strip()[-500:]}")
+    for t in tallies:
+        yield t.get("group"), t
+
+
+def add_tallies(a, b):
+    """Two tallies of one group, added: what emo's own adding does (sums add
+    per replicate and problem, sld's posteriors and keys concatenate). The
+    settings must agree; emo checks the total again when it estimates."""
+    for key in ("emo_tally", "estimator", "bootstrap", "seed", "labels", "group"):
+        if a.get(key) != b.get(key):
+            raise RuntimeError(f"tallies differ in {key}: {a.get(key)!r} and {b.get(key)!r}")
+    out = dict(a)
+    out["texts"] = a["texts"] + b["texts"]
+    if "sums" in a:
+        out["sums"] = [[{"weight": x["weight"] + y["weight"],
+                         "counts": [u + v for u, v in zip(x["counts"], y["counts"])],
+                         "posteriors": [u + v for u, v in zip(x["posteriors"], y["posteriors"])]}
+                        for x, y in zip(ra, rb)] for ra, rb in zip(a["sums"], b["sums"])]
+    if "posteriors" in a:
+        out["posteriors"] = {k: a["posteriors"][k] + b["posteriors"][k] for k in a["posteriors"]}
+    return out
+
+
+def estimate_shares(args, tallies):
+    """Runs one emo over the added tallies (on an executor: it has the bundle)
+    and returns what it wrote."""
+    home = find_home(args)
+    cmd = [os.path.join(home, "run"), "quantify", "--model", os.path.join(home, "model"),
+           "--tallies", "-", "--output-format", args.shares_format]
+    text = "".join(json.dumps(t) + "\n" for t in tallies)
+    done = subprocess.run(cmd, input=text.encode("utf-8"), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if done.returncode != 0:
+        raise RuntimeError(f"emo quantify --tallies exited with {done.returncode}: "
+                           f"{done.stderr.decode('utf-8', 'replace').strip()[-500:]}")
+    return done.stdout.decode("utf-8")
+
+
+def quantify(spark, args, df):
+    """Shares of the corpus (per --by group): partition tallies added per
+    group, estimated once."""
+    rows = df.rdd.map(tuple)
+    if args.partitions:
+        rows = rows.repartition(args.partitions)
+    totals = (rows.mapPartitions(lambda part: tally_partition(args, part))
+              .reduceByKey(add_tallies).collect())
+    if not totals:
+        raise SystemExit(f"emo_spark: {args.input}: no texts to quantify")
+    tallies = [t for _, t in sorted(totals, key=lambda gt: gt[0] or "")]
+    shares = spark.sparkContext.parallelize([0], 1).map(lambda _: estimate_shares(args, tallies)).first()
+    if args.output == "-":
+        print(shares, end="")
+    else:
+        tmp = args.output + ".part"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(shares)
+        os.replace(tmp, args.output)
 
 
 def find_home(args):
@@ -239,7 +357,9 @@ def model_is_multi_label(args):
     return manifest.get("task") == "multi-label"
 
 
-def read_input(spark, args):
+def read_frame(spark, args):
+    """The input as a DataFrame of id, text (and --by's column as group):
+    ids from --id-col, else the row numbers."""
     fmt = args.input_format
     if fmt is None:
         low = args.input.rstrip("/").lower()
@@ -256,10 +376,22 @@ def read_input(spark, args):
         df = spark.read.text(args.input).withColumnRenamed("value", args.text_col)
     if args.text_col not in df.columns:
         raise SystemExit(f"emo_spark: {args.input}: no column '{args.text_col}' (columns: {', '.join(df.columns)})")
+    extra = []
+    if getattr(args, "by", None):
+        if args.by not in df.columns:
+            raise SystemExit(f"emo_spark: {args.input}: no column '{args.by}' (columns: {', '.join(df.columns)})")
+        extra = [df[args.by].cast("string").alias("group")]
+    text = df[args.text_col].cast("string").alias("text")
     if args.id_col in df.columns:
-        return df.select(df[args.id_col].cast("string"), df[args.text_col].cast("string")).rdd.map(tuple)
+        return df.select(df[args.id_col].cast("string").alias("id"), text, *extra)
     # No id column: the row number, stable for a given input.
-    return df.select(df[args.text_col].cast("string")).rdd.zipWithIndex().map(lambda r: (str(r[1]), r[0][0]))
+    numbered = df.select(text, *extra).rdd.zipWithIndex().map(lambda r: (str(r[1]),) + tuple(r[0]))
+    return spark.createDataFrame(numbered, ["id", "text"] + (["group"] if extra else []))
+
+
+def read_input(spark, args):
+    """(id, text) pairs."""
+    return read_frame(spark, args).select("id", "text").rdd.map(tuple)
 
 
 def main(argv=None):
@@ -269,6 +401,7 @@ def main(argv=None):
         if found is not None:
             args.multi_label = found
     from pyspark.sql import SparkSession
+    from pyspark.sql import functions as F
     from pyspark.sql import types as T
     builder = SparkSession.builder.appName("emo")
     if args.master:
@@ -279,6 +412,17 @@ def main(argv=None):
         if key in os.environ:
             builder = builder.config(f"spark.executorEnv.{key}", os.environ[key])
     spark = builder.getOrCreate()
+    if args.quantify:
+        df = read_frame(spark, args)
+        if not args.by:
+            df = df.select("id", "text", F.lit(None).cast("string").alias("group"))
+        # A blank text has no emotion to count: left out, and said so.
+        blank = df.filter("text IS NULL OR trim(text) = ''").count()
+        if blank:
+            print(f"emo_spark: {blank} blank texts left out of the shares", file=sys.stderr)
+        quantify(spark, args, df.filter("text IS NOT NULL AND trim(text) != ''"))
+        spark.stop()
+        return
     rows = read_input(spark, args)
     if args.partitions:
         rows = rows.repartition(args.partitions)

@@ -15,8 +15,15 @@ over 3,000 real GoEmotions texts, against one emo process on the same texts.
 4. A multi-label model (trained on tests/fixtures/multilabel_small.csv): the
    job finds out from the bundle's manifest, writes id, labels, top, error,
    and its labels equal one emo process's (probabilities within 1e-5).
+5. Shares (--quantify --by): each partition's emo writes tallies, the job adds
+   them per group and one emo estimates once; the shares and intervals equal
+   one `emo quantify` over the whole input (within 1e-7; one embedding cache, so
+   the vectors are the same bits), through sums (pacc)
+   and through posteriors (sld), while the mean of the partitions' own
+   estimates does not.
 Exits non-zero on the first failure. Writes under .deps/tmp/spark-test (and
-spark-test-multi); `test_spark.py multi` runs part 4 alone.
+spark-test-multi); `test_spark.py multi` runs part 4 alone, `test_spark.py
+quantify` part 5 (after a full run has prepared the model).
 """
 import json
 import os
@@ -168,9 +175,56 @@ def multi_label():
           "multi-label model: the blank text answered with its error")
 
 
+def quantify_parts():
+    """Part 5: shares of 600 texts in two groups through the job, against one
+    emo quantify."""
+    texts = [json.loads(line) for line in (WORK / "texts.jsonl").read_text().splitlines()[:600]]
+    grouped = WORK / "grouped.jsonl"
+    with open(grouped, "w") as f:
+        for i, t in enumerate(texts):
+            f.write(json.dumps(dict(t, week="w1" if i % 3 else "w2")) + "\n")
+    cache = WORK / "quantify-cache"
+    for estimator in ("pacc", "sld"):
+        settings = ["--estimator", estimator, "--bootstrap", "40", "--seed", "7", "--cache-dir", cache]
+        r, _ = run([EMO, "quantify", "--model", WORK / "model", "--input", grouped, "--by", "week",
+                    "--output-format", "json", "--threads", "2"] + settings)
+        alone = {g["group"]: g for g in json.loads(r.stdout)}
+        out = WORK / f"shares-{estimator}.json"
+        r, secs = run([sys.executable, ROOT / "scripts" / "spark" / "emo_spark.py", "--master", "local[2]",
+                       "--input", grouped, "--output", out, "--bundle", WORK / "emo.tar.gz",
+                       "--partitions", "4", "--quantify", "--by", "week"] + settings)
+        spark = {g["group"]: g for g in json.loads(out.read_text())}
+        check(sorted(spark) == ["w1", "w2"] and all(spark[g]["texts"] == alone[g]["texts"] for g in alone),
+              f"shares ({estimator}): both groups, every text counted once ({secs:.1f} s)")
+        worst = max(abs(spark[g]["shares"][label][k] - alone[g]["shares"][label][k])
+                    for g in alone for label in alone[g]["shares"] for k in ("share", "low", "high"))
+        check(worst < 1e-7, f"shares ({estimator}): tallies added over 4 partitions equal one emo "
+                            f"quantify over the whole input, shares and intervals within {worst:.1e}")
+        if estimator == "sld":
+            # Not an average: the mean of each part's own estimate is not the whole's.
+            parts = [texts[i::4] for i in range(4)]
+            means = {}
+            for p, part in enumerate(parts):
+                path = WORK / f"part{p}.jsonl"
+                path.write_text("".join(json.dumps(t) + "\n" for t in part))
+                r, _ = run([EMO, "quantify", "--model", WORK / "model", "--input", path, "--output-format",
+                            "json", "--threads", "2", "--estimator", "sld", "--bootstrap", "0"])
+                for label, s in json.loads(r.stdout)["shares"].items():
+                    means[label] = means.get(label, 0.0) + s["share"] / len(parts)
+            r, _ = run([EMO, "quantify", "--model", WORK / "model", "--input", grouped,
+                        "--output-format", "json", "--threads", "2", "--estimator", "sld", "--bootstrap", "0"])
+            whole = json.loads(r.stdout)["shares"]
+            gap = max(abs(means[label] - whole[label]["share"]) for label in whole)
+            check(gap > 1e-6, f"shares (sld): the mean of 4 parts' own estimates is off the whole's by {gap:.1e}, "
+                              f"which adding tallies avoids")
+
+
 def main():
     if sys.argv[1:] == ["multi"]:
         multi_label()
+        return
+    if sys.argv[1:] == ["quantify"]:
+        quantify_parts()
         return
     prepare()
 
@@ -214,6 +268,7 @@ def main():
           f"every text served from the shared cache: {r.stdout.strip().splitlines()[-1]}")
 
     multi_label()
+    quantify_parts()
 
 
 if __name__ == "__main__":

@@ -9,11 +9,12 @@ use crate::data::table::Record;
 use crate::data::BadRows;
 use crate::model::SavedModel;
 use crate::predict::Predictor;
-use crate::quantify::{key_of, Method, Quantifier, DEFAULT_ESTIMATOR};
+use crate::quantify::{key_of, tally::Tally, Method, Quantifier, DEFAULT_ESTIMATOR};
 use crate::report::shares::{self, GroupShares};
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
-use std::io::Write;
+use std::io::{BufRead, Write};
+use std::path::Path;
 
 /// Texts embedded and scored per step.
 const CHUNK: usize = 2048;
@@ -27,7 +28,56 @@ pub fn run(args: &QuantifyArgs) -> Result<()> {
     if let Some(p) = &args.picture {
         crate::atomic::check_dir_writable(&crate::atomic::parent_of(p))?;
     }
-    let encoder = encoder_for(&model, &args.model, args.encoder.as_ref(), &args.run)?;
+    let tallies = match &args.tallies {
+        Some(path) => read_tallies(path, &quantifier, args)?,
+        None => tally_texts(args, &model, &quantifier, estimator)?,
+    };
+    let estimator = tallies.first().map_or(estimator, |t| t.estimator);
+    let texts: usize = tallies.iter().map(|t| t.texts).sum();
+    let labels = &quantifier.labels;
+    let text = if args.output_format == SharesFormat::Tally {
+        let mut out = String::new();
+        for t in &tallies {
+            out += &serde_json::to_string(t)?;
+            out.push('\n');
+        }
+        out
+    } else {
+        let groups: Vec<GroupShares> = tallies
+            .iter()
+            .map(|t| GroupShares {
+                group: t.group.clone(),
+                texts: t.texts,
+                shares: quantifier.shares(t),
+            })
+            .collect();
+        if let Some(p) = &args.picture {
+            let title = format!(
+                "Share of texts per emotion ({}, 95% intervals)",
+                estimator.name()
+            );
+            shares::picture(p, &title, labels, &groups)?;
+        }
+        shares_text(args.output_format, estimator, &quantifier, &groups)?
+    };
+    let mut sink = crate::stream::Sink::open(args.out.as_deref())?;
+    sink.w.write_all(text.as_bytes())?;
+    if let Some(path) = sink.finish()? {
+        eprintln!("emo: shares of {texts} texts into {}", path.display());
+    }
+    Ok(())
+}
+
+/// Embeds and scores the input's texts chunk by chunk (memory holds their
+/// logits, not their vectors) and tallies each group (or the whole input),
+/// so that every estimator sees a group whole.
+fn tally_texts(
+    args: &QuantifyArgs,
+    model: &SavedModel,
+    quantifier: &Quantifier,
+    estimator: Method,
+) -> Result<Vec<Tally>> {
+    let encoder = encoder_for(model, &args.model, args.encoder.as_ref(), &args.run)?;
     let cache = (args.cache || args.cache_dir.is_some())
         .then(|| args.cache_dir.clone().unwrap_or_else(crate::paths::cache));
     let opts = crate::embed::EmbedOptions {
@@ -36,7 +86,7 @@ pub fn run(args: &QuantifyArgs) -> Result<()> {
     };
     let mut bad = BadRows::skipping(args.from.skip_bad_rows);
     let rows = text_records(&args.from, &mut bad, args.by.as_ref(), "quantify")?;
-    let mut predictor = Predictor::new(&model, &encoder, &opts, 1, None, false)?;
+    let mut predictor = Predictor::new(model, &encoder, &opts, 1, None, false)?;
 
     let bar = ProgressBar::new_spinner();
     bar.set_style(
@@ -67,50 +117,97 @@ pub fn run(args: &QuantifyArgs) -> Result<()> {
         return Err(crate::input_error!("no texts to quantify"));
     }
     let said = quantifier.said(&logits);
-
-    // The groups in the order their first text came, or the whole input.
-    let mut order: Vec<String> = Vec::new();
-    let mut members: std::collections::HashMap<&str, Vec<usize>> = Default::default();
-    for (i, g) in group_of.iter().enumerate() {
-        members
-            .entry(g.as_str())
-            .or_insert_with(|| {
-                order.push(g.clone());
-                Vec::new()
-            })
-            .push(i);
-    }
-    let estimate = |rows: &[usize]| {
+    let tally = |rows: &[usize], group: Option<String>| {
         let part = said.rows(rows);
         let k: Vec<u64> = rows.iter().map(|&r| keys[r]).collect();
-        quantifier.estimate(estimator, &part, &k, args.bootstrap, args.seed)
+        quantifier.tally(estimator, &part, &k, args.bootstrap, args.seed, group)
     };
-    let groups: Vec<GroupShares> = match &args.by {
-        None => vec![GroupShares {
-            group: None,
-            texts: keys.len(),
-            shares: estimate(&(0..keys.len()).collect::<Vec<_>>()),
-        }],
-        Some(_) => order
-            .iter()
-            .map(|g| {
-                let rows = &members[g.as_str()];
-                GroupShares {
-                    group: Some(g.clone()),
-                    texts: rows.len(),
-                    shares: estimate(rows),
-                }
-            })
+    Ok(match &args.by {
+        None => vec![tally(&(0..keys.len()).collect::<Vec<_>>(), None)],
+        Some(_) => in_order_of_first(&group_of)
+            .into_iter()
+            .map(|(g, rows)| tally(&rows, Some(g)))
             .collect(),
+    })
+}
+
+/// The groups' members, the groups in the order their first member came.
+fn in_order_of_first(group_of: &[String]) -> Vec<(String, Vec<usize>)> {
+    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+    let mut index: std::collections::HashMap<&str, usize> = Default::default();
+    for (i, g) in group_of.iter().enumerate() {
+        let at = *index.entry(g.as_str()).or_insert_with(|| {
+            groups.push((g.clone(), Vec::new()));
+            groups.len() - 1
+        });
+        groups[at].1.push(i);
+    }
+    groups
+}
+
+/// Tallies written by `--output-format tally` (one JSON object a line), each
+/// group's added up, the groups in the order their first tally came. A tally
+/// of another model, of other settings or damaged stops with exit 2, naming
+/// its line.
+fn read_tallies(path: &Path, q: &Quantifier, args: &QuantifyArgs) -> Result<Vec<Tally>> {
+    let name = if path == Path::new("-") {
+        "<stdin>".to_string()
+    } else {
+        path.display().to_string()
     };
+    let reader: Box<dyn BufRead> = if path == Path::new("-") {
+        Box::new(std::io::stdin().lock())
+    } else {
+        let f = std::fs::File::open(path)
+            .map_err(|e| crate::input_error!("{name}: cannot read: {e}"))?;
+        Box::new(std::io::BufReader::new(f))
+    };
+    let mut groups: Vec<Tally> = Vec::new();
+    for (i, line) in reader.lines().enumerate() {
+        let at = |what: String| crate::input_error!("{name}: line {}: {what}", i + 1);
+        let line = line.map_err(|e| at(format!("cannot read: {e}")))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let t: Tally = serde_json::from_str(&line).map_err(|e| at(format!("not a tally: {e}")))?;
+        t.check(&q.labels, q.task).map_err(&at)?;
+        if let Some(e) = args.estimator.filter(|&e| e != t.estimator) {
+            return Err(at(format!(
+                "a tally of {}, not of --estimator {}",
+                t.estimator.name(),
+                e.name()
+            )));
+        }
+        // Groups of one corpus share its settings.
+        if let Some(first) = groups.first() {
+            first.same_settings(&t).map_err(&at)?;
+        }
+        match groups.iter_mut().find(|g| g.group == t.group) {
+            Some(g) => g.add(t).map_err(&at)?,
+            None => groups.push(t),
+        }
+    }
+    if groups.is_empty() {
+        return Err(crate::input_error!("{name}: no tallies"));
+    }
+    Ok(groups)
+}
+
+/// The shares as text in `format` (every format but `tally`).
+fn shares_text(
+    format: SharesFormat,
+    estimator: Method,
+    quantifier: &Quantifier,
+    groups: &[GroupShares],
+) -> Result<String> {
     let labels = &quantifier.labels;
-    let text = match args.output_format {
-        SharesFormat::Json => {
-            serde_json::to_string_pretty(&shares::json(estimator.name(), labels, &groups))? + "\n"
+    Ok(match format {
+        SharesFormat::Json | SharesFormat::Tally => {
+            serde_json::to_string_pretty(&shares::json(estimator.name(), labels, groups))? + "\n"
         }
         SharesFormat::Csv | SharesFormat::Tsv => {
-            let (header, rows) = shares::records(labels, &groups);
-            let delim = if args.output_format == SharesFormat::Tsv {
+            let (header, rows) = shares::records(labels, groups);
+            let delim = if format == SharesFormat::Tsv {
                 b'\t'
             } else {
                 b','
@@ -125,35 +222,18 @@ pub fn run(args: &QuantifyArgs) -> Result<()> {
             String::from_utf8(w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)?
         }
         SharesFormat::Markdown => {
-            let (header, rows) = shares::wide(labels, &groups);
+            let (header, rows) = shares::wide(labels, groups);
             crate::report::markdown(&header, &rows)
         }
         SharesFormat::Table => {
-            let (header, rows) = shares::wide(labels, &groups);
+            let (header, rows) = shares::wide(labels, groups);
             format!(
                 "{}\n{}",
-                describe(estimator, &quantifier, model.manifest.task),
+                describe(estimator, quantifier, quantifier.task),
                 crate::report::aligned(&header, &rows)
             )
         }
-    };
-    let mut sink = crate::stream::Sink::open(args.out.as_deref())?;
-    sink.w.write_all(text.as_bytes())?;
-    if let Some(path) = sink.finish()? {
-        eprintln!(
-            "emo: shares of {} texts into {}",
-            keys.len(),
-            path.display()
-        );
-    }
-    if let Some(p) = &args.picture {
-        let title = format!(
-            "Share of texts per emotion ({}, 95% intervals)",
-            estimator.name()
-        );
-        shares::picture(p, &title, labels, &groups)?;
-    }
-    Ok(())
+    })
 }
 
 /// The line above the table: what was estimated and how.

@@ -107,35 +107,80 @@ impl Adjustment {
     }
 }
 
-pub fn cc(out: Outputs) -> Vec<f64> {
-    let mut q = vec![0.0; out.k];
-    for (r, &p) in out.predicted.iter().enumerate() {
-        q[p] += out.weight(r);
+/// What CC, PCC, ACC and PACC read of a sample: the weighted count of texts
+/// predicted in each class, the weighted sum of each class's posterior, and
+/// the total weight. A sample's sums are its parts' sums added, so a corpus
+/// read in parts (Spark's partitions) is estimated as if read whole.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Sums {
+    pub weight: f64,
+    pub counts: Vec<f64>,
+    pub posteriors: Vec<f64>,
+}
+
+impl Sums {
+    pub fn of(out: Outputs) -> Sums {
+        let mut s = Sums {
+            weight: 0.0,
+            counts: vec![0.0; out.k],
+            posteriors: vec![0.0; out.k],
+        };
+        for (r, row) in out.posteriors.chunks_exact(out.k).enumerate() {
+            let w = out.weight(r);
+            s.weight += w;
+            s.counts[out.predicted[r]] += w;
+            for (t, p) in s.posteriors.iter_mut().zip(row) {
+                *t += w * p;
+            }
+        }
+        s
     }
-    l1_normalise(q)
+
+    pub fn add(&mut self, other: &Sums) {
+        self.weight += other.weight;
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += b;
+        }
+        for (a, b) in self.posteriors.iter_mut().zip(&other.posteriors) {
+            *a += b;
+        }
+    }
+
+    pub fn cc(&self) -> Vec<f64> {
+        l1_normalise(self.counts.clone())
+    }
+
+    pub fn pcc(&self) -> Vec<f64> {
+        let k = self.posteriors.len();
+        if self.weight <= 0.0 {
+            return vec![1.0 / k as f64; k];
+        }
+        self.posteriors.iter().map(|s| s / self.weight).collect()
+    }
+
+    pub fn acc(&self, adj: &Adjustment) -> Vec<f64> {
+        clip(simplex_least_squares(&adj.crisp, &self.cc(), adj.k))
+    }
+
+    pub fn pacc(&self, adj: &Adjustment) -> Vec<f64> {
+        clip(simplex_least_squares(&adj.soft, &self.pcc(), adj.k))
+    }
+}
+
+pub fn cc(out: Outputs) -> Vec<f64> {
+    Sums::of(out).cc()
 }
 
 pub fn pcc(out: Outputs) -> Vec<f64> {
-    let mut q = vec![0.0; out.k];
-    for (r, row) in out.posteriors.chunks_exact(out.k).enumerate() {
-        let w = out.weight(r);
-        for (s, p) in q.iter_mut().zip(row) {
-            *s += w * p;
-        }
-    }
-    let n = out.total();
-    if n <= 0.0 {
-        return vec![1.0 / out.k as f64; out.k];
-    }
-    q.iter().map(|s| s / n).collect()
+    Sums::of(out).pcc()
 }
 
 pub fn acc(out: Outputs, adj: &Adjustment) -> Vec<f64> {
-    clip(simplex_least_squares(&adj.crisp, &cc(out), out.k))
+    Sums::of(out).acc(adj)
 }
 
 pub fn pacc(out: Outputs, adj: &Adjustment) -> Vec<f64> {
-    clip(simplex_least_squares(&adj.soft, &pcc(out), out.k))
+    Sums::of(out).pacc(adj)
 }
 
 /// QuaPy's EMQ stopping rule: after more than 10 steps, the mean absolute

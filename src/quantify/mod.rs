@@ -17,6 +17,7 @@
 
 pub mod estimators;
 pub mod shift;
+pub mod tally;
 
 use crate::calibration::{
     self,
@@ -24,10 +25,10 @@ use crate::calibration::{
 };
 use crate::data::Task;
 use crate::model::SavedModel;
-use crate::uncertainty::quantile;
 use anyhow::Result;
-use estimators::{Adjustment, Outputs};
+use estimators::{Adjustment, Outputs, Sums};
 use serde::{Deserialize, Serialize};
+use tally::Corpus;
 
 /// An estimator, as `emo quantify --method` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, Serialize, Deserialize)]
@@ -317,67 +318,66 @@ impl Quantifier {
         self.validation.first().map_or(0, |(_, t)| t.len())
     }
 
-    /// Each label's share in the texts `said` describes, by `method`, with
-    /// the corpus and validation counted with `weights` (`None`: once each).
-    fn point(
+    /// Problem `p`'s mix in `corpus` by `method`, with validation counted with
+    /// `valid_weights` (`None`: once each).
+    fn solve(
         &self,
         method: Method,
-        corpus: &[Problem],
-        weights: Option<&[f64]>,
+        p: usize,
+        corpus: Corpus,
         valid_weights: Option<&[f64]>,
     ) -> Vec<f64> {
-        let per_problem: Vec<Vec<f64>> = corpus
-            .iter()
-            .zip(&self.validation)
-            .map(|(out, (valid, truth))| {
-                let out = out.outputs(weights);
-                match method {
-                    Method::Cc => estimators::cc(out),
-                    Method::Pcc => estimators::pcc(out),
-                    _ => {
-                        let adj = Adjustment::fit(valid.outputs(valid_weights), truth);
-                        match method {
-                            Method::Acc => estimators::acc(out, &adj),
-                            Method::Pacc => estimators::pacc(out, &adj),
-                            _ => estimators::sld(out, &adj.prior),
-                        }
-                    }
-                }
-            })
-            .collect();
-        match self.task {
-            Task::SingleLabel => per_problem.into_iter().next().unwrap_or_default(),
-            Task::MultiLabel => per_problem.iter().map(|p| p[1]).collect(),
+        let adjustment = || {
+            let (valid, truth) = &self.validation[p];
+            Adjustment::fit(valid.outputs(valid_weights), truth)
+        };
+        let sums = || match &corpus {
+            Corpus::Sums(s) => (*s).clone(),
+            Corpus::Outputs(out) => Sums::of(*out),
+        };
+        match method {
+            Method::Cc => sums().cc(),
+            Method::Pcc => sums().pcc(),
+            Method::Acc => sums().acc(&adjustment()),
+            Method::Pacc => sums().pacc(&adjustment()),
+            Method::Sld => match &corpus {
+                Corpus::Outputs(out) => estimators::sld(*out, &adjustment().prior),
+                Corpus::Sums(_) => unreachable!("an SLD tally keeps posteriors"),
+            },
         }
+    }
+
+    /// The shares from each problem's mix (`of(p)`): a single-label model's
+    /// one mix, or each label's "yes" share.
+    fn answer(&self, of: impl Fn(usize) -> Vec<f64>) -> Vec<f64> {
+        match self.task {
+            Task::SingleLabel => of(0),
+            Task::MultiLabel => (0..self.labels.len()).map(|p| of(p)[1]).collect(),
+        }
+    }
+
+    /// How many times each validation text counts in replicate `b`.
+    fn validation_weights(&self, seed: u64, b: u64) -> Vec<f64> {
+        // Validation's keys live apart from the corpus's.
+        (0..self.validation_texts() as u64)
+            .map(|r| poisson_weight(seed ^ VALIDATION_STREAM, b, r))
+            .collect()
     }
 
     /// One label's share (multi-label models: its own yes/no problem only),
     /// by `method`, with no interval: what the shift study asks per label.
     pub fn estimate_label(&self, method: Method, said: &Said, label: usize) -> f64 {
-        let problem = match self.task {
-            Task::SingleLabel => said.problems(self.task).swap_remove(0),
-            Task::MultiLabel => said.label_problem(label),
+        let (problem, p) = match self.task {
+            Task::SingleLabel => (said.problems(self.task).swap_remove(0), 0),
+            Task::MultiLabel => (said.label_problem(label), label),
         };
-        let (valid, truth) = &self.validation[label];
-        let out = problem.outputs(None);
-        let p = match method {
-            Method::Cc => estimators::cc(out),
-            Method::Pcc => estimators::pcc(out),
-            _ => {
-                let adj = Adjustment::fit(valid.outputs(None), truth);
-                match method {
-                    Method::Acc => estimators::acc(out, &adj),
-                    Method::Pacc => estimators::pacc(out, &adj),
-                    _ => estimators::sld(out, &adj.prior),
-                }
-            }
-        };
-        p[1]
+        self.solve(method, p, Corpus::Outputs(problem.outputs(None)), None)[1]
     }
 
     /// Each label's share in the texts of `said` (keys: one per text, what
     /// its bootstrap weights are drawn from), by `method`, with a 95%
-    /// interval from `resamples` Poisson-bootstrap replicates (0: none).
+    /// interval from `resamples` Poisson-bootstrap replicates (0: none): the
+    /// tally of the whole, estimated.
     pub fn estimate(
         &self,
         method: Method,
@@ -386,44 +386,7 @@ impl Quantifier {
         resamples: usize,
         seed: u64,
     ) -> Vec<Share> {
-        assert_eq!(keys.len(), said.len(), "one key per text");
-        let corpus = said.problems(self.task);
-        let point = self.point(method, &corpus, None, None);
-        if resamples == 0 || said.is_empty() {
-            return point
-                .into_iter()
-                .map(|p| Share {
-                    share: p,
-                    low: p,
-                    high: p,
-                })
-                .collect();
-        }
-        let n_valid = self.validation_texts();
-        let mut draws: Vec<Vec<f64>> = vec![Vec::with_capacity(resamples); point.len()];
-        for b in 0..resamples as u64 {
-            let w: Vec<f64> = keys.iter().map(|&k| poisson_weight(seed, b, k)).collect();
-            // Validation's keys live apart from the corpus's.
-            let vw: Vec<f64> = (0..n_valid as u64)
-                .map(|r| poisson_weight(seed ^ VALIDATION_STREAM, b, r))
-                .collect();
-            for (d, v) in draws
-                .iter_mut()
-                .zip(self.point(method, &corpus, Some(&w), Some(&vw)))
-            {
-                d.push(v);
-            }
-        }
-        let alpha = (1.0 - crate::uncertainty::CONFIDENCE) / 2.0;
-        point
-            .into_iter()
-            .zip(draws.iter_mut())
-            .map(|(p, d)| Share {
-                share: p,
-                low: quantile(d, alpha),
-                high: quantile(d, 1.0 - alpha),
-            })
-            .collect()
+        self.shares(&self.tally(method, said, keys, resamples, seed, None))
     }
 }
 

@@ -50,24 +50,36 @@ impl ShiftScores {
     /// `a`'s mean absolute error as a fraction of `b`'s, with a 95% interval
     /// from resampling the samples (paired).
     pub fn ratio(&self, a: Method, b: Method, resamples: usize, seed: u64) -> Option<Interval> {
-        let (x, y) = (&self.of(a)?.per_sample, &self.of(b)?.per_sample);
-        let mean =
-            |v: &[f64], idx: &[usize]| idx.iter().map(|&i| v[i]).sum::<f64>() / idx.len() as f64;
-        let all: Vec<usize> = (0..x.len()).collect();
-        let estimate = mean(x, &all) / mean(y, &all);
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mut draws: Vec<f64> = (0..resamples)
-            .map(|_| {
-                let idx: Vec<usize> = (0..x.len()).map(|_| rng.gen_range(0..x.len())).collect();
-                mean(x, &idx) / mean(y, &idx)
-            })
-            .collect();
-        let alpha = (1.0 - CONFIDENCE) / 2.0;
-        Some(Interval {
-            estimate,
-            lo: quantile(&mut draws, alpha),
-            hi: quantile(&mut draws, 1.0 - alpha),
+        Some(paired_ratio(
+            &self.of(a)?.per_sample,
+            &self.of(b)?.per_sample,
+            resamples,
+            seed,
+        ))
+    }
+}
+
+/// The mean of `x` over the mean of `y`, both errors on the same samples, with
+/// a 95% interval from resampling the samples together. Every method of a
+/// study is scored on the same samples (they are drawn from the test labels
+/// and the plan alone), so this compares two heads as well as two estimators.
+pub fn paired_ratio(x: &[f64], y: &[f64], resamples: usize, seed: u64) -> Interval {
+    assert_eq!(x.len(), y.len(), "errors on the same samples");
+    let mean = |v: &[f64], idx: &[usize]| idx.iter().map(|&i| v[i]).sum::<f64>() / idx.len() as f64;
+    let all: Vec<usize> = (0..x.len()).collect();
+    let estimate = mean(x, &all) / mean(y, &all);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut draws: Vec<f64> = (0..resamples)
+        .map(|_| {
+            let idx: Vec<usize> = (0..x.len()).map(|_| rng.gen_range(0..x.len())).collect();
+            mean(x, &idx) / mean(y, &idx)
         })
+        .collect();
+    let alpha = (1.0 - CONFIDENCE) / 2.0;
+    Interval {
+        estimate,
+        lo: quantile(&mut draws, alpha),
+        hi: quantile(&mut draws, 1.0 - alpha),
     }
 }
 

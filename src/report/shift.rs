@@ -82,43 +82,51 @@ pub fn verdict<L: Studied>(study: &Study<L>) -> Vec<String> {
             first.size
         ));
     }
-    let of = |name: &str| runs.iter().find(|(n, _)| *n == name).map(|(_, s)| *s);
-    if let Some(ib) = of("ib") {
-        let best_of = |s: &ShiftScores| {
-            s.estimators
-                .iter()
-                .map(|e| e.mae.estimate)
-                .fold(f64::INFINITY, f64::min)
-        };
-        let plain = best_of(ib);
-        let rebalanced = runs
-            .iter()
-            .filter(|(n, _)| *n != "ib")
-            .map(|(n, s)| (*n, best_of(s)))
-            .min_by(|a, b| a.1.total_cmp(&b.1));
-        if let Some((n, r)) = rebalanced {
-            out.push(format!(
-                "The plain head (`ib`) at its best estimator: {plain:.4}; the best rebalanced one (`{n}`): {r:.4} — rebalancing {} quantification here.",
-                if r < plain * 0.95 {
-                    "helps"
-                } else if r > plain * 1.05 {
-                    "hurts"
-                } else {
-                    "neither helps nor hurts"
-                }
-            ));
-        }
-        if let Some(r) = ib.ratio(DEFAULT_ESTIMATOR, Method::Cc, 1000, study.seeds[0]) {
-            out.push(format!(
-                "On `ib`, {} has {:.0}% of counting's error (95% interval {:.0}–{:.0}%).",
-                DEFAULT_ESTIMATOR.name(),
-                100.0 * r.estimate,
-                100.0 * r.lo,
-                100.0 * r.hi
-            ));
-        }
+    // The study's first method is its plain head (`ib`, or `bce` for
+    // multi-label); every head is scored on the same samples, so heads
+    // compare paired.
+    let (plain_name, plain) = runs[0];
+    fn default_of(s: &ShiftScores) -> Option<&Vec<f64>> {
+        s.of(DEFAULT_ESTIMATOR).map(|e| &e.per_sample)
+    }
+    let others = runs
+        .iter()
+        .skip(1)
+        .filter_map(|(n, s)| Some((*n, default_of(s)?)))
+        .min_by(|a, b| mean(a.1).total_cmp(&mean(b.1)));
+    if let (Some(base), Some((other, theirs))) = (default_of(plain), others) {
+        let r = crate::quantify::shift::paired_ratio(theirs, base, 1000, study.seeds[0]);
+        out.push(format!(
+            "With {d} (emo's default), the plain head (`{plain_name}`) has mean absolute error {:.4} and the best other head (`{other}`) {:.4}: {:.0}% of the plain head's (95% interval {:.0}–{:.0}%, paired over the same samples), so choosing another head {} when the shares are what you want.",
+            mean(base),
+            mean(theirs),
+            100.0 * r.estimate,
+            100.0 * r.lo,
+            100.0 * r.hi,
+            if r.hi < 1.0 {
+                "helps"
+            } else if r.lo > 1.0 {
+                "hurts"
+            } else {
+                "makes no difference beyond chance"
+            },
+            d = DEFAULT_ESTIMATOR.name(),
+        ));
+    }
+    if let Some(r) = plain.ratio(DEFAULT_ESTIMATOR, Method::Cc, 1000, study.seeds[0]) {
+        out.push(format!(
+            "On `{plain_name}`, {} has {:.0}% of counting's error (95% interval {:.0}–{:.0}%).",
+            DEFAULT_ESTIMATOR.name(),
+            100.0 * r.estimate,
+            100.0 * r.lo,
+            100.0 * r.hi
+        ));
     }
     out
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len().max(1) as f64
 }
 
 pub fn note<L: Studied>(study: &Study<L>) -> String {

@@ -34,6 +34,8 @@ pub enum Work {
     Classify { top_k: usize },
     /// The encoder's vectors.
     Embed,
+    /// The head's logits, as `emo quantify` reads them.
+    Logits,
 }
 
 /// A request's result, in its texts' order.
@@ -251,7 +253,7 @@ impl InFlight {
         let n = tokens.len();
         let (answers, vectors) = match job.work {
             Work::Classify { .. } => (vec![None; n], Vec::new()),
-            Work::Embed => (Vec::new(), vec![None; n]),
+            Work::Embed | Work::Logits => (Vec::new(), vec![None; n]),
         };
         InFlight {
             work: job.work,
@@ -282,7 +284,7 @@ impl InFlight {
                     .map(|a| a.expect(every))
                     .collect(),
             ),
-            Work::Embed => Output::Vectors(
+            Work::Embed | Work::Logits => Output::Vectors(
                 std::mem::take(&mut self.vectors)
                     .into_iter()
                     .map(|v| v.expect(every))
@@ -444,26 +446,39 @@ fn answer_chunk(
     m: &Matrix,
 ) -> anyhow::Result<()> {
     let mut classify: Vec<usize> = Vec::new();
+    let mut logits: Vec<usize> = Vec::new();
     for (row, &t) in chunk.iter().enumerate() {
         let (r, i) = texts[t];
         let f = &mut pending[r];
         match f.work {
             Work::Classify { .. } => classify.push(row),
+            Work::Logits => logits.push(row),
             Work::Embed => {
                 f.vectors[i] = Some(m.row(row).to_vec());
                 f.finished += 1;
             }
         }
     }
+    let rows_of = |rows: &[usize]| Matrix {
+        rows: rows.len(),
+        cols: m.cols,
+        data: rows
+            .iter()
+            .flat_map(|&row| m.row(row).iter().copied())
+            .collect(),
+    };
+    if !logits.is_empty() {
+        let z = predictor.logits_of(&rows_of(&logits))?;
+        let c = z.len() / logits.len();
+        for (&row, z) in logits.iter().zip(z.chunks(c)) {
+            let (r, i) = texts[chunk[row]];
+            let f = &mut pending[r];
+            f.vectors[i] = Some(z.iter().map(|&v| v as f32).collect());
+            f.finished += 1;
+        }
+    }
     if !classify.is_empty() {
-        let x = Matrix {
-            rows: classify.len(),
-            cols: m.cols,
-            data: classify
-                .iter()
-                .flat_map(|&row| m.row(row).iter().copied())
-                .collect(),
-        };
+        let x = rows_of(&classify);
         for (&row, answer) in classify.iter().zip(predictor.answer_vectors(&x)?) {
             let (r, i) = texts[chunk[row]];
             let f = &mut pending[r];

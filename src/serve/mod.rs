@@ -118,6 +118,11 @@ pub fn run(
 ) -> Result<()> {
     let metrics = Arc::new(metrics::Metrics::new());
     let single_label = model.manifest.multi_label.is_none();
+    // A model saved before emo kept validation outputs serves everything
+    // but `/v1/quantify`, which then says why.
+    let quantifier = crate::quantify::Quantifier::of(&model, &opts.model_dir)
+        .map(Arc::new)
+        .map_err(|e| format!("{e:#}"));
     let ready = Arc::new(AtomicBool::new(false));
     let (queue, rx) = batcher::queue(opts.queue, metrics.clone());
     let when_none = opts.when_none;
@@ -200,6 +205,7 @@ pub fn run(
         payload_limit: opts.payload_limit,
         allowed_hosts: opts.allowed_hosts.clone().map(Arc::new),
         report: report_dir(&opts.model_dir),
+        quantifier,
     };
     let app = axum::Router::new()
         .route("/", get(routes::page))
@@ -211,6 +217,7 @@ pub fn run(
         .route("/v1/model", get(routes::model))
         .route("/v1/classify", post(routes::classify))
         .route("/v1/embed", post(routes::embed))
+        .route("/v1/quantify", post(routes::quantify))
         // `/report/` is what the page links (so the report's own relative
         // links resolve under it); `/report` alone is the same page.
         .route("/report", get(routes::report_index))

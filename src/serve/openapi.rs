@@ -20,6 +20,7 @@ use utoipa::OpenApi;
     paths(
         routes::classify,
         routes::embed,
+        routes::quantify,
         routes::model,
         routes::health,
         routes::ready,
@@ -37,6 +38,9 @@ use utoipa::OpenApi;
         schema::EmbedRequest,
         schema::EmbedResponse,
         schema::EmbedResult,
+        schema::QuantifyRequest,
+        schema::QuantifyResponse,
+        schema::ShareOf,
         schema::ErrorBody,
         schema::Status,
         schema::ModelInfo

@@ -6,9 +6,11 @@ use super::batcher::{Job, Output, Queue, Refused, Work};
 use super::metrics::{Metrics, Route, RouteStatus};
 use super::schema::{
     ClassifyRequest, ClassifyResponse, EmbedRequest, EmbedResponse, EmbedResult, ErrorBody,
-    ModelInfo, Status, TextErrors,
+    ModelInfo, QuantifyRequest, QuantifyResponse, Status, TextErrors,
 };
 use crate::embed::TextTokenizer;
+use crate::quantify::{key_of, Method, Quantifier, DEFAULT_ESTIMATOR};
+use crate::report::shares::{self, GroupShares};
 use axum::body::Bytes;
 use axum::extract::{MatchedPath, Path as UrlPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -41,6 +43,8 @@ pub struct AppState {
     pub allowed_hosts: Option<Arc<Vec<String>>>,
     /// The folder of the model's report (`index.html`), when it has one.
     pub report: Option<PathBuf>,
+    /// What `/v1/quantify` estimates with, or why the model cannot.
+    pub quantifier: Result<Arc<Quantifier>, String>,
 }
 
 /// An error answer: status, message, the field at fault.
@@ -416,6 +420,82 @@ pub async fn embed(
         })
         .collect();
     Ok(Json(EmbedResponse { results }))
+}
+
+/// Most bootstrap replicates a request may ask for: each is a pass of the
+/// estimator over the request's texts, on the server's CPU.
+const MAX_BOOTSTRAP: u64 = 10_000;
+
+/// Estimate emotion shares
+///
+/// Each emotion's share of the texts with its 95% interval, exactly as
+/// `emo quantify --output-format json` gives it for the same texts read as the
+/// lines of a text file (a text's bootstrap weights come from its position).
+#[utoipa::path(post, path = "/v1/quantify", request_body = QuantifyRequest,
+    responses((status = 200, body = QuantifyResponse),
+        (status = 409, description = "the model keeps no validation outputs (saved before emo could quantify)", body = ErrorBody),
+        TextErrors))]
+pub async fn quantify(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let mut body = json_object(&headers, body)?;
+    let texts = texts_of(
+        &mut body,
+        &["texts", "text", "estimator", "bootstrap", "seed"],
+        &state,
+    )?;
+    let estimator = match body.get("estimator") {
+        None | Some(Value::Null) => DEFAULT_ESTIMATOR,
+        Some(v) => v
+            .as_str()
+            .and_then(|s| Method::ALL.into_iter().find(|m| m.name() == s))
+            .ok_or_else(|| {
+                ApiError::field("estimator", "must be one of cc, pcc, acc, pacc, sld")
+            })?,
+    };
+    let whole = |field: &str, default: u64, max: u64| match body.get(field) {
+        None | Some(Value::Null) => Ok(default),
+        Some(v) => v.as_u64().filter(|&x| x <= max).ok_or_else(|| {
+            ApiError::field(field, format!("must be a whole number from 0 to {max}"))
+        }),
+    };
+    let bootstrap = whole("bootstrap", 1000, MAX_BOOTSTRAP)? as usize;
+    let seed = whole("seed", 0, u64::MAX)?;
+    drop(body);
+    let quantifier = state
+        .quantifier
+        .clone()
+        .map_err(|why| ApiError::new(StatusCode::CONFLICT, why))?;
+    let (texts, tokens) = tokenize(&state, texts).await?;
+    let n = texts.len();
+    drop(texts);
+    let Output::Vectors(logits) = submit(&state, Work::Logits, tokens).await? else {
+        unreachable!("a logits job is answered with vectors")
+    };
+    // The estimator and its bootstrap run on a blocking thread: not on the
+    // inference worker, which other requests wait on.
+    let answer = tokio::task::spawn_blocking(move || {
+        let logits: Vec<f64> = logits.into_iter().flatten().map(f64::from).collect();
+        let said = quantifier.said(&logits);
+        let keys: Vec<u64> = (1..=n).map(|line| key_of(None, line)).collect();
+        let group = GroupShares {
+            group: None,
+            texts: n,
+            shares: quantifier.estimate(estimator, &said, &keys, bootstrap, seed),
+        };
+        shares::json(estimator.name(), &quantifier.labels, &[group])
+    })
+    .await
+    .map_err(|e| {
+        eprintln!("emo serve: estimating shares failed: {e}");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "estimating the shares failed",
+        )
+    })?;
+    Ok(Json(answer))
 }
 
 /// The model

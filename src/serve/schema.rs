@@ -72,6 +72,39 @@ pub struct EmbedResponse {
     pub results: Vec<EmbedResult>,
 }
 
+/// Texts whose emotion shares to estimate: `texts` or `text`, and how.
+#[derive(Serialize, ToSchema)]
+pub struct QuantifyRequest {
+    #[schema(example = json!(["i feel so happy today", "this makes me so angry", "what a lovely surprise"]))]
+    pub texts: Option<Vec<String>>,
+    pub text: Option<String>,
+    /// cc, pcc, acc, pacc or sld, as `emo quantify --estimator` (default sld).
+    pub estimator: Option<String>,
+    /// Bootstrap replicates behind each interval (default 1000, at most 10000; 0: none).
+    #[schema(minimum = 0, maximum = 10000)]
+    pub bootstrap: Option<u64>,
+    /// The bootstrap's seed (default 0).
+    pub seed: Option<u64>,
+}
+
+/// One emotion's estimated share with its 95% interval.
+#[derive(Serialize, ToSchema)]
+pub struct ShareOf {
+    pub share: f64,
+    pub low: f64,
+    pub high: f64,
+}
+
+/// The document `emo quantify --output-format json` writes.
+#[derive(Serialize, ToSchema)]
+pub struct QuantifyResponse {
+    pub estimator: String,
+    pub texts: usize,
+    /// Per label, its share (single-label models: the shares sum to 1;
+    /// multi-label: each label's prevalence).
+    pub shares: std::collections::BTreeMap<String, ShareOf>,
+}
+
 /// Every error: what is wrong, and the request field at fault when there is one
 /// (`texts[3]`, `top_k`).
 #[derive(Serialize, ToSchema)]
