@@ -16,7 +16,12 @@ common and a rare label of a multi-label model as binary problems, predicted at 
 threshold other than 0.5; a shift so strong that ACC's unconstrained solution
 leaves the simplex (the constrained search decides).
 
-Reproduce (needs quapy==0.2.3, scikit-learn):
+And one case of EMQ with bias-corrected temperature scaling (calib="bcts", QuaPy's
+call into the abstention package), what emo quantify does for single-label models:
+a head leaning toward the common classes by a per-class offset, the calibrated test
+posteriors and the SLD estimate.
+
+Reproduce (needs quapy==0.2.3, abstention, scikit-learn):
     python scripts/make_quantify_fixture.py tests/fixtures/quapy_quantify.json
 """
 import json
@@ -80,6 +85,29 @@ def case(name, pv, yv, pt, threshold=None):
             "test_predicted": clf.predict(pt).tolist(), "threshold": threshold, "quapy": estimates}
 
 
+def bcts_case():
+    rng = np.random.default_rng(2020)
+    profile = [230, 210, 150, 60, 50, 12]
+    offset = 0.8 * np.log(np.asarray(profile) / sum(profile))
+
+    def lean(p):
+        z = np.log(p) + offset
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    pv, yv = draw(rng, profile, 2.0, 1.0, profile)
+    pt, _ = draw(rng, profile[::-1], 2.0, 1.0, profile)
+    pv, pt = lean(pv), lean(pt)
+    q = EMQ(Frozen(6), fit_classifier=False, val_split=(pv, yv), calib="bcts")
+    q.fit(pv, yv)
+    # The logits a head would give: any per-row shift of log p is the same softmax.
+    return {"k": 6, "valid_logits": np.log(pv).ravel().tolist(), "valid_labels": yv.tolist(),
+            "test_logits": np.log(pt).ravel().tolist(),
+            "calibrated_valid_posteriors": q._calibrate_if_requested(pv).ravel().tolist(),
+            "calibrated_test_posteriors": q._calibrate_if_requested(pt).ravel().tolist(),
+            "sld": q.quantify(pt).tolist()}
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/quapy_quantify.json"
     rng = np.random.default_rng(2002)
@@ -100,7 +128,8 @@ def main():
     pt, _ = draw(rng, [2, 3, 995], 3.0, 0.5, [400, 300, 300])
     cases.append(case("3 classes, a shift past what the adjustment can explain", pv, yv, pt))
     with open(out, "w") as f:
-        json.dump({"generator": "scripts/make_quantify_fixture.py", "quapy": qp.__version__, "cases": cases},
+        json.dump({"generator": "scripts/make_quantify_fixture.py", "quapy": qp.__version__, "cases": cases,
+                   "bcts": bcts_case()},
                   f, separators=(",", ":"))
         f.write("\n")
 

@@ -2,7 +2,8 @@
 //! posteriors, predictions and validation labels (values made once by
 //! scripts/make_quantify_fixture.py and committed): CC, PCC and SLD to
 //! rounding; ACC and PACC's misclassification matrices to rounding, and their
-//! estimates to QuaPy's optimiser's tolerance, never with a larger residual.
+//! estimates to QuaPy's optimiser's tolerance, never with a larger residual;
+//! and SLD on bias-corrected temperature scaling against EMQ(calib="bcts").
 
 use crate::common;
 use emo::quantify::estimators::{self, Adjustment, Outputs};
@@ -96,5 +97,67 @@ fn estimators_equal_quapy() {
                 "{name}: {what}: emo's residual {r_ours} above QuaPy's {r_theirs}"
             );
         }
+    }
+}
+
+/// Single-label quantification reads bias-corrected temperature scaling's
+/// probabilities (a temperature and a per-class offset fitted on validation):
+/// QuaPy's EMQ with calib="bcts" (the abstention package's fit) gives the same
+/// calibrated posteriors and the same SLD estimate, within what its L-BFGS-B
+/// (stopping at a relative change of 1e-7) leaves from the optimum of the same
+/// convex likelihood; emo's fit never has a larger validation log loss.
+#[test]
+fn bias_corrected_sld_equals_quapy_emq_bcts() {
+    use emo::data::Task;
+    use emo::quantify::{key_of, Method, Quantifier};
+    let fx: Value = common::fixture("quapy_quantify.json");
+    let case = &fx["bcts"];
+    let k = case["k"].as_u64().unwrap() as usize;
+    let labels: Vec<String> = (0..k).map(|i| format!("c{i}")).collect();
+    let truth: Vec<bool> = indices(&case["valid_labels"])
+        .iter()
+        .flat_map(|&y| (0..k).map(move |j| j == y))
+        .collect();
+    let q = Quantifier::fit(
+        Task::SingleLabel,
+        labels,
+        None,
+        None,
+        &floats(&case["valid_logits"]),
+        &truth,
+    );
+    let nll = |p: &[f64]| {
+        -p.chunks(k)
+            .zip(indices(&case["valid_labels"]))
+            .map(|(row, y)| row[y].ln())
+            .sum::<f64>()
+    };
+    let (ours_v, theirs_v) = (
+        q.said(&floats(&case["valid_logits"])).probabilities,
+        floats(&case["calibrated_valid_posteriors"]),
+    );
+    assert!(
+        nll(&ours_v) <= nll(&theirs_v) + 1e-9,
+        "emo's validation log loss {} above QuaPy's {}",
+        nll(&ours_v),
+        nll(&theirs_v)
+    );
+    let said = q.said(&floats(&case["test_logits"]));
+    let theirs = floats(&case["calibrated_test_posteriors"]);
+    let worst = said
+        .probabilities
+        .iter()
+        .zip(&theirs)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(worst < 2e-3, "calibrated posteriors differ by {worst}");
+    let keys: Vec<u64> = (0..said.len()).map(|i| key_of(None, i + 1)).collect();
+    let ours: Vec<f64> = q
+        .estimate(Method::Sld, &said, &keys, 0, 0)
+        .iter()
+        .map(|s| s.share)
+        .collect();
+    for (i, (a, b)) in ours.iter().zip(floats(&case["sld"])).enumerate() {
+        assert!((a - b).abs() < 5e-3, "SLD[{i}]: emo {a} vs QuaPy {b}");
     }
 }
