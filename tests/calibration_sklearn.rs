@@ -3,25 +3,9 @@
 //! reliability curves with equal-width and equal-mass bins, Brier score and log
 //! loss, to 1e-12.
 
-use crate::common;
+use crate::common::{self, floats, indices};
 use emo::metrics::calibration::{brier, brier_binary, log_loss, reliability, top_label, Binning};
 use serde_json::Value;
-
-fn floats(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
-}
-
-fn indices(v: &Value) -> Vec<usize> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as usize)
-        .collect()
-}
 
 fn flags(v: &Value) -> Vec<bool> {
     indices(v).into_iter().map(|x| x == 1).collect()

@@ -5,25 +5,9 @@
 //! estimates to QuaPy's optimiser's tolerance, never with a larger residual;
 //! and SLD on bias-corrected temperature scaling against EMQ(calib="bcts").
 
-use crate::common;
+use crate::common::{self, floats, indices};
 use emo::quantify::estimators::{self, Adjustment, Outputs};
 use serde_json::Value;
-
-fn floats(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
-}
-
-fn indices(v: &Value) -> Vec<usize> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as usize)
-        .collect()
-}
 
 /// ‖A p − b‖ for row-major `a`.
 fn residual(a: &[f64], p: &[f64], b: &[f64]) -> f64 {

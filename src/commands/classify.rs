@@ -9,7 +9,7 @@
 //! stops the stage (exit 2, the message naming line and id) or, with
 //! `--skip-bad-rows`, is answered with an error record — never a silent gap.
 
-use super::load::{embed_options, encoder_for, text_records, when_none_for};
+use super::load::{answering_embed_options, encoder_for, text_records, when_none_for};
 use crate::cli::{ClassifyArgs, OutputFormat};
 use crate::data::table::{Record, Row};
 use crate::data::BadRows;
@@ -275,12 +275,7 @@ pub fn run(args: &ClassifyArgs) -> Result<()> {
         (None, true) => 0,
     };
     let encoder = encoder_for(&model, &args.model, args.encoder.as_ref(), &args.run)?;
-    let cache = (args.cache || args.cache_dir.is_some())
-        .then(|| args.cache_dir.clone().unwrap_or_else(crate::paths::cache));
-    let opts = crate::embed::EmbedOptions {
-        progress: false,
-        ..embed_options(&args.run, cache)
-    };
+    let opts = answering_embed_options(&args.run, args.cache, args.cache_dir.as_ref());
 
     let mut bad = BadRows::skipping(args.from.skip_bad_rows);
     let rows = text_records(&args.from, &mut bad, None, "classify")?;

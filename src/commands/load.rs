@@ -156,6 +156,23 @@ pub fn text_records<'a>(
     })
 }
 
+/// How a command that reads texts to answer them (classify, quantify) embeds:
+/// no progress bar (their output may be a pipe's), and the cache only when
+/// asked for (`--cache`, or a `--cache-dir`), since such texts are rarely
+/// seen twice.
+pub fn answering_embed_options(
+    run: &RunArgs,
+    cache: bool,
+    cache_dir: Option<&PathBuf>,
+) -> EmbedOptions {
+    let dir = (cache || cache_dir.is_some())
+        .then(|| cache_dir.cloned().unwrap_or_else(crate::paths::cache));
+    EmbedOptions {
+        progress: false,
+        ..embed_options(run, dir)
+    }
+}
+
 pub fn embed_options(run: &RunArgs, cache_dir: Option<PathBuf>) -> EmbedOptions {
     EmbedOptions {
         batch_size: run.batch_size as usize,

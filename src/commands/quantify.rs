@@ -3,7 +3,7 @@
 //! vectors), then each group's shares are estimated at once, so that every
 //! estimator sees the whole group and the bootstrap resamples it whole.
 
-use super::load::{embed_options, encoder_for, text_records};
+use super::load::{answering_embed_options, encoder_for, text_records};
 use crate::cli::{QuantifyArgs, SharesFormat};
 use crate::data::table::Record;
 use crate::data::BadRows;
@@ -78,12 +78,7 @@ fn tally_texts(
     estimator: Method,
 ) -> Result<Vec<Tally>> {
     let encoder = encoder_for(model, &args.model, args.encoder.as_ref(), &args.run)?;
-    let cache = (args.cache || args.cache_dir.is_some())
-        .then(|| args.cache_dir.clone().unwrap_or_else(crate::paths::cache));
-    let opts = crate::embed::EmbedOptions {
-        progress: false,
-        ..embed_options(&args.run, cache)
-    };
+    let opts = answering_embed_options(&args.run, args.cache, args.cache_dir.as_ref());
     let mut bad = BadRows::skipping(args.from.skip_bad_rows);
     let rows = text_records(&args.from, &mut bad, args.by.as_ref(), "quantify")?;
     let mut predictor = Predictor::new(model, &encoder, &opts, 1, None, false)?;

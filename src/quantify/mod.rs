@@ -260,25 +260,18 @@ impl Quantifier {
         truth: &[bool],
     ) -> Quantifier {
         let c = labels.len();
-        let classes: Vec<usize> = truth
-            .chunks(c)
-            .map(|t| t.iter().position(|&x| x).unwrap_or(0))
-            .collect();
-        let per_problem: Vec<Vec<usize>> = match task {
-            Task::SingleLabel => vec![classes.clone()],
-            Task::MultiLabel => (0..c)
-                .map(|k| {
-                    truth
-                        .iter()
-                        .skip(k)
-                        .step_by(c)
-                        .map(|&t| usize::from(t))
-                        .collect()
-                })
-                .collect(),
-        };
-        let posteriors = (task == Task::SingleLabel && !classes.is_empty())
-            .then(|| bias_temperature::fit(logits, c, &classes));
+        // Each problem's true classes: the truth read as if a model had said it.
+        let per_problem: Vec<Vec<usize>> = Said {
+            c,
+            probabilities: vec![0.0; truth.len()],
+            given: truth.to_vec(),
+        }
+        .problems(task)
+        .into_iter()
+        .map(|p| p.predicted)
+        .collect();
+        let posteriors = (task == Task::SingleLabel && !truth.is_empty())
+            .then(|| bias_temperature::fit(logits, c, &per_problem[0]));
         let mut q = Quantifier {
             task,
             labels,

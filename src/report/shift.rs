@@ -97,14 +97,16 @@ pub fn verdict<L: Studied>(study: &Study<L>) -> Vec<String> {
     if let (Some(base), Some((other, theirs))) = (default_of(plain), others) {
         let r = crate::quantify::shift::paired_ratio(theirs, base, 1000, study.seeds[0]);
         out.push(format!(
-            "With {d} (emo's default), the plain head (`{plain_name}`) has mean absolute error {:.4} and the best other head (`{other}`) {:.4}: {:.0}% of the plain head's (95% interval {:.0}–{:.0}%, paired over the same samples), so choosing another head {} when the shares are what you want.",
+            "With {d} (emo's default), the plain head (`{plain_name}`) has mean absolute error {:.4} and the best other head (`{other}`) {:.4}: {:.1}% of the plain head's (95% interval {:.1}–{:.1}%, paired over the same samples), so choosing another head {} when the shares are what you want.",
             mean(base),
             mean(theirs),
             100.0 * r.estimate,
             100.0 * r.lo,
             100.0 * r.hi,
-            if r.hi < 1.0 {
+            if r.hi < 0.9 {
                 "helps"
+            } else if r.hi < 1.0 {
+                "helps a little (beyond chance, by less than a tenth)"
             } else if r.lo > 1.0 {
                 "hurts"
             } else {
@@ -137,15 +139,17 @@ pub fn note<L: Studied>(study: &Study<L>) -> String {
         crate::data::Task::SingleLabel => format!(
             "{} samples of {} test texts each, their label mix drawn uniformly from the simplex \
              (far from training's long tail). Each cell: the mean over samples of the mean over \
-             labels of |estimated share − true share|, with a 95% interval over samples; \
-             calibrated by the map `emo train` fits. Lower is better; the row's best in bold.",
+             labels of |estimated share − true share|, with a 95% interval over samples. The \
+             estimators read probabilities from bias-corrected temperature scaling fitted on \
+             validation, as `emo quantify` does. Lower is better; the row's best in bold.",
             s.samples, s.size
         ),
         crate::data::Task::MultiLabel => format!(
             "{} draws; in each, every label gets a sample of {} test texts in which its prevalence \
              is drawn uniformly from 0.05–0.95. Each cell: the mean over draws of the mean over \
-             labels of |estimated prevalence − true prevalence|, with a 95% interval over draws; \
-             calibrated by the map `emo train` fits. Lower is better; the row's best in bold.",
+             labels of |estimated prevalence − true prevalence|, with a 95% interval over draws. \
+             The estimators read the probabilities of the Platt maps `emo train` fits on \
+             validation. Lower is better; the row's best in bold.",
             s.samples, s.size
         ),
     }

@@ -24,6 +24,24 @@ pub fn fixture(name: &str) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
+/// A JSON array of numbers, as f64.
+pub fn floats(v: &serde_json::Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+/// A JSON array of whole numbers, as indices.
+pub fn indices(v: &serde_json::Value) -> Vec<usize> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as usize)
+        .collect()
+}
+
 /// The cells of a JSON matrix (an array of rows), row after row, each read by `cell`.
 pub fn matrix_cells<T>(m: &serde_json::Value, cell: impl Fn(&serde_json::Value) -> T) -> Vec<T> {
     m.as_array()
