@@ -918,22 +918,8 @@ pub struct ClassifyArgs {
     #[arg(long, short = 'o')]
     pub out: Option<PathBuf>,
 
-    /// The encoder folder [default: the one recorded in the model; its identity is checked either way]
-    #[arg(long)]
-    pub encoder: Option<PathBuf>,
-
     #[command(flatten)]
-    pub run: RunArgs,
-
-    /// Use (and fill) the embedding cache, off by default here: the texts classify
-    /// labels are usually new, and a cache of them would only grow
-    #[arg(long)]
-    pub cache: bool,
-
-    /// Embedding cache folder, as on the other commands; giving one turns the cache on
-    /// [default: .deps/cache, or $EMO_HOME/cache]
-    #[arg(long)]
-    pub cache_dir: Option<PathBuf>,
+    pub with: AnswerArgs,
 }
 
 /// Output formats of `emo quantify`.
@@ -999,6 +985,14 @@ pub struct QuantifyArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 
+    #[command(flatten)]
+    pub with: AnswerArgs,
+}
+
+/// How a command that answers texts with a saved model (classify, quantify)
+/// runs its encoder.
+#[derive(Args, Debug, Clone)]
+pub struct AnswerArgs {
     /// The encoder folder [default: the one recorded in the model; its identity is checked either way]
     #[arg(long)]
     pub encoder: Option<PathBuf>,
@@ -1006,11 +1000,12 @@ pub struct QuantifyArgs {
     #[command(flatten)]
     pub run: RunArgs,
 
-    /// Use (and fill) the embedding cache (off by default, as for classify)
+    /// Use (and fill) the embedding cache, off by default here: the texts these
+    /// commands read are usually new, and a cache of them would only grow
     #[arg(long)]
     pub cache: bool,
 
-    /// Embedding cache folder; giving one turns the cache on
+    /// Embedding cache folder, as on the other commands; giving one turns the cache on
     /// [default: .deps/cache, or $EMO_HOME/cache]
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,

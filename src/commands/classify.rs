@@ -263,7 +263,7 @@ fn shown(text: &str) -> String {
 }
 
 pub fn run(args: &ClassifyArgs) -> Result<()> {
-    let device = args.run.device.resolve()?;
+    let device = args.with.run.device.resolve()?;
     let model = SavedModel::load(&args.model, device)?;
     let multi = model.manifest.task == Task::MultiLabel;
     let when_none = when_none_for(&model, &args.model, args.at_least_one)?;
@@ -274,8 +274,13 @@ pub fn run(args: &ClassifyArgs) -> Result<()> {
         (None, false) => 1,
         (None, true) => 0,
     };
-    let encoder = encoder_for(&model, &args.model, args.encoder.as_ref(), &args.run)?;
-    let opts = answering_embed_options(&args.run, args.cache, args.cache_dir.as_ref());
+    let encoder = encoder_for(
+        &model,
+        &args.model,
+        args.with.encoder.as_ref(),
+        &args.with.run,
+    )?;
+    let opts = answering_embed_options(&args.with);
 
     let mut bad = BadRows::skipping(args.from.skip_bad_rows);
     let rows = text_records(&args.from, &mut bad, None, "classify")?;

@@ -160,16 +160,12 @@ pub fn text_records<'a>(
 /// no progress bar (their output may be a pipe's), and the cache only when
 /// asked for (`--cache`, or a `--cache-dir`), since such texts are rarely
 /// seen twice.
-pub fn answering_embed_options(
-    run: &RunArgs,
-    cache: bool,
-    cache_dir: Option<&PathBuf>,
-) -> EmbedOptions {
-    let dir = (cache || cache_dir.is_some())
-        .then(|| cache_dir.cloned().unwrap_or_else(crate::paths::cache));
+pub fn answering_embed_options(with: &crate::cli::AnswerArgs) -> EmbedOptions {
+    let dir = (with.cache || with.cache_dir.is_some())
+        .then(|| with.cache_dir.clone().unwrap_or_else(crate::paths::cache));
     EmbedOptions {
         progress: false,
-        ..embed_options(run, dir)
+        ..embed_options(&with.run, dir)
     }
 }
 

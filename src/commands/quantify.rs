@@ -20,7 +20,7 @@ use std::path::Path;
 const CHUNK: usize = 2048;
 
 pub fn run(args: &QuantifyArgs) -> Result<()> {
-    let device = args.run.device.resolve()?;
+    let device = args.with.run.device.resolve()?;
     let model = SavedModel::load(&args.model, device)?;
     let quantifier = Quantifier::of(&model, &args.model)?;
     let estimator = args.estimator.unwrap_or(DEFAULT_ESTIMATOR);
@@ -77,8 +77,13 @@ fn tally_texts(
     quantifier: &Quantifier,
     estimator: Method,
 ) -> Result<Vec<Tally>> {
-    let encoder = encoder_for(model, &args.model, args.encoder.as_ref(), &args.run)?;
-    let opts = answering_embed_options(&args.run, args.cache, args.cache_dir.as_ref());
+    let encoder = encoder_for(
+        model,
+        &args.model,
+        args.with.encoder.as_ref(),
+        &args.with.run,
+    )?;
+    let opts = answering_embed_options(&args.with);
     let mut bad = BadRows::skipping(args.from.skip_bad_rows);
     let rows = text_records(&args.from, &mut bad, args.by.as_ref(), "quantify")?;
     let mut predictor = Predictor::new(model, &encoder, &opts, 1, None, false)?;

@@ -10,7 +10,10 @@
 //! Intervals come from a Poisson bootstrap (each text counted Poisson(1) times
 //! in each replicate; Hanley & MacGibbon 2006) over both the corpus and the
 //! validation texts the adjustments are learnt from, so that the interval
-//! carries the uncertainty of the misclassification rates too. A text's
+//! carries the uncertainty of the misclassification rates too. SLD reads no
+//! misclassification rates, only the mix its probabilities were calibrated
+//! for, which stays the whole validation set's: its intervals resample the
+//! corpus. A text's
 //! weights are drawn from its key (its id, or its line) and the replicate's
 //! number alone, so the same texts get the same replicates however they are
 //! read, in one pass or in parts.
@@ -320,10 +323,8 @@ impl Quantifier {
         corpus: Corpus,
         valid_weights: Option<&[f64]>,
     ) -> Vec<f64> {
-        let adjustment = || {
-            let (valid, truth) = &self.validation[p];
-            Adjustment::fit(valid.outputs(valid_weights), truth)
-        };
+        let (valid, truth) = &self.validation[p];
+        let adjustment = || Adjustment::fit(valid.outputs(valid_weights), truth);
         let sums = || match &corpus {
             Corpus::Sums(s) => (*s).clone(),
             Corpus::Outputs(out) => Sums::of(*out),
@@ -333,8 +334,15 @@ impl Quantifier {
             Method::Pcc => sums().pcc(),
             Method::Acc => sums().acc(&adjustment()),
             Method::Pacc => sums().pacc(&adjustment()),
+            // SLD's prior is the mix the probabilities were calibrated for:
+            // the whole validation set's, in every replicate. A replicate's
+            // reweighted validation mix, beside probabilities calibrated on
+            // the whole, would read as a shift that is not there (a rare
+            // emotion drawn at a third of its count triples at each EM step).
             Method::Sld => match &corpus {
-                Corpus::Outputs(out) => estimators::sld(*out, &adjustment().prior),
+                Corpus::Outputs(out) => {
+                    estimators::sld(*out, &Adjustment::fit(valid.outputs(None), truth).prior)
+                }
                 Corpus::Sums(_) => unreachable!("an SLD tally keeps posteriors"),
             },
         }

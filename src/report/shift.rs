@@ -103,7 +103,7 @@ pub fn verdict<L: Studied>(study: &Study<L>) -> Vec<String> {
             100.0 * r.estimate,
             100.0 * r.lo,
             100.0 * r.hi,
-            if r.hi < 0.9 {
+            if r.hi < 1.0 && r.estimate < 0.9 {
                 "helps"
             } else if r.hi < 1.0 {
                 "helps a little (beyond chance, by less than a tenth)"
