@@ -19,6 +19,7 @@ pub mod features;
 /// Public only so that the fuzz targets in `fuzz/` and the regression test can share it.
 pub mod fuzzing;
 pub mod head;
+pub mod hub;
 pub mod linalg;
 pub mod logreg;
 pub mod methods;

@@ -33,14 +33,22 @@ pub fn installed_encoders() -> Vec<String> {
 }
 
 /// `--encoder`'s value as a folder: the folder itself when it exists, else the
-/// installed encoder of that name (`--encoder all-mpnet-base-v2`), else as
-/// given (and loading it says it is not found).
-pub fn encoder_dir(given: &std::path::Path) -> PathBuf {
+/// installed encoder of that name (`--encoder all-mpnet-base-v2`), else a
+/// Hugging Face Hub id's snapshot in the shared cache
+/// (`--encoder sentence-transformers/all-MiniLM-L6-v2[@REVISION]`; refused in
+/// one line when it is not there), else as given (and loading it says it is
+/// not found).
+pub fn encoder_dir(given: &std::path::Path) -> anyhow::Result<PathBuf> {
     let named = home().join("models").join(given);
-    if !given.is_dir() && given.components().count() == 1 && named.is_dir() {
-        named
-    } else {
-        given.to_path_buf()
+    if given.is_dir() {
+        return Ok(given.to_path_buf());
+    }
+    if given.components().count() == 1 && named.is_dir() {
+        return Ok(named);
+    }
+    match given.to_str().and_then(crate::hub::HubId::parse) {
+        Some(id) => crate::hub::snapshot(&id),
+        None => Ok(given.to_path_buf()),
     }
 }
 

@@ -328,8 +328,7 @@ fn multi_label_float_noise_matches_and_is_summarised() {
     assert!(!out.contains("beyond tolerance"), "{out}");
     assert!(out.contains("note: bce: "), "{out}");
     assert!(
-        out.contains("per-class thresholds differ in ")
-            && out.contains("runs (largest: seed 0 neutral 0.3006 here"),
+        out.contains("1 per-class threshold differs in 1 run (largest: seed 0 neutral 0.3006 here"),
         "the thresholds are noted, the largest move named:\n{out}"
     );
     let last = last_line(&out);

@@ -2,7 +2,7 @@
 //! shared/datasets/README.md, quoting undone, and the Ekman mapping applied.
 
 use crate::common;
-use emo::data::{named, SplitName};
+use emo::data::{named, Label, SplitName};
 
 fn count(ds: &emo::data::Dataset, split: SplitName, class: &str) -> usize {
     let c = ds.classes.iter().position(|n| n == class).unwrap();
@@ -153,4 +153,71 @@ fn goemotions_multi_label_views() {
         e.contains("multi-label") && e.contains("'goemotions'"),
         "{e}"
     );
+}
+
+/// XED, every language: the record counts of the files (less the projected
+/// records that run on over alignment metadata), CRLF and the `1, 4` label
+/// form read, every emotion in every part of the fixed stratified split,
+/// and the same split on every load.
+#[test]
+fn xed_languages() {
+    let root = common::datasets_root();
+    for (language, records, left_out) in [
+        ("en", 17_528, 0),
+        ("fi", 14_449, 0),
+        ("de", 5_504, 4),
+        ("es", 11_304, 2),
+        ("fr", 7_307, 4),
+    ] {
+        let name = format!("xed-{language}");
+        let ds = named::load_multi(&name, &root).unwrap();
+        assert_eq!(ds.classes, named::XED_CLASSES.map(String::from).to_vec());
+        let sizes: Vec<usize> = ds.splits.iter().map(|(_, s)| s.len()).collect();
+        let n = records - left_out;
+        assert_eq!(sizes.iter().sum::<usize>(), n, "{name}: {sizes:?}");
+        for (part, want) in sizes.iter().zip([0.8, 0.1, 0.1]) {
+            assert!(
+                (*part as f64 - want * n as f64).abs() < 0.01 * n as f64,
+                "{name}: {sizes:?}"
+            );
+        }
+        for (split, s) in &ds.splits {
+            let counts = s.class_counts(8);
+            assert!(
+                counts.iter().all(|&c| c > 0),
+                "{name} {split:?}: {counts:?}"
+            );
+            assert!(s
+                .texts
+                .iter()
+                .all(|t| !t.contains('\r') && !t.contains('\t')));
+            assert!(s.labels.iter().all(|l| !l.classes().is_empty()));
+        }
+        let again = named::load_multi(&name, &root).unwrap();
+        assert_eq!(
+            again.splits[2].1.ids, ds.splits[2].1.ids,
+            "{name}: the split moved"
+        );
+    }
+    // The first Finnish line: "Kuinka se vapautui …?\t1, 3, 7\r\n".
+    let fi = named::load_multi("xed-fi", &root).unwrap();
+    let (text, labels) = fi
+        .splits
+        .iter()
+        .flat_map(|(_, s)| s.ids.iter().zip(s.texts.iter().zip(&s.labels)))
+        .find(|(id, _)| id.as_str() == "fi-annotated.tsv:1")
+        .map(|(_, tl)| tl)
+        .unwrap();
+    assert!(
+        text.starts_with("Kuinka se vapautui") && text.ends_with('?'),
+        "{text}"
+    );
+    let names: Vec<&str> = labels
+        .classes()
+        .iter()
+        .map(|&c| named::XED_CLASSES[c])
+        .collect();
+    assert_eq!(names, ["anger", "disgust", "surprise"]);
+    let err = format!("{:#}", named::load("xed-fi", &root).unwrap_err());
+    assert!(err.contains("has no single-label view"), "{err}");
 }

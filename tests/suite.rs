@@ -16,6 +16,7 @@ mod devices;
 mod embed_command;
 mod faults;
 mod fuzz_regressions;
+mod hub_cache;
 mod layers;
 mod logreg_sklearn;
 mod malformed_models;
@@ -39,6 +40,7 @@ mod serve;
 mod serve_limits;
 mod st_modules;
 mod tokenizer;
+mod tokenizer_coverage;
 mod vector_precision;
 
 /// Cargo no longer finds test files by itself (`autotests = false`), so a new file in

@@ -71,7 +71,7 @@ fn parse_sets(list: &str) -> Result<Vec<FeatureSet>> {
 /// A folder, an installed encoder's name, or a part of one name only
 /// (`minilm` for all-MiniLM-L6-v2), case aside.
 fn resolve_encoder(given: &str) -> Result<PathBuf> {
-    let path = crate::paths::encoder_dir(std::path::Path::new(given));
+    let path = crate::paths::encoder_dir(std::path::Path::new(given))?;
     if path.is_dir() {
         return Ok(path);
     }
@@ -81,7 +81,7 @@ fn resolve_encoder(given: &str) -> Result<PathBuf> {
         .filter(|n| n.to_lowercase().contains(&given.to_lowercase()))
         .collect();
     match matches.as_slice() {
-        [one] => Ok(crate::paths::encoder_dir(std::path::Path::new(one))),
+        [one] => crate::paths::encoder_dir(std::path::Path::new(one)),
         [] => Err(input_error!(
             "--features: no encoder '{given}' (installed: {}; or give a folder)",
             installed.join(", ")

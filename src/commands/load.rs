@@ -98,6 +98,7 @@ fn load_bare(dir: Option<&PathBuf>, run: &RunArgs) -> Result<Encoder> {
     let device = run.device.resolve()?;
     let dir = dir
         .map(|d| crate::paths::encoder_dir(d))
+        .transpose()?
         .unwrap_or_else(crate::paths::default_model);
     let precision = run.precision.resolve(device)?;
     let mut encoder = Encoder::load(&dir, device)?;
@@ -245,7 +246,7 @@ pub fn encoder_for(
 ) -> Result<Encoder> {
     let recorded = PathBuf::from(&model.manifest.encoder_dir);
     let dir = match explicit {
-        Some(d) => crate::paths::encoder_dir(d),
+        Some(d) => crate::paths::encoder_dir(d)?,
         None if recorded.is_dir() => recorded,
         None => crate::paths::default_model(),
     };

@@ -1,0 +1,169 @@
+//! Encoders named the way sentence-transformers users name them: a Hugging
+//! Face Hub id, `ORG/NAME[@REVISION]`, found in the cache Python's
+//! `huggingface_hub` shares (`HF_HUB_CACHE`, else `HF_HOME/hub`, else
+//! `~/.cache/huggingface/hub`), so that a model Python already downloaded is
+//! used as it is, with no copy and no network.
+//!
+//! The cache's layout: `models--ORG--NAME/refs/<branch or tag>` holds a
+//! commit hash, and `models--ORG--NAME/snapshots/<commit>/` the files of that
+//! commit (links into `blobs/`). A revision of 40 hexadecimal digits names a
+//! commit directly.
+
+use crate::input_error;
+use anyhow::Result;
+use std::path::{Path, PathBuf};
+
+/// A Hub model id and the revision asked for (`main` when none is).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubId {
+    pub org: String,
+    pub name: String,
+    pub revision: String,
+}
+
+impl HubId {
+    /// `ORG/NAME` or `ORG/NAME@REVISION`; `None` for anything else (a path of
+    /// more parts, an absolute or dotted path, an empty part).
+    pub fn parse(given: &str) -> Option<HubId> {
+        let (repo, revision) = match given.split_once('@') {
+            Some((repo, rev)) if !rev.is_empty() => (repo, rev.to_string()),
+            Some(_) => return None,
+            None => (given, "main".to_string()),
+        };
+        let (org, name) = repo.split_once('/')?;
+        let part = |s: &str| {
+            !s.is_empty()
+                && s != "."
+                && s != ".."
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        };
+        (part(org) && part(name)).then(|| HubId {
+            org: org.to_string(),
+            name: name.to_string(),
+            revision,
+        })
+    }
+
+    pub fn repo(&self) -> String {
+        format!("{}/{}", self.org, self.name)
+    }
+}
+
+/// The shared Hugging Face cache of models.
+pub fn cache_dir() -> PathBuf {
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(d) = var("HF_HUB_CACHE") {
+        return d;
+    }
+    if let Some(d) = var("HF_HOME") {
+        return d.join("hub");
+    }
+    let base = var("XDG_CACHE_HOME")
+        .or_else(|| var("HOME").map(|h| h.join(".cache")))
+        .unwrap_or_else(|| PathBuf::from(".cache"));
+    base.join("huggingface").join("hub")
+}
+
+/// The folder of `id`'s revision in the cache at `cache`, or the one line
+/// that says what is missing.
+pub fn snapshot_in(cache: &Path, id: &HubId) -> Result<PathBuf> {
+    let repo = cache.join(format!("models--{}--{}", id.org, id.name));
+    let missing = |what: String| {
+        input_error!(
+            "{}@{}: {what} in the Hugging Face cache ({}); download it there (`hf download {}`) or give the model's folder",
+            id.repo(),
+            id.revision,
+            cache.display(),
+            id.repo()
+        )
+    };
+    if !repo.is_dir() {
+        return Err(missing("not".into()));
+    }
+    let commit = if id.revision.len() == 40 && id.revision.chars().all(|c| c.is_ascii_hexdigit()) {
+        id.revision.clone()
+    } else {
+        let at = repo.join("refs").join(&id.revision);
+        std::fs::read_to_string(&at)
+            .map_err(|_| missing(format!("no revision '{}'", id.revision)))?
+            .trim()
+            .to_string()
+    };
+    let dir = repo.join("snapshots").join(&commit);
+    if !dir.join("config.json").is_file() {
+        return Err(missing(format!("no complete snapshot of commit {commit}")));
+    }
+    Ok(dir)
+}
+
+/// `id`'s folder in the shared cache ([`cache_dir`]).
+pub fn snapshot(id: &HubId) -> Result<PathBuf> {
+    snapshot_in(&cache_dir(), id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_parse_and_paths_do_not() {
+        let id = HubId::parse("intfloat/multilingual-e5-small@v1.0").unwrap();
+        assert_eq!(
+            (id.org.as_str(), id.name.as_str(), id.revision.as_str()),
+            ("intfloat", "multilingual-e5-small", "v1.0")
+        );
+        assert_eq!(
+            HubId::parse("sentence-transformers/all-MiniLM-L6-v2")
+                .unwrap()
+                .revision,
+            "main"
+        );
+        for not in [
+            "all-MiniLM-L6-v2",
+            "/abs/path",
+            "a/b/c",
+            "./model",
+            "../x",
+            "org/",
+            "org/name@",
+            "org/na me",
+        ] {
+            assert_eq!(HubId::parse(not), None, "{not}");
+        }
+    }
+
+    #[test]
+    fn revisions_resolve_through_refs_or_directly() {
+        let cache = tempfile::tempdir().unwrap();
+        let repo = cache.path().join("models--org--name");
+        let commit = "0123456789abcdef0123456789abcdef01234567";
+        std::fs::create_dir_all(repo.join("refs")).unwrap();
+        std::fs::create_dir_all(repo.join("snapshots").join(commit)).unwrap();
+        std::fs::write(repo.join("refs/main"), commit).unwrap();
+        std::fs::write(
+            repo.join("snapshots").join(commit).join("config.json"),
+            "{}",
+        )
+        .unwrap();
+        let want = repo.join("snapshots").join(commit);
+        for given in ["org/name", "org/name@main", &format!("org/name@{commit}")] {
+            let id = HubId::parse(given).unwrap();
+            assert_eq!(snapshot_in(cache.path(), &id).unwrap(), want, "{given}");
+        }
+        let err = |given: &str| {
+            format!(
+                "{:#}",
+                snapshot_in(cache.path(), &HubId::parse(given).unwrap()).unwrap_err()
+            )
+        };
+        assert!(err("org/other").contains("org/other@main: not in the Hugging Face cache"));
+        assert!(err("org/name@v2").contains("no revision 'v2'"));
+        let other = "f".repeat(40);
+        assert!(err(&format!("org/name@{other}")).contains("no complete snapshot"));
+    }
+}

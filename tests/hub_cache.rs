@@ -1,0 +1,121 @@
+//! Encoders named by Hugging Face Hub id, found in the shared cache's layout
+//! (`models--ORG--NAME/{refs,snapshots,blobs}`, snapshot files linked into
+//! blobs, as Python's huggingface_hub leaves them): a cache built here from
+//! the installed MiniLM gives the same vectors as the folder, with
+//! HF_HUB_OFFLINE=1; a missing model or revision is one line and exit 2.
+
+use crate::common::{emo, write};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+fn installed_minilm() -> PathBuf {
+    let home = std::env::var_os("EMO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".deps"));
+    home.join("models/all-MiniLM-L6-v2")
+}
+
+/// `from`'s files as commit `commit` of `org/name` in a Hugging Face cache at `cache`.
+fn hub_layout(from: &Path, cache: &Path, org: &str, name: &str, commit: &str) {
+    let repo = cache.join(format!("models--{org}--{name}"));
+    let snapshot = repo.join("snapshots").join(commit);
+    std::fs::create_dir_all(repo.join("blobs")).unwrap();
+    std::fs::create_dir_all(repo.join("refs")).unwrap();
+    std::fs::write(repo.join("refs/main"), commit).unwrap();
+    let mut stack = vec![from.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let rel = path.strip_prefix(from).unwrap();
+            let bytes = std::fs::read(&path).unwrap();
+            let blob = format!("{:x}", Sha256::digest(&bytes));
+            std::fs::write(repo.join("blobs").join(&blob), &bytes).unwrap();
+            let link = snapshot.join(rel);
+            std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+            // Relative, as huggingface_hub makes them: up to the repo, then blobs/.
+            let up = "../".repeat(rel.components().count() + 1);
+            std::os::unix::fs::symlink(format!("{up}blobs/{blob}"), &link).unwrap();
+        }
+    }
+}
+
+#[test]
+fn hub_ids_load_from_the_shared_cache_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("hub");
+    let commit = "c9745ed1d9f207416be6d2e6f8de32d1f16199bf";
+    hub_layout(
+        &installed_minilm(),
+        &cache,
+        "sentence-transformers",
+        "all-MiniLM-L6-v2",
+        commit,
+    );
+    let input = write(
+        dir.path(),
+        "texts.txt",
+        b"i feel so happy today\nthis makes me so angry\n",
+    );
+    let embed = |encoder: &str| {
+        emo()
+            .env("HF_HUB_CACHE", &cache)
+            .env("HF_HUB_OFFLINE", "1")
+            .args([
+                "embed",
+                "--no-cache",
+                "--out",
+                "-",
+                "--encoder",
+                encoder,
+                "--input",
+            ])
+            .arg(&input)
+            .output()
+            .unwrap()
+    };
+    let folder = embed(installed_minilm().to_str().unwrap());
+    assert!(
+        folder.status.success(),
+        "{}",
+        String::from_utf8_lossy(&folder.stderr)
+    );
+    for id in [
+        "sentence-transformers/all-MiniLM-L6-v2".to_string(),
+        "sentence-transformers/all-MiniLM-L6-v2@main".to_string(),
+        format!("sentence-transformers/all-MiniLM-L6-v2@{commit}"),
+    ] {
+        let o = embed(&id);
+        assert!(
+            o.status.success(),
+            "{id}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(
+            o.stdout, folder.stdout,
+            "{id}: other vectors than the folder's"
+        );
+    }
+    for (id, says) in [
+        (
+            "sentence-transformers/all-mpnet-base-v2",
+            "not in the Hugging Face cache",
+        ),
+        (
+            "sentence-transformers/all-MiniLM-L6-v2@v9",
+            "no revision 'v9'",
+        ),
+    ] {
+        let o = embed(id);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{id}: {err}");
+        assert!(
+            err.contains(says) && err.trim().lines().count() == 1,
+            "{id}: {err}"
+        );
+        assert!(o.stdout.is_empty());
+    }
+}
