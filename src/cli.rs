@@ -356,8 +356,9 @@ pub struct EmbedArgs {
 /// Labelled data for a study: a named dataset, or the user's files.
 #[derive(Args, Debug, Clone)]
 pub struct StudyDataArgs {
-    /// A named dataset with its official splits: goemotions, goemotions-ekman, carer
-    /// (single-label); goemotions-multi, goemotions-ekman-multi (every text, its set of labels)
+    /// A named dataset with its splits: goemotions, goemotions-ekman, carer (single-label);
+    /// goemotions-multi, goemotions-ekman-multi, and XED's xed-en, xed-fi, xed-de, xed-es,
+    /// xed-fr (every text, its set of labels; XED split 80/10/10 by emo, fixed)
     #[arg(long, conflicts_with_all = ["train", "valid", "test"], required_unless_present = "train")]
     pub dataset: Option<String>,
 
