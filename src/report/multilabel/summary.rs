@@ -20,7 +20,11 @@ pub type Table = (Vec<String>, Vec<Vec<String>>);
 fn spread_cell(study: &Study<LabelSet>, m: usize, f: impl Fn(&super::MultiRun) -> f64) -> String {
     let method = &study.methods[m];
     let (mean, sd) = method.spread_by(f);
-    if method.runs.len() > 1 {
+    // A score a run does not have (evaluate's saved model scored on fresh
+    // data has no held-out validation score) is NaN: shown as absent.
+    if mean.is_nan() {
+        "—".into()
+    } else if method.runs.len() > 1 {
         format!("{mean:.4} ± {sd:.4}")
     } else {
         format!("{mean:.4}")
