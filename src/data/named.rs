@@ -187,18 +187,8 @@ fn goemotions_view(root: &Path, ekman: bool) -> Result<GoView> {
 /// CSV-style quoting ("..." with "" inside) on about 2.5% of texts; the csv
 /// reader undoes the quoting.
 fn goemotions_rows(path: &Path, class_of: &[usize]) -> Result<Vec<GoRow>> {
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(b'\t')
-        .has_headers(false)
-        .from_path(path)
-        .map_err(|e| input_error!("{}: cannot open: {e}", path.display()))?;
     let mut rows = Vec::new();
-    for rec in reader.records() {
-        let rec = rec.map_err(|e| {
-            let line = e.position().map(|p| p.line()).unwrap_or(0);
-            input_error!("{}: line {line}: {e}", path.display())
-        })?;
-        let line = rec.position().map(|p| p.line() as usize).unwrap_or(0);
+    for (line, rec) in tsv_records(path)? {
         if rec.len() != 3 {
             return Err(input_error!(
                 "{}: line {line}: expected 3 fields, found {}",
@@ -225,6 +215,27 @@ fn goemotions_rows(path: &Path, class_of: &[usize]) -> Result<Vec<GoRow>> {
         ));
     }
     Ok(rows)
+}
+
+/// A headerless TSV file's records, each with the line it starts on, CSV-style
+/// quoting undone; a record's field count is the caller's to check.
+fn tsv_records(path: &Path) -> Result<Vec<(usize, csv::StringRecord)>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(b'\t')
+        .has_headers(false)
+        .flexible(true)
+        .from_path(path)
+        .map_err(|e| input_error!("{}: cannot open: {e}", path.display()))?;
+    reader
+        .records()
+        .map(|rec| {
+            let rec = rec.map_err(|e| {
+                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                input_error!("{}: line {line}: {e}", path.display())
+            })?;
+            Ok((rec.position().map(|p| p.line() as usize).unwrap_or(0), rec))
+        })
+        .collect()
 }
 
 /// Reads `{"group": ["member", ...], ...}` keeping the groups in file order.
@@ -339,19 +350,8 @@ fn xed(root: &Path, language: &str) -> Result<Dataset<LabelSet>> {
         _ => format!("{language}-projections.tsv"),
     };
     let path = need(root.join("xed").join(&file))?;
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(b'\t')
-        .has_headers(false)
-        .flexible(true)
-        .from_path(&path)
-        .map_err(|e| input_error!("{}: cannot open: {e}", path.display()))?;
     let mut all = Split::default();
-    for rec in reader.records() {
-        let rec = rec.map_err(|e| {
-            let line = e.position().map(|p| p.line()).unwrap_or(0);
-            input_error!("{}: line {line}: {e}", path.display())
-        })?;
-        let line = rec.position().map(|p| p.line() as usize).unwrap_or(0);
+    for (line, rec) in tsv_records(&path)? {
         if rec.len() == 2 && (rec[0].contains('\t') || rec[0].contains('\n')) {
             continue;
         }
