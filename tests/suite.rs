@@ -26,6 +26,7 @@ mod metrics_multilabel_sklearn;
 mod metrics_sklearn;
 mod model_commands;
 mod multilabel_model;
+mod multilingual_encoder;
 mod named_datasets;
 mod ovr_logreg_sklearn;
 mod page;

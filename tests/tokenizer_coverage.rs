@@ -2,6 +2,12 @@
 //! of the named datasets — GoEmotions' three splits and XED's five languages,
 //! as emo reads them — for every installed encoder's tokenizer.json: not a
 //! sample, every text, id for id, truncated as the encoder truncates.
+//!
+//! One difference is allowed, and checked to be only that: where a Unigram
+//! model has two segmentations of exactly equal score, the Rust crate emo
+//! links (tokenizers 0.23.2) and the Python package (0.23.3) may break the tie
+//! differently ("damnnnn" as n+nn or nn+n). Such a text must have the same
+//! length and the same total score both ways, and is counted in the message.
 
 use crate::common;
 use emo::data::named;
@@ -70,11 +76,15 @@ fn every_dataset_text_tokenises_as_hugging_face_does() {
         let mut n = 0;
         let mut bad = Vec::new();
         let mut differ = 0;
+        let mut ties = 0;
+        let scores = unigram_scores(&model.join("tokenizer.json"));
         for (text, line) in texts.iter().zip(theirs.lines()) {
             n += 1;
             let want: Vec<i64> = serde_json::from_str(line).unwrap();
             let ours = tok.encode(text).unwrap();
-            if ours != want {
+            if ours != want && is_tie(&scores, &ours, &want) {
+                ties += 1;
+            } else if ours != want {
                 differ += 1;
                 if bad.len() < 10 {
                     bad.push(format!("{text:?}: python {want:?} emo {ours:?}"));
@@ -87,6 +97,14 @@ fn every_dataset_text_tokenises_as_hugging_face_does() {
             "{}: python answered {n} texts",
             model.display()
         );
+        eprintln!(
+            "{}: {n} texts, {ties} equal-score Unigram ties broken the other way",
+            model.display()
+        );
+        assert!(
+            ties * 10_000 <= n,
+            "{ties} ties of {n} texts: more than ties can explain"
+        );
         assert!(
             bad.is_empty(),
             "{}: {differ} of {n} texts tokenised differently (the first 10):\n{}",
@@ -94,4 +112,32 @@ fn every_dataset_text_tokenises_as_hugging_face_does() {
             bad.join("\n")
         );
     }
+}
+
+/// A Unigram tokenizer's piece scores by id (None: not a Unigram model).
+fn unigram_scores(path: &std::path::Path) -> Option<Vec<f64>> {
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let model = &v["model"];
+    (model["type"] == "Unigram").then(|| {
+        model["vocab"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p[1].as_f64().unwrap())
+            .collect()
+    })
+}
+
+/// Two segmentations of one text by a Unigram model, equal in length and in
+/// total score: a tie the two implementations may break differently.
+fn is_tie(scores: &Option<Vec<f64>>, a: &[i64], b: &[i64]) -> bool {
+    let Some(s) = scores else {
+        return false;
+    };
+    let total = |ids: &[i64]| ids.iter().map(|&i| s[i as usize]).sum::<f64>();
+    let (mut x, mut y) = (a.to_vec(), b.to_vec());
+    x.sort_unstable();
+    y.sort_unstable();
+    a.len() == b.len() && x == y && (total(a) - total(b)).abs() < 1e-6
 }
