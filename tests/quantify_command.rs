@@ -466,15 +466,7 @@ fn bad_requests_are_refused_in_one_line() {
     );
     refused(&["--model", m], "nothing to quantify");
     // A model saved before emo kept its validation outputs.
-    let old = dir.path().join("old");
-    std::fs::create_dir(&old).unwrap();
-    for f in ["manifest.json", "head.safetensors"] {
-        std::fs::copy(model.join(f), old.join(f)).unwrap();
-    }
-    let p = old.join("manifest.json");
-    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
-    v.as_object_mut().unwrap().remove("validation_texts");
-    std::fs::write(&p, serde_json::to_string(&v).unwrap()).unwrap();
+    let old = common::model_without_validation(dir.path(), model);
     refused(
         &["--model", old.to_str().unwrap(), "--input", i],
         "keeps no validation outputs",

@@ -222,15 +222,7 @@ fn quantify_answers_equal_emo_quantify() {
         let r = server.post("/v1/quantify", &json!({ "texts": TEXTS, "bootstrap": -1 }));
         assert_eq!(r.json()["field"], "bootstrap", "{}", r.body);
     }
-    let old = dir.path().join("old");
-    std::fs::create_dir(&old).unwrap();
-    for f in ["manifest.json", "head.safetensors"] {
-        std::fs::copy(single_model().join(f), old.join(f)).unwrap();
-    }
-    let p = old.join("manifest.json");
-    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
-    v.as_object_mut().unwrap().remove("validation_texts");
-    std::fs::write(&p, serde_json::to_string(&v).unwrap()).unwrap();
+    let old = common::model_without_validation(dir.path(), single_model());
     let server = Server::start(&old, &[]);
     let r = server.post("/v1/classify", &json!({ "texts": TEXTS }));
     assert_eq!(r.status, 200, "{}", r.body);

@@ -56,6 +56,22 @@ pub fn emo() -> assert_cmd::Command {
     assert_cmd::Command::cargo_bin("emo").expect("binary built")
 }
 
+/// A copy of `model` under `dir/old` as an emo older than quantification
+/// saved it: no validation outputs, and none named in its manifest.
+pub fn model_without_validation(dir: &Path, model: &Path) -> PathBuf {
+    let old = dir.join("old");
+    std::fs::create_dir(&old).unwrap();
+    for f in ["manifest.json", "head.safetensors"] {
+        std::fs::copy(model.join(f), old.join(f)).unwrap();
+    }
+    let p = old.join("manifest.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    v.as_object_mut().unwrap().remove("validation_texts");
+    std::fs::write(&p, serde_json::to_string(&v).unwrap()).unwrap();
+    old
+}
+
 /// Writes `bytes` to `dir/name` and returns the path.
 pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let p = dir.join(name);
