@@ -373,6 +373,7 @@ pub fn sample_manifest(head: &str, single: bool) -> Manifest {
         seed: 1,
         encoder: encoder_identity(4),
         encoder_dir: "fuzz".into(),
+        encoder_hub: None,
         dim: 4,
         head: head.into(),
         validation: serde_json::Value::Null,

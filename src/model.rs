@@ -66,6 +66,10 @@ pub struct Manifest {
     pub encoder: EncoderIdentity,
     /// Where the encoder was loaded from when training (a hint, not an identity).
     pub encoder_dir: String,
+    /// The Hub id and commit of that folder when it was a snapshot of the
+    /// Hugging Face cache: how another machine gets the same encoder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoder_hub: Option<crate::hub::Source>,
     pub dim: usize,
     /// "linear" or "nearest-mean".
     pub head: String,
@@ -608,6 +612,7 @@ mod tests {
                 vector_precision: None,
             },
             encoder_dir: "e".into(),
+            encoder_hub: None,
             dim: d,
             head: head.into(),
             validation: serde_json::Value::Null,

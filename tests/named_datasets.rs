@@ -193,6 +193,25 @@ fn xed_languages() {
                 .all(|t| !t.contains('\r') && !t.contains('\t')));
             assert!(s.labels.iter().all(|l| !l.classes().is_empty()));
         }
+        // Every id (`file:line`) names the line its text starts on: the csv
+        // crate alone counts one short after each CRLF.
+        let file = std::fs::read_to_string(
+            root.join("xed")
+                .join(ds.splits[0].1.ids[0].split(':').next().unwrap()),
+        )
+        .unwrap();
+        let lines: Vec<&str> = file.split('\n').collect();
+        for (_, s) in &ds.splits {
+            for (id, text) in s.ids.iter().zip(&s.texts) {
+                let line: usize = id.rsplit(':').next().unwrap().parse().unwrap();
+                let start: String = text.chars().take_while(|&c| c != '"').take(12).collect();
+                assert!(
+                    lines[line - 1].contains(&start),
+                    "{id}: {text:?} is not on that line: {:?}",
+                    lines[line - 1]
+                );
+            }
+        }
         let again = named::load_multi(&name, &root).unwrap();
         assert_eq!(
             again.splits[2].1.ids, ds.splits[2].1.ids,

@@ -17,6 +17,7 @@ mod embed_command;
 mod faults;
 mod fuzz_regressions;
 mod hub_cache;
+mod hub_download;
 mod layers;
 mod logreg_sklearn;
 mod malformed_models;

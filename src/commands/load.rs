@@ -245,10 +245,14 @@ pub fn encoder_for(
     run: &crate::cli::RunArgs,
 ) -> Result<Encoder> {
     let recorded = PathBuf::from(&model.manifest.encoder_dir);
-    let dir = match explicit {
-        Some(d) => crate::paths::encoder_dir(d)?,
-        None if recorded.is_dir() => recorded,
-        None => crate::paths::default_model(),
+    let dir = match (explicit, &model.manifest.encoder_hub) {
+        (Some(d), _) => crate::paths::encoder_dir(d)?,
+        (None, _) if recorded.is_dir() => recorded,
+        // Another machine: the same commit from its cache or the Hub.
+        (None, Some(hub)) => {
+            crate::paths::encoder_dir(&PathBuf::from(format!("{}@{}", hub.id, hub.commit)))?
+        }
+        (None, None) => crate::paths::default_model(),
     };
     let mut encoder = load_bare(Some(&dir), run)?;
     match &run.prompt {

@@ -182,6 +182,7 @@ fn train<L: TaskLabel>(args: &TrainCmdArgs) -> Result<()> {
             seed: args.seed,
             encoder: encoder.identity().clone(),
             encoder_dir: encoder.dir().display().to_string(),
+            encoder_hub: crate::hub::source_of(encoder.dir()),
             dim: encoder.identity().dim,
             head: SavedModel::kind_of(&fitted.head).into(),
             validation,

@@ -220,12 +220,15 @@ fn goemotions_rows(path: &Path, class_of: &[usize]) -> Result<Vec<GoRow>> {
 /// A headerless TSV file's records, each with the line it starts on, CSV-style
 /// quoting undone; a record's field count is the caller's to check.
 fn tsv_records(path: &Path) -> Result<Vec<(usize, csv::StringRecord)>> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| input_error!("{}: cannot open: {e}", path.display()))?;
+    // XED's files end lines in CRLF, after which the csv crate counts lines
+    // one short: the ids (`file:line`) must name the line a reader finds.
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(b'\t')
         .has_headers(false)
         .flexible(true)
-        .from_path(path)
-        .map_err(|e| input_error!("{}: cannot open: {e}", path.display()))?;
+        .from_reader(std::io::BufReader::new(super::table::CrlfToLf::new(file)));
     reader
         .records()
         .map(|rec| {

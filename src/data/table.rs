@@ -510,14 +510,14 @@ fn delimited(path: &Path, reader: Box<dyn Read>, delimiter: u8, spec: &TableSpec
 /// Turns `\r\n` into `\n` while streaming. The csv crate reports line numbers
 /// one short after each CRLF (rust-csv issue #395), and an error must name the
 /// right line of a file saved on Windows; a lone `\r` is left alone.
-struct CrlfToLf<R> {
+pub(super) struct CrlfToLf<R> {
     inner: R,
     /// A byte read ahead to decide about a `\r` at the end of a read.
     stash: Option<u8>,
 }
 
 impl<R: Read> CrlfToLf<R> {
-    fn new(inner: R) -> Self {
+    pub(super) fn new(inner: R) -> Self {
         CrlfToLf { inner, stash: None }
     }
 

@@ -8,6 +8,11 @@
 //! commit hash, and `models--ORG--NAME/snapshots/<commit>/` the files of that
 //! commit (links into `blobs/`). A revision of 40 hexadecimal digits names a
 //! commit directly.
+//!
+//! A model that is not there is downloaded into it ([`download`]), unless
+//! `HF_HUB_OFFLINE` is set.
+
+pub mod download;
 
 use crate::input_error;
 use anyhow::Result;
@@ -75,11 +80,15 @@ pub fn snapshot_in(cache: &Path, id: &HubId) -> Result<PathBuf> {
     let repo = cache.join(format!("models--{}--{}", id.org, id.name));
     let missing = |what: String| {
         input_error!(
-            "{}@{}: {what} in the Hugging Face cache ({}); download it there (`hf download {}`) or give the model's folder",
+            "{}@{}: {what} in the Hugging Face cache ({}){}",
             id.repo(),
             id.revision,
             cache.display(),
-            id.repo()
+            if download::offline() {
+                "; HF_HUB_OFFLINE is set, so emo does not download it: unset it, or give the model's folder"
+            } else {
+                ""
+            }
         )
     };
     if !repo.is_dir() {
@@ -101,9 +110,37 @@ pub fn snapshot_in(cache: &Path, id: &HubId) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// `id`'s folder in the shared cache ([`cache_dir`]).
+/// `id`'s folder in the shared cache ([`cache_dir`]), downloaded into it
+/// first when it is not there and the network may be used.
 pub fn snapshot(id: &HubId) -> Result<PathBuf> {
-    snapshot_in(&cache_dir(), id)
+    let cache = cache_dir();
+    match snapshot_in(&cache, id) {
+        Ok(dir) => Ok(dir),
+        Err(e) if download::offline() => Err(e),
+        Err(_) => download::fetch(&cache, id),
+    }
+}
+
+/// Where a Hub snapshot folder came from: `ORG/NAME` and the commit, read
+/// from its place in the cache (`…/models--ORG--NAME/snapshots/<commit>`),
+/// so that a saved model can name its encoder the way a user can ask for it
+/// again on another machine.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Source {
+    pub id: String,
+    pub commit: String,
+}
+
+pub fn source_of(dir: &Path) -> Option<Source> {
+    let commit = dir.file_name()?.to_str()?;
+    let snapshots = dir.parent()?;
+    let repo = snapshots.parent()?.file_name()?.to_str()?;
+    let (org, name) = repo.strip_prefix("models--")?.split_once("--")?;
+    let is_commit = commit.len() == 40 && commit.chars().all(|c| c.is_ascii_hexdigit());
+    (snapshots.file_name()? == "snapshots" && is_commit).then(|| Source {
+        id: format!("{org}/{name}"),
+        commit: commit.to_string(),
+    })
 }
 
 #[cfg(test)]
