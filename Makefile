@@ -6,7 +6,7 @@
 CARGO ?= cargo
 EMO := ./target/release/emo
 
-.PHONY: reference-features reference-quantify setup test-encoders test-browser pyenv build demo reference test links layers lint clean-cache bench fuzz gpu-check spark-test soak
+.PHONY: reference-features reference-languages reference-quantify setup test-encoders test-browser pyenv build demo reference test links layers lint clean-cache bench fuzz gpu-check spark-test soak
 
 setup:
 	@bash scripts/setup.sh
@@ -64,6 +64,7 @@ reference: build test-encoders
 	  cp -r reports/$$d reports/reference/$$d; rm -f reports/reference/$$d/predictions.csv; done
 	python3 scripts/readme_results.py
 	$(MAKE) reference-features
+	$(MAKE) reference-languages
 
 # The feature studies (emo compare-features: which layers of MiniLM, and MPNet on CARER) on
 # GoEmotions-multi, GoEmotions, CARER and CARER small data, committed trimmed (no
@@ -80,6 +81,13 @@ reference-features: build test-encoders
 	  cp -r reports/features-$$d reports/reference/features-$$d; done
 	python3 scripts/trim_feature_reports.py reports/reference/features-*
 	python3 scripts/features_results.py
+
+# Emotion in other languages (XED): the multi-label study in five languages with MiniLM and
+# the multilingual encoder, English → other-language transfer with a parallel-text control,
+# committed trimmed to reports/reference/languages/ and generated into docs/encoders.md and
+# the README (scripts/xed_languages.sh says how; about 15 minutes on 2 cores once embedded).
+reference-languages: build test-encoders
+	EMO=$(EMO) bash scripts/xed_languages.sh
 
 # The quantification studies (compare-sampling --shift-samples: each estimator's error of the
 # shares on test samples whose label mix is far from training's), committed trimmed to their

@@ -278,8 +278,9 @@ pub struct EncoderArgs {
 fn encoder_help() -> String {
     format!(
         "A sentence-transformers folder (model_type bert, distilbert, mpnet, roberta or \
-         xlm-roberta), or the name of an installed \
-         encoder (installed: {}) [default: all-MiniLM-L6-v2]",
+         xlm-roberta), the name of an installed encoder (installed: {}), or a Hugging Face \
+         Hub id ORG/NAME[@REVISION], from the shared cache or downloaded into it \
+         (HF_HUB_OFFLINE=1: cache only) [default: all-MiniLM-L6-v2]",
         match crate::paths::installed_encoders() {
             v if v.is_empty() => "none; run make setup".to_string(),
             v => v.join(", "),
@@ -994,7 +995,7 @@ pub struct QuantifyArgs {
 /// runs its encoder.
 #[derive(Args, Debug, Clone)]
 pub struct AnswerArgs {
-    /// The encoder folder [default: the one recorded in the model; its identity is checked either way]
+    /// The encoder folder, installed name or Hub id [default: the one recorded in the model; its identity is checked either way]
     #[arg(long)]
     pub encoder: Option<PathBuf>,
 
@@ -1029,7 +1030,7 @@ pub struct EvaluateArgs {
     #[command(flatten)]
     pub table: TableArgs,
 
-    /// The encoder folder [default: the one recorded in the model; its identity is checked either way]
+    /// The encoder folder, installed name or Hub id [default: the one recorded in the model; its identity is checked either way]
     #[arg(long)]
     pub encoder: Option<PathBuf>,
 
@@ -1069,7 +1070,7 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 8080)]
     pub port: u16,
 
-    /// The encoder folder [default: the one recorded in the model; its identity is checked either way]
+    /// The encoder folder, installed name or Hub id [default: the one recorded in the model; its identity is checked either way]
     #[arg(long)]
     pub encoder: Option<PathBuf>,
 
