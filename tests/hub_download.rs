@@ -429,6 +429,23 @@ fn a_hub_model_downloads_into_the_shared_cache_layout() {
     assert_eq!(again.stdout, folder.stdout);
     assert_eq!(hub.seen.lock().unwrap().len(), before);
 
+    // A commit Python fetched only part of (here: the weights gone from the
+    // snapshot) is completed, the rest of the snapshot left as it was.
+    std::fs::remove_file(snapshot.join("model.safetensors")).unwrap();
+    let config_link = std::fs::read_link(snapshot.join("config.json")).unwrap();
+    let filled = embed(dir.path(), &cache, &endpoint, &id, &[]);
+    assert!(
+        filled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&filled.stderr)
+    );
+    assert_eq!(filled.stdout, folder.stdout);
+    assert!(std::fs::read_link(snapshot.join("model.safetensors")).is_ok());
+    assert_eq!(
+        std::fs::read_link(snapshot.join("config.json")).unwrap(),
+        config_link
+    );
+
     // A model trained on the Hub id records it with the commit (and the
     // weights' sha256, as every model does).
     let model = dir.path().join("model");

@@ -18,6 +18,7 @@ mod faults;
 mod fuzz_regressions;
 mod hub_cache;
 mod hub_download;
+mod languages;
 mod layers;
 mod logreg_sklearn;
 mod malformed_models;

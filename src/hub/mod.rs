@@ -104,7 +104,12 @@ pub fn snapshot_in(cache: &Path, id: &HubId) -> Result<PathBuf> {
             .to_string()
     };
     let dir = repo.join("snapshots").join(&commit);
-    if !dir.join("config.json").is_file() {
+    // Python may have fetched part of a commit (one hf_hub_download): what emo
+    // loads must all be there, or the download fills in the rest.
+    let complete = dir.join("config.json").is_file()
+        && dir.join("model.safetensors").is_file()
+        && (dir.join("tokenizer.json").is_file() || dir.join("vocab.txt").is_file());
+    if !complete {
         return Err(missing(format!("no complete snapshot of commit {commit}")));
     }
     Ok(dir)
@@ -182,11 +187,9 @@ mod tests {
         std::fs::create_dir_all(repo.join("refs")).unwrap();
         std::fs::create_dir_all(repo.join("snapshots").join(commit)).unwrap();
         std::fs::write(repo.join("refs/main"), commit).unwrap();
-        std::fs::write(
-            repo.join("snapshots").join(commit).join("config.json"),
-            "{}",
-        )
-        .unwrap();
+        for f in ["config.json", "model.safetensors", "tokenizer.json"] {
+            std::fs::write(repo.join("snapshots").join(commit).join(f), "{}").unwrap();
+        }
         let want = repo.join("snapshots").join(commit);
         for given in ["org/name", "org/name@main", &format!("org/name@{commit}")] {
             let id = HubId::parse(given).unwrap();
