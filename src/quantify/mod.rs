@@ -220,6 +220,9 @@ pub struct Quantifier {
     /// multi-label models' Platt maps already carry each label's offset.
     posteriors: Option<BiasTemperature>,
     validation: Vec<(Problem, Vec<usize>)>,
+    /// Each problem's validation class mix, unweighted: SLD's prior in every
+    /// bootstrap replicate, so computed once here.
+    priors: Vec<Vec<f64>>,
 }
 
 /// A label's estimated share with its interval.
@@ -282,12 +285,18 @@ impl Quantifier {
             thresholds,
             posteriors,
             validation: Vec::new(),
+            priors: Vec::new(),
         };
         q.validation = q
             .said(logits)
             .problems(task)
             .into_iter()
             .zip(per_problem)
+            .collect();
+        q.priors = q
+            .validation
+            .iter()
+            .map(|(valid, truth)| Adjustment::fit(valid.outputs(None), truth).prior)
             .collect();
         q
     }
@@ -340,9 +349,7 @@ impl Quantifier {
             // the whole, would read as a shift that is not there (a rare
             // emotion drawn at a third of its count triples at each EM step).
             Method::Sld => match &corpus {
-                Corpus::Outputs(out) => {
-                    estimators::sld(*out, &Adjustment::fit(valid.outputs(None), truth).prior)
-                }
+                Corpus::Outputs(out) => estimators::sld(*out, &self.priors[p]),
                 Corpus::Sums(_) => unreachable!("an SLD tally keeps posteriors"),
             },
         }
