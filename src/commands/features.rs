@@ -199,7 +199,11 @@ fn compare<L: TaskLabel>(args: &FeaturesArgs) -> Result<()> {
     // Paired differences to the first set, on the same test rows.
     let (first, fi) = &studies[0];
     fn runs<L: TaskLabel>(s: &report::Study<L>, m: usize) -> Vec<&[L]> {
-        s.methods[m].runs.iter().map(L::test_predictions).collect()
+        s.methods[m]
+            .runs
+            .iter()
+            .map(|r| &r.test_predictions[..])
+            .collect()
     }
     for (k, (s, m)) in studies.iter().enumerate().skip(1) {
         let d = if args.study.bootstrap > 0 {

@@ -375,8 +375,9 @@ fn load_study_files<L: TaskLabel>(
     let mut notes: Vec<String> = bad.summary();
     let (train, valid, test) = match (valid, test, &args.split) {
         (_, _, Some(fr)) => {
-            let [tr, va, te] = <[Split<L>; 3]>::try_from(L::stratified(&train, c, &fr.0, seed))
-                .map_err(|_| anyhow::anyhow!("three parts"))?;
+            let [tr, va, te] =
+                <[Split<L>; 3]>::try_from(crate::data::split::stratified(&train, c, &fr.0, seed))
+                    .map_err(|_| anyhow::anyhow!("three parts"))?;
             (tr, va, Some(te))
         }
         (Some(v), t, None) => (train, v, t),
@@ -385,8 +386,13 @@ fn load_study_files<L: TaskLabel>(
             if !(f > 0.0 && f < 1.0) {
                 return Err(input_error!("--valid-fraction must be in (0, 1), got {f}"));
             }
-            let [tr, va] = <[Split<L>; 2]>::try_from(L::stratified(&train, c, &[1.0 - f, f], seed))
-                .map_err(|_| anyhow::anyhow!("two parts"))?;
+            let [tr, va] = <[Split<L>; 2]>::try_from(crate::data::split::stratified(
+                &train,
+                c,
+                &[1.0 - f, f],
+                seed,
+            ))
+            .map_err(|_| anyhow::anyhow!("two parts"))?;
             notes.push(format!(
                 "validation: a stratified {:.0}% of {} (seed {seed})",
                 f * 100.0,

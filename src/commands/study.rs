@@ -11,7 +11,7 @@ use crate::data::SplitName;
 use crate::embed::device_name;
 use crate::features::Features;
 use crate::input_error;
-use crate::report::{self, MethodRuns, Study};
+use crate::report::{self, MethodRuns, Run, Study};
 use anyhow::Result;
 use std::path::PathBuf;
 
@@ -86,7 +86,7 @@ pub fn study<L: TaskLabel>(args: &CompareArgs) -> Result<(Study<L>, PathBuf)> {
             (methods, train.counts(), extra, None, seeds)
         }
         Some(d) => {
-            let mut merged: Vec<MethodRuns<L::Run>> = Vec::new();
+            let mut merged: Vec<MethodRuns<Run<L>>> = Vec::new();
             let (mut counts, mut extra) = (Vec::new(), None);
             for (s, rows) in d.rows.iter().enumerate() {
                 let sub = train.rows(rows);
@@ -117,7 +117,7 @@ pub fn study<L: TaskLabel>(args: &CompareArgs) -> Result<(Study<L>, PathBuf)> {
                 } else {
                     for (m, r) in merged.iter_mut().zip(runs) {
                         m.runs.extend(r.runs.into_iter().map(|mut run| {
-                            L::set_subsample(&mut run, s);
+                            run.subsample = s;
                             run
                         }));
                     }

@@ -8,16 +8,15 @@ use crate::compare::multilabel::score;
 use crate::compare::Compared;
 use crate::data::labels::index_label_sets;
 use crate::data::profile::{self, Drawn};
-use crate::data::split::{stratified, stratified_multi};
 use crate::data::table::Row;
-use crate::data::{index_labels, named, Dataset, Label, LabelSet, Split, SplitName};
+use crate::data::{index_labels, named, Dataset, Label, LabelSet, SplitName};
 use crate::decision::{self, WhenNonePasses, FIXED, PAPER};
 use crate::features::Features;
 use crate::input_error;
 use crate::methods::{check_splits, multi, Fitted};
 use crate::metrics::{Metrics, Stat};
 use crate::model::{MultiLabelDecision, SavedModel};
-use crate::report::multilabel::{MultiRun, TrainingLabels};
+use crate::report::multilabel::{ThresholdFit, TrainingLabels};
 use crate::report::{Run, Studied};
 use crate::train::TrainConfig;
 use anyhow::Result;
@@ -27,7 +26,7 @@ use std::path::Path;
 /// report, with what the model decides by and what its manifest keeps of its
 /// training data.
 pub struct ScoredModel<L: Studied> {
-    pub run: L::Run,
+    pub run: Run<L>,
     pub rule: L::Rule,
     pub extra: L::Extra,
     /// Per class: the validation counts the model was fitted with, where it
@@ -46,12 +45,6 @@ pub trait TaskLabel: Compared {
     fn label_names(row: &Row) -> Vec<&str>;
     /// The label naming `classes` (single-label: exactly one).
     fn from_classes(classes: Vec<usize>) -> Self;
-    fn stratified(
-        split: &Split<Self>,
-        n_classes: usize,
-        fractions: &[f64],
-        seed: u64,
-    ) -> Vec<Split<Self>>;
 
     /// The rule `--at-least-one` asks for, refused where it means nothing.
     fn rule(at_least_one: bool) -> Result<Self::Rule>;
@@ -62,8 +55,6 @@ pub trait TaskLabel: Compared {
     fn check_splits(dataset: &Dataset<Self>) -> Result<Vec<String>>;
     /// Training subsamples of a long-tailed profile.
     fn draw(dataset: &mut Dataset<Self>, request: &profile::Request) -> Result<Drawn>;
-    /// Tags a run with the training subsample it learned from.
-    fn set_subsample(run: &mut Self::Run, subsample: usize);
     /// What the training labels add to a report and a saved model.
     fn extra(train: &[Self], n_classes: usize) -> Self::Extra;
 
@@ -137,10 +128,6 @@ impl TaskLabel for usize {
         classes[0]
     }
 
-    fn stratified(split: &Split, n_classes: usize, fractions: &[f64], seed: u64) -> Vec<Split> {
-        stratified(split, n_classes, fractions, seed)
-    }
-
     fn rule(at_least_one: bool) -> Result<()> {
         if at_least_one {
             return Err(input_error!(
@@ -170,10 +157,6 @@ impl TaskLabel for usize {
 
     fn draw(dataset: &mut Dataset, request: &profile::Request) -> Result<Drawn> {
         profile::draw(dataset, request)
-    }
-
-    fn set_subsample(run: &mut Run, subsample: usize) {
-        run.subsample = subsample;
     }
 
     fn extra(_: &[usize], _: usize) {}
@@ -233,6 +216,7 @@ impl TaskLabel for usize {
                 seconds: 0.0,
                 calibration: assess(model, test)?,
                 shift: None,
+                fit: (),
             },
             rule: (),
             extra: (),
@@ -272,15 +256,6 @@ impl TaskLabel for LabelSet {
 
     fn from_classes(classes: Vec<usize>) -> LabelSet {
         LabelSet::new(classes).expect("the readers refuse repeated labels")
-    }
-
-    fn stratified(
-        split: &Split<LabelSet>,
-        n_classes: usize,
-        fractions: &[f64],
-        seed: u64,
-    ) -> Vec<Split<LabelSet>> {
-        stratified_multi(split, n_classes, fractions, seed)
     }
 
     fn rule(at_least_one: bool) -> Result<WhenNonePasses> {
@@ -335,10 +310,6 @@ impl TaskLabel for LabelSet {
         Err(input_error!(
             "--train-profile: subsample studies are single-label only"
         ))
-    }
-
-    fn set_subsample(_: &mut MultiRun, _: usize) {
-        unreachable!("multi-label studies draw no subsamples")
     }
 
     fn extra(train: &[LabelSet], n_classes: usize) -> TrainingLabels {
@@ -404,23 +375,26 @@ impl TaskLabel for LabelSet {
             .0
         };
         Ok(ScoredModel {
-            run: MultiRun {
+            run: Run {
                 seed: m.seed,
-                thresholds: saved.thresholds.clone(),
+                subsample: 0,
                 // The model's own validation scores live in its manifest; here validation = the evaluated data.
                 validation: metrics.clone(),
-                // Nothing is chosen here: no held-out validation score.
-                validation_score: f64::NAN,
                 test: metrics,
-                test_fixed: at(FIXED),
-                test_paper: at(PAPER),
                 test_predictions: predictions,
-                test_probabilities: probs,
+                validation_predictions: Vec::new(),
                 chosen: m.chosen.clone(),
                 weight_norms: model.head.weight_norms(),
                 seconds: 0.0,
                 calibration: assess(model, test)?,
                 shift: None,
+                fit: ThresholdFit {
+                    thresholds: saved.thresholds.clone(),
+                    // Nothing is chosen here: no held-out validation score.
+                    validation_score: f64::NAN,
+                    test_fixed: at(FIXED),
+                    test_paper: at(PAPER),
+                },
             },
             rule: saved.when_none,
             extra: TrainingLabels {

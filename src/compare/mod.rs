@@ -7,7 +7,7 @@ mod single;
 
 use crate::features::Features;
 use crate::methods::{self, Context, Fitted, Learn, SharedStage1};
-use crate::report::{MethodRuns, Studied};
+use crate::report::{MethodRuns, Run, Studied};
 use crate::train::TrainConfig;
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -27,10 +27,7 @@ pub trait Compared: Learn + Studied {
         rule: Self::Rule,
         shift: Option<crate::quantify::shift::Plan>,
         seconds: f64,
-    ) -> Result<Self::Run>;
-
-    /// What the method chose on this fit, for the study's later seeds.
-    fn chosen(run: &Self::Run) -> &serde_json::Value;
+    ) -> Result<Run<Self>>;
 }
 
 /// How a study scores each fit beyond training it: the rule that turns
@@ -113,7 +110,7 @@ pub fn run<L: Compared>(
     config: &TrainConfig,
     seeds: &[u64],
     scoring: Scoring<L::Rule>,
-) -> Result<Vec<MethodRuns<L::Run>>> {
+) -> Result<Vec<MethodRuns<Run<L>>>> {
     let Scoring { rule, shift } = scoring;
     let entries = names
         .iter()
@@ -152,7 +149,7 @@ pub fn run<L: Compared>(
                 start.elapsed().as_secs_f64(),
             )
         },
-        |run: &L::Run| L::chosen(run).clone(),
+        |run: &Run<L>| run.chosen.clone(),
     )?;
     Ok(entries
         .iter()

@@ -8,7 +8,8 @@ use crate::decision::{self, WhenNonePasses};
 use crate::features::Features;
 use crate::methods::{multi, Context, Fitted};
 use crate::metrics::multilabel::{Indicator, MultiLabelMetrics};
-use crate::report::multilabel::MultiRun;
+use crate::report::multilabel::ThresholdFit;
+use crate::report::Run;
 use anyhow::Result;
 
 /// The label sets `probs` gives at `thresholds`, and their metrics against `truth`.
@@ -41,12 +42,13 @@ impl Compared for LabelSet {
         when_none: WhenNonePasses,
         shift: Option<crate::quantify::shift::Plan>,
         seconds: f64,
-    ) -> Result<MultiRun> {
+    ) -> Result<Run<LabelSet>> {
         let c = test.n_classes;
         let th: Vec<f32> = fitted.thresholds.iter().map(|t| t.value).collect();
         let vprobs = multi::probabilities(&fitted.head, ctx.valid)?;
         let tprobs = multi::probabilities(&fitted.head, test)?;
-        let (validation, _) = score(&vprobs, &ctx.valid.labels, &th, when_none);
+        let (validation, validation_predictions) =
+            score(&vprobs, &ctx.valid.labels, &th, when_none);
         // The held-out score methods choose their settings by, the same for every
         // method whatever it records: what recommends a method.
         let (_, validation_score) = ctx.thresholds(&fitted.head)?;
@@ -54,25 +56,24 @@ impl Compared for LabelSet {
         let at = |v: f32| score(&tprobs, &test.labels, &decision::uniform(v, c), when_none).0;
         let (calibration, shift) =
             super::probabilities_study(&fitted.head, Some(&th), ctx.valid, test, shift)?;
-        Ok(MultiRun {
+        Ok(Run {
             seed: ctx.seed,
-            thresholds: fitted.thresholds,
+            subsample: 0,
             validation,
-            validation_score,
             test: test_metrics,
-            test_fixed: at(decision::FIXED),
-            test_paper: at(decision::PAPER),
             test_predictions,
-            test_probabilities: tprobs,
+            validation_predictions,
             chosen: fitted.chosen,
             weight_norms: fitted.head.weight_norms(),
             seconds,
             calibration,
             shift,
+            fit: ThresholdFit {
+                thresholds: fitted.thresholds,
+                validation_score,
+                test_fixed: at(decision::FIXED),
+                test_paper: at(decision::PAPER),
+            },
         })
-    }
-
-    fn chosen(run: &MultiRun) -> &serde_json::Value {
-        &run.chosen
     }
 }

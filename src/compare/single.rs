@@ -32,10 +32,7 @@ impl Compared for usize {
             seconds,
             calibration,
             shift,
+            fit: (),
         })
-    }
-
-    fn chosen(run: &Run) -> &serde_json::Value {
-        &run.chosen
     }
 }

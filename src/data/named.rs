@@ -386,8 +386,7 @@ fn xed(root: &Path, language: &str) -> Result<Dataset<LabelSet>> {
         all.ids.push(format!("{file}:{line}"));
     }
     let classes: Vec<String> = XED_CLASSES.map(String::from).to_vec();
-    let parts =
-        super::split::stratified_multi(&all, classes.len(), &[0.8, 0.1, 0.1], XED_SPLIT_SEED);
+    let parts = super::split::stratified(&all, classes.len(), &[0.8, 0.1, 0.1], XED_SPLIT_SEED);
     Ok(Dataset {
         name: format!("xed-{language}"),
         classes,

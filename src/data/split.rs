@@ -2,39 +2,32 @@
 //! split: each class is divided in the same proportions, with a seeded shuffle,
 //! so small classes are not left out of one side by chance.
 
-use super::{Label, LabelSet, Split};
+use super::{Label, Split};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 /// Splits `split` into parts with the given `fractions` (summing to 1, first
-/// part = the rest after rounding). Every class with at least as many examples
-/// as there are parts gets at least one example in every part; a class with
-/// fewer stays whole in the first part (the caller warns about it).
-pub fn stratified(split: &Split, n_classes: usize, fractions: &[f64], seed: u64) -> Vec<Split> {
-    parts_of(
-        split,
-        stratified_rows(&split.labels, n_classes, fractions, seed),
-    )
-}
-
-/// [`stratified`] for multi-label texts, each text stratified by its rarest
-/// label (by count in `split`; texts with no label form a stratum of their
-/// own). Every label a text carries cannot be balanced at once; the rarest is
-/// the one a chance split would most likely leave out of a part, so each
-/// class's rarest-label texts are divided in the given proportions.
-pub fn stratified_multi(
-    split: &Split<LabelSet>,
+/// part = the rest after rounding), each text stratified by its rarest class
+/// (by count in `split`; a single-label text's one class; texts with no label
+/// form a stratum of their own). Every stratum with at least as many texts as
+/// there are parts gets at least one in every part; a smaller one stays whole
+/// in the first part (the caller warns about it). A multi-label text's labels
+/// cannot all be balanced at once; the rarest is the one a chance split would
+/// most likely leave out of a part.
+pub fn stratified<L: Label>(
+    split: &Split<L>,
     n_classes: usize,
     fractions: &[f64],
     seed: u64,
-) -> Vec<Split<LabelSet>> {
+) -> Vec<Split<L>> {
     let counts = split.class_counts(n_classes);
     let keys: Vec<usize> = split
         .labels
         .iter()
-        .map(|set| {
-            set.classes()
+        .map(|label| {
+            label
+                .classes()
                 .iter()
                 .copied()
                 .min_by_key(|&c| (counts[c], c))
@@ -97,6 +90,7 @@ fn parts_of<L: Clone>(split: &Split<L>, parts: Vec<Vec<usize>>) -> Vec<Split<L>>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::LabelSet;
 
     fn split(counts: &[usize]) -> Split {
         let labels: Vec<usize> = counts
@@ -160,12 +154,12 @@ mod tests {
             labels,
             ids: (0..n).map(|i| i.to_string()).collect(),
         };
-        let parts = stratified_multi(&s, 3, &[0.5, 0.5], 7);
+        let parts = stratified(&s, 3, &[0.5, 0.5], 7);
         assert_eq!(parts.iter().map(|p| p.len()).sum::<usize>(), n);
         for p in &parts {
             assert_eq!(p.class_counts(3)[2], 2, "the rare class is halved");
             assert_eq!(p.labels.iter().filter(|l| l.is_empty()).count(), 1);
         }
-        assert_eq!(stratified_multi(&s, 3, &[0.5, 0.5], 7), parts, "seeded");
+        assert_eq!(stratified(&s, 3, &[0.5, 0.5], 7), parts, "seeded");
     }
 }

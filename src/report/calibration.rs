@@ -8,7 +8,7 @@
 //! studies read it the same way, so one writer serves both.
 
 use super::plot::{png, FONT};
-use super::{Studied, Study};
+use super::{Run, Studied, Study};
 use crate::calibration::Assessment;
 use crate::data::Task;
 use crate::metrics::calibration::{Reliability, Scores};
@@ -23,13 +23,13 @@ fn assessed<L: Studied>(study: &Study<L>) -> Vec<(&'static str, &Assessment)> {
     study
         .methods
         .iter()
-        .filter_map(|m| Some((m.name, L::calibration(m.runs.first()?)?)))
+        .filter_map(|m| Some((m.name, m.runs.first()?.calibration.as_ref()?)))
         .collect()
 }
 
 /// The mean over a method's runs of each score, before and after.
-fn mean_scores<L: Studied>(runs: &[L::Run]) -> Option<(Scores, Scores, &'static str)> {
-    let all: Vec<&Assessment> = runs.iter().filter_map(L::calibration).collect();
+fn mean_scores<L: Studied>(runs: &[Run<L>]) -> Option<(Scores, Scores, &'static str)> {
+    let all: Vec<&Assessment> = runs.iter().filter_map(|r| r.calibration.as_ref()).collect();
     let first = all.first()?;
     let n = all.len() as f64;
     let mean = |f: &dyn Fn(&Assessment) -> Scores| {

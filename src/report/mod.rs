@@ -31,16 +31,17 @@ use analysis::Analysis;
 use anyhow::{Context as _, Result};
 use std::path::{Path, PathBuf};
 
-/// One fit of one method (one seed, on one training subsample).
-pub struct Run {
+/// One fit of one method (one seed, on one training subsample), of either
+/// task: what the label type adds beyond the common part is in `fit`.
+pub struct Run<L: Studied = usize> {
     pub seed: u64,
     /// Which training subsample it learned from (0 outside subsample studies).
     pub subsample: usize,
-    pub validation: Metrics,
-    pub test: Metrics,
-    pub test_predictions: Vec<usize>,
+    pub validation: L::Metrics,
+    pub test: L::Metrics,
+    pub test_predictions: Vec<L>,
     /// Empty where there is no validation split (`emo evaluate`).
-    pub validation_predictions: Vec<usize>,
+    pub validation_predictions: Vec<L>,
     pub chosen: serde_json::Value,
     pub weight_norms: Option<Vec<f64>>,
     pub seconds: f64,
@@ -48,10 +49,12 @@ pub struct Run {
     pub calibration: Option<crate::calibration::Assessment>,
     /// Quantification of shifted test samples (`--shift-samples`).
     pub shift: Option<crate::quantify::shift::ShiftScores>,
+    /// Multi-label runs' thresholds and the scores around them
+    /// ([`multilabel::ThresholdFit`]); nothing for single-label runs.
+    pub fit: L::Fit,
 }
 
-/// A method's runs (single-label [`Run`]s or multi-label
-/// [`multilabel::MultiRun`]s): one per seed when it is stochastic, else one.
+/// A method's runs: one per seed when it is stochastic, else one.
 pub struct MethodRuns<R = Run> {
     pub name: &'static str,
     /// The name a sentence uses ("class-balanced sampling").
@@ -110,26 +113,18 @@ pub struct Subsamples {
 }
 
 /// What a study of one kind of label reports, decided by the label type:
-/// what one fit's run holds, the rule that turns scores into answers beyond
+/// what one fit's run holds beyond the common part, the rule that turns scores into answers beyond
 /// what a fit chose, what the analysis computes from the runs, what the
 /// training labels add (multi-label: how labels co-occur), and the writers.
-pub trait Studied: Targets {
-    type Run: Send;
+pub trait Studied: Targets + crate::uncertainty::Resampled {
+    /// A split's metrics (scikit-learn's classification report, or its
+    /// multi-label counterpart).
+    type Metrics: Send;
+    /// What a run of this task holds beyond [`Run`]'s common part.
+    type Fit: Send;
     type Rule: Copy + Send + Sync;
     type Analysis;
     type Extra;
-
-    /// A run's answers on the test rows.
-    fn test_predictions(run: &Self::Run) -> &[Self];
-
-    /// A run's seed and how long its fit took.
-    fn timing(run: &Self::Run) -> (u64, f64);
-
-    /// A run's calibration map judged on test, where one was fitted.
-    fn calibration(run: &Self::Run) -> Option<&crate::calibration::Assessment>;
-
-    /// A run's quantification of shifted test samples, where measured.
-    fn shift(run: &Self::Run) -> Option<&crate::quantify::shift::ShiftScores>;
 
     /// Chooses the recommended method on validation (by `select` where the
     /// task offers a choice) and bootstraps the test rows `resamples` times
@@ -158,7 +153,19 @@ pub trait Studied: Targets {
         b: Vec<&[Self]>,
         resamples: usize,
         seed: u64,
-    ) -> Interval;
+    ) -> Interval {
+        let input = crate::uncertainty::Input {
+            labels,
+            n_classes,
+            methods: vec![a, b],
+            rare: &[],
+            baseline: Some(0),
+            present_only: false,
+        };
+        crate::uncertainty::bootstrap(&input, resamples, seed)[1]
+            .diff(Self::MACRO_F1)
+            .expect("a baseline was given")
+    }
 }
 
 /// A study's recommended method and its numbers ([`Studied::headline`]).
@@ -173,26 +180,11 @@ pub struct Headline {
 }
 
 impl Studied for usize {
-    type Run = Run;
+    type Metrics = Metrics;
+    type Fit = ();
     type Rule = ();
     type Analysis = Analysis;
     type Extra = ();
-
-    fn test_predictions(run: &Run) -> &[usize] {
-        &run.test_predictions
-    }
-
-    fn timing(run: &Run) -> (u64, f64) {
-        (run.seed, run.seconds)
-    }
-
-    fn calibration(run: &Run) -> Option<&crate::calibration::Assessment> {
-        run.calibration.as_ref()
-    }
-
-    fn shift(run: &Run) -> Option<&crate::quantify::shift::ShiftScores> {
-        run.shift.as_ref()
-    }
 
     fn analyse(study: &mut Study, select: Stat, resamples: usize, seed: u64) {
         study.analysis = Some(Analysis::of(study, select, resamples, seed));
@@ -223,27 +215,6 @@ impl Studied for usize {
                 .unwrap_or(Interval::point(mean)),
         })
     }
-
-    fn paired_macro_f1(
-        labels: &[usize],
-        n_classes: usize,
-        a: Vec<&[usize]>,
-        b: Vec<&[usize]>,
-        resamples: usize,
-        seed: u64,
-    ) -> Interval {
-        let input = crate::uncertainty::Input {
-            labels,
-            n_classes,
-            methods: vec![a, b],
-            rare: &[],
-            baseline: Some(0),
-            present_only: false,
-        };
-        crate::uncertainty::bootstrap(&input, resamples, seed)[1]
-            .diff(Stat::MacroF1)
-            .expect("a baseline was given")
-    }
 }
 
 /// Everything a report shows, gathered once by the command.
@@ -267,7 +238,7 @@ pub struct Study<L: Studied = usize> {
     pub precision: &'static str,
     /// What the command line asked for, for the record.
     pub command: String,
-    pub methods: Vec<MethodRuns<L::Run>>,
+    pub methods: Vec<MethodRuns<Run<L>>>,
     pub rule: L::Rule,
     /// What the training labels add to the report.
     pub extra: L::Extra,
@@ -310,7 +281,7 @@ impl<L: Studied> Study<L> {
             .collect()
     }
 
-    pub fn method(&self, name: &str) -> Option<&MethodRuns<L::Run>> {
+    pub fn method(&self, name: &str) -> Option<&MethodRuns<Run<L>>> {
         self.methods.iter().find(|m| m.name == name)
     }
 }
@@ -508,7 +479,7 @@ fn write_metrics<L: Studied>(
                 .runs
                 .iter()
                 .map(|r| {
-                    let (seed, seconds) = L::timing(r);
+                    let (seed, seconds) = (r.seed, r.seconds);
                     serde_json::json!({ "seed": seed, "seconds": seconds })
                 })
                 .collect();

@@ -35,7 +35,7 @@ pub(super) fn write<L: Studied>(study: &Study<L>, dir: &Path) -> Result<Vec<Stri
                 study
                     .methods
                     .iter()
-                    .map(|m| names(&L::test_predictions(m.shown())[i])),
+                    .map(|m| names(&m.shown().test_predictions[i])),
             );
             w.write_record(&row)?;
         }

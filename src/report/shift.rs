@@ -15,7 +15,7 @@ fn scored<L: Studied>(study: &Study<L>) -> Vec<(&'static str, &ShiftScores)> {
     study
         .methods
         .iter()
-        .filter_map(|m| Some((m.name, L::shift(m.runs.first()?)?)))
+        .filter_map(|m| Some((m.name, m.runs.first()?.shift.as_ref()?)))
         .collect()
 }
 

@@ -391,6 +391,7 @@ mod tests {
                 seconds: 0.0,
                 calibration: None,
                 shift: None,
+                fit: (),
             }],
         };
         let mut s = Study {

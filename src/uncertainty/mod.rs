@@ -101,7 +101,34 @@ fn index<S: Statistic>(s: S) -> usize {
 }
 
 /// A single-label method's intervals: per class, precision, recall and F1.
-pub type MethodIntervals = Intervals<Stat, ClassIntervals>;
+/// What the bootstrap scores, decided by the label type: the statistics a
+/// redraw computes (single-label: from a confusion matrix; multi-label: from
+/// each label's 2×2 and each text's overlap) and what it keeps per class.
+pub trait Resampled: crate::data::Label {
+    type Stat: Statistic;
+    type PerClass: Clone + Serialize;
+    /// Macro-F1: what a paired comparison of two heads reads.
+    const MACRO_F1: Self::Stat;
+    fn bootstrap(
+        input: &Input<'_, Self>,
+        resamples: usize,
+        seed: u64,
+    ) -> Vec<MethodIntervals<Self>>;
+}
+
+/// Every interval of one method.
+pub type MethodIntervals<L = usize> = Intervals<<L as Resampled>::Stat, <L as Resampled>::PerClass>;
+
+/// Paired bootstrap of every method in `input` over `resamples` redraws of the
+/// rows (a text with all its labels), seeded: the same seed and input give the
+/// same intervals.
+pub fn bootstrap<L: Resampled>(
+    input: &Input<'_, L>,
+    resamples: usize,
+    seed: u64,
+) -> Vec<MethodIntervals<L>> {
+    L::bootstrap(input, resamples, seed)
+}
 
 /// What to bootstrap: the true labels (a class or a set of classes a row)
 /// and, per method, every run's predictions.
@@ -303,24 +330,27 @@ pub(crate) fn paired<L>(
         .collect()
 }
 
-/// Paired bootstrap of every method in `input` over `resamples` redraws of the
-/// rows, seeded: the same seed and input give the same intervals.
-pub fn bootstrap(input: &Input, resamples: usize, seed: u64) -> Vec<MethodIntervals> {
-    let cells = cells(input);
-    let score = |m: usize, weights: Option<&[u32]>| {
-        let (stats, per_class) = score(input, &cells[m], weights);
-        (stats, per_class.iter().map(|v| v.to_vec()).collect())
-    };
-    paired(input, resamples, seed, score)
-        .into_iter()
-        .map(|p| {
-            p.into_intervals(|v| ClassIntervals {
-                precision: v[0],
-                recall: v[1],
-                f1: v[2],
+impl Resampled for usize {
+    type Stat = Stat;
+    type PerClass = ClassIntervals;
+    const MACRO_F1: Stat = Stat::MacroF1;
+    fn bootstrap(input: &Input<'_, usize>, resamples: usize, seed: u64) -> Vec<MethodIntervals> {
+        let cells = cells(input);
+        let score = |m: usize, weights: Option<&[u32]>| {
+            let (stats, per_class) = score(input, &cells[m], weights);
+            (stats, per_class.iter().map(|v| v.to_vec()).collect())
+        };
+        paired(input, resamples, seed, score)
+            .into_iter()
+            .map(|p| {
+                p.into_intervals(|v| ClassIntervals {
+                    precision: v[0],
+                    recall: v[1],
+                    f1: v[2],
+                })
             })
-        })
-        .collect()
+            .collect()
+    }
 }
 
 #[cfg(test)]

@@ -119,29 +119,32 @@ fn score_runs(runs: &[Cells], rare: &[usize], weights: Option<&[u32]>) -> (Vec<f
     (stats, f1)
 }
 
-/// Paired bootstrap of every method in `input` over `resamples` redraws of the
-/// texts, seeded: the same seed and input give the same intervals. The point
-/// estimates are the statistics on the texts as they are, equal to
+/// The point estimates are the statistics on the texts as they are, equal to
 /// [`MultiStat::value`] of the metrics (held by a test).
-pub fn bootstrap_multi(
-    input: &Input<LabelSet>,
-    resamples: usize,
-    seed: u64,
-) -> Vec<Intervals<MultiStat, Interval>> {
-    let c = input.n_classes;
-    let cells: Vec<Vec<Cells>> = input
-        .methods
-        .iter()
-        .map(|runs| runs.iter().map(|p| cells(input.labels, p, c)).collect())
-        .collect();
-    let score = |m: usize, weights: Option<&[u32]>| {
-        let (stats, f1) = score_runs(&cells[m], input.rare, weights);
-        (stats, f1.into_iter().map(|v| vec![v]).collect())
-    };
-    super::paired(input, resamples, seed, score)
-        .into_iter()
-        .map(|p| p.into_intervals(|v| v[0]))
-        .collect()
+impl super::Resampled for LabelSet {
+    type Stat = MultiStat;
+    type PerClass = Interval;
+    const MACRO_F1: MultiStat = MultiStat::MacroF1;
+    fn bootstrap(
+        input: &Input<'_, LabelSet>,
+        resamples: usize,
+        seed: u64,
+    ) -> Vec<Intervals<MultiStat, Interval>> {
+        let c = input.n_classes;
+        let cells: Vec<Vec<Cells>> = input
+            .methods
+            .iter()
+            .map(|runs| runs.iter().map(|p| cells(input.labels, p, c)).collect())
+            .collect();
+        let score = |m: usize, weights: Option<&[u32]>| {
+            let (stats, f1) = score_runs(&cells[m], input.rare, weights);
+            (stats, f1.into_iter().map(|v| vec![v]).collect())
+        };
+        super::paired(input, resamples, seed, score)
+            .into_iter()
+            .map(|p| p.into_intervals(|v| v[0]))
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -186,7 +189,7 @@ mod tests {
             baseline: Some(0),
             present_only: false,
         };
-        let iv = bootstrap_multi(&input, 200, 9);
+        let iv = crate::uncertainty::bootstrap(&input, 200, 9);
         for (m, pred) in [&a, &b].iter().enumerate() {
             let want = metrics(&truth, pred, c);
             for s in MultiStat::ALL {
@@ -207,7 +210,7 @@ mod tests {
         assert!(d.hi > d.lo);
         assert!(iv[0].vs_baseline.is_none(), "no difference from itself");
         // Seeded.
-        let again = bootstrap_multi(&input, 200, 9);
+        let again = crate::uncertainty::bootstrap(&input, 200, 9);
         assert_eq!(
             again[1].stat(MultiStat::RareF1),
             iv[1].stat(MultiStat::RareF1)
@@ -229,7 +232,7 @@ mod tests {
             baseline: None,
             present_only: false,
         };
-        let iv = bootstrap_multi(&input, 10, 1);
+        let iv = crate::uncertainty::bootstrap(&input, 10, 1);
         let mean =
             (metrics(&truth, &a, c).micro_avg.f1 + metrics(&truth, &b, c).micro_avg.f1) / 2.0;
         assert!((iv[0].stat(MultiStat::MicroF1).estimate - mean).abs() < 1e-12);

@@ -72,17 +72,17 @@ pub fn write(study: &Study<LabelSet>, dir: &Path) -> Result<Vec<String>> {
                     let thresholds: Map<String, Value> = study
                         .classes
                         .iter()
-                        .zip(&r.thresholds)
+                        .zip(&r.fit.thresholds)
                         .map(|(c, t)| (c.clone(), json!(t)))
                         .collect();
                     json!({
                         "seed": r.seed,
                         "thresholds": thresholds,
                         "test": report(&r.test),
-                        "test_at_0.5": report(&r.test_fixed),
-                        "test_at_0.3": report(&r.test_paper),
+                        "test_at_0.5": report(&r.fit.test_fixed),
+                        "test_at_0.3": report(&r.fit.test_paper),
                         "validation": report(&r.validation),
-                        "validation_score": r.validation_score,
+                        "validation_score": r.fit.validation_score,
                         "chosen": r.chosen,
                         "weight_norms": r.weight_norms,
                         "calibration": crate::report::calibration::json(r.calibration.as_ref()),

@@ -18,37 +18,24 @@ use crate::data::{Label, LabelSet};
 use crate::decision::{Threshold, WhenNonePasses};
 use crate::metrics::multilabel::{MultiLabelMetrics, MultiStat};
 use crate::metrics::{thirds, Stat};
-use crate::uncertainty::multilabel::bootstrap_multi;
-use crate::uncertainty::{Input, Interval, Intervals};
+use crate::uncertainty::{Input, Interval, MethodIntervals};
 use anyhow::Result;
 use std::path::Path;
 
-/// One fit of one multi-label method (one seed).
-pub struct MultiRun {
-    pub seed: u64,
+/// What a multi-label run holds beyond [`super::Run`]'s common part: the
+/// thresholds validation chose and the scores around them.
+pub struct ThresholdFit {
     /// Per class, chosen on validation.
     pub thresholds: Vec<Threshold>,
-    /// At the chosen thresholds.
-    pub validation: MultiLabelMetrics,
     /// Validation macro-F1 held out from the thresholds: the mean over the two
     /// halves of validation of the macro-F1 on one half at thresholds chosen
     /// without it ([`crate::decision::pick_source`]). Thresholds fitted on all
     /// of validation flatter `validation`; this is what recommends a method.
     pub validation_score: f64,
-    pub test: MultiLabelMetrics,
     /// Test at every threshold 0.5 ([`crate::decision::FIXED`]).
     pub test_fixed: MultiLabelMetrics,
     /// Test at every threshold 0.3 ([`crate::decision::PAPER`]).
     pub test_paper: MultiLabelMetrics,
-    pub test_predictions: Vec<LabelSet>,
-    pub test_probabilities: Vec<Vec<f32>>,
-    pub chosen: serde_json::Value,
-    pub weight_norms: Option<Vec<f64>>,
-    pub seconds: f64,
-    /// The calibration map fitted on validation, judged on test.
-    pub calibration: Option<crate::calibration::Assessment>,
-    /// Quantification of shifted test samples (`--shift-samples`).
-    pub shift: Option<crate::quantify::shift::ShiftScores>,
 }
 
 /// What multi-label training labels add to a report.
@@ -76,15 +63,15 @@ pub struct MultiAnalysis {
     /// The stage-1 head (`bce`) when it ran: differences are taken against it.
     pub baseline: Option<usize>,
     /// The method with the best mean held-out validation macro-F1
-    /// ([`MultiRun::validation_score`]; test never chooses).
+    /// ([`ThresholdFit::validation_score`]; test never chooses).
     pub recommended: Option<usize>,
     /// Per method; `None` when `--bootstrap 0`.
-    pub intervals: Option<Vec<Intervals<MultiStat, Interval>>>,
+    pub intervals: Option<Vec<MethodIntervals<LabelSet>>>,
     pub resamples: usize,
 }
 
 impl MultiAnalysis {
-    pub fn method(&self, m: usize) -> Option<&Intervals<MultiStat, Interval>> {
+    pub fn method(&self, m: usize) -> Option<&MethodIntervals<LabelSet>> {
         self.intervals.as_ref().map(|v| &v[m])
     }
 }
@@ -107,7 +94,8 @@ pub fn cooccurrence(labels: &[LabelSet], n_classes: usize) -> ([usize; 3], Vec<V
 }
 
 impl Studied for LabelSet {
-    type Run = MultiRun;
+    type Metrics = MultiLabelMetrics;
+    type Fit = ThresholdFit;
     type Rule = WhenNonePasses;
     type Analysis = MultiAnalysis;
     type Extra = TrainingLabels;
@@ -122,49 +110,12 @@ impl Studied for LabelSet {
         Some(super::Headline {
             method: m.name,
             index,
-            validation: m.spread_by(|r| r.validation_score).0,
+            validation: m.spread_by(|r| r.fit.validation_score).0,
             test_macro_f1: a
                 .method(index)
                 .map(|iv| iv.stat(MultiStat::MacroF1))
                 .unwrap_or(Interval::point(mean)),
         })
-    }
-
-    fn paired_macro_f1(
-        labels: &[LabelSet],
-        n_classes: usize,
-        a: Vec<&[LabelSet]>,
-        b: Vec<&[LabelSet]>,
-        resamples: usize,
-        seed: u64,
-    ) -> Interval {
-        let input = Input {
-            labels,
-            n_classes,
-            methods: vec![a, b],
-            rare: &[],
-            baseline: Some(0),
-            present_only: false,
-        };
-        bootstrap_multi(&input, resamples, seed)[1]
-            .diff(MultiStat::MacroF1)
-            .expect("a baseline was given")
-    }
-
-    fn test_predictions(run: &MultiRun) -> &[LabelSet] {
-        &run.test_predictions
-    }
-
-    fn timing(run: &MultiRun) -> (u64, f64) {
-        (run.seed, run.seconds)
-    }
-
-    fn calibration(run: &MultiRun) -> Option<&crate::calibration::Assessment> {
-        run.calibration.as_ref()
-    }
-
-    fn shift(run: &MultiRun) -> Option<&crate::quantify::shift::ShiftScores> {
-        run.shift.as_ref()
     }
 
     /// The recommended method is the one with the best held-out validation
@@ -174,7 +125,7 @@ impl Studied for LabelSet {
         let rare = thirds(&study.train_counts).1;
         let baseline = study.methods.iter().position(|m| m.name == "bce");
         let recommended = (0..study.methods.len()).max_by(|&a, &b| {
-            let v = |i: usize| study.methods[i].spread_by(|r| r.validation_score).0;
+            let v = |i: usize| study.methods[i].spread_by(|r| r.fit.validation_score).0;
             v(a).total_cmp(&v(b)).then(b.cmp(&a))
         });
         let intervals = (resamples > 0).then(|| {
@@ -190,7 +141,7 @@ impl Studied for LabelSet {
                 baseline,
                 present_only: false,
             };
-            bootstrap_multi(&input, resamples, seed)
+            crate::uncertainty::bootstrap(&input, resamples, seed)
         });
         study.analysis = Some(MultiAnalysis {
             rare,

@@ -17,7 +17,11 @@ use std::path::Path;
 pub type Table = (Vec<String>, Vec<Vec<String>>);
 
 /// `0.4321`, or `0.4321 ± 0.0050` over several runs.
-fn spread_cell(study: &Study<LabelSet>, m: usize, f: impl Fn(&super::MultiRun) -> f64) -> String {
+fn spread_cell(
+    study: &Study<LabelSet>,
+    m: usize,
+    f: impl Fn(&crate::report::Run<LabelSet>) -> f64,
+) -> String {
     let method = &study.methods[m];
     let (mean, sd) = method.spread_by(f);
     // A score a run does not have (evaluate's saved model scored on fresh
@@ -33,11 +37,11 @@ fn spread_cell(study: &Study<LabelSet>, m: usize, f: impl Fn(&super::MultiRun) -
 
 /// Where a method's runs chose their thresholds ("validation", or
 /// "training+validation"; both names when its seeds differ).
-fn threshold_sources(m: &crate::report::MethodRuns<super::MultiRun>) -> String {
+fn threshold_sources(m: &crate::report::MethodRuns<crate::report::Run<LabelSet>>) -> String {
     let mut names: Vec<&str> = m
         .runs
         .iter()
-        .filter_map(|r| r.thresholds.first().map(|t| t.source.name()))
+        .filter_map(|r| r.fit.thresholds.first().map(|t| t.source.name()))
         .collect();
     names.dedup();
     names.join(" / ")
@@ -73,9 +77,9 @@ pub fn table(study: &Study<LabelSet>) -> Table {
                 stat(MultiStat::RareF1),
                 stat(MultiStat::RareRecall),
                 spread_cell(study, m, |r| r.test.macro_average_precision),
-                spread_cell(study, m, |r| r.test_fixed.macro_avg.f1),
-                spread_cell(study, m, |r| r.test_paper.macro_avg.f1),
-                spread_cell(study, m, |r| r.validation_score),
+                spread_cell(study, m, |r| r.fit.test_fixed.macro_avg.f1),
+                spread_cell(study, m, |r| r.fit.test_paper.macro_avg.f1),
+                spread_cell(study, m, |r| r.fit.validation_score),
                 threshold_sources(&study.methods[m]),
             ]
         })
@@ -182,7 +186,7 @@ pub fn sections(study: &Study<LabelSet>) -> Vec<(String, String, Table)> {
                 let r = m.shown();
                 format!(
                     "{:.3} @{:.2}",
-                    r.test.per_class[c].f1, r.thresholds[c].value
+                    r.test.per_class[c].f1, r.fit.thresholds[c].value
                 )
             }));
             row

@@ -47,7 +47,7 @@ pub fn verdict(study: &Study<LabelSet>) -> Vec<String> {
             "Recommended by validation macro-F1: {} (`{}`, {:.4} on validation halves held out from its thresholds). On test: macro-F1 {}, micro-F1 {}, rare-third F1 {}.",
             method.title,
             method.name,
-            method.spread_by(|r| r.validation_score).0,
+            method.spread_by(|r| r.fit.validation_score).0,
             test(MultiStat::MacroF1),
             test(MultiStat::MicroF1),
             test(MultiStat::RareF1),
@@ -55,12 +55,12 @@ pub fn verdict(study: &Study<LabelSet>) -> Vec<String> {
     }
     if let Some(b) = a.baseline.or(a.recommended) {
         let m = &study.methods[b];
-        let mean = |f: fn(&super::MultiRun) -> f64| m.spread_by(f).0;
+        let mean = |f: fn(&crate::report::Run<LabelSet>) -> f64| m.spread_by(f).0;
         out.push(format!(
             "Thresholds matter: {}'s test macro-F1 is {:.4} with every threshold at 0.5 and {:.4} at 0.3 (the GoEmotions paper's), and {:.4} with each class's threshold chosen on validation.",
             m.name,
-            mean(|r| r.test_fixed.macro_avg.f1),
-            mean(|r| r.test_paper.macro_avg.f1),
+            mean(|r| r.fit.test_fixed.macro_avg.f1),
+            mean(|r| r.fit.test_paper.macro_avg.f1),
             mean(|r| r.test.macro_avg.f1),
         ));
     }
