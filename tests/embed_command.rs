@@ -168,17 +168,7 @@ fn an_installed_encoder_is_chosen_by_name() {
     let folder = emo::paths::default_model();
     let name = folder.file_name().unwrap().to_str().unwrap().to_string();
     let vectors = |encoder: &str| {
-        let o = emo()
-            .args([
-                "embed",
-                "--no-cache",
-                "--out",
-                "-",
-                "--encoder",
-                encoder,
-                "--input",
-            ])
-            .arg(&input)
+        let o = crate::common::embed_to_stdout(encoder, &input)
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

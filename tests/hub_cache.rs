@@ -4,16 +4,9 @@
 //! the installed MiniLM gives the same vectors as the folder, with
 //! HF_HUB_OFFLINE=1; a missing model or revision is one line and exit 2.
 
-use crate::common::{emo, write};
+use crate::common::write;
 use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
-
-fn installed_minilm() -> PathBuf {
-    let home = std::env::var_os("EMO_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".deps"));
-    home.join("models/all-MiniLM-L6-v2")
-}
+use std::path::Path;
 
 /// `from`'s files as commit `commit` of `org/name` in a Hugging Face cache at `cache`.
 fn hub_layout(from: &Path, cache: &Path, org: &str, name: &str, commit: &str) {
@@ -49,7 +42,7 @@ fn hub_ids_load_from_the_shared_cache_offline() {
     let cache = dir.path().join("hub");
     let commit = "c9745ed1d9f207416be6d2e6f8de32d1f16199bf";
     hub_layout(
-        &installed_minilm(),
+        &emo::paths::default_model(),
         &cache,
         "sentence-transformers",
         "all-MiniLM-L6-v2",
@@ -61,23 +54,13 @@ fn hub_ids_load_from_the_shared_cache_offline() {
         b"i feel so happy today\nthis makes me so angry\n",
     );
     let embed = |encoder: &str| {
-        emo()
+        crate::common::embed_to_stdout(encoder, &input)
             .env("HF_HUB_CACHE", &cache)
             .env("HF_HUB_OFFLINE", "1")
-            .args([
-                "embed",
-                "--no-cache",
-                "--out",
-                "-",
-                "--encoder",
-                encoder,
-                "--input",
-            ])
-            .arg(&input)
             .output()
             .unwrap()
     };
-    let folder = embed(installed_minilm().to_str().unwrap());
+    let folder = embed(emo::paths::default_model().to_str().unwrap());
     assert!(
         folder.status.success(),
         "{}",

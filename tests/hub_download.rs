@@ -13,19 +13,12 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 const ORG: &str = "sentence-transformers";
 const NAME: &str = "all-MiniLM-L6-v2";
 const COMMIT: &str = "c9745ed1d9f207416be6d2e6f8de32d1f16199bf";
-
-fn installed_minilm() -> PathBuf {
-    let home = std::env::var_os("EMO_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".deps"));
-    home.join("models/all-MiniLM-L6-v2")
-}
 
 /// How the server misbehaves on model.safetensors.
 #[derive(Clone, Copy, PartialEq)]
@@ -58,7 +51,7 @@ struct Hub {
 /// A local Hub holding `ORG/NAME` at `COMMIT` (branch main): the installed
 /// MiniLM's files, and files a sentence-transformers folder does not need.
 fn serve(fault: Fault) -> Hub {
-    let root = installed_minilm();
+    let root = emo::paths::default_model();
     let mut files = Vec::new();
     let mut stack = vec![root.clone()];
     while let Some(dir) = stack.pop() {
@@ -259,22 +252,12 @@ fn embed(
         "texts.txt",
         b"i feel so happy today\nthis makes me so angry\n",
     );
-    let mut cmd = emo();
+    let mut cmd = crate::common::embed_to_stdout(encoder, &input);
     cmd.env("HF_HUB_CACHE", cache)
         .env("HF_ENDPOINT", endpoint)
         .env_remove("HF_HUB_OFFLINE")
         .env_remove("HF_TOKEN")
-        .env("HF_HOME", dir.join("hf-home"))
-        .args([
-            "embed",
-            "--no-cache",
-            "--out",
-            "-",
-            "--encoder",
-            encoder,
-            "--input",
-        ])
-        .arg(&input);
+        .env("HF_HOME", dir.join("hf-home"));
     for (k, v) in extra_env {
         cmd.env(k, v);
     }
@@ -311,7 +294,7 @@ fn a_hub_model_downloads_into_the_shared_cache_layout() {
         dir.path(),
         &cache,
         &endpoint,
-        installed_minilm().to_str().unwrap(),
+        emo::paths::default_model().to_str().unwrap(),
         &[],
     );
     assert!(
@@ -359,7 +342,7 @@ fn a_hub_model_downloads_into_the_shared_cache_layout() {
         );
         assert_eq!(
             std::fs::read(&link).unwrap(),
-            std::fs::read(installed_minilm().join(f)).unwrap(),
+            std::fs::read(emo::paths::default_model().join(f)).unwrap(),
             "{f}"
         );
     }

@@ -56,6 +56,23 @@ pub fn emo() -> assert_cmd::Command {
     assert_cmd::Command::cargo_bin("emo").expect("binary built")
 }
 
+/// `emo embed` of the texts of `input` with `encoder`, vectors to standard
+/// output, no cache: not run yet, so that a test can set its environment.
+pub fn embed_to_stdout(encoder: &str, input: &Path) -> assert_cmd::Command {
+    let mut cmd = emo();
+    cmd.args([
+        "embed",
+        "--no-cache",
+        "--out",
+        "-",
+        "--encoder",
+        encoder,
+        "--input",
+    ])
+    .arg(input);
+    cmd
+}
+
 /// A copy of `model` under `dir/old` as an emo older than quantification
 /// saved it: no validation outputs, and none named in its manifest.
 pub fn model_without_validation(dir: &Path, model: &Path) -> PathBuf {
