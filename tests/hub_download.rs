@@ -193,7 +193,7 @@ fn answer(mut stream: TcpStream, files: &[File], log: &Seen, fault: Fault, port:
                     ("ETag", "\"not-the-content\"".into()),
                     (
                         "Location",
-                        format!("http://127.0.0.1:{port}/cdn/{}", f.etag),
+                        format!("http://localhost:{port}/cdn/{}", f.etag),
                     ),
                 ],
                 b"",
@@ -392,6 +392,8 @@ fn a_hub_model_downloads_into_the_shared_cache_layout() {
     for (_, path, auth) in &seen {
         if path.starts_with("/api/") || path.contains("/resolve/") {
             assert_eq!(auth.as_deref(), Some("Bearer hf_secret"), "{path}");
+        } else {
+            assert_eq!(auth.as_deref(), None, "{path}: the token left the Hub");
         }
     }
 
@@ -539,6 +541,27 @@ fn failed_downloads_say_why_in_one_line_and_leave_nothing_half_written() {
             );
         }
     }
+
+    // A timeout that is not a number of seconds is refused before any request.
+    let dir = tempfile::tempdir().unwrap();
+    let hub = serve(Fault::None);
+    let endpoint = format!("http://127.0.0.1:{}", hub.port);
+    for bad in ["soon", "inf", "0", "-3"] {
+        let o = embed(
+            dir.path(),
+            &dir.path().join("hub"),
+            &endpoint,
+            &id,
+            &[("EMO_HUB_TIMEOUT", bad)],
+        );
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{bad}: {err}");
+        assert!(
+            err.contains("EMO_HUB_TIMEOUT") && err.trim().lines().count() == 1,
+            "{bad}: {err}"
+        );
+    }
+    assert!(hub.seen.lock().unwrap().is_empty());
 
     // Offline with nothing cached: the one line says so, and nothing is asked.
     let dir = tempfile::tempdir().unwrap();

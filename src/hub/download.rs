@@ -6,8 +6,9 @@
 //! stalled mirror hangs forever), verifies nothing, and links each file into
 //! the snapshot as it lands, so a failure leaves half a snapshot; 1.0 is async
 //! over reqwest and Xet storage, some 400 crates more. What the Hub protocol
-//! needs here is small: the revision's file list from the API, each file's
-//! commit, etag and size from the headers of its `resolve` URL, and a GET.
+//! needs here is small: the revision's commit and file list from the API,
+//! each file's etag and size from the headers of its `resolve` URL at that
+//! commit, and a GET.
 //!
 //! What a user can count on: only the files a sentence-transformers folder
 //! needs are fetched; each is checked against the etag the Hub gives (the
@@ -52,7 +53,8 @@ pub fn endpoint() -> String {
 }
 
 /// `HF_TOKEN`, else the token file (`HF_TOKEN_PATH`, else `HF_HOME/token`,
-/// else `~/.cache/huggingface/token`), as huggingface_hub looks for them.
+/// else `$XDG_CACHE_HOME/huggingface/token`, else
+/// `~/.cache/huggingface/token`), as huggingface_hub looks for them.
 fn token() -> Option<String> {
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
     if let Some(t) = var("HF_TOKEN") {
@@ -61,6 +63,7 @@ fn token() -> Option<String> {
     let path = var("HF_TOKEN_PATH").map(PathBuf::from).or_else(|| {
         var("HF_HOME")
             .map(PathBuf::from)
+            .or_else(|| var("XDG_CACHE_HOME").map(|c| PathBuf::from(c).join("huggingface")))
             .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".cache/huggingface")))
             .map(|home| home.join("token"))
     })?;
@@ -80,13 +83,21 @@ pub fn offline() -> bool {
 /// How long a connection or a read may stall before the download is given up
 /// (`EMO_HUB_TIMEOUT` seconds, default 60): a slow link keeps going, a dead
 /// one ends in a clear error instead of a hang.
-fn stall_timeout() -> Duration {
-    let secs = std::env::var("EMO_HUB_TIMEOUT")
-        .ok()
-        .and_then(|v| v.parse::<f64>().ok())
-        .filter(|s| *s > 0.0)
-        .unwrap_or(60.0);
-    Duration::from_secs_f64(secs)
+fn stall_timeout() -> Result<Duration> {
+    match std::env::var("EMO_HUB_TIMEOUT") {
+        Err(_) => Ok(Duration::from_secs(60)),
+        Ok(v) => v
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|s| *s > 0.0 && *s <= 86_400.0)
+            .map(Duration::from_secs_f64)
+            .ok_or_else(|| {
+                input_error!(
+                    "EMO_HUB_TIMEOUT: '{v}' is not a number of seconds between 0 and 86400"
+                )
+            }),
+    }
 }
 
 struct Client {
@@ -99,26 +110,27 @@ struct Client {
 }
 
 impl Client {
-    fn new() -> Client {
+    fn new() -> Result<Client> {
+        let stall = stall_timeout()?;
         let build = |redirects: u32| {
             ureq::Agent::config_builder()
                 .http_status_as_error(false)
                 .max_redirects(redirects)
                 .max_redirects_will_error(redirects > 0)
                 .redirect_auth_headers(ureq::config::RedirectAuthHeaders::SameHost)
-                .timeout_connect(Some(stall_timeout()))
-                .timeout_recv_response(Some(stall_timeout()))
-                .timeout_per_read(Some(stall_timeout()))
+                .timeout_connect(Some(stall))
+                .timeout_recv_response(Some(stall))
+                .timeout_per_read(Some(stall))
                 .user_agent(format!("emo/{}", env!("CARGO_PKG_VERSION")))
                 .build()
                 .new_agent()
         };
-        Client {
+        Ok(Client {
             endpoint: endpoint(),
             token: token(),
             agent: build(10),
             head_agent: build(0),
-        }
+        })
     }
 
     fn request(
@@ -159,7 +171,7 @@ struct Sibling {
 
 /// Downloads `id` into the cache at `cache` and returns its snapshot folder.
 pub fn fetch(cache: &Path, id: &HubId) -> Result<PathBuf> {
-    let client = Client::new();
+    let client = Client::new()?;
     let at = format!("{}@{}", id.repo(), id.revision);
     let unreachable = |e: &dyn std::fmt::Display| {
         input_error!(
@@ -248,10 +260,11 @@ pub fn fetch(cache: &Path, id: &HubId) -> Result<PathBuf> {
     }
     let to_fetch: Vec<&Wanted> = wanted
         .iter()
-        .filter(|w| !blob_ok(&blobs.join(&w.etag), w.size))
+        .filter(|w| !blob_ok(&blobs.join(&w.etag), w))
         .collect();
     let total: u64 = to_fetch.iter().map(|w| w.size).sum();
-    let bar = indicatif::ProgressBar::new(total);
+    // Cleared whether the download ends or fails, so an error stays one line.
+    let bar = indicatif::ProgressBar::new(total).with_finish(indicatif::ProgressFinish::AndClear);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
             "downloading {msg} {bar:30} {bytes}/{total_bytes}  {bytes_per_sec}  eta {eta}",
@@ -274,7 +287,8 @@ pub fn fetch(cache: &Path, id: &HubId) -> Result<PathBuf> {
     if id.revision != info.sha {
         let refs = repo_dir.join("refs");
         let ref_path = refs.join(&id.revision);
-        std::fs::create_dir_all(ref_path.parent().unwrap_or(&refs))?;
+        let dir = ref_path.parent().unwrap_or(&refs);
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         crate::atomic::write_with(&ref_path, |out| Ok(out.write_all(info.sha.as_bytes())?))?;
     }
     if total > 0 {
@@ -357,7 +371,11 @@ fn describe(
         refuse_status(&format!("{at}: {path}"), &client.endpoint, &resp)?;
         let status = resp.status().as_u16();
         let location = header(&resp, "location");
-        if (300..400).contains(&status) && location.as_deref().is_some_and(|l| l.starts_with('/')) {
+        // A path on the same host; `//host/…` names another host.
+        let relative = location
+            .as_deref()
+            .is_some_and(|l| l.starts_with('/') && !l.starts_with("//"));
+        if (300..400).contains(&status) && relative {
             let base = url.split_once("://").map(|(s, rest)| {
                 let host = rest.split('/').next().unwrap_or("");
                 format!("{s}://{host}")
@@ -396,8 +414,25 @@ fn is_hash(etag: &str) -> bool {
     (etag.len() == 64 || etag.len() == 40) && etag.chars().all(|c| c.is_ascii_hexdigit())
 }
 
-fn blob_ok(path: &Path, size: u64) -> bool {
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == size)
+/// Whether a blob already in the cache (another revision's, or a Python
+/// download's) is what the Hub announces: its size, then its hash.
+fn blob_ok(path: &Path, w: &Wanted) -> bool {
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == w.size) {
+        return false;
+    }
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut hasher = Hasher::for_etag(&w.etag, w.size);
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(_) => return false,
+        }
+    }
+    hasher.finish() == w.etag.to_ascii_lowercase()
 }
 
 /// Downloads one file into `blobs/<etag>`: into a private partial file first,
@@ -461,7 +496,8 @@ fn download(
                 w.etag
             ));
         }
-        file.sync_all()?;
+        file.sync_all()
+            .with_context(|| format!("writing {}", part.display()))?;
         std::fs::rename(&part, blobs.join(&w.etag))
             .with_context(|| format!("moving {} into place", part.display()))?;
         Ok(())
@@ -513,7 +549,7 @@ fn link_snapshot(repo_dir: &Path, commit: &str, files: &[Wanted]) -> Result<()> 
     let link_all = |root: &Path| -> Result<()> {
         for w in files {
             let dst = root.join(&w.path);
-            if dst.exists() {
+            if dst.symlink_metadata().is_ok() {
                 continue;
             }
             let depth = w.path.matches('/').count() + 2;
@@ -521,31 +557,41 @@ fn link_snapshot(repo_dir: &Path, commit: &str, files: &[Wanted]) -> Result<()> 
                 .join("blobs")
                 .join(&w.etag);
             if let Some(parent) = dst.parent() {
-                std::fs::create_dir_all(parent)?;
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("creating {}", parent.display()))?;
             }
-            std::os::unix::fs::symlink(&src, &dst)
-                .with_context(|| format!("linking {}", dst.display()))?;
+            match std::os::unix::fs::symlink(&src, &dst) {
+                // Another process linked the same file first.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                other => other.with_context(|| format!("linking {}", dst.display()))?,
+            }
         }
         Ok(())
     };
     if target.is_dir() {
         return link_all(&target);
     }
-    std::fs::create_dir_all(&snapshots)?;
-    let aside = snapshots.join(format!(".{commit}.{}.incomplete", std::process::id()));
+    // Built beside `snapshots/` (at the same depth, so the links hold), where
+    // a scan of the cache's revisions does not list it, then renamed in.
+    let staging = repo_dir.join(".emo-incomplete");
+    let aside = staging.join(format!("{commit}.{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&aside);
-    std::fs::create_dir(&aside)?;
+    for dir in [&snapshots, &aside] {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
     let built = link_all(&aside).and_then(|_| {
         std::fs::rename(&aside, &target).or_else(|e| {
             // Another process finished the same snapshot first.
             if target.is_dir() {
                 link_all(&target)
             } else {
-                Err(e.into())
+                Err(anyhow::Error::from(e)
+                    .context(format!("moving {} into place", target.display())))
             }
         })
     });
     let _ = std::fs::remove_dir_all(&aside);
+    let _ = std::fs::remove_dir(&staging);
     built
 }
 

@@ -43,7 +43,10 @@ impl HubId {
                 && s.chars()
                     .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         };
-        (part(org) && part(name)).then(|| HubId {
+        // A branch or tag may hold '/' (`refs/pr/1`), but the revision names a
+        // file under `refs/`: no part of it may climb out of the cache.
+        let revision_ok = revision.split('/').all(part);
+        (part(org) && part(name) && revision_ok).then(|| HubId {
             org: org.to_string(),
             name: name.to_string(),
             revision,
@@ -174,6 +177,10 @@ mod tests {
             "org/",
             "org/name@",
             "org/na me",
+            "org/name@../../etc",
+            "org/name@/abs",
+            "org/name@a//b",
+            "org/name@a\\b",
         ] {
             assert_eq!(HubId::parse(not), None, "{not}");
         }

@@ -100,12 +100,12 @@ fn index<S: Statistic>(s: S) -> usize {
     S::ALL.iter().position(|&x| x == s).expect("in ALL")
 }
 
-/// A single-label method's intervals: per class, precision, recall and F1.
 /// What the bootstrap scores, decided by the label type: the statistics a
 /// redraw computes (single-label: from a confusion matrix; multi-label: from
 /// each label's 2×2 and each text's overlap) and what it keeps per class.
 pub trait Resampled: crate::data::Label {
     type Stat: Statistic;
+    /// Per class: precision, recall and F1 (single-label), F1 (multi-label).
     type PerClass: Clone + Serialize;
     /// Macro-F1: what a paired comparison of two heads reads.
     const MACRO_F1: Self::Stat;

@@ -5,7 +5,7 @@
 //! independent of each other. As for single-label studies, several seeds of a
 //! method are averaged on each redraw (the interval of the seed-mean).
 
-use super::{Input, Interval, Intervals};
+use super::{Input, Interval};
 use crate::data::{Label, LabelSet};
 use crate::metrics::multilabel::MultiStat;
 
@@ -129,7 +129,7 @@ impl super::Resampled for LabelSet {
         input: &Input<'_, LabelSet>,
         resamples: usize,
         seed: u64,
-    ) -> Vec<Intervals<MultiStat, Interval>> {
+    ) -> Vec<super::MethodIntervals<LabelSet>> {
         let c = input.n_classes;
         let cells: Vec<Vec<Cells>> = input
             .methods
