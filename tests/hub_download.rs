@@ -30,6 +30,9 @@ enum Fault {
     Corrupt,
     /// Sends a few bytes, then nothing.
     Stall,
+    /// Answers resolve requests for another commit than the one asked for,
+    /// as a mirror that ignores the commit in the URL would.
+    OtherCommit,
 }
 
 struct File {
@@ -179,7 +182,12 @@ fn answer(mut stream: TcpStream, files: &[File], log: &Seen, fault: Fault, port:
         let Some(f) = files.iter().find(|f| f.path == name) else {
             return not_found(&mut stream, "EntryNotFound");
         };
-        let commit = ("X-Repo-Commit", COMMIT.to_string());
+        let served = if fault == Fault::OtherCommit {
+            "f".repeat(40)
+        } else {
+            COMMIT.to_string()
+        };
+        let commit = ("X-Repo-Commit", served);
         if f.lfs {
             // As the Hub does: a redirect to the CDN, with the LFS file's
             // sha256 and size in headers of the redirect itself.
@@ -227,6 +235,9 @@ fn answer(mut stream: TcpStream, files: &[File], log: &Seen, fault: Fault, port:
                 let mut b = bytes.clone();
                 b[bytes.len() / 2] ^= 1;
                 let _ = stream.write_all(&b);
+            }
+            Fault::OtherCommit => {
+                let _ = stream.write_all(bytes);
             }
             Fault::Stall => {
                 let _ = stream.write_all(&bytes[..1000]);
@@ -417,6 +428,7 @@ fn a_hub_model_downloads_into_the_shared_cache_layout() {
     // A commit Python fetched only part of (here: the weights gone from the
     // snapshot) is completed, the rest of the snapshot left as it was.
     std::fs::remove_file(snapshot.join("model.safetensors")).unwrap();
+    std::fs::remove_file(snapshot.join("1_Pooling/config.json")).unwrap();
     let config_link = std::fs::read_link(snapshot.join("config.json")).unwrap();
     let filled = embed(dir.path(), &cache, &endpoint, &id, &[]);
     assert!(
@@ -426,6 +438,7 @@ fn a_hub_model_downloads_into_the_shared_cache_layout() {
     );
     assert_eq!(filled.stdout, folder.stdout);
     assert!(std::fs::read_link(snapshot.join("model.safetensors")).is_ok());
+    assert!(std::fs::read_link(snapshot.join("1_Pooling/config.json")).is_ok());
     assert_eq!(
         std::fs::read_link(snapshot.join("config.json")).unwrap(),
         config_link
@@ -497,6 +510,12 @@ fn failed_downloads_say_why_in_one_line_and_leave_nothing_half_written() {
             "model.safetensors: the content's hash",
         ),
         ("stalled", Fault::Stall, id.clone(), "timeout"),
+        (
+            "another commit",
+            Fault::OtherCommit,
+            id.clone(),
+            "answered with commit ffff",
+        ),
         ("unreachable", Fault::None, id.clone(), "cannot reach"),
     ];
     for (case, fault, encoder, says) in cases {

@@ -256,7 +256,7 @@ pub fn fetch(cache: &Path, id: &HubId) -> Result<PathBuf> {
             info.sha,
             path
         );
-        wanted.push(describe(&client, &url, path, &at, &unreachable)?);
+        wanted.push(describe(&client, &url, path, &info.sha, &at, &unreachable)?);
     }
     let to_fetch: Vec<&Wanted> = wanted
         .iter()
@@ -359,6 +359,7 @@ fn describe(
     client: &Client,
     url: &str,
     path: &str,
+    commit: &str,
     at: &str,
     unreachable: &dyn Fn(&dyn std::fmt::Display) -> anyhow::Error,
 ) -> Result<Wanted> {
@@ -386,6 +387,13 @@ fn describe(
                 location.unwrap_or_default()
             );
             continue;
+        }
+        // A mirror that ignored the commit in the URL would serve another file.
+        if let Some(served) = header(&resp, "x-repo-commit").filter(|c| c != commit) {
+            return Err(input_error!(
+                "{at}: {path}: {} answered with commit {served}, not {commit}",
+                client.endpoint
+            ));
         }
         let etag = header(&resp, "x-linked-etag").or_else(|| header(&resp, "etag"));
         let size = header(&resp, "x-linked-size")

@@ -102,20 +102,41 @@ pub fn snapshot_in(cache: &Path, id: &HubId) -> Result<PathBuf> {
     } else {
         let at = repo.join("refs").join(&id.revision);
         std::fs::read_to_string(&at)
-            .map_err(|_| missing(format!("no revision '{}'", id.revision)))?
-            .trim()
-            .to_string()
+            .ok()
+            .map(|c| c.trim().to_string())
+            .filter(|c| c.len() == 40 && c.chars().all(|c| c.is_ascii_hexdigit()))
+            .ok_or_else(|| missing(format!("no revision '{}'", id.revision)))?
     };
     let dir = repo.join("snapshots").join(&commit);
     // Python may have fetched part of a commit (one hf_hub_download): what emo
     // loads must all be there, or the download fills in the rest.
     let complete = dir.join("config.json").is_file()
         && dir.join("model.safetensors").is_file()
-        && (dir.join("tokenizer.json").is_file() || dir.join("vocab.txt").is_file());
+        && (dir.join("tokenizer.json").is_file() || dir.join("vocab.txt").is_file())
+        && modules_present(&dir);
     if !complete {
         return Err(missing(format!("no complete snapshot of commit {commit}")));
     }
     Ok(dir)
+}
+
+/// Whether the Pooling and Dense modules `modules.json` names have their
+/// configuration in the folder: without it a folder would load with another
+/// pooling than the model's (Normalize has no files and needs none).
+fn modules_present(dir: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(dir.join("modules.json")) else {
+        return true;
+    };
+    let Ok(serde_json::Value::Array(modules)) = serde_json::from_str(&text) else {
+        return true;
+    };
+    modules.iter().all(|m| {
+        let kind = m["type"].as_str().unwrap_or("");
+        let path = m["path"].as_str().unwrap_or("");
+        path.is_empty()
+            || !(kind.ends_with("Pooling") || kind.ends_with("Dense"))
+            || dir.join(path).join("config.json").is_file()
+    })
 }
 
 /// `id`'s folder in the shared cache ([`cache_dir`]), downloaded into it
@@ -212,5 +233,8 @@ mod tests {
         assert!(err("org/name@v2").contains("no revision 'v2'"));
         let other = "f".repeat(40);
         assert!(err(&format!("org/name@{other}")).contains("no complete snapshot"));
+        // A ref that holds no commit hash names no snapshot.
+        std::fs::write(repo.join("refs/v3"), "../../../etc").unwrap();
+        assert!(err("org/name@v3").contains("no revision 'v3'"));
     }
 }
