@@ -15,6 +15,9 @@
 #    language, its 5 nearest English lines by margin score (Artetxe & Schwenk 2019) on the
 #    multilingual encoder, and the model is trained without them;
 #    - without as many English lines drawn at random ("random": the control for less data).
+#    The last two three times each: training seeds 0, 1, 2 (the validation cut and the head),
+#    and for "random" three different draws; scripts/xed_transfer_pairs.py compares their
+#    means.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EMO=${EMO:-./target/release/emo}
@@ -37,18 +40,23 @@ done
 "$PY" scripts/xed_parallel.py --emo "$EMO" --encoder "${ENC[e5q4]}" --k 5 --out "$OUT/parallel" \
   $(for l in $LANGS; do echo "$l=$OUT/xed-$l-e5q4/predictions.csv"; done)
 
-train() { # ENCODER_TAG FILE MODEL
+train() { # ENCODER_TAG FILE MODEL [FLAGS]
   "$EMO" train --train "$2" --multi-label --label-col labels --valid-fraction 0.1 \
-    --encoder "${ENC[$1]}" --method-from "$OUT/xed-en-$1" --out "$3"
+    --encoder "${ENC[$1]}" --method-from "$OUT/xed-en-$1" --out "$3" "${@:4}"
 }
 for tag in minilm e5q4; do
   train "$tag" "$OUT/parallel/en-all.jsonl" "$OUT/model-en-all-$tag"
   for lang in $LANGS; do
     "$EMO" evaluate --model "$OUT/model-en-all-$tag" --dataset "xed-$lang" --out "$OUT/transfer-$lang-$tag"
-    for cut in parallel random; do
-      train "$tag" "$OUT/parallel/en-without-$lang-$cut.jsonl" "$OUT/model-en-without-$lang-$cut-$tag"
-      "$EMO" evaluate --model "$OUT/model-en-without-$lang-$cut-$tag" --dataset "xed-$lang" \
-        --out "$OUT/transfer-$lang-without-$cut-$tag"
+    for seed in 0 1 2; do
+      s=$([ "$seed" = 0 ] || echo "-$seed")
+      for cut in parallel random; do
+        file="$OUT/parallel/en-without-$lang-$cut.jsonl"
+        [ "$cut" = random ] && file="$OUT/parallel/en-without-$lang-random$s.jsonl"
+        model="$OUT/model-en-without-$lang-$cut$s-$tag"
+        train "$tag" "$file" "$model" --seed "$seed"
+        "$EMO" evaluate --model "$model" --dataset "xed-$lang" --out "$OUT/transfer-$lang-without-$cut$s-$tag"
+      done
     done
   done
 done
@@ -62,6 +70,7 @@ cp "$OUT/parallel/parallel.json" "$OUT/pairs.json" "$REF/"
 for d in "$OUT"/xed-* "$OUT"/transfer-*; do
   name=$(basename "$d"); mkdir -p "$REF/$name"
   cp "$d/summary.md" "$d/metrics.json" "$REF/$name/"
+  case "$name" in *-without-*-[12]-*) continue ;; esac # seeds 1 and 2: numbers only
   best=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["recommended"]["method"])' "$d/metrics.json" 2>/dev/null || true)
   for png in "$d"/label-confusion-"$best".png "$d"/label-confusion.png; do
     [ -f "$png" ] && cp "$png" "$REF/$name/"

@@ -12,8 +12,9 @@ Writes to --out:
 - en-all.jsonl: every English line ({"text", "labels"}), as emo's xed-en reads them;
 - en-without-L-parallel.jsonl: without the --k best English lines by margin of each test
   text of language L (the test split is read from the ids in L's predictions.csv);
-- en-without-L-random.jsonl: without as many English lines drawn at random (seed 0), the
-  control for training on less data;
+- en-without-L-random.jsonl, en-without-L-random-1.jsonl, en-without-L-random-2.jsonl:
+  without as many English lines drawn at random (seeds 0, 1, 2), the control for training on
+  less data;
 - parallel.json: what was removed, and the evidence that the nearest lines are translations:
   how often the rank-r English neighbour of an L line carries exactly its label set, against
   two English lines drawn at random.
@@ -127,8 +128,10 @@ def main() -> None:
         test = sorted(index[t] for t in test_ids)
         drop = {int(j) for i in test for j in near[i, : args.k]}
         write(args.out / f"en-without-{lang}-parallel.jsonl", drop)
-        random_drop = set(random.Random(0).sample(range(len(english)), len(drop)))
-        write(args.out / f"en-without-{lang}-random.jsonl", random_drop)
+        for draw in range(3):
+            random_drop = set(random.Random(draw).sample(range(len(english)), len(drop)))
+            suffix = "" if draw == 0 else f"-{draw}"
+            write(args.out / f"en-without-{lang}-random{suffix}.jsonl", random_drop)
         report["languages"][lang] = {
             "lines": len(rows),
             "test_lines": len(test),
