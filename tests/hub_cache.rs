@@ -15,24 +15,19 @@ fn hub_layout(from: &Path, cache: &Path, org: &str, name: &str, commit: &str) {
     std::fs::create_dir_all(repo.join("blobs")).unwrap();
     std::fs::create_dir_all(repo.join("refs")).unwrap();
     std::fs::write(repo.join("refs/main"), commit).unwrap();
-    let mut stack = vec![from.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            let rel = path.strip_prefix(from).unwrap();
-            let bytes = std::fs::read(&path).unwrap();
-            let blob = format!("{:x}", Sha256::digest(&bytes));
-            std::fs::write(repo.join("blobs").join(&blob), &bytes).unwrap();
-            let link = snapshot.join(rel);
-            std::fs::create_dir_all(link.parent().unwrap()).unwrap();
-            // Relative, as huggingface_hub makes them: up to the repo, then blobs/.
-            let up = "../".repeat(rel.components().count() + 1);
-            std::os::unix::fs::symlink(format!("{up}blobs/{blob}"), &link).unwrap();
+    for rel in crate::common::entries_under(from) {
+        let path = from.join(&rel);
+        if !path.is_file() {
+            continue;
         }
+        let bytes = std::fs::read(&path).unwrap();
+        let blob = format!("{:x}", Sha256::digest(&bytes));
+        std::fs::write(repo.join("blobs").join(&blob), &bytes).unwrap();
+        let link = snapshot.join(&rel);
+        std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+        // Relative, as huggingface_hub makes them: up to the repo, then blobs/.
+        let up = "../".repeat(rel.components().count() + 1);
+        std::os::unix::fs::symlink(format!("{up}blobs/{blob}"), &link).unwrap();
     }
 }
 

@@ -55,21 +55,16 @@ struct Hub {
 /// MiniLM's files, and files a sentence-transformers folder does not need.
 fn serve(fault: Fault) -> Hub {
     let root = emo::paths::default_model();
-    let mut files = Vec::new();
-    let mut stack = vec![root.clone()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let p = entry.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                files.push((
-                    p.strip_prefix(&root).unwrap().to_str().unwrap().to_string(),
-                    std::fs::read(&p).unwrap(),
-                ));
-            }
-        }
-    }
+    let mut files: Vec<(String, Vec<u8>)> = crate::common::entries_under(&root)
+        .into_iter()
+        .filter(|rel| root.join(rel).is_file())
+        .map(|rel| {
+            (
+                rel.to_str().unwrap().to_string(),
+                std::fs::read(root.join(&rel)).unwrap(),
+            )
+        })
+        .collect();
     files.push(("pytorch_model.bin".into(), b"not wanted".to_vec()));
     files.push(("onnx/model.onnx".into(), b"not wanted either".to_vec()));
     let files: Vec<File> = files
@@ -277,22 +272,10 @@ fn embed(
 
 /// Every file under `dir`, as paths relative to it (links not followed).
 fn tree(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd {
-            let p = e.unwrap().path();
-            if p.is_dir() && !p.is_symlink() {
-                stack.push(p.clone());
-            }
-            out.push(p.strip_prefix(dir).unwrap().to_str().unwrap().to_string());
-        }
-    }
-    out.sort();
-    out
+    crate::common::entries_under(dir)
+        .into_iter()
+        .map(|p| p.to_str().unwrap().to_string())
+        .collect()
 }
 
 #[test]

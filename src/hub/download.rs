@@ -203,7 +203,7 @@ pub fn fetch(cache: &Path, id: &HubId) -> Result<PathBuf> {
                 client.endpoint
             )
         })?;
-    if info.sha.len() != 40 || !info.sha.chars().all(|c| c.is_ascii_hexdigit()) {
+    if !super::is_commit(&info.sha) {
         return Err(input_error!(
             "{at}: {} gave '{}' as the commit, not a commit hash",
             client.endpoint,
@@ -216,25 +216,8 @@ pub fn fetch(cache: &Path, id: &HubId) -> Result<PathBuf> {
         .map(|s| s.rfilename)
         .filter(|f| needed(f))
         .collect();
-    for must in ["config.json", "model.safetensors"] {
-        if !files.iter().any(|f| f == must) {
-            return Err(input_error!(
-                "{at}: the repository has no {must}{}",
-                if must == "model.safetensors" {
-                    " (emo reads safetensors weights only)"
-                } else {
-                    ""
-                }
-            ));
-        }
-    }
-    if !files
-        .iter()
-        .any(|f| f == "tokenizer.json" || f == "vocab.txt")
-    {
-        return Err(input_error!(
-            "{at}: the repository has neither tokenizer.json nor vocab.txt"
-        ));
+    if let Some(file) = super::missing_file(|f| files.iter().any(|g| g == f)) {
+        return Err(input_error!("{at}: the repository has no {file}"));
     }
 
     let repo_dir = cache.join(format!("models--{}--{}", id.org, id.name));
@@ -242,6 +225,14 @@ pub fn fetch(cache: &Path, id: &HubId) -> Result<PathBuf> {
     let snapshot = repo_dir.join("snapshots").join(&info.sha);
     std::fs::create_dir_all(&blobs).with_context(|| format!("creating {}", blobs.display()))?;
 
+    let resolve = |path: &str| {
+        format!(
+            "{}/{}/resolve/{}/{path}",
+            client.endpoint,
+            id.repo(),
+            info.sha
+        )
+    };
     // What each file is, from the Hub's headers, before any byte is fetched:
     // the progress bar knows the total, and a refused file stops nothing midway.
     let mut wanted = Vec::new();
@@ -249,14 +240,14 @@ pub fn fetch(cache: &Path, id: &HubId) -> Result<PathBuf> {
         if snapshot.join(path).is_file() {
             continue;
         }
-        let url = format!(
-            "{}/{}/resolve/{}/{}",
-            client.endpoint,
-            id.repo(),
-            info.sha,
-            path
-        );
-        wanted.push(describe(&client, &url, path, &info.sha, &at, &unreachable)?);
+        wanted.push(describe(
+            &client,
+            &resolve(path),
+            path,
+            &info.sha,
+            &at,
+            &unreachable,
+        )?);
     }
     let to_fetch: Vec<&Wanted> = wanted
         .iter()
@@ -273,14 +264,15 @@ pub fn fetch(cache: &Path, id: &HubId) -> Result<PathBuf> {
     );
     for w in &to_fetch {
         bar.set_message(w.path.clone());
-        let url = format!(
-            "{}/{}/resolve/{}/{}",
-            client.endpoint,
-            id.repo(),
-            info.sha,
-            w.path
-        );
-        download(&client, &url, w, &blobs, &bar, &at, &unreachable)?;
+        download(
+            &client,
+            &resolve(&w.path),
+            w,
+            &blobs,
+            &bar,
+            &at,
+            &unreachable,
+        )?;
     }
     bar.finish_and_clear();
     link_snapshot(&repo_dir, &info.sha, &wanted)?;

@@ -97,27 +97,43 @@ pub fn snapshot_in(cache: &Path, id: &HubId) -> Result<PathBuf> {
     if !repo.is_dir() {
         return Err(missing("not".into()));
     }
-    let commit = if id.revision.len() == 40 && id.revision.chars().all(|c| c.is_ascii_hexdigit()) {
+    let commit = if is_commit(&id.revision) {
         id.revision.clone()
     } else {
         let at = repo.join("refs").join(&id.revision);
         std::fs::read_to_string(&at)
             .ok()
             .map(|c| c.trim().to_string())
-            .filter(|c| c.len() == 40 && c.chars().all(|c| c.is_ascii_hexdigit()))
+            .filter(|c| is_commit(c))
             .ok_or_else(|| missing(format!("no revision '{}'", id.revision)))?
     };
     let dir = repo.join("snapshots").join(&commit);
     // Python may have fetched part of a commit (one hf_hub_download): what emo
     // loads must all be there, or the download fills in the rest.
-    let complete = dir.join("config.json").is_file()
-        && dir.join("model.safetensors").is_file()
-        && (dir.join("tokenizer.json").is_file() || dir.join("vocab.txt").is_file())
-        && modules_present(&dir);
+    let complete = missing_file(|f| dir.join(f).is_file()).is_none() && modules_present(&dir);
     if !complete {
         return Err(missing(format!("no complete snapshot of commit {commit}")));
     }
     Ok(dir)
+}
+
+/// A git commit hash: what a snapshot folder is named by.
+pub(crate) fn is_commit(s: &str) -> bool {
+    s.len() == 40 && s.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+/// The first file emo cannot load a folder without, among those `has`: the
+/// rule for a cached snapshot and for a repository's file list alike.
+pub(crate) fn missing_file(has: impl Fn(&str) -> bool) -> Option<&'static str> {
+    if !has("config.json") {
+        Some("config.json")
+    } else if !has("model.safetensors") {
+        Some("model.safetensors (emo reads safetensors weights only)")
+    } else if !has("tokenizer.json") && !has("vocab.txt") {
+        Some("tokenizer.json or vocab.txt")
+    } else {
+        None
+    }
 }
 
 /// Whether the Pooling and Dense modules `modules.json` names have their
@@ -165,8 +181,7 @@ pub fn source_of(dir: &Path) -> Option<Source> {
     let snapshots = dir.parent()?;
     let repo = snapshots.parent()?.file_name()?.to_str()?;
     let (org, name) = repo.strip_prefix("models--")?.split_once("--")?;
-    let is_commit = commit.len() == 40 && commit.chars().all(|c| c.is_ascii_hexdigit());
-    (snapshots.file_name()? == "snapshots" && is_commit).then(|| Source {
+    (snapshots.file_name()? == "snapshots" && is_commit(commit)).then(|| Source {
         id: format!("{org}/{name}"),
         commit: commit.to_string(),
     })
@@ -205,6 +220,37 @@ mod tests {
         ] {
             assert_eq!(HubId::parse(not), None, "{not}");
         }
+    }
+
+    #[test]
+    fn what_a_folder_cannot_do_without() {
+        let with = |names: &'static [&'static str]| move |f: &str| names.contains(&f);
+        assert_eq!(
+            missing_file(with(&["config.json", "model.safetensors", "vocab.txt"])),
+            None
+        );
+        assert_eq!(
+            missing_file(with(&[
+                "config.json",
+                "model.safetensors",
+                "tokenizer.json"
+            ])),
+            None
+        );
+        assert_eq!(
+            missing_file(with(&["model.safetensors", "vocab.txt"])),
+            Some("config.json")
+        );
+        assert!(
+            missing_file(with(&["config.json", "pytorch_model.bin", "vocab.txt"]))
+                .unwrap()
+                .starts_with("model.safetensors")
+        );
+        assert_eq!(
+            missing_file(with(&["config.json", "model.safetensors"])),
+            Some("tokenizer.json or vocab.txt")
+        );
+        assert!(is_commit(&"a".repeat(40)) && !is_commit("main") && !is_commit(&"g".repeat(40)));
     }
 
     #[test]

@@ -56,6 +56,27 @@ pub fn emo() -> assert_cmd::Command {
     assert_cmd::Command::cargo_bin("emo").expect("binary built")
 }
 
+/// Every entry under `dir`, folders too (links not followed), as paths
+/// relative to it, sorted; none when `dir` does not exist.
+pub fn entries_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd {
+            let p = e.unwrap().path();
+            if p.is_dir() && !p.is_symlink() {
+                stack.push(p.clone());
+            }
+            out.push(p.strip_prefix(dir).unwrap().to_path_buf());
+        }
+    }
+    out.sort();
+    out
+}
+
 /// `emo embed` of the texts of `input` with `encoder`, vectors to standard
 /// output, no cache: not run yet, so that a test can set its environment.
 pub fn embed_to_stdout(encoder: &str, input: &Path) -> assert_cmd::Command {
